@@ -1,0 +1,500 @@
+/* Kernel lowering framework: functions, loops, addressing, the run entry point. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/llvm/lower_int.h"
+
+int lw_error(lw_t *k, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ir_error(k->g, k->node, "%s", msg);
+}
+
+LLVMValueRef lw_i64(lw_t *k, int64_t v) { return LLVMConstInt(k->i64, (unsigned long long)v, 1); }
+LLVMValueRef lw_i32(lw_t *k, int32_t v) { return LLVMConstInt(k->i32, (unsigned long long)(int64_t)v, 1); }
+
+LLVMBasicBlockRef lw_block(lw_t *k, const char *name) { return LLVMAppendBasicBlockInContext(k->c, k->fn, name); }
+
+LLVMValueRef lw_alloca(lw_t *k, LLVMTypeRef t, const char *name) {
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(k->c);
+    LLVMValueRef first = LLVMGetFirstInstruction(k->entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, k->entry);
+    LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
+    LLVMDisposeBuilder(eb);
+    return a;
+}
+
+void lw_loop_begin(lw_t *k, lw_loop_t *l, LLVMValueRef lo, LLVMValueRef hi, const char *name) {
+    l->var = lw_alloca(k, k->i64, name);
+    LLVMBuildStore(k->b, lo, l->var);
+    l->head = lw_block(k, "head");
+    l->body = lw_block(k, "body");
+    l->latch = lw_block(k, "latch");
+    l->exit = lw_block(k, "exit");
+    LLVMBuildBr(k->b, l->head);
+    LLVMPositionBuilderAtEnd(k->b, l->head);
+    LLVMValueRef i = LLVMBuildLoad2(k->b, k->i64, l->var, name);
+    LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, i, hi, ""), l->body, l->exit);
+    LLVMPositionBuilderAtEnd(k->b, l->body);
+    l->iv = i;
+}
+
+void lw_loop_end(lw_t *k, lw_loop_t *l) {
+    LLVMBuildBr(k->b, l->latch);
+    LLVMPositionBuilderAtEnd(k->b, l->latch);
+    LLVMValueRef i = LLVMBuildLoad2(k->b, k->i64, l->var, "");
+    LLVMBuildStore(k->b, LLVMBuildNSWAdd(k->b, i, lw_i64(k, 1), ""), l->var);
+    LLVMBuildBr(k->b, l->head);
+    LLVMPositionBuilderAtEnd(k->b, l->exit);
+}
+
+void lw_if_begin(lw_t *k, lw_if_t *f, LLVMValueRef cond) {
+    f->then = lw_block(k, "then");
+    f->done = lw_block(k, "done");
+    LLVMBuildCondBr(k->b, cond, f->then, f->done);
+    LLVMPositionBuilderAtEnd(k->b, f->then);
+}
+
+void lw_if_end(lw_t *k, lw_if_t *f) {
+    LLVMBuildBr(k->b, f->done);
+    LLVMPositionBuilderAtEnd(k->b, f->done);
+}
+
+LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t) {
+    switch (t) {
+    case IR_F32: return k->f32;
+    case IR_F64: return k->f64;
+    case IR_F16: return k->f16;
+    case IR_I8: case IR_U8: case IR_BOOL: return k->i8;
+    case IR_I16: case IR_U16: return k->i16;
+    case IR_I32: case IR_U32: return k->i32;
+    case IR_I64: case IR_U64: return k->i64;
+    default: return NULL;
+    }
+}
+
+static LLVMValueRef sym_value(lw_t *k, int s) {
+    if (!k->symv[s]) {
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(k->c);
+        /* Loaded at the end of the entry block's prologue: the entry block only holds
+         * allocas and these loads, and ends with a branch we insert before. */
+        LLVMValueRef term = LLVMGetBasicBlockTerminator(k->entry);
+        if (term)
+            LLVMPositionBuilderBefore(eb, term);
+        else
+            LLVMPositionBuilderAtEnd(eb, k->entry);
+        LLVMValueRef p = LLVMBuildGEP2(eb, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+        k->symv[s] = LLVMBuildLoad2(eb, k->i64, p, k->g->syms[s]);
+        LLVMDisposeBuilder(eb);
+    }
+    return k->symv[s];
+}
+
+LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d) {
+    ir_dim_t dim = v->shape.dims[d];
+    if (dim.sym < 0) return lw_i64(k, dim.v);
+    LLVMValueRef s = sym_value(k, dim.sym);
+    if (dim.v == 1) return s;
+    return LLVMBuildNSWMul(k->b, s, lw_i64(k, dim.v), "");
+}
+
+LLVMValueRef lw_numel(lw_t *k, const ir_value_t *v) {
+    LLVMValueRef n = lw_i64(k, 1);
+    for (int d = 0; d < v->shape.rank; d++) n = LLVMBuildNSWMul(k->b, n, lw_dim(k, v, d), "");
+    return n;
+}
+
+/* Byte size of a symbolic-sized buffer, rounded up to 64. */
+static LLVMValueRef dyn_size(lw_t *k, const ir_value_t *v) {
+    LLVMValueRef n = LLVMBuildMul(k->b, lw_numel(k, v), lw_i64(k, (int64_t)ir_dtype_size(v->dtype)), "");
+    n = LLVMBuildAdd(k->b, n, lw_i64(k, 63), "");
+    return LLVMBuildAnd(k->b, n, lw_i64(k, ~(int64_t)63), "");
+}
+
+/* Offsets of every dyn slot, computed once per function in the entry block. */
+static LLVMValueRef dyn_offset(lw_t *k, int slot) {
+    if (!k->dynoff[slot]) {
+        LLVMBasicBlockRef save = LLVMGetInsertBlock(k->b);
+        LLVMValueRef term = LLVMGetBasicBlockTerminator(k->entry);
+        if (term)
+            LLVMPositionBuilderBefore(k->b, term);
+        else
+            LLVMPositionBuilderAtEnd(k->b, k->entry);
+        LLVMValueRef off = lw_i64(k, k->g->ws_static);
+        for (int s = 0; s < k->g->n_dyn_slots; s++) {
+            const ir_value_t *v = NULL;
+            for (int i = 0; i < k->g->n_values; i++)
+                if (k->g->values[i]->storage == IR_ST_WORKSPACE && k->g->values[i]->dyn_slot == s) v = k->g->values[i];
+            k->dynoff[s] = off;
+            if (v) off = LLVMBuildAdd(k->b, off, dyn_size(k, v), "");
+        }
+        LLVMPositionBuilderAtEnd(k->b, save);
+    }
+    return k->dynoff[slot];
+}
+
+LLVMValueRef lw_base(lw_t *k, const ir_value_t *v) {
+    switch (v->storage) {
+    case IR_ST_INPUT: {
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->ptr, k->a_in, (LLVMValueRef[]){lw_i64(k, v->index)}, 1, "");
+        return LLVMBuildLoad2(k->b, k->ptr, p, v->name);
+    }
+    case IR_ST_OUTPUT: {
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->ptr, k->a_out, (LLVMValueRef[]){lw_i64(k, v->index)}, 1, "");
+        return LLVMBuildLoad2(k->b, k->ptr, p, v->name);
+    }
+    case IR_ST_CONST:
+        return LLVMBuildGEP2(k->b, k->i8, k->L->blob, (LLVMValueRef[]){lw_i64(k, v->offset)}, 1, v->name);
+    case IR_ST_WORKSPACE:
+        if (v->dyn_slot >= 0)
+            return LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){dyn_offset(k, v->dyn_slot)}, 1, v->name);
+        return LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, v->offset)}, 1, v->name);
+    default:
+        return NULL;
+    }
+}
+
+LLVMValueRef lw_load(lw_t *k, const ir_value_t *v, LLVMValueRef off) {
+    LLVMTypeRef t = lw_type(k, v->dtype);
+    LLVMValueRef p = LLVMBuildGEP2(k->b, t, lw_base(k, v), &off, 1, "");
+    return LLVMBuildLoad2(k->b, t, p, "");
+}
+
+void lw_store(lw_t *k, const ir_value_t *v, LLVMValueRef off, LLVMValueRef x) {
+    LLVMTypeRef t = lw_type(k, v->dtype);
+    LLVMValueRef p = LLVMBuildGEP2(k->b, t, lw_base(k, v), &off, 1, "");
+    LLVMBuildStore(k->b, x, p);
+}
+
+void lw_strides(lw_t *k, const ir_value_t *v, LLVMValueRef *st) {
+    LLVMValueRef s = lw_i64(k, 1);
+    for (int d = v->shape.rank - 1; d >= 0; d--) {
+        st[d] = s;
+        s = LLVMBuildNSWMul(k->b, s, lw_dim(k, v, d), "");
+    }
+}
+
+void lw_bcast_strides(lw_t *k, const ir_value_t *v, const ir_value_t *target, LLVMValueRef *st) {
+    int r = target->shape.rank, rv = v->shape.rank;
+    LLVMValueRef own[IR_MAX_RANK];
+    lw_strides(k, v, own);
+    for (int d = 0; d < r; d++) {
+        int dv = d - (r - rv);
+        if (dv < 0) {
+            st[d] = lw_i64(k, 0);
+        } else {
+            ir_dim_t a = v->shape.dims[dv], b = target->shape.dims[d];
+            bool one = a.sym < 0 && a.v == 1 && !(b.sym < 0 && b.v == 1);
+            st[d] = one ? lw_i64(k, 0) : own[dv];
+        }
+    }
+}
+
+LLVMValueRef lw_dot(lw_t *k, LLVMValueRef *idx, LLVMValueRef *st, int r) {
+    LLVMValueRef o = lw_i64(k, 0);
+    for (int d = 0; d < r; d++) o = LLVMBuildNSWAdd(k->b, o, LLVMBuildNSWMul(k->b, idx[d], st[d], ""), "");
+    return o;
+}
+
+int lw_par_dim(const ir_value_t *v) {
+    for (int d = 0; d < v->shape.rank; d++)
+        if (!(v->shape.dims[d].sym < 0 && v->shape.dims[d].v == 1)) return d;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- kernels */
+static void begin_function(lw_t *k, LLVMValueRef fn) {
+    k->fn = fn;
+    k->entry = LLVMAppendBasicBlockInContext(k->c, fn, "entry");
+    memset(k->symv, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_syms + 1));
+    memset(k->dynoff, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_dyn_slots + 1));
+    LLVMPositionBuilderAtEnd(k->b, k->entry);
+}
+
+/* The entry block holds the prologue (argument loads), allocas and hoisted loads, and
+ * branches to "start" where the code goes. */
+static void start_code(lw_t *k) {
+    LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(k->c, k->fn, "start");
+    LLVMBuildBr(k->b, start);
+    LLVMPositionBuilderAtEnd(k->b, start);
+}
+
+static LLVMTypeRef kernel_type(lw_t *k) {
+    LLVMTypeRef p[5] = {k->ptr, k->ptr, k->ptr, k->ptr, k->ptr};
+    return LLVMFunctionType(k->vd, p, 5, 0);
+}
+
+static void set_args5(lw_t *k, LLVMValueRef a0, LLVMValueRef a1, LLVMValueRef a2, LLVMValueRef a3, LLVMValueRef a4) {
+    k->a_ctx = a0; k->a_syms = a1; k->a_in = a2; k->a_out = a3; k->a_ws = a4;
+}
+
+/* Minimum elements per parallel task before threads pay off. */
+#define PAR_MIN_WORK 32768
+
+void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int d0, int d1) {
+    char name[64];
+    k->kernel_id++;
+    /* wrapper */
+    snprintf(name, sizeof name, "%s_k%d", k->L->name, k->kernel_id);
+    LLVMValueRef wrap = LLVMAddFunction(k->m, name, kernel_type(k));
+    LLVMSetLinkage(wrap, LLVMInternalLinkage);
+    snprintf(name, sizeof name, "%s_k%d_body", k->L->name, k->kernel_id);
+    LLVMTypeRef bp[3] = {k->ptr, k->i64, k->i64};
+    LLVMTypeRef body_t = LLVMFunctionType(k->vd, bp, 3, 0);
+    LLVMValueRef body = LLVMAddFunction(k->m, name, body_t);
+    LLVMSetLinkage(body, LLVMInternalLinkage);
+
+    begin_function(k, wrap);
+    set_args5(k, LLVMGetParam(wrap, 0), LLVMGetParam(wrap, 1), LLVMGetParam(wrap, 2), LLVMGetParam(wrap, 3),
+              LLVMGetParam(wrap, 4));
+    start_code(k);
+    LLVMValueRef extent = lw_i64(k, 1);
+    for (int d = d0; d < d1; d++) extent = LLVMBuildNSWMul(k->b, extent, lw_dim(k, v, d), "");
+    LLVMTypeRef arr_t = LLVMArrayType2(k->ptr, 5);
+    LLVMValueRef args = lw_alloca(k, arr_t, "args");
+    LLVMValueRef av[5] = {k->a_ctx, k->a_syms, k->a_in, k->a_out, k->a_ws};
+    for (int i = 0; i < 5; i++) {
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->ptr, args, (LLVMValueRef[]){lw_i64(k, i)}, 1, "");
+        LLVMBuildStore(k->b, av[i], p);
+    }
+    bool worth = d1 > d0;
+    if (worth && ir_shape_is_static(&v->shape)) worth = ir_shape_numel(&v->shape) >= PAR_MIN_WORK;
+    if (worth) {
+        /* if (ctx && ctx->parallel_for && extent > 1) ctx->parallel_for(ctx, body, args, extent) */
+        LLVMBasicBlockRef chk = lw_block(k, "chk"), par = lw_block(k, "par"), ser = lw_block(k, "ser"),
+                          done = lw_block(k, "done");
+        LLVMValueRef has_ctx = LLVMBuildIsNotNull(k->b, k->a_ctx, "");
+        LLVMBuildCondBr(k->b, has_ctx, chk, ser);
+        LLVMPositionBuilderAtEnd(k->b, chk);
+        LLVMValueRef pf = LLVMBuildLoad2(k->b, k->ptr, k->a_ctx, "pf");
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildIsNotNull(k->b, pf, ""),
+                                       LLVMBuildICmp(k->b, LLVMIntSGT, extent, lw_i64(k, 1), ""), "");
+        LLVMBuildCondBr(k->b, ok, par, ser);
+        LLVMPositionBuilderAtEnd(k->b, par);
+        LLVMTypeRef pft_p[4] = {k->ptr, k->ptr, k->ptr, k->i64};
+        LLVMTypeRef pft = LLVMFunctionType(k->vd, pft_p, 4, 0);
+        LLVMBuildCall2(k->b, pft, pf, (LLVMValueRef[]){k->a_ctx, body, args, extent}, 4, "");
+        LLVMBuildBr(k->b, done);
+        LLVMPositionBuilderAtEnd(k->b, ser);
+        LLVMBuildCall2(k->b, body_t, body, (LLVMValueRef[]){args, lw_i64(k, 0), extent}, 3, "");
+        LLVMBuildBr(k->b, done);
+        LLVMPositionBuilderAtEnd(k->b, done);
+    } else {
+        LLVMBuildCall2(k->b, body_t, body, (LLVMValueRef[]){args, lw_i64(k, 0), extent}, 3, "");
+    }
+    LLVMBuildRetVoid(k->b);
+
+    k->wrappers[k->n_wrappers++] = wrap;
+
+    /* body */
+    begin_function(k, body);
+    LLVMValueRef bargs = LLVMGetParam(body, 0);
+    LLVMValueRef a[5];
+    for (int i = 0; i < 5; i++) {
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->ptr, bargs, (LLVMValueRef[]){lw_i64(k, i)}, 1, "");
+        a[i] = LLVMBuildLoad2(k->b, k->ptr, p, "");
+    }
+    set_args5(k, a[0], a[1], a[2], a[3], a[4]);
+    start_code(k);
+    k->begin = LLVMGetParam(body, 1);
+    k->end = LLVMGetParam(body, 2);
+    (void)n;
+}
+
+void lw_kernel_end(lw_t *k) { LLVMBuildRetVoid(k->b); }
+
+void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_dim) {
+    if (par_dim < 0)
+        lw_kernel_begin_range(k, n, v, 0, 0);
+    else
+        lw_kernel_begin_range(k, n, v, par_dim, par_dim + 1);
+}
+
+/* ---------------------------------------------------------------- the map emitter */
+int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud) {
+    int r = out->shape.rank;
+    int p = lw_par_dim(out);
+    lw_kernel_begin(k, n, out, p);
+    LLVMValueRef idx[IR_MAX_RANK], ost[IR_MAX_RANK];
+    lw_loop_t loops[IR_MAX_RANK];
+    lw_strides(k, out, ost);
+    for (int d = 0; d < r; d++) {
+        if (d < p) {
+            idx[d] = lw_i64(k, 0);  /* a unit dim before the parallel one */
+            continue;
+        }
+        if (d == p)
+            lw_loop_begin(k, &loops[d], k->begin, k->end, "i");
+        else
+            lw_loop_begin(k, &loops[d], lw_i64(k, 0), lw_dim(k, out, d), "i");
+        idx[d] = loops[d].iv;
+    }
+    LLVMValueRef x = f(k, n, idx, ud);
+    if (!x) return -1;
+    x = lw_apply_post(k, n, x, idx);
+    if (!x) return -1;
+    lw_store(k, out, lw_dot(k, idx, ost, r), x);
+    for (int d = r - 1; d >= 0; d--)
+        if (d >= p && p >= 0) lw_loop_end(k, &loops[d]);
+    lw_kernel_end(k);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- entry points */
+static int lower_node(lw_t *k, ir_node_t *n) {
+    k->node = n;
+    switch (n->op) {
+    case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: case IR_OP_GEMM: case IR_OP_MATMUL:
+    case IR_OP_BATCH_NORM: case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL:
+    case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX:
+    case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD: case IR_OP_LAYER_NORM:
+        return lw_lower_nn(k, n);
+    case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT: case IR_OP_SLICE: case IR_OP_GATHER:
+    case IR_OP_EXPAND: case IR_OP_TILE: case IR_OP_PAD: case IR_OP_SHAPE: case IR_OP_SIZE:
+    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE:
+        return lw_lower_data(k, n);
+    default:
+        return lw_lower_eltwise(k, n);
+    }
+}
+
+/* Byte size of every symbolic-sized buffer plus the static region. */
+static void build_workspace_size(lw_t *k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_workspace_size", k->L->name);
+    LLVMTypeRef ft = LLVMFunctionType(k->i64, (LLVMTypeRef[]){k->ptr}, 1, 0);
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, ft);
+    begin_function(k, fn);
+    k->a_syms = LLVMGetParam(fn, 0);
+    start_code(k);
+    LLVMValueRef total = lw_i64(k, k->g->ws_static);
+    if (k->g->n_dyn_slots > 0) {
+        /* offsets of slot s are cumulative; the last offset plus its size is the total */
+        for (int i = 0; i < k->g->n_values; i++) {
+            const ir_value_t *v = k->g->values[i];
+            if (v->storage == IR_ST_WORKSPACE && v->dyn_slot >= 0) total = LLVMBuildAdd(k->b, total, dyn_size(k, v), "");
+        }
+    }
+    LLVMBuildRet(k->b, total);
+}
+
+static void build_run(lw_t *k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_run", k->L->name);
+    LLVMTypeRef p[5] = {k->ptr, k->ptr, k->ptr, k->ptr, k->ptr};
+    LLVMTypeRef ft = LLVMFunctionType(k->i32, p, 5, 0);
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, ft);
+    begin_function(k, fn);
+    set_args5(k, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3),
+              LLVMGetParam(fn, 4));
+    start_code(k);
+    ir_graph_t *g = k->g;
+    LLVMBasicBlockRef fail_arg = lw_block(k, "bad_arg"), fail_ws = lw_block(k, "bad_ws"),
+                      fail_shape = lw_block(k, "bad_shape");
+    /* argument checks: pointers, symbols in [1, 2^40], workspace alignment */
+    LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
+    if (g->n_inputs) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_in, ""), "");
+    if (g->n_outputs) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_out, ""), "");
+    if (g->n_syms) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_syms, ""), "");
+    LLVMBasicBlockRef ok1 = lw_block(k, "ok1");
+    LLVMBuildCondBr(k->b, bad, fail_arg, ok1);
+    LLVMPositionBuilderAtEnd(k->b, ok1);
+    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+        LLVMValueRef arr = i < g->n_inputs ? k->a_in : k->a_out;
+        int j = i < g->n_inputs ? i : i - g->n_inputs;
+        LLVMValueRef pp = LLVMBuildGEP2(k->b, k->ptr, arr, (LLVMValueRef[]){lw_i64(k, j)}, 1, "");
+        LLVMValueRef pv = LLVMBuildLoad2(k->b, k->ptr, pp, "");
+        LLVMBasicBlockRef nx = lw_block(k, "okp");
+        LLVMBuildCondBr(k->b, LLVMBuildIsNull(k->b, pv, ""), fail_arg, nx);
+        LLVMPositionBuilderAtEnd(k->b, nx);
+    }
+    LLVMValueRef badsym = LLVMConstInt(k->i1, 0, 0);
+    for (int s = 0; s < g->n_syms; s++) {
+        LLVMValueRef pp = LLVMBuildGEP2(k->b, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+        LLVMValueRef sv = LLVMBuildLoad2(k->b, k->i64, pp, "");
+        badsym = LLVMBuildOr(k->b, badsym, LLVMBuildICmp(k->b, LLVMIntSLT, sv, lw_i64(k, 1), ""), "");
+        badsym = LLVMBuildOr(k->b, badsym, LLVMBuildICmp(k->b, LLVMIntSGT, sv, lw_i64(k, (int64_t)1 << 40), ""), "");
+    }
+    LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
+    LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
+    LLVMPositionBuilderAtEnd(k->b, ok2);
+    if (g->ws_static > 0 || g->n_dyn_slots > 0) {
+        LLVMValueRef wi = LLVMBuildPtrToInt(k->b, k->a_ws, k->i64, "");
+        LLVMValueRef badws = LLVMBuildOr(k->b, LLVMBuildIsNull(k->b, k->a_ws, ""),
+                                         LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildAnd(k->b, wi, lw_i64(k, 63), ""),
+                                                       lw_i64(k, 0), ""), "");
+        LLVMBasicBlockRef ok3 = lw_block(k, "ok3");
+        LLVMBuildCondBr(k->b, badws, fail_ws, ok3);
+        LLVMPositionBuilderAtEnd(k->b, ok3);
+    }
+    for (int i = 0; i < k->n_wrappers; i++)
+        LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i],
+                       (LLVMValueRef[]){k->a_ctx, k->a_syms, k->a_in, k->a_out, k->a_ws}, 5, "");
+    LLVMBuildRet(k->b, lw_i32(k, 0));
+    LLVMPositionBuilderAtEnd(k->b, fail_arg);
+    LLVMBuildRet(k->b, lw_i32(k, 1));
+    LLVMPositionBuilderAtEnd(k->b, fail_shape);
+    LLVMBuildRet(k->b, lw_i32(k, 2));
+    LLVMPositionBuilderAtEnd(k->b, fail_ws);
+    LLVMBuildRet(k->b, lw_i32(k, 3));
+}
+
+int llvm_lower_graph(llvm_lower_t *L) {
+    lw_t k;
+    memset(&k, 0, sizeof k);
+    k.L = L;
+    k.g = L->g;
+    k.c = L->ctx;
+    k.m = L->mod;
+    k.b = LLVMCreateBuilderInContext(k.c);
+    k.i1 = LLVMInt1TypeInContext(k.c);
+    k.i8 = LLVMInt8TypeInContext(k.c);
+    k.i16 = LLVMInt16TypeInContext(k.c);
+    k.i32 = LLVMInt32TypeInContext(k.c);
+    k.i64 = LLVMInt64TypeInContext(k.c);
+    k.f16 = LLVMHalfTypeInContext(k.c);
+    k.f32 = LLVMFloatTypeInContext(k.c);
+    k.f64 = LLVMDoubleTypeInContext(k.c);
+    k.ptr = LLVMPointerTypeInContext(k.c, 0);
+    k.vd = LLVMVoidTypeInContext(k.c);
+    k.symv = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
+    k.dynoff = calloc((size_t)k.g->n_dyn_slots + 1, sizeof(LLVMValueRef));
+    k.wrappers = calloc((size_t)k.g->n_nodes + 1, sizeof(LLVMValueRef));
+    int rc = 0;
+    if (!k.symv || !k.dynoff || !k.wrappers) rc = ir_error(k.g, NULL, "out of memory");
+    for (int i = 0; i < k.g->n_nodes && rc == 0; i++) {
+        ir_node_t *n = k.g->nodes[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_out && rc == 0; j++) {
+            const ir_value_t *v = n->out[j];
+            if (v && (v->n_uses > 0 || v->is_output) && !lw_type(&k, v->dtype))
+                rc = ir_error(k.g, n, "output '%s' has dtype %s, which the LLVM backend does not support", v->name,
+                              ir_dtype_name(v->dtype));
+        }
+        for (int j = 0; j < n->n_in && rc == 0; j++) {
+            const ir_value_t *v = n->in[j];
+            if (v && !lw_type(&k, v->dtype))
+                rc = ir_error(k.g, n, "input '%s' has dtype %s, which the LLVM backend does not support", v->name,
+                              ir_dtype_name(v->dtype));
+        }
+        if (rc == 0) rc = lower_node(&k, n);
+    }
+    if (rc == 0) {
+        build_workspace_size(&k);
+        build_run(&k);
+    }
+    LLVMDisposeBuilder(k.b);
+    free(k.symv);
+    free(k.dynoff);
+    free(k.wrappers);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* Kernel lowering: the scheduled graph -> LLVM IR functions <name>_run and
+ * <name>_workspace_size (signatures of runtime/onnxc_abi.h). The emit side
+ * (emit.c) owns the module, the weights blob, the descriptor and code generation. */
+#ifndef ONNXC_LLVM_LOWER_H
+#define ONNXC_LLVM_LOWER_H
+
+#include <llvm-c/Core.h>
+
+#include "ir/ir.h"
+
+typedef struct llvm_lower {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    ir_graph_t *g;
+    const char *name;          /* symbol prefix */
+    LLVMValueRef blob;         /* the weights global ([N x i8], align 64), or NULL when blob_size == 0 */
+    int opt_level;
+    unsigned vector_bits;      /* 128, 256 or 512 from the target features */
+} llvm_lower_t;
+
+/* Defines in L->mod:
+ *   i32 @<name>_run(ptr ctx, ptr syms, ptr inputs, ptr outputs, ptr workspace)
+ *   i64 @<name>_workspace_size(ptr syms)
+ * Returns -1 with L->g->err set on failure. */
+int llvm_lower_graph(llvm_lower_t *L);
+
+#endif

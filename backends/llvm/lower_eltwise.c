@@ -1,0 +1,331 @@
+/* Scalar arithmetic by dtype, fused post-ops, and the element-wise kernels. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/llvm/lower_int.h"
+
+LLVMValueRef lw_const_f(lw_t *k, ir_dtype_t t, double x) {
+    if (ir_dtype_is_float(t)) return LLVMConstReal(lw_type(k, t), x);
+    if (ir_dtype_is_signed(t)) return LLVMConstInt(lw_type(k, t), (unsigned long long)(int64_t)x, 1);
+    return LLVMConstInt(lw_type(k, t), (unsigned long long)x, 0);
+}
+
+LLVMValueRef lw_intrin(lw_t *k, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(k->m, id, &t, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(k->c, id, &t, 1);
+    return LLVMBuildCall2(k->b, ft, f, args, (unsigned)n, "");
+}
+
+/* libm call for float/double; other float types go through float. */
+LLVMValueRef lw_call_math(lw_t *k, const char *f32name, const char *f64name, ir_dtype_t t, LLVMValueRef x) {
+    bool dbl = t == IR_F64;
+    LLVMTypeRef ty = dbl ? k->f64 : k->f32;
+    if (!dbl && t != IR_F32) x = LLVMBuildFPCast(k->b, x, k->f32, "");
+    const char *name = dbl ? f64name : f32name;
+    LLVMTypeRef ft = LLVMFunctionType(ty, &ty, 1, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(k->m, name);
+    if (!f) f = LLVMAddFunction(k->m, name, ft);
+    LLVMValueRef r = LLVMBuildCall2(k->b, ft, f, &x, 1, "");
+    if (!dbl && t != IR_F32) r = LLVMBuildFPCast(k->b, r, lw_type(k, t), "");
+    return r;
+}
+
+static LLVMValueRef fintrin1(lw_t *k, const char *name, ir_dtype_t t, LLVMValueRef x) {
+    return lw_intrin(k, name, lw_type(k, t), &x, 1);
+}
+
+LLVMValueRef lw_fmax(lw_t *k, LLVMValueRef a, LLVMValueRef b) {
+    /* NaN-propagating like ONNX Runtime's max for comparisons in reductions */
+    LLVMValueRef gt = LLVMBuildFCmp(k->b, LLVMRealUGT, a, b, "");
+    return LLVMBuildSelect(k->b, gt, a, b, "");
+}
+
+static LLVMValueRef fsel_cmp(lw_t *k, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, p, a, b, ""), a, b, "");
+}
+
+static LLVMValueRef bool_of(lw_t *k, LLVMValueRef c) { return LLVMBuildZExt(k->b, c, k->i8, ""); }
+
+LLVMValueRef lw_unary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef x, double alpha, double beta) {
+    LLVMBuilderRef b = k->b;
+    bool fl = ir_dtype_is_float(t);
+    LLVMValueRef zero = lw_const_f(k, t, 0), one = lw_const_f(k, t, 1);
+    switch (op) {
+    case IR_OP_IDENTITY: case IR_OP_DROPOUT: case IR_OP_FLATTEN: case IR_OP_RESHAPE:
+    case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
+        return x;
+    case IR_OP_RELU:
+        if (fl) return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
+        return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, zero, ""), x, zero, "");
+    case IR_OP_LEAKY_RELU: {
+        LLVMValueRef ax = LLVMBuildFMul(b, x, lw_const_f(k, t, alpha), "");
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGE, x, zero, ""), x, ax, "");
+    }
+    case IR_OP_SIGMOID: {
+        LLVMValueRef e = fintrin1(k, "llvm.exp", t, LLVMBuildFNeg(b, x, ""));
+        return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+    }
+    case IR_OP_HARD_SIGMOID: {
+        LLVMValueRef y = LLVMBuildFAdd(b, LLVMBuildFMul(b, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, beta), "");
+        y = fsel_cmp(k, LLVMRealOGT, y, zero);
+        return fsel_cmp(k, LLVMRealOLT, y, one);
+    }
+    case IR_OP_HARD_SWISH: {
+        LLVMValueRef y = LLVMBuildFAdd(b, LLVMBuildFMul(b, x, lw_const_f(k, t, 1.0 / 6), ""), lw_const_f(k, t, 0.5), "");
+        y = fsel_cmp(k, LLVMRealOGT, y, zero);
+        y = fsel_cmp(k, LLVMRealOLT, y, one);
+        return LLVMBuildFMul(b, x, y, "");
+    }
+    case IR_OP_TANH: return lw_call_math(k, "tanhf", "tanh", t, x);
+    case IR_OP_ERF: return lw_call_math(k, "erff", "erf", t, x);
+    case IR_OP_ELU: case IR_OP_SELU: {
+        double a = op == IR_OP_ELU ? alpha : alpha, g = op == IR_OP_SELU ? beta : 1.0;
+        LLVMValueRef neg = LLVMBuildFMul(b, lw_const_f(k, t, a),
+                                         LLVMBuildFSub(b, fintrin1(k, "llvm.exp", t, x), one, ""), "");
+        LLVMValueRef y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, neg, "");
+        return g == 1.0 ? y : LLVMBuildFMul(b, y, lw_const_f(k, t, g), "");
+    }
+    case IR_OP_SOFTPLUS:
+        return fintrin1(k, "llvm.log", t, LLVMBuildFAdd(b, fintrin1(k, "llvm.exp", t, x), one, ""));
+    case IR_OP_SOFTSIGN:
+        return LLVMBuildFDiv(b, x, LLVMBuildFAdd(b, one, fintrin1(k, "llvm.fabs", t, x), ""), "");
+    case IR_OP_CLIP:
+        if (fl) {
+            if (!isinf(alpha) || alpha > 0) x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, alpha), x, "");
+            if (!isinf(beta) || beta < 0) x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, lw_const_f(k, t, beta), ""), lw_const_f(k, t, beta), x, "");
+            return x;
+        } else {
+            bool s = ir_dtype_is_signed(t);
+            if (!isinf(alpha)) x = LLVMBuildSelect(b, LLVMBuildICmp(b, s ? LLVMIntSLT : LLVMIntULT, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, alpha), x, "");
+            if (!isinf(beta)) x = LLVMBuildSelect(b, LLVMBuildICmp(b, s ? LLVMIntSGT : LLVMIntUGT, x, lw_const_f(k, t, beta), ""), lw_const_f(k, t, beta), x, "");
+            return x;
+        }
+    case IR_OP_SQRT: return fintrin1(k, "llvm.sqrt", t, x);
+    case IR_OP_RECIPROCAL: return LLVMBuildFDiv(b, one, x, "");
+    case IR_OP_NEG: return fl ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
+    case IR_OP_ABS:
+        if (fl) return fintrin1(k, "llvm.fabs", t, x);
+        if (!ir_dtype_is_signed(t)) return x;
+        return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), LLVMBuildNeg(b, x, ""), x, "");
+    case IR_OP_EXP: return fintrin1(k, "llvm.exp", t, x);
+    case IR_OP_LOG: return fintrin1(k, "llvm.log", t, x);
+    case IR_OP_FLOOR: return fl ? fintrin1(k, "llvm.floor", t, x) : x;
+    case IR_OP_CEIL: return fl ? fintrin1(k, "llvm.ceil", t, x) : x;
+    case IR_OP_SIN: return fintrin1(k, "llvm.sin", t, x);
+    case IR_OP_COS: return fintrin1(k, "llvm.cos", t, x);
+    case IR_OP_NOT: return LLVMBuildXor(b, x, LLVMConstInt(k->i8, 1, 0), "");
+    case IR_OP_SIGN:
+        if (fl) {
+            LLVMValueRef pos = LLVMBuildUIToFP(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), lw_type(k, t), "");
+            LLVMValueRef neg = LLVMBuildUIToFP(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), lw_type(k, t), "");
+            return LLVMBuildFSub(b, pos, neg, "");
+        } else {
+            LLVMValueRef pos = LLVMBuildZExt(b, LLVMBuildICmp(b, ir_dtype_is_signed(t) ? LLVMIntSGT : LLVMIntUGT, x, zero, ""), lw_type(k, t), "");
+            LLVMValueRef neg = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), lw_type(k, t), "");
+            return ir_dtype_is_signed(t) ? LLVMBuildSub(b, pos, neg, "") : pos;
+        }
+    default:
+        return NULL;
+    }
+}
+
+LLVMValueRef lw_binary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
+    LLVMBuilderRef b = k->b;
+    bool fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
+    switch (op) {
+    case IR_OP_ADD: case IR_OP_SUM: return fl ? LLVMBuildFAdd(b, a, c, "") : LLVMBuildAdd(b, a, c, "");
+    case IR_OP_SUB: return fl ? LLVMBuildFSub(b, a, c, "") : LLVMBuildSub(b, a, c, "");
+    case IR_OP_MUL: return fl ? LLVMBuildFMul(b, a, c, "") : LLVMBuildMul(b, a, c, "");
+    case IR_OP_DIV:
+        if (fl) return LLVMBuildFDiv(b, a, c, "");
+        {
+            /* integer division by zero would trap; ONNX leaves it undefined, we give 0 */
+            LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, c, lw_const_f(k, t, 0), "");
+            LLVMValueRef safe = LLVMBuildSelect(b, z, lw_const_f(k, t, 1), c, "");
+            if (sg) {
+                /* INT_MIN / -1 traps too */
+                LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, safe, lw_const_f(k, t, -1), "");
+                LLVMValueRef q = LLVMBuildSDiv(b, a, LLVMBuildSelect(b, m1, lw_const_f(k, t, 1), safe, ""), "");
+                q = LLVMBuildSelect(b, m1, LLVMBuildNeg(b, a, ""), q, "");
+                return LLVMBuildSelect(b, z, lw_const_f(k, t, 0), q, "");
+            }
+            return LLVMBuildSelect(b, z, lw_const_f(k, t, 0), LLVMBuildUDiv(b, a, safe, ""), "");
+        }
+    case IR_OP_POW:
+        if (fl) return lw_intrin(k, "llvm.pow", lw_type(k, t), (LLVMValueRef[]){a, c}, 2);
+        return NULL; /* handled by the caller with mixed dtypes */
+    case IR_OP_MAX:
+        if (fl) return fsel_cmp(k, LLVMRealUGT, a, c);
+        return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, a, c, ""), a, c, "");
+    case IR_OP_MIN:
+        if (fl) return fsel_cmp(k, LLVMRealULT, a, c);
+        return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, a, c, ""), a, c, "");
+    case IR_OP_PRELU: {
+        LLVMValueRef ax = fl ? LLVMBuildFMul(b, a, c, "") : LLVMBuildMul(b, a, c, "");
+        LLVMValueRef pos = fl ? LLVMBuildFCmp(b, LLVMRealOGE, a, lw_const_f(k, t, 0), "")
+                              : LLVMBuildICmp(b, LLVMIntSGE, a, lw_const_f(k, t, 0), "");
+        return LLVMBuildSelect(b, pos, a, ax, "");
+    }
+    case IR_OP_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOEQ, a, c, "") : LLVMBuildICmp(b, LLVMIntEQ, a, c, ""));
+    case IR_OP_LESS: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOLT, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, a, c, ""));
+    case IR_OP_GREATER: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOGT, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, a, c, ""));
+    case IR_OP_LESS_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOLE, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSLE : LLVMIntULE, a, c, ""));
+    case IR_OP_GREATER_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOGE, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSGE : LLVMIntUGE, a, c, ""));
+    case IR_OP_AND: return LLVMBuildAnd(b, a, c, "");
+    case IR_OP_OR: return LLVMBuildOr(b, a, c, "");
+    case IR_OP_XOR: return LLVMBuildXor(b, a, c, "");
+    default: return NULL;
+    }
+}
+
+LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
+    LLVMBuilderRef b = k->b;
+    LLVMTypeRef tt = lw_type(k, to);
+    if (from == to) return x;
+    bool ff = ir_dtype_is_float(from), tf = ir_dtype_is_float(to);
+    if (to == IR_BOOL) {
+        LLVMValueRef nz = ff ? LLVMBuildFCmp(b, LLVMRealUNE, x, LLVMConstReal(lw_type(k, from), 0), "")
+                             : LLVMBuildICmp(b, LLVMIntNE, x, LLVMConstInt(lw_type(k, from), 0, 0), "");
+        return bool_of(k, nz);
+    }
+    if (ff && tf) return LLVMBuildFPCast(b, x, tt, "");
+    if (ff) return ir_dtype_is_signed(to) ? LLVMBuildFPToSI(b, x, tt, "") : LLVMBuildFPToUI(b, x, tt, "");
+    bool fs = ir_dtype_is_signed(from);
+    if (tf) return fs ? LLVMBuildSIToFP(b, x, tt, "") : LLVMBuildUIToFP(b, x, tt, "");
+    return LLVMBuildIntCast2(b, x, tt, fs, "");
+}
+
+LLVMValueRef lw_apply_post(lw_t *k, const ir_node_t *n, LLVMValueRef x, LLVMValueRef *idx) {
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = out->dtype;
+    for (int i = 0; i < n->n_post; i++) {
+        const ir_postop_t *p = &n->post[i];
+        if (p->op == IR_OP_CAST) {
+            x = lw_cast(k, x, t, p->to);
+            t = p->to;
+            continue;
+        }
+        if (p->other) {
+            LLVMValueRef st[IR_MAX_RANK];
+            lw_bcast_strides(k, p->other, out, st);
+            LLVMValueRef o = lw_load(k, p->other, lw_dot(k, idx, st, out->shape.rank));
+            x = p->swap ? lw_binary(k, p->op, t, o, x) : lw_binary(k, p->op, t, x, o);
+        } else {
+            x = lw_unary(k, p->op, t, x, p->alpha, p->beta);
+        }
+        if (!x) {
+            lw_error(k, "fused post-op %s is not supported for %s", ir_op_name(p->op), ir_dtype_name(t));
+            return NULL;
+        }
+    }
+    return x;
+}
+
+/* ---------------------------------------------------------------- element-wise kernels */
+static LLVMValueRef load_bcast(lw_t *k, const ir_value_t *v, const ir_value_t *out, LLVMValueRef *idx) {
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_bcast_strides(k, v, out, st);
+    return lw_load(k, v, lw_dot(k, idx, st, out->shape.rank));
+}
+
+static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = n->in[0]->dtype;
+    switch (n->op) {
+    case IR_OP_WHERE: {
+        LLVMValueRef c = load_bcast(k, n->in[0], out, idx);
+        LLVMValueRef a = load_bcast(k, n->in[1], out, idx), e = load_bcast(k, n->in[2], out, idx);
+        return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntNE, c, LLVMConstInt(k->i8, 0, 0), ""), a, e, "");
+    }
+    case IR_OP_CAST:
+        return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
+    case IR_OP_CLIP: {
+        LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
+        bool fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
+        for (int j = 1; j <= 2; j++) {
+            if (j >= n->n_in || !n->in[j]) continue;
+            LLVMValueRef bound = lw_load(k, n->in[j], lw_i64(k, 0));
+            LLVMValueRef c = fl ? LLVMBuildFCmp(k->b, j == 1 ? LLVMRealOLT : LLVMRealOGT, x, bound, "")
+                                : LLVMBuildICmp(k->b, j == 1 ? (sg ? LLVMIntSLT : LLVMIntULT) : (sg ? LLVMIntSGT : LLVMIntUGT), x, bound, "");
+            x = LLVMBuildSelect(k->b, c, bound, x, "");
+        }
+        return x;
+    }
+    case IR_OP_POW: {
+        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), e = load_bcast(k, n->in[1], out, idx);
+        ir_dtype_t te = n->in[1]->dtype;
+        /* Pow allows a different exponent dtype: compute in double unless both are the same float type */
+        if (ir_dtype_is_float(t) && te == t) return lw_binary(k, IR_OP_POW, t, a, e);
+        LLVMValueRef ad = lw_cast(k, a, t, IR_F64), ed = lw_cast(k, e, te, IR_F64);
+        LLVMValueRef r = lw_intrin(k, "llvm.pow", k->f64, (LLVMValueRef[]){ad, ed}, 2);
+        return lw_cast(k, r, IR_F64, t);
+    }
+    case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_MAX: case IR_OP_MIN: {
+        ir_op_t bop = n->op == IR_OP_MEAN ? IR_OP_ADD : n->op;
+        LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
+        for (int j = 1; j < n->n_in; j++) x = lw_binary(k, bop, t, x, load_bcast(k, n->in[j], out, idx));
+        if (n->op == IR_OP_MEAN) x = LLVMBuildFDiv(k->b, x, lw_const_f(k, t, n->n_in), "");
+        return x;
+    }
+    default:
+        break;
+    }
+    if (n->n_in >= 2 && n->in[1] && n->op != IR_OP_DROPOUT && n->op != IR_OP_RESHAPE && n->op != IR_OP_UNSQUEEZE &&
+        n->op != IR_OP_SQUEEZE) {
+        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
+        LLVMValueRef r = lw_binary(k, n->op, t, a, c);
+        if (!r) lw_error(k, "op is not supported for dtype %s", ir_dtype_name(t));
+        return r;
+    }
+    double alpha = 0, beta = 0;
+    switch (n->op) {
+    case IR_OP_LEAKY_RELU: alpha = ir_attr_float(n, "alpha", 0.01); break;
+    case IR_OP_HARD_SIGMOID: alpha = ir_attr_float(n, "alpha", 0.2); beta = ir_attr_float(n, "beta", 0.5); break;
+    case IR_OP_ELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
+    case IR_OP_SELU:
+        alpha = ir_attr_float(n, "alpha", 1.67326319217681884765625) ;
+        beta = ir_attr_float(n, "gamma", 1.05070102214813232421875);
+        break;
+    default: break;
+    }
+    LLVMValueRef x;
+    if (n->op == IR_OP_IDENTITY || n->op == IR_OP_DROPOUT || n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE ||
+        n->op == IR_OP_SQUEEZE || n->op == IR_OP_UNSQUEEZE) {
+        /* same element count, same order: flat copy */
+        LLVMValueRef st[IR_MAX_RANK];
+        lw_strides(k, out, st);
+        x = lw_load(k, n->in[0], lw_dot(k, idx, st, out->shape.rank));
+    } else {
+        x = load_bcast(k, n->in[0], out, idx);
+    }
+    LLVMValueRef r = lw_unary(k, n->op, t, x, alpha, beta);
+    if (!r) lw_error(k, "op is not supported for dtype %s", ir_dtype_name(t));
+    return r;
+}
+
+int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    if (n->op == IR_OP_DROPOUT && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE) {
+        /* inference-mode mask is all true */
+        const ir_value_t *mask = n->out[1];
+        lw_kernel_begin(k, n, mask, -1);
+        lw_loop_t l;
+        lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, mask), "i");
+        lw_store(k, mask, l.iv, LLVMConstInt(k->i8, 1, 0));
+        lw_loop_end(k, &l);
+        lw_kernel_end(k);
+    }
+    if (ir_dtype_is_float(n->in[0]->dtype) || n->op == IR_OP_CAST || n->op == IR_OP_WHERE) {
+        /* fine */
+    } else {
+        switch (n->op) {
+        case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG:
+        case IR_OP_SIN: case IR_OP_COS: case IR_OP_RECIPROCAL: case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_SELU:
+        case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH: case IR_OP_MEAN:
+            return lw_error(k, "%s is not supported for dtype %s", ir_op_name(n->op), ir_dtype_name(n->in[0]->dtype));
+        default: break;
+        }
+    }
+    return lw_emit_map(k, n, out, elem_eltwise, NULL);
+}

@@ -1,0 +1,99 @@
+/* Private to the kernel lowering (lower*.c): the per-kernel builder state and helpers.
+ *
+ * Every node becomes two internal functions:
+ *   void kN(ptr ctx, ptr syms, ptr inputs, ptr outputs, ptr ws)   -- the wrapper
+ *   void kN_body(ptr args, i64 begin, i64 end)                      -- the work
+ * The wrapper hands the body to ctx->parallel_for over [0, extent) of one chosen
+ * dimension, or calls it directly. The body re-derives every pointer from args, so a
+ * kernel needs no captured state and any of them can run on any pool thread. */
+#ifndef ONNXC_LLVM_LOWER_INT_H
+#define ONNXC_LLVM_LOWER_INT_H
+
+#include "backends/llvm/lower.h"
+
+typedef struct lw {
+    llvm_lower_t *L;
+    ir_graph_t *g;
+    LLVMContextRef c;
+    LLVMModuleRef m;
+    LLVMBuilderRef b;
+    LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
+    /* current function */
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;
+    LLVMValueRef a_ctx, a_syms, a_in, a_out, a_ws;   /* the five kernel arguments */
+    LLVMValueRef begin, end;                          /* parallel range (body only) */
+    LLVMValueRef *symv;                               /* cached sym sizes, per function */
+    LLVMValueRef *dynoff;                             /* cached dyn-slot offsets, per function */
+    ir_node_t *node;                                  /* node being lowered, for messages */
+    int kernel_id;
+    LLVMValueRef *wrappers;                           /* kernel wrappers in schedule order */
+    int n_wrappers;
+} lw_t;
+
+/* ---- functions and blocks */
+LLVMBasicBlockRef lw_block(lw_t *k, const char *name);
+LLVMValueRef lw_alloca(lw_t *k, LLVMTypeRef t, const char *name);   /* in the entry block */
+LLVMValueRef lw_i64(lw_t *k, int64_t v);
+LLVMValueRef lw_i32(lw_t *k, int32_t v);
+
+/* ---- loops: for (iv = lo; iv < hi; iv++) with an alloca'd counter */
+typedef struct lw_loop {
+    LLVMValueRef var, iv;
+    LLVMBasicBlockRef head, body, latch, exit;
+} lw_loop_t;
+void lw_loop_begin(lw_t *k, lw_loop_t *l, LLVMValueRef lo, LLVMValueRef hi, const char *name);
+void lw_loop_end(lw_t *k, lw_loop_t *l);
+/* if (cond) { ... } */
+typedef struct lw_if { LLVMBasicBlockRef then, done; } lw_if_t;
+void lw_if_begin(lw_t *k, lw_if_t *f, LLVMValueRef cond);
+void lw_if_end(lw_t *k, lw_if_t *f);
+
+/* ---- values */
+LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t);                 /* element type in memory and in compute */
+LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d);    /* i64 size of dimension d */
+LLVMValueRef lw_numel(lw_t *k, const ir_value_t *v);
+LLVMValueRef lw_base(lw_t *k, const ir_value_t *v);          /* ptr to element 0 */
+LLVMValueRef lw_load(lw_t *k, const ir_value_t *v, LLVMValueRef off);   /* element at flat offset */
+void lw_store(lw_t *k, const ir_value_t *v, LLVMValueRef off, LLVMValueRef x);
+/* Row-major strides of v (i64 values), and of v broadcast to a shape of rank r: stride 0
+ * where v's dim is 1 and the target's is not, leading dims missing from v get 0. */
+void lw_strides(lw_t *k, const ir_value_t *v, LLVMValueRef *st);
+void lw_bcast_strides(lw_t *k, const ir_value_t *v, const ir_value_t *target, LLVMValueRef *st);
+LLVMValueRef lw_dot(lw_t *k, LLVMValueRef *idx, LLVMValueRef *st, int r);   /* sum idx*st */
+LLVMValueRef lw_const_f(lw_t *k, ir_dtype_t t, double x);    /* constant of a dtype */
+LLVMValueRef lw_load_scalar_f64(lw_t *k, const ir_value_t *v, int64_t i, double dflt); /* constant inputs */
+
+/* ---- scalar arithmetic by dtype (ops.def semantics) */
+LLVMValueRef lw_unary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef x, double alpha, double beta);
+LLVMValueRef lw_binary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to);
+LLVMValueRef lw_call_math(lw_t *k, const char *f32name, const char *f64name, ir_dtype_t t, LLVMValueRef x);
+LLVMValueRef lw_intrin(lw_t *k, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
+LLVMValueRef lw_fmax(lw_t *k, LLVMValueRef a, LLVMValueRef b);
+/* Apply a node's fused post-ops to x computed for output element idx (rank of out). */
+LLVMValueRef lw_apply_post(lw_t *k, const ir_node_t *n, LLVMValueRef x, LLVMValueRef *idx);
+
+/* ---- kernels */
+/* Creates kN/kN_body; the parallel extent is dim par_dim of v (par_dim < 0: extent 1).
+ * Leaves the builder in the body with k->begin/k->end set. */
+void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_dim);
+void lw_kernel_end(lw_t *k);
+/* Same, with the extent the product of dims [d0, d1) of v (d0 == d1: extent 1). */
+void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int d0, int d1);
+/* The first dim of v that is not a constant 1 (so all dims before it are 1), or -1. */
+int lw_par_dim(const ir_value_t *v);
+
+/* Emits a loop nest over out's index space; calls f for each element and stores
+ * post(f(idx)). The outermost non-unit dim is split by the parallel range. */
+typedef LLVMValueRef (*lw_elem_fn)(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud);
+int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud);
+
+/* ---- op families (lower_*.c); each emits one complete kernel for n */
+int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic, Where, Cast, copies */
+int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
+int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */
+
+int lw_error(lw_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,710 @@
+/* Contractions, pooling, normalisation, softmax and reductions.
+ * Loop orders are chosen so the innermost loop is unit-stride over the output, which
+ * LLVM's loop vectorizer turns into vector FMAs. Register-tiled micro-kernels are the
+ * next step (see docs); these are the correct, reasonably fast baseline. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/llvm/lower_int.h"
+
+static int norm_axis(int64_t a, int r) { return (int)(a < 0 ? a + r : a); }
+
+static LLVMValueRef fmuladd(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+    if (!ir_dtype_is_float(t)) return LLVMBuildAdd(k->b, LLVMBuildMul(k->b, a, b, ""), c, "");
+    return lw_intrin(k, "llvm.fmuladd", lw_type(k, t), (LLVMValueRef[]){a, b, c}, 3);
+}
+
+/* An add that may be reassociated so reductions vectorize. */
+static LLVMValueRef radd(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
+    if (!ir_dtype_is_float(t)) return LLVMBuildAdd(k->b, a, b, "");
+    LLVMValueRef r = LLVMBuildFAdd(k->b, a, b, "");
+    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+    return r;
+}
+
+static LLVMValueRef smax64(lw_t *k, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+static LLVMValueRef smin64(lw_t *k, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+/* floor(a / s) for s > 0 */
+static LLVMValueRef floordiv(lw_t *k, LLVMValueRef a, int64_t s) {
+    LLVMValueRef q = LLVMBuildSDiv(k->b, a, lw_i64(k, s), "");
+    LLVMValueRef r = LLVMBuildSRem(k->b, a, lw_i64(k, s), "");
+    LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_i64(k, 0), ""),
+                                    LLVMBuildICmp(k->b, LLVMIntSLT, a, lw_i64(k, 0), ""), "");
+    return LLVMBuildSub(k->b, q, LLVMBuildZExt(k->b, adj, k->i64, ""), "");
+}
+static LLVMValueRef ceildiv(lw_t *k, LLVMValueRef a, int64_t s) {
+    return LLVMBuildNeg(k->b, floordiv(k, LLVMBuildNeg(k->b, a, ""), s), "");
+}
+
+/* ---------------------------------------------------------------- geometry */
+#define MAXSP 3
+typedef struct {
+    int nsp;                       /* spatial rank */
+    int64_t in[MAXSP], out[MAXSP], kern[MAXSP], stride[MAXSP], dil[MAXSP], pb[MAXSP], pe[MAXSP];
+} geom_t;
+
+/* Strides, dilations and begin pads for conv/pool, following auto_pad. */
+static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_value_t *y, const int64_t *kern,
+                    geom_t *gm) {
+    int r = x->shape.rank;
+    gm->nsp = r - 2;
+    if (gm->nsp < 1 || gm->nsp > MAXSP) return lw_error(k, "%d spatial dimensions are not supported", gm->nsp);
+    for (int d = 2; d < r; d++) {
+        if (x->shape.dims[d].sym >= 0 || y->shape.dims[d].sym >= 0)
+            return lw_error(k, "symbolic spatial dimensions are not supported");
+    }
+    const int64_t *st, *dl, *pd;
+    int nst = ir_attr_ints(n, "strides", &st), ndl = ir_attr_ints(n, "dilations", &dl), npd = ir_attr_ints(n, "pads", &pd);
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    for (int i = 0; i < gm->nsp; i++) {
+        gm->in[i] = x->shape.dims[i + 2].v;
+        gm->out[i] = y->shape.dims[i + 2].v;
+        gm->kern[i] = kern[i];
+        gm->stride[i] = nst == gm->nsp ? st[i] : 1;
+        gm->dil[i] = ndl == gm->nsp ? dl[i] : 1;
+        if (gm->stride[i] < 1 || gm->dil[i] < 1) return lw_error(k, "strides and dilations must be >= 1");
+        gm->pb[i] = npd == 2 * gm->nsp ? pd[i] : 0;
+        gm->pe[i] = npd == 2 * gm->nsp ? pd[i + gm->nsp] : 0;
+        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+            int64_t total = (gm->out[i] - 1) * gm->stride[i] + (kern[i] - 1) * gm->dil[i] + 1 - gm->in[i];
+            if (total < 0) total = 0;
+            gm->pb[i] = strcmp(ap, "SAME_UPPER") == 0 ? total / 2 : total - total / 2;
+            gm->pe[i] = total - gm->pb[i];
+        } else if (strcmp(ap, "VALID") == 0) {
+            gm->pb[i] = gm->pe[i] = 0;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Conv */
+static int lower_conv(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
+    ir_dtype_t t = y->dtype;
+    if (!ir_dtype_is_float(t)) return lw_error(k, "Conv on %s is not supported", ir_dtype_name(t));
+    int r = x->shape.rank;
+    int64_t kern[MAXSP] = {1, 1, 1};
+    for (int d = 2; d < r && d - 2 < MAXSP; d++) kern[d - 2] = w->shape.dims[d].v;
+    geom_t gm;
+    if (get_geom(k, n, x, y, kern, &gm)) return -1;
+    if (gm.nsp > 2) return lw_error(k, "3-D convolution is not supported yet");
+    if (x->shape.dims[1].sym >= 0 || w->shape.dims[0].sym >= 0) return lw_error(k, "symbolic channel counts are not supported");
+    /* 1-D is 2-D with a unit height */
+    int64_t H = gm.nsp == 2 ? gm.in[0] : 1, W = gm.in[gm.nsp - 1];
+    int64_t OH = gm.nsp == 2 ? gm.out[0] : 1, OW = gm.out[gm.nsp - 1];
+    int64_t KH = gm.nsp == 2 ? gm.kern[0] : 1, KW = gm.kern[gm.nsp - 1];
+    int64_t sh = gm.nsp == 2 ? gm.stride[0] : 1, sw = gm.stride[gm.nsp - 1];
+    int64_t dh = gm.nsp == 2 ? gm.dil[0] : 1, dw = gm.dil[gm.nsp - 1];
+    int64_t ph = gm.nsp == 2 ? gm.pb[0] : 0, pw = gm.pb[gm.nsp - 1];
+    int64_t C = x->shape.dims[1].v, OC = y->shape.dims[1].v, G = ir_attr_int(n, "group", 1);
+    if (G < 1 || C % G || OC % G) return lw_error(k, "group %lld does not divide the channels", (long long)G);
+    int64_t Cg = C / G, OCg = OC / G;
+
+    lw_kernel_begin_range(k, n, y, 0, 2);
+    lw_loop_t lt;
+    lw_loop_begin(k, &lt, k->begin, k->end, "t");
+    LLVMValueRef tt = lt.iv;
+    LLVMValueRef nn = LLVMBuildSDiv(k->b, tt, lw_i64(k, OC), "n");
+    LLVMValueRef oc = LLVMBuildSRem(k->b, tt, lw_i64(k, OC), "oc");
+    LLVMValueRef grp = LLVMBuildSDiv(k->b, oc, lw_i64(k, OCg), "g");
+    LLVMValueRef obase = LLVMBuildNSWMul(k->b, tt, lw_i64(k, OH * OW), "");
+    LLVMValueRef b0 = bias ? lw_load(k, bias, oc) : lw_const_f(k, t, 0);
+    LLVMValueRef yb = lw_base(k, y), xb = lw_base(k, x), wb = lw_base(k, w);
+    LLVMTypeRef ty = lw_type(k, t);
+    lw_loop_t lp;
+    lw_loop_begin(k, &lp, lw_i64(k, 0), lw_i64(k, OH * OW), "p");
+    LLVMBuildStore(k->b, b0, LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, obase, lp.iv, "")}, 1, ""));
+    lw_loop_end(k, &lp);
+
+    lw_loop_t lc, lkh, lkw, loh, low;
+    lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, Cg), "icl");
+    LLVMValueRef ic = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, Cg), ""), lc.iv, "ic");
+    LLVMValueRef ibase = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, nn, lw_i64(k, C), ""), ic, ""),
+                                         lw_i64(k, H * W), "");
+    LLVMValueRef wrow = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, oc, lw_i64(k, Cg), ""), lc.iv, ""),
+                                        lw_i64(k, KH * KW), "");
+    lw_loop_begin(k, &lkh, lw_i64(k, 0), lw_i64(k, KH), "kh");
+    /* oh range where ih = oh*sh - ph + kh*dh lies in [0, H) */
+    LLVMValueRef offh = LLVMBuildSub(k->b, lw_i64(k, ph), LLVMBuildNSWMul(k->b, lkh.iv, lw_i64(k, dh), ""), "");
+    LLVMValueRef oh_lo = smax64(k, lw_i64(k, 0), ceildiv(k, offh, sh));
+    LLVMValueRef oh_hi = smin64(k, lw_i64(k, OH), LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, lw_i64(k, H - 1), offh, ""), sh), lw_i64(k, 1), ""));
+    lw_loop_begin(k, &lkw, lw_i64(k, 0), lw_i64(k, KW), "kw");
+    LLVMValueRef offw = LLVMBuildSub(k->b, lw_i64(k, pw), LLVMBuildNSWMul(k->b, lkw.iv, lw_i64(k, dw), ""), "");
+    LLVMValueRef ow_lo = smax64(k, lw_i64(k, 0), ceildiv(k, offw, sw));
+    LLVMValueRef ow_hi = smin64(k, lw_i64(k, OW), LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, lw_i64(k, W - 1), offw, ""), sw), lw_i64(k, 1), ""));
+    LLVMValueRef widx = LLVMBuildNSWAdd(k->b, wrow, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lkh.iv, lw_i64(k, KW), ""), lkw.iv, ""), "");
+    LLVMValueRef wv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, wb, &widx, 1, ""), "w");
+    lw_loop_begin(k, &loh, oh_lo, oh_hi, "oh");
+    LLVMValueRef ih = LLVMBuildSub(k->b, LLVMBuildNSWMul(k->b, loh.iv, lw_i64(k, sh), ""), offh, "");
+    LLVMValueRef rin = LLVMBuildSub(k->b, LLVMBuildNSWAdd(k->b, ibase, LLVMBuildNSWMul(k->b, ih, lw_i64(k, W), ""), ""), offw, "");
+    LLVMValueRef rout = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWMul(k->b, loh.iv, lw_i64(k, OW), ""), "");
+    lw_loop_begin(k, &low, ow_lo, ow_hi, "ow");
+    LLVMValueRef xi = LLVMBuildNSWAdd(k->b, rin, LLVMBuildNSWMul(k->b, low.iv, lw_i64(k, sw), ""), "");
+    LLVMValueRef xv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, xb, &xi, 1, ""), "");
+    LLVMValueRef yp = LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, rout, low.iv, "")}, 1, "");
+    LLVMValueRef acc = LLVMBuildLoad2(k->b, ty, yp, "");
+    LLVMBuildStore(k->b, fmuladd(k, t, wv, xv, acc), yp);
+    lw_loop_end(k, &low);
+    lw_loop_end(k, &loh);
+    lw_loop_end(k, &lkw);
+    lw_loop_end(k, &lkh);
+    lw_loop_end(k, &lc);
+
+    if (n->n_post) {
+        lw_loop_t l1, l2;
+        lw_loop_begin(k, &l1, lw_i64(k, 0), lw_i64(k, OH), "oh");
+        lw_loop_begin(k, &l2, lw_i64(k, 0), lw_i64(k, OW), "ow");
+        LLVMValueRef idx[4];
+        int q = 0;
+        idx[q++] = nn;
+        idx[q++] = oc;
+        if (gm.nsp == 2) idx[q++] = l1.iv;
+        idx[q++] = l2.iv;
+        LLVMValueRef off = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, l1.iv, lw_i64(k, OW), ""), l2.iv, ""), "");
+        LLVMValueRef p = LLVMBuildGEP2(k->b, ty, yb, &off, 1, "");
+        LLVMValueRef v = lw_apply_post(k, n, LLVMBuildLoad2(k->b, ty, p, ""), idx);
+        if (!v) return -1;
+        LLVMBuildStore(k->b, v, p);
+        lw_loop_end(k, &l2);
+        lw_loop_end(k, &l1);
+    }
+    lw_loop_end(k, &lt);
+    lw_kernel_end(k);
+    return 0;
+}
+
+/* ConvTranspose as a gather over the output: y[n,oc,o] = sum over ic, kk of
+ * x[n,ic,i] * w[ic,oc_local,kk] where o = i*s - pb + kk*d. */
+typedef struct { geom_t gm; int64_t G, Cg, OCg; } convt_t;
+
+static LLVMValueRef elem_convt(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const convt_t *c = ud;
+    const geom_t *gm = &c->gm;
+    const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    ir_dtype_t t = n->out[0]->dtype;
+    LLVMValueRef acc = lw_alloca(k, lw_type(k, t), "acc");
+    LLVMBuildStore(k->b, bias ? lw_load(k, bias, idx[1]) : lw_const_f(k, t, 0), acc);
+    LLVMValueRef grp = LLVMBuildSDiv(k->b, idx[1], lw_i64(k, c->OCg), "");
+    LLVMValueRef ocl = LLVMBuildSRem(k->b, idx[1], lw_i64(k, c->OCg), "");
+    lw_loop_t lc, lk[MAXSP];
+    lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, c->Cg), "icl");
+    LLVMValueRef ic = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, c->Cg), ""), lc.iv, "");
+    LLVMValueRef valid = LLVMConstInt(k->i1, 1, 0);
+    LLVMValueRef xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[0], lw_i64(k, x->shape.dims[1].v), ""), ic, "");
+    LLVMValueRef woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, ic, lw_i64(k, c->OCg), ""), ocl, "");
+    for (int s = 0; s < gm->nsp; s++) {
+        lw_loop_begin(k, &lk[s], lw_i64(k, 0), lw_i64(k, gm->kern[s]), "k");
+        /* i*s = o + pb - kk*d must be a non-negative multiple of the stride below in */
+        LLVMValueRef num = LLVMBuildSub(k->b, LLVMBuildAdd(k->b, idx[2 + s], lw_i64(k, gm->pb[s]), ""),
+                                        LLVMBuildMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
+        LLVMValueRef i = LLVMBuildSDiv(k->b, num, lw_i64(k, gm->stride[s]), "");
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, num, lw_i64(k, 0), ""),
+                                       LLVMBuildICmp(k->b, LLVMIntEQ, LLVMBuildSRem(k->b, num, lw_i64(k, gm->stride[s]), ""), lw_i64(k, 0), ""), "");
+        ok = LLVMBuildAnd(k->b, ok, LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
+        valid = LLVMBuildAnd(k->b, valid, ok, "");
+        i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
+        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_i64(k, gm->in[s]), ""), i, "");
+        woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, woff, lw_i64(k, gm->kern[s]), ""), lk[s].iv, "");
+    }
+    lw_if_t f;
+    lw_if_begin(k, &f, valid);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
+    LLVMBuildStore(k->b, fmuladd(k, t, lw_load(k, x, xoff), lw_load(k, w, woff), cur), acc);
+    lw_if_end(k, &f);
+    for (int s = gm->nsp - 1; s >= 0; s--) lw_loop_end(k, &lk[s]);
+    lw_loop_end(k, &lc);
+    (void)w;
+    return LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
+}
+
+static int lower_convt(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *w = n->in[1], *y = n->out[0];
+    if (!ir_dtype_is_float(y->dtype)) return lw_error(k, "ConvTranspose on %s is not supported", ir_dtype_name(y->dtype));
+    convt_t c;
+    int64_t kern[MAXSP] = {1, 1, 1};
+    for (int d = 2; d < x->shape.rank && d - 2 < MAXSP; d++) kern[d - 2] = w->shape.dims[d].v;
+    if (get_geom(k, n, x, y, kern, &c.gm)) return -1;
+    /* auto_pad SAME for ConvTranspose: total = stride*(in-1) + output_padding + (k-1)*d + 1 - out */
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    const int64_t *op;
+    int nop = ir_attr_ints(n, "output_padding", &op);
+    for (int s = 0; s < c.gm.nsp; s++) {
+        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+            int64_t total = c.gm.stride[s] * (c.gm.in[s] - 1) + (nop == c.gm.nsp ? op[s] : 0) +
+                            (kern[s] - 1) * c.gm.dil[s] + 1 - c.gm.out[s];
+            if (total < 0) total = 0;
+            c.gm.pb[s] = strcmp(ap, "SAME_UPPER") == 0 ? total / 2 : total - total / 2;
+        }
+    }
+    c.G = ir_attr_int(n, "group", 1);
+    int64_t C = x->shape.dims[1].v;
+    if (c.G < 1 || C % c.G) return lw_error(k, "group does not divide the channels");
+    c.Cg = C / c.G;
+    c.OCg = w->shape.dims[1].v;
+    return lw_emit_map(k, n, y, elem_convt, &c);
+}
+
+/* ---------------------------------------------------------------- Gemm / MatMul */
+static int lower_gemm(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *A = n->in[0], *B = n->in[1], *Cv = n->n_in > 2 ? n->in[2] : NULL, *Y = n->out[0];
+    ir_dtype_t t = Y->dtype;
+    if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) return lw_error(k, "Gemm on %s is not supported", ir_dtype_name(t));
+    int ta = (int)ir_attr_int(n, "transA", 0), tb = (int)ir_attr_int(n, "transB", 0);
+    double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
+    LLVMTypeRef ty = lw_type(k, t);
+    lw_kernel_begin(k, n, Y, 0);
+    LLVMValueRef M = lw_dim(k, Y, 0), N = lw_dim(k, Y, 1), K = lw_dim(k, A, ta ? 0 : 1);
+    LLVMValueRef ab = lw_base(k, A), bb = lw_base(k, B), yb = lw_base(k, Y);
+    lw_loop_t li, lkk, lj;
+    lw_loop_begin(k, &li, k->begin, k->end, "i");
+    LLVMValueRef row = LLVMBuildNSWMul(k->b, li.iv, N, "");
+    if (!tb) {
+        lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+        LLVMBuildStore(k->b, LLVMConstNull(ty), LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, ""));
+        lw_loop_end(k, &lj);
+        lw_loop_begin(k, &lkk, lw_i64(k, 0), K, "kk");
+        LLVMValueRef ai = ta ? LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lkk.iv, M, ""), li.iv, "")
+                             : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, li.iv, K, ""), lkk.iv, "");
+        LLVMValueRef a = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, ab, &ai, 1, ""), "a");
+        if (alpha != 1.0) a = lw_binary(k, IR_OP_MUL, t, a, lw_const_f(k, t, alpha));
+        LLVMValueRef brow = LLVMBuildNSWMul(k->b, lkk.iv, N, "");
+        lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+        LLVMValueRef bv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, bb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, brow, lj.iv, "")}, 1, ""), "");
+        LLVMValueRef yp = LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, "");
+        LLVMBuildStore(k->b, fmuladd(k, t, a, bv, LLVMBuildLoad2(k->b, ty, yp, "")), yp);
+        lw_loop_end(k, &lj);
+        lw_loop_end(k, &lkk);
+    } else {
+        lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+        LLVMValueRef acc = lw_alloca(k, ty, "acc");
+        LLVMBuildStore(k->b, LLVMConstNull(ty), acc);
+        LLVMValueRef brow = LLVMBuildNSWMul(k->b, lj.iv, K, "");
+        lw_loop_begin(k, &lkk, lw_i64(k, 0), K, "kk");
+        LLVMValueRef ai = ta ? LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lkk.iv, M, ""), li.iv, "")
+                             : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, li.iv, K, ""), lkk.iv, "");
+        LLVMValueRef a = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, ab, &ai, 1, ""), "a");
+        LLVMValueRef bv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, bb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, brow, lkk.iv, "")}, 1, ""), "");
+        LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), lw_binary(k, IR_OP_MUL, t, a, bv)), acc);
+        lw_loop_end(k, &lkk);
+        LLVMValueRef s = LLVMBuildLoad2(k->b, ty, acc, "");
+        if (alpha != 1.0) s = lw_binary(k, IR_OP_MUL, t, s, lw_const_f(k, t, alpha));
+        LLVMBuildStore(k->b, s, LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, ""));
+        lw_loop_end(k, &lj);
+    }
+    if (Cv || n->n_post) {
+        LLVMValueRef cst[2];
+        if (Cv) lw_bcast_strides(k, Cv, Y, cst);
+        lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+        LLVMValueRef idx[2] = {li.iv, lj.iv};
+        LLVMValueRef yp = LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, "");
+        LLVMValueRef v = LLVMBuildLoad2(k->b, ty, yp, "");
+        if (Cv) {
+            LLVMValueRef c = lw_load(k, Cv, lw_dot(k, idx, cst, 2));
+            if (beta != 1.0) c = lw_binary(k, IR_OP_MUL, t, c, lw_const_f(k, t, beta));
+            v = lw_binary(k, IR_OP_ADD, t, v, c);
+        }
+        v = lw_apply_post(k, n, v, idx);
+        if (!v) return -1;
+        LLVMBuildStore(k->b, v, yp);
+        lw_loop_end(k, &lj);
+    }
+    lw_loop_end(k, &li);
+    lw_kernel_end(k);
+    return 0;
+}
+
+static int lower_matmul(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *A = n->in[0], *B = n->in[1], *Y = n->out[0];
+    ir_dtype_t t = Y->dtype;
+    if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) return lw_error(k, "MatMul on %s is not supported", ir_dtype_name(t));
+    int ra = A->shape.rank, rb = B->shape.rank, ro = Y->shape.rank;
+    int nb = ro - (ra > 1) - (rb > 1); /* batch dims of the output */
+    LLVMTypeRef ty = lw_type(k, t);
+    lw_kernel_begin_range(k, n, Y, 0, rb > 1 ? ro - 1 : ro);
+    LLVMValueRef M = ra > 1 ? lw_dim(k, A, ra - 2) : lw_i64(k, 1);
+    LLVMValueRef K = lw_dim(k, A, ra - 1);
+    LLVMValueRef N = rb > 1 ? lw_dim(k, B, rb - 1) : lw_i64(k, 1);
+    LLVMValueRef ast[IR_MAX_RANK], bst[IR_MAX_RANK], abs_[IR_MAX_RANK], bbs[IR_MAX_RANK];
+    lw_strides(k, A, ast);
+    lw_strides(k, B, bst);
+    /* batch strides of A and B aligned to the output's batch dims, 0 where broadcast */
+    for (int d = 0; d < nb; d++) {
+        int da = d - (nb - (ra - 2)), db = d - (nb - (rb - 2));
+        ir_dim_t od = Y->shape.dims[d];
+        bool o1 = od.sym < 0 && od.v == 1;
+        abs_[d] = (ra > 2 && da >= 0 && !(A->shape.dims[da].sym < 0 && A->shape.dims[da].v == 1 && !o1)) ? ast[da] : lw_i64(k, 0);
+        bbs[d] = (rb > 2 && db >= 0 && !(B->shape.dims[db].sym < 0 && B->shape.dims[db].v == 1 && !o1)) ? bst[db] : lw_i64(k, 0);
+    }
+    LLVMValueRef ab = lw_base(k, A), bb = lw_base(k, B), yb = lw_base(k, Y);
+    lw_loop_t lt, lkk, lj;
+    lw_loop_begin(k, &lt, k->begin, k->end, "t");
+    LLVMValueRef i = LLVMBuildSRem(k->b, lt.iv, M, "i");
+    LLVMValueRef bt = LLVMBuildSDiv(k->b, lt.iv, M, "");
+    LLVMValueRef bidx[IR_MAX_RANK];
+    for (int d = nb - 1; d >= 0; d--) {
+        LLVMValueRef D = lw_dim(k, Y, d);
+        bidx[d] = LLVMBuildSRem(k->b, bt, D, "");
+        bt = LLVMBuildSDiv(k->b, bt, D, "");
+    }
+    LLVMValueRef aoff = LLVMBuildNSWAdd(k->b, lw_dot(k, bidx, abs_, nb), LLVMBuildNSWMul(k->b, i, K, ""), "");
+    LLVMValueRef boff = lw_dot(k, bidx, bbs, nb);
+    LLVMValueRef row = LLVMBuildNSWMul(k->b, lt.iv, N, "");
+    lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+    LLVMBuildStore(k->b, LLVMConstNull(ty), LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, ""));
+    lw_loop_end(k, &lj);
+    lw_loop_begin(k, &lkk, lw_i64(k, 0), K, "kk");
+    LLVMValueRef a = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, ab, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, aoff, lkk.iv, "")}, 1, ""), "a");
+    LLVMValueRef brow = LLVMBuildNSWAdd(k->b, boff, LLVMBuildNSWMul(k->b, lkk.iv, N, ""), "");
+    lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+    LLVMValueRef bv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, bb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, brow, lj.iv, "")}, 1, ""), "");
+    LLVMValueRef yp = LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, "");
+    LLVMBuildStore(k->b, fmuladd(k, t, a, bv, LLVMBuildLoad2(k->b, ty, yp, "")), yp);
+    lw_loop_end(k, &lj);
+    lw_loop_end(k, &lkk);
+    if (n->n_post) {
+        lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
+        LLVMValueRef idx[IR_MAX_RANK];
+        int q = 0;
+        for (int d = 0; d < nb; d++) idx[q++] = bidx[d];
+        if (ra > 1) idx[q++] = i;
+        if (rb > 1) idx[q++] = lj.iv;
+        LLVMValueRef yp2 = LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, "");
+        LLVMValueRef v = lw_apply_post(k, n, LLVMBuildLoad2(k->b, ty, yp2, ""), idx);
+        if (!v) return -1;
+        LLVMBuildStore(k->b, v, yp2);
+        lw_loop_end(k, &lj);
+    }
+    lw_loop_end(k, &lt);
+    lw_kernel_end(k);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- BatchNormalization */
+static LLVMValueRef elem_bn(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    ir_dtype_t t = y->dtype;
+    double eps = ir_attr_float(n, "epsilon", 1e-5);
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    LLVMValueRef c = y->shape.rank > 1 ? idx[1] : lw_i64(k, 0);
+    LLVMValueRef xv = lw_load(k, x, lw_dot(k, idx, st, x->shape.rank));
+    LLVMValueRef sc = lw_load(k, n->in[1], c), bi = lw_load(k, n->in[2], c);
+    LLVMValueRef mean = lw_load(k, n->in[3], c), var = lw_load(k, n->in[4], c);
+    LLVMValueRef inv = LLVMBuildFDiv(k->b, lw_const_f(k, t, 1.0),
+                                     lw_intrin(k, "llvm.sqrt", lw_type(k, t), (LLVMValueRef[]){LLVMBuildFAdd(k->b, var, lw_const_f(k, t, eps), "")}, 1), "");
+    LLVMValueRef v = LLVMBuildFMul(k->b, LLVMBuildFSub(k->b, xv, mean, ""), LLVMBuildFMul(k->b, inv, sc, ""), "");
+    return LLVMBuildFAdd(k->b, v, bi, "");
+}
+
+/* ---------------------------------------------------------------- pooling */
+typedef struct { geom_t gm; int max, include_pad; } pool_t;
+
+static LLVMValueRef elem_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const pool_t *p = ud;
+    const geom_t *gm = &p->gm;
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    LLVMValueRef acc = lw_alloca(k, ty, "acc"), cnt = lw_alloca(k, k->i64, "cnt");
+    LLVMValueRef init = p->max ? (ir_dtype_is_float(t) ? lw_const_f(k, t, -INFINITY)
+                                                       : LLVMConstInt(ty, ir_dtype_is_signed(t) ? (1ull << (LLVMGetIntTypeWidth(ty) - 1)) : 0, 0))
+                               : lw_const_f(k, t, 0);
+    LLVMBuildStore(k->b, init, acc);
+    LLVMBuildStore(k->b, lw_i64(k, 0), cnt);
+    LLVMValueRef base = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[0], lw_dim(k, x, 1), ""), idx[1], "");
+    lw_loop_t lk[MAXSP];
+    LLVMValueRef valid = LLVMConstInt(k->i1, 1, 0), inpad = LLVMConstInt(k->i1, 1, 0), off = base;
+    for (int s = 0; s < gm->nsp; s++) {
+        lw_loop_begin(k, &lk[s], lw_i64(k, 0), lw_i64(k, gm->kern[s]), "k");
+        LLVMValueRef i = LLVMBuildNSWAdd(k->b, LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, idx[2 + s], lw_i64(k, gm->stride[s]), ""), lw_i64(k, gm->pb[s]), ""),
+                                         LLVMBuildNSWMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, i, lw_i64(k, 0), ""),
+                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
+        LLVMValueRef okp = LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s] + gm->pe[s]), "");
+        valid = LLVMBuildAnd(k->b, valid, ok, "");
+        inpad = LLVMBuildAnd(k->b, inpad, okp, "");
+        i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
+        off = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, off, lw_i64(k, gm->in[s]), ""), i, "");
+    }
+    LLVMValueRef xv = lw_load(k, x, off);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
+    LLVMValueRef nv = p->max ? lw_binary(k, IR_OP_MAX, t, cur, xv) : LLVMBuildFAdd(k->b, cur, xv, "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, valid, nv, cur, ""), acc);
+    LLVMValueRef counted = p->include_pad ? inpad : valid;
+    LLVMValueRef c = LLVMBuildLoad2(k->b, k->i64, cnt, "");
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, c, LLVMBuildZExt(k->b, counted, k->i64, ""), ""), cnt);
+    for (int s = gm->nsp - 1; s >= 0; s--) lw_loop_end(k, &lk[s]);
+    LLVMValueRef r = LLVMBuildLoad2(k->b, ty, acc, "");
+    if (!p->max) {
+        LLVMValueRef c2 = LLVMBuildLoad2(k->b, k->i64, cnt, "");
+        c2 = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, c2, lw_i64(k, 0), ""), lw_i64(k, 1), c2, "");
+        r = LLVMBuildFDiv(k->b, r, LLVMBuildSIToFP(k->b, c2, ty, ""), "");
+    }
+    return r;
+}
+
+static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    bool mx = n->op == IR_OP_GLOBAL_MAX_POOL;
+    LLVMValueRef S = lw_i64(k, 1);
+    for (int d = 2; d < x->shape.rank; d++) S = LLVMBuildNSWMul(k->b, S, lw_dim(k, x, d), "");
+    LLVMValueRef base = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[0], lw_dim(k, x, 1), ""), idx[1], ""), S, "");
+    LLVMValueRef acc = lw_alloca(k, ty, "acc");
+    LLVMBuildStore(k->b, lw_const_f(k, t, mx ? -INFINITY : 0), acc);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), S, "s");
+    LLVMValueRef xv = lw_load(k, x, LLVMBuildNSWAdd(k->b, base, l.iv, ""));
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
+    LLVMBuildStore(k->b, mx ? lw_binary(k, IR_OP_MAX, t, cur, xv) : radd(k, t, cur, xv), acc);
+    lw_loop_end(k, &l);
+    LLVMValueRef r = LLVMBuildLoad2(k->b, ty, acc, "");
+    if (!mx) r = LLVMBuildFDiv(k->b, r, LLVMBuildSIToFP(k->b, S, ty, ""), "");
+    return r;
+}
+
+static int lower_pool(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    if (n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE)
+        return lw_error(k, "MaxPool's Indices output is not supported");
+    if (!ir_dtype_is_float(x->dtype) && n->op != IR_OP_MAX_POOL)
+        return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(x->dtype));
+    if (n->op == IR_OP_GLOBAL_AVERAGE_POOL || n->op == IR_OP_GLOBAL_MAX_POOL)
+        return lw_emit_map(k, n, y, elem_global_pool, NULL);
+    pool_t p;
+    const int64_t *ks;
+    int nk = ir_attr_ints(n, "kernel_shape", &ks);
+    if (nk != x->shape.rank - 2) return lw_error(k, "kernel_shape must have one entry per spatial dimension");
+    if (get_geom(k, n, x, y, ks, &p.gm)) return -1;
+    p.max = n->op == IR_OP_MAX_POOL;
+    p.include_pad = (int)ir_attr_int(n, "count_include_pad", 0);
+    return lw_emit_map(k, n, y, elem_pool, &p);
+}
+
+/* ---------------------------------------------------------------- reductions */
+typedef struct { bool red[IR_MAX_RANK]; int keep; } reduce_t;
+
+static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const reduce_t *rd = ud;
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int r = x->shape.rank;
+    bool fl = ir_dtype_is_float(t);
+    double init = 0;
+    ir_op_t op = IR_OP_ADD;
+    switch (n->op) {
+    case IR_OP_REDUCE_MAX: init = -INFINITY; op = IR_OP_MAX; break;
+    case IR_OP_REDUCE_MIN: init = INFINITY; op = IR_OP_MIN; break;
+    case IR_OP_REDUCE_PROD: init = 1; op = IR_OP_MUL; break;
+    default: break;
+    }
+    LLVMValueRef iv;
+    if (fl) iv = lw_const_f(k, t, init);
+    else if (op == IR_OP_MAX) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? 1ull << (LLVMGetIntTypeWidth(ty) - 1) : 0, 0);
+    else if (op == IR_OP_MIN) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? ~(1ull << (LLVMGetIntTypeWidth(ty) - 1)) : ~0ull, 0);
+    else iv = lw_const_f(k, t, init);
+    LLVMValueRef acc = lw_alloca(k, ty, "acc");
+    LLVMBuildStore(k->b, iv, acc);
+    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    lw_loop_t lr[IR_MAX_RANK];
+    int q = 0, nl = 0;
+    LLVMValueRef cnt = lw_i64(k, 1);
+    for (int d = 0; d < r; d++) {
+        if (rd->red[d]) {
+            lw_loop_begin(k, &lr[nl], lw_i64(k, 0), lw_dim(k, x, d), "r");
+            xi[d] = lr[nl].iv;
+            nl++;
+            cnt = LLVMBuildNSWMul(k->b, cnt, lw_dim(k, x, d), "");
+            if (rd->keep) q++;
+        } else {
+            xi[d] = idx[q++];
+        }
+    }
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
+    LLVMValueRef nv = op == IR_OP_ADD ? radd(k, t, cur, v) : lw_binary(k, op, t, cur, v);
+    LLVMBuildStore(k->b, nv, acc);
+    for (int j = nl - 1; j >= 0; j--) lw_loop_end(k, &lr[j]);
+    LLVMValueRef res = LLVMBuildLoad2(k->b, ty, acc, "");
+    if (n->op == IR_OP_REDUCE_MEAN) {
+        if (fl) res = LLVMBuildFDiv(k->b, res, LLVMBuildSIToFP(k->b, cnt, ty, ""), "");
+        else res = LLVMBuildSDiv(k->b, res, LLVMBuildIntCast2(k->b, cnt, ty, 1, ""), "");
+    }
+    return res;
+}
+
+static int lower_reduce(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    reduce_t rd;
+    memset(&rd, 0, sizeof rd);
+    rd.keep = (int)ir_attr_int(n, "keepdims", 1);
+    int na = 0;
+    const ir_value_t *ax = n->n_in > 1 ? n->in[1] : NULL;
+    if (ax) {
+        if (!ax->data) return lw_error(k, "axes must be constant");
+        na = (int)(ax->data_size / 8);
+        for (int i = 0; i < na; i++) {
+            int a = norm_axis(((const int64_t *)ax->data)[i], r);
+            if (a < 0 || a >= r) return lw_error(k, "axis out of range");
+            rd.red[a] = true;
+        }
+    } else {
+        const int64_t *axes;
+        int n2 = ir_attr_ints(n, "axes", &axes);
+        for (int i = 0; i < n2; i++) {
+            int a = norm_axis(axes[i], r);
+            if (a < 0 || a >= r) return lw_error(k, "axis out of range");
+            rd.red[a] = true;
+        }
+        na = n2 > 0 ? n2 : 0;
+    }
+    if (na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0))
+        for (int d = 0; d < r; d++) rd.red[d] = true;
+    return lw_emit_map(k, n, n->out[0], elem_reduce, &rd);
+}
+
+/* ---------------------------------------------------------------- Softmax, LayerNorm */
+static int lower_softmax(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    ir_dtype_t t = x->dtype;
+    if (!ir_dtype_is_float(t)) return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(t));
+    if (n->n_post) return lw_error(k, "fused post-ops on softmax are not supported");
+    int r = x->shape.rank;
+    bool old = k->g->opset < 13;
+    int axis = norm_axis(ir_attr_int(n, "axis", old ? 1 : -1), r);
+    if (axis < 0 || axis >= (r ? r : 1)) return lw_error(k, "axis out of range");
+    LLVMTypeRef ty = lw_type(k, t);
+    lw_kernel_begin_range(k, n, x, 0, axis);
+    LLVMValueRef L = lw_i64(k, 1), inner = lw_i64(k, 1);
+    if (old) {
+        for (int d = axis; d < r; d++) L = LLVMBuildNSWMul(k->b, L, lw_dim(k, x, d), "");
+    } else {
+        L = lw_dim(k, x, axis);
+        for (int d = axis + 1; d < r; d++) inner = LLVMBuildNSWMul(k->b, inner, lw_dim(k, x, d), "");
+    }
+    LLVMValueRef xb = lw_base(k, x), yb = lw_base(k, y);
+    LLVMValueRef mx = lw_alloca(k, ty, "mx"), sum = lw_alloca(k, ty, "sum");
+    lw_loop_t lo, li, ll;
+    lw_loop_begin(k, &lo, k->begin, k->end, "o");
+    lw_loop_begin(k, &li, lw_i64(k, 0), inner, "in");
+    LLVMValueRef base = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, LLVMBuildNSWMul(k->b, lo.iv, L, ""), inner, ""), li.iv, "");
+#define AT(ptr, l) LLVMBuildGEP2(k->b, ty, ptr, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, base, LLVMBuildNSWMul(k->b, l, inner, ""), "")}, 1, "")
+    LLVMBuildStore(k->b, lw_const_f(k, t, -INFINITY), mx);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMBuildStore(k->b, lw_fmax(k, LLVMBuildLoad2(k->b, ty, mx, ""), LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), "")), mx);
+    lw_loop_end(k, &ll);
+    LLVMValueRef m = LLVMBuildLoad2(k->b, ty, mx, "");
+    LLVMBuildStore(k->b, lw_const_f(k, t, 0), sum);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMValueRef e = lw_intrin(k, "llvm.exp", ty, (LLVMValueRef[]){LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, "")}, 1);
+    if (n->op == IR_OP_SOFTMAX) LLVMBuildStore(k->b, e, AT(yb, ll.iv));
+    LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, sum, ""), e), sum);
+    lw_loop_end(k, &ll);
+    LLVMValueRef s = LLVMBuildLoad2(k->b, ty, sum, "");
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    if (n->op == IR_OP_SOFTMAX) {
+        LLVMValueRef inv = LLVMBuildFDiv(k->b, lw_const_f(k, t, 1), s, "");
+        LLVMValueRef p = AT(yb, ll.iv);
+        LLVMBuildStore(k->b, LLVMBuildFMul(k->b, LLVMBuildLoad2(k->b, ty, p, ""), inv, ""), p);
+    } else {
+        LLVMValueRef ls = lw_intrin(k, "llvm.log", ty, &s, 1);
+        LLVMValueRef v = LLVMBuildFSub(k->b, LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, ""), ls, "");
+        LLVMBuildStore(k->b, v, AT(yb, ll.iv));
+    }
+    lw_loop_end(k, &ll);
+#undef AT
+    lw_loop_end(k, &li);
+    lw_loop_end(k, &lo);
+    lw_kernel_end(k);
+    return 0;
+}
+
+static int lower_layernorm(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *sc = n->in[1], *bi = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
+    ir_dtype_t t = x->dtype;
+    if (!ir_dtype_is_float(t)) return lw_error(k, "LayerNormalization on %s is not supported", ir_dtype_name(t));
+    int r = x->shape.rank;
+    int axis = norm_axis(ir_attr_int(n, "axis", -1), r);
+    double eps = ir_attr_float(n, "epsilon", 1e-5);
+    const ir_value_t *mo = n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
+    const ir_value_t *io = n->n_out > 2 && n->out[2] && n->out[2]->storage != IR_ST_NONE ? n->out[2] : NULL;
+    /* accumulate in double for float16/32 stability; cheap next to the loads */
+    LLVMTypeRef ty = lw_type(k, t), dt = k->f64;
+    lw_kernel_begin_range(k, n, x, 0, axis);
+    LLVMValueRef L = lw_i64(k, 1);
+    for (int d = axis; d < r; d++) L = LLVMBuildNSWMul(k->b, L, lw_dim(k, x, d), "");
+    LLVMValueRef Ld = LLVMBuildSIToFP(k->b, L, dt, "");
+    LLVMValueRef sum = lw_alloca(k, dt, "sum"), sq = lw_alloca(k, dt, "sq");
+    LLVMValueRef sst[IR_MAX_RANK], bst[IR_MAX_RANK], xst[IR_MAX_RANK];
+    lw_bcast_strides(k, sc, x, sst);
+    if (bi) lw_bcast_strides(k, bi, x, bst);
+    lw_strides(k, x, xst);
+    lw_loop_t lo, ll;
+    lw_loop_begin(k, &lo, k->begin, k->end, "o");
+    LLVMValueRef base = LLVMBuildNSWMul(k->b, lo.iv, L, "");
+    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sum);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
+    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sum, ""), v), sum);
+    lw_loop_end(k, &ll);
+    LLVMValueRef mean = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "mean");
+    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sq);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
+    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sq, ""), LLVMBuildFMul(k->b, v, v, "")), sq);
+    lw_loop_end(k, &ll);
+    LLVMValueRef var = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sq, ""), Ld, "");
+    LLVMValueRef inv = LLVMBuildFDiv(k->b, LLVMConstReal(dt, 1),
+                                     lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, var, LLVMConstReal(dt, eps), "")}, 1), "inv");
+    if (mo) lw_store(k, mo, lo.iv, LLVMBuildFPCast(k->b, mean, lw_type(k, mo->dtype), ""));
+    if (io) lw_store(k, io, lo.iv, LLVMBuildFPCast(k->b, inv, lw_type(k, io->dtype), ""));
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    /* the scale/bias index: the multi-index of (base + l) in x, dotted with their strides */
+    LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
+    LLVMValueRef idx[IR_MAX_RANK], rem = flat;
+    for (int d = r - 1; d >= 0; d--) {
+        LLVMValueRef D = lw_dim(k, x, d);
+        idx[d] = LLVMBuildSRem(k->b, rem, D, "");
+        rem = LLVMBuildSDiv(k->b, rem, D, "");
+    }
+    v = LLVMBuildFMul(k->b, LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, flat), dt, ""), mean, ""), inv, "");
+    LLVMValueRef o = LLVMBuildFMul(k->b, LLVMBuildFPCast(k->b, v, ty, ""), lw_load(k, sc, lw_dot(k, idx, sst, r)), "");
+    if (bi) o = LLVMBuildFAdd(k->b, o, lw_load(k, bi, lw_dot(k, idx, bst, r)), "");
+    o = lw_apply_post(k, n, o, idx);
+    if (!o) return -1;
+    lw_store(k, y, flat, o);
+    lw_loop_end(k, &ll);
+    lw_loop_end(k, &lo);
+    lw_kernel_end(k);
+    (void)xst;
+    return 0;
+}
+
+int lw_lower_nn(lw_t *k, const ir_node_t *n) {
+    switch (n->op) {
+    case IR_OP_CONV: return lower_conv(k, n);
+    case IR_OP_CONV_TRANSPOSE: return lower_convt(k, n);
+    case IR_OP_GEMM: return lower_gemm(k, n);
+    case IR_OP_MATMUL: return lower_matmul(k, n);
+    case IR_OP_BATCH_NORM:
+        if (!ir_dtype_is_float(n->out[0]->dtype)) return lw_error(k, "BatchNormalization needs a float type");
+        for (int i = 1; i < n->n_out; i++)
+            if (n->out[i] && n->out[i]->storage != IR_ST_NONE) return lw_error(k, "training-mode outputs are not supported");
+        return lw_emit_map(k, n, n->out[0], elem_bn, NULL);
+    case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL:
+        return lower_pool(k, n);
+    case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: return lower_softmax(k, n);
+    case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD:
+        return lower_reduce(k, n);
+    case IR_OP_LAYER_NORM: return lower_layernorm(k, n);
+    default: return lw_error(k, "no LLVM lowering for %s", ir_op_name(n->op));
+    }
+}
