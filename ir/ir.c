@@ -225,6 +225,7 @@ ir_value_t *ir_value_new(ir_graph_t *g, const char *name, ir_dtype_t dt, const i
     if (!v) return NULL;
     v->id = g->n_values;
     v->name = ir_arena_strdup(&g->arena, name);
+    if (!v->name) return NULL;
     v->dtype = dt;
     if (shape)
         v->shape = *shape;
@@ -283,6 +284,10 @@ ir_attr_t *ir_node_add_attr(ir_graph_t *g, ir_node_t *n, const char *name, ir_at
     n->attrs = na;
     ir_attr_t *a = &na[n->n_attrs++];
     a->name = ir_arena_strdup(&g->arena, name);
+    if (!a->name) {
+        n->n_attrs--;
+        return NULL;
+    }
     a->kind = kind;
     return a;
 }
@@ -366,6 +371,29 @@ int ir_graph_toposort(ir_graph_t *g) {
         }
         if (pending[i] == 0) queue[nq++] = i;
     }
+    /* consumer index: value id -> list of consuming node slots (with multiplicity) */
+    int *cstart = calloc((size_t)nv + 2, sizeof(int)), *cnode = NULL;
+    if (!cstart) rc = ir_error(g, NULL, "out of memory");
+    int total = 0;
+    for (int i = 0; i < nn && rc == 0; i++) {
+        ir_node_t *n = g->nodes[i];
+        if (n->dead) continue;
+        for (int q = 0; q < n->n_in; q++) if (n->in[q]) cstart[n->in[q]->id + 1]++, total++;
+        for (int q = 0; q < n->n_post; q++) if (n->post[q].other) cstart[n->post[q].other->id + 1]++, total++;
+    }
+    if (rc == 0) {
+        for (int i = 0; i < nv; i++) cstart[i + 1] += cstart[i];
+        cnode = malloc(sizeof(int) * ((size_t)total + 1));
+        int *fill = calloc((size_t)nv + 1, sizeof(int));
+        if (!cnode || !fill) rc = ir_error(g, NULL, "out of memory");
+        for (int i = 0; i < nn && rc == 0; i++) {
+            ir_node_t *n = g->nodes[i];
+            if (n->dead) continue;
+            for (int q = 0; q < n->n_in; q++) if (n->in[q]) { int id = n->in[q]->id; cnode[cstart[id] + fill[id]++] = i; }
+            for (int q = 0; q < n->n_post; q++) if (n->post[q].other) { int id = n->post[q].other->id; cnode[cstart[id] + fill[id]++] = i; }
+        }
+        free(fill);
+    }
     while (rc == 0 && head < nq) {
         ir_node_t *n = g->nodes[queue[head++]];
         order[no++] = n;
@@ -373,20 +401,14 @@ int ir_graph_toposort(ir_graph_t *g) {
             ir_value_t *v = n->out[k];
             if (!v || ready_val[v->id]) continue;
             ready_val[v->id] = 1;
-            /* Wake consumers; quadratic in the worst case but models are small in nodes. */
-            for (int j = 0; j < nn; j++) {
-                ir_node_t *m = g->nodes[j];
-                if (m->dead) continue;
-                int hits = 0;
-                for (int q = 0; q < m->n_in; q++) hits += m->in[q] == v;
-                for (int q = 0; q < m->n_post; q++) hits += m->post[q].other == v;
-                if (hits) {
-                    pending[j] -= hits;
-                    if (pending[j] == 0) queue[nq++] = j;
-                }
+            for (int c = cstart[v->id]; c < cstart[v->id + 1]; c++) {
+                int j = cnode[c];
+                if (--pending[j] == 0) queue[nq++] = j;
             }
         }
     }
+    free(cstart);
+    free(cnode);
     if (rc == 0 && no != live) {
         ir_node_t *stuck = NULL;
         for (int i = 0; i < nn; i++)
@@ -394,7 +416,7 @@ int ir_graph_toposort(ir_graph_t *g) {
         rc = ir_error(g, stuck, "the graph has a cycle (this node depends on its own output)");
     }
     if (rc == 0) {
-        memcpy(g->nodes, order, sizeof(ir_node_t *) * (size_t)no);
+        if (no > 0) memcpy(g->nodes, order, sizeof(ir_node_t *) * (size_t)no);
         g->n_nodes = no;
         for (int i = 0; i < no; i++) g->nodes[i]->id = i;
     }

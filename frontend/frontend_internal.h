@@ -1,0 +1,71 @@
+/* Shared by the frontend's files; not a public interface. */
+#ifndef ONNXC_FRONTEND_INTERNAL_H
+#define ONNXC_FRONTEND_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "onnx.pb-c.h"
+
+typedef struct fe_map_entry {
+    const char *key;
+    ir_value_t *v;
+} fe_map_entry_t;
+
+typedef struct fe_ctx {
+    ir_graph_t *g;
+    const char *path;           /* model, for messages */
+    const char *model_dir;      /* NULL: external data refused */
+    int64_t opset;              /* default domain */
+    const char *cur_node;       /* node being converted, for messages; NULL outside nodes */
+    const char *cur_op;
+    bool failed;
+    char err[IR_ERR_MAX];       /* first error wins */
+    fe_map_entry_t *map;        /* value name -> value, open addressing */
+    size_t map_cap, map_n;
+} fe_ctx_t;
+
+/* Tests set this to make the graph's arena fail past a byte count, reaching every
+ * out-of-memory path; 0 (the default) means no limit. */
+extern size_t fe_test_arena_limit;
+
+/* Records the first error as "path: [node 'n' (Op): ]message"; returns -1. */
+int fe_err(fe_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+ir_value_t *fe_map_get(const fe_ctx_t *c, const char *name);
+/* Keys on v->name (arena-owned). */
+int fe_map_put(fe_ctx_t *c, ir_value_t *v);
+/* An arena copy of base+suffix (plus a counter if needed) that names no value yet. */
+const char *fe_fresh_name(fe_ctx_t *c, const char *base, const char *suffix);
+
+/* tensor.c */
+/* Maps an ONNX element type to a dtype the compiler handles; false for string,
+ * complex and unknown codes. */
+bool fe_dtype_supported(int32_t onnx_type, ir_dtype_t *out);
+const char *fe_onnx_type_name(int32_t onnx_type);   /* also for codes the IR lacks */
+/* Converts t into a constant value named name (dense, row-major, host layout).
+ * NULL after fe_err on bad or unsupported data. */
+ir_value_t *fe_tensor_to_value(fe_ctx_t *c, const Onnx__TensorProto *t, const char *name);
+
+/* normalize.c */
+/* A node on its way into the IR: inputs resolved, attributes still in the proto. */
+typedef struct fe_node {
+    const Onnx__NodeProto *np;
+    ir_op_t op;
+    const char *name, *op_type;
+    ir_value_t **in;  int n_in;    /* room for np->n_input + FE_EXTRA_IN */
+    ir_value_t **out; int n_out;
+    const char *drop[8]; int n_drop;           /* proto attributes not copied */
+    const char *add_name[4]; int64_t add_val[4]; int n_add;   /* int attributes added */
+} fe_node_t;
+#define FE_EXTRA_IN 4
+
+/* Rewrites fn into the newest opset form (attributes that became inputs -> constant
+ * inputs, legacy attribute spellings) and may add helper nodes to the graph.
+ * fe_emit_node creates the IR node for fn (used for fn itself and for helpers). */
+int fe_normalize(fe_ctx_t *c, fe_node_t *fn);
+ir_node_t *fe_emit_node(fe_ctx_t *c, fe_node_t *fn);
+
+#endif

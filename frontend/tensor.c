@@ -1,0 +1,281 @@
+/* TensorProto -> dense constant values: every in-file encoding and external data.
+ * Every size claimed by the file is checked against the bytes actually present before
+ * anything is allocated for it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frontend/frontend_internal.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "raw_data is little-endian; a big-endian host needs byte swapping here"
+#endif
+
+bool fe_dtype_supported(int32_t t, ir_dtype_t *out)
+{
+    switch (t) {
+    case IR_F32: case IR_U8: case IR_I8: case IR_U16: case IR_I16: case IR_I32:
+    case IR_I64: case IR_BOOL: case IR_F16: case IR_F64: case IR_U32: case IR_U64:
+    case IR_BF16:
+        *out = (ir_dtype_t)t;
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *fe_onnx_type_name(int32_t t)
+{
+    switch (t) {
+    case 0: return "undefined";
+    case 8: return "string";
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 17: case 18: case 19: case 20: case 24: return "float8";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4";
+    case 25: return "uint2";
+    case 26: return "int2";
+    default: return ir_dtype_name((ir_dtype_t)t);
+    }
+}
+
+/* Copies the elements of a typed field into dst, narrowing to the element size. */
+static void narrow_int32(void *dst, const int32_t *src, size_t n, ir_dtype_t dt)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (dt) {
+        case IR_BOOL: ((uint8_t *)dst)[i] = src[i] != 0; break;
+        case IR_U8: case IR_I8: ((uint8_t *)dst)[i] = (uint8_t)src[i]; break;
+        case IR_U16: case IR_I16: case IR_F16: case IR_BF16:
+            ((uint16_t *)dst)[i] = (uint16_t)src[i]; break;
+        default: ((int32_t *)dst)[i] = src[i]; break;
+        }
+    }
+}
+
+static int parse_size(const char *s, int64_t *out)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Opens an external data file, refusing anything outside the model's folder: the model
+ * is untrusted input and must not make the compiler read arbitrary files. */
+static int open_external(fe_ctx_t *c, const char *tname, const char *loc)
+{
+    if (!c->model_dir)
+        return fe_err(c, "tensor '%s': external data '%s' needs the model's folder", tname, loc);
+    if (loc[0] == '/')
+        return fe_err(c, "tensor '%s': external data location '%s' is absolute; it must be "
+                      "relative to the model's folder", tname, loc);
+    char dir[PATH_MAX], full[PATH_MAX], *p = NULL;
+    if (!realpath(c->model_dir, dir))
+        return fe_err(c, "cannot resolve model folder '%s': %s", c->model_dir, strerror(errno));
+    if (snprintf(full, sizeof full, "%s/%s", dir, loc) >= (int)sizeof full)
+        return fe_err(c, "tensor '%s': external data location is too long", tname);
+    p = realpath(full, NULL);
+    if (!p) {
+        /* A location with ".." that leads nowhere is still an escape attempt; say so. */
+        if (strstr(loc, ".."))
+            return fe_err(c, "tensor '%s': external data location '%s' escapes the model's "
+                          "folder", tname, loc);
+        return fe_err(c, "tensor '%s': cannot open external data '%s': %s", tname, loc,
+                      strerror(errno));
+    }
+    size_t dl = strlen(dir);
+    bool inside = strcmp(dir, "/") == 0 || (strncmp(p, dir, dl) == 0 && p[dl] == '/');
+    if (!inside) {
+        free(p);
+        return fe_err(c, "tensor '%s': external data location '%s' escapes the model's folder",
+                      tname, loc);
+    }
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int e = errno;
+    free(p);
+    if (fd < 0)
+        return fe_err(c, "tensor '%s': cannot open external data '%s': %s", tname, loc,
+                      strerror(e));
+    return fd;
+}
+
+/* Reads exactly `bytes` bytes of external data into a fresh malloc buffer. */
+static void *read_external(fe_ctx_t *c, const Onnx__TensorProto *t, const char *tname,
+                           size_t bytes)
+{
+    const char *loc = NULL;
+    int64_t off = 0, len = -1;
+    for (size_t i = 0; i < t->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *kv = t->external_data[i];
+        if (!kv || !kv->key) continue;
+        if (!strcmp(kv->key, "location")) loc = kv->value;
+        else if (!strcmp(kv->key, "offset")) {
+            if (parse_size(kv->value, &off)) {
+                fe_err(c, "tensor '%s': bad external data offset '%s'", tname,
+                       kv->value ? kv->value : "");
+                return NULL;
+            }
+        } else if (!strcmp(kv->key, "length")) {
+            if (parse_size(kv->value, &len)) {
+                fe_err(c, "tensor '%s': bad external data length '%s'", tname,
+                       kv->value ? kv->value : "");
+                return NULL;
+            }
+        }
+    }
+    if (!loc || !*loc) {
+        fe_err(c, "tensor '%s': external data has no location", tname);
+        return NULL;
+    }
+    int fd = open_external(c, tname, loc);
+    if (fd < 0) return NULL;
+    void *buf = NULL;
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        fe_err(c, "tensor '%s': external data '%s' is not a regular file", tname, loc);
+        goto out;
+    }
+    if (off > st.st_size) {
+        fe_err(c, "tensor '%s': external data offset %lld is past the end of '%s' (%lld bytes)",
+               tname, (long long)off, loc, (long long)st.st_size);
+        goto out;
+    }
+    if (len < 0) len = st.st_size - off;
+    if (len > st.st_size - off) {
+        fe_err(c, "tensor '%s': external data '%s' has %lld bytes after offset %lld, "
+               "length says %lld", tname, loc, (long long)(st.st_size - off), (long long)off,
+               (long long)len);
+        goto out;
+    }
+    if ((uint64_t)len != bytes) {
+        fe_err(c, "tensor '%s': external data has %lld bytes, dims need %zu", tname,
+               (long long)len, bytes);
+        goto out;
+    }
+    buf = malloc(bytes ? bytes : 1);
+    if (!buf) {
+        fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, bytes);
+        goto out;
+    }
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t r = pread(fd, (char *)buf + got, bytes - got, (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            fe_err(c, "tensor '%s': reading external data '%s' failed", tname, loc);
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        got += (size_t)r;
+    }
+out:
+    close(fd);
+    return buf;
+}
+
+ir_value_t *fe_tensor_to_value(fe_ctx_t *c, const Onnx__TensorProto *t, const char *name)
+{
+    const char *tname = name ? name : (t->name ? t->name : "");
+    ir_dtype_t dt;
+    int32_t ot = t->has_data_type ? t->data_type : 0;
+    if (!fe_dtype_supported(ot, &dt)) {
+        fe_err(c, "tensor '%s': unsupported data type %s (%d)", tname, fe_onnx_type_name(ot), ot);
+        return NULL;
+    }
+    if (t->n_dims > IR_MAX_RANK) {
+        fe_err(c, "tensor '%s': rank %zu exceeds the maximum of %d", tname, t->n_dims,
+               IR_MAX_RANK);
+        return NULL;
+    }
+    if (t->segment) {
+        fe_err(c, "tensor '%s': segmented tensors are unsupported", tname);
+        return NULL;
+    }
+    ir_shape_t shape = {.rank = (int)t->n_dims};
+    int64_t numel = 1;
+    for (size_t i = 0; i < t->n_dims; i++) {
+        if (t->dims[i] < 0) {
+            fe_err(c, "tensor '%s': negative dimension %lld", tname, (long long)t->dims[i]);
+            return NULL;
+        }
+        if (__builtin_mul_overflow(numel, t->dims[i], &numel)) {
+            fe_err(c, "tensor '%s': dimensions overflow (product exceeds int64)", tname);
+            return NULL;
+        }
+        shape.dims[i] = ir_dim_const(t->dims[i]);
+    }
+    size_t esize = ir_dtype_size(dt), bytes;
+    if ((uint64_t)numel > SIZE_MAX || __builtin_mul_overflow((size_t)numel, esize, &bytes)) {
+        fe_err(c, "tensor '%s': dimensions overflow (byte size exceeds the address space)",
+               tname);
+        return NULL;
+    }
+
+    const void *src = NULL;   /* the dense bytes, already in host layout */
+    void *tmp = NULL;         /* owned conversion buffer */
+    size_t have = 0;          /* elements (or bytes for raw) actually present */
+    const char *field = NULL;
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        tmp = read_external(c, t, tname, bytes);
+        if (!tmp) return NULL;
+        src = tmp;
+    } else if (t->has_raw_data || t->raw_data.len) {
+        if (t->raw_data.len != bytes) {
+            fe_err(c, "tensor '%s': raw_data has %zu bytes, dims need %zu", tname,
+                   t->raw_data.len, bytes);
+            return NULL;
+        }
+        src = t->raw_data.data;
+    } else {
+        switch (dt) {
+        case IR_F32: have = t->n_float_data; field = "float_data"; break;
+        case IR_F64: have = t->n_double_data; field = "double_data"; break;
+        case IR_I64: have = t->n_int64_data; field = "int64_data"; break;
+        case IR_U32: case IR_U64: have = t->n_uint64_data; field = "uint64_data"; break;
+        default: have = t->n_int32_data; field = "int32_data"; break;
+        }
+        if (have != (uint64_t)numel) {
+            fe_err(c, "tensor '%s': %s has %zu values, dims need %lld", tname, field, have,
+                   (long long)numel);
+            return NULL;
+        }
+        switch (dt) {
+        case IR_F32: src = t->float_data; break;
+        case IR_F64: src = t->double_data; break;
+        case IR_I64: src = t->int64_data; break;
+        case IR_U64: src = t->uint64_data; break;
+        case IR_I32: src = t->int32_data; break;
+        default:
+            /* Only now is the claimed size known to be backed by parsed elements. */
+            tmp = malloc(bytes ? bytes : 1);
+            if (!tmp) {
+                fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, bytes);
+                return NULL;
+            }
+            if (dt == IR_U32)
+                for (size_t i = 0; i < have; i++)
+                    ((uint32_t *)tmp)[i] = (uint32_t)t->uint64_data[i];
+            else
+                narrow_int32(tmp, t->int32_data, have, dt);
+            src = tmp;
+        }
+    }
+    static const char zero[64];
+    ir_value_t *v = ir_value_const(c->g, name, dt, &shape, src ? src : zero, bytes);
+    free(tmp);
+    if (!v) fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, bytes);
+    return v;
+}
