@@ -1,0 +1,495 @@
+/* The LLVM backend's module side: target selection, the weights blob, the model
+ * descriptor, optimisation, and writing .o/.s/.ll (and linking .so/exe with the system
+ * C compiler driver). The kernels themselves come from llvm_lower_graph (lower*.c). */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "backends/llvm/emit_int.h"
+#include "backends/llvm/llvm_backend.h"
+#include "backends/llvm/lower.h"
+
+bool llvm_backend_valid_name(const char *s) {
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return false;
+    /* Leaves room for the longest derived symbol in our 256-byte name buffers. */
+    return strlen(s) <= 200;
+}
+
+void llvm_backend_version(char *buf, size_t n) {
+    unsigned a = 0, b = 0, c = 0;
+    LLVMGetVersion(&a, &b, &c);
+    snprintf(buf, n, "LLVM %u.%u.%u", a, b, c);
+}
+
+static pthread_once_t targets_once = PTHREAD_ONCE_INIT;
+static void init_targets(void) {
+    /* Every target libLLVM was built with, so --triple can cross-compile to assembly or
+     * objects; the host needs only X86. */
+    LLVMInitializeAllTargetInfos();
+    LLVMInitializeAllTargets();
+    LLVMInitializeAllTargetMCs();
+    LLVMInitializeAllAsmPrinters();
+    LLVMInitializeAllAsmParsers();
+}
+
+/* ------------------------------------------------------------------ target */
+
+/* Widest vector the kernels should use for a named x86 CPU (no feature string given).
+ * Ordered so that a longer name is tested before a prefix of it. */
+static unsigned cpu_vector_bits(const char *cpu) {
+    static const char *const w512[] = {
+        "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake", "tigerlake", "rocketlake",
+        "sapphirerapids", "emeraldrapids", "graniterapids", "diamondrapids", "znver4", "znver5",
+        "x86-64-v4", "knl", "knm",
+    };
+    static const char *const w256[] = {
+        "sandybridge", "ivybridge", "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
+        "meteorlake", "arrowlake", "lunarlake", "pantherlake", "gracemont", "sierraforest", "grandridge",
+        "clearwaterforest", "znver1", "znver2", "znver3", "bdver", "btver2", "x86-64-v3", "corei7-avx",
+        "core-avx",
+    };
+    for (size_t i = 0; i < sizeof w512 / sizeof *w512; i++)
+        if (strncmp(cpu, w512[i], strlen(w512[i])) == 0) return 512;
+    for (size_t i = 0; i < sizeof w256 / sizeof *w256; i++)
+        if (strncmp(cpu, w256[i], strlen(w256[i])) == 0) return 256;
+    return 128;
+}
+
+static bool has_feature(const char *features, const char *f) {
+    size_t n = strlen(f);
+    for (const char *p = features; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n + 1 && p[0] == '+' && strncmp(p + 1, f, n) == 0) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+typedef struct target {
+    LLVMTargetMachineRef tm;
+    char *triple;   /* LLVM-owned (LLVMDisposeMessage) */
+    char *cpu;      /* LLVM-owned */
+    char *features; /* LLVM-owned */
+    unsigned vector_bits;
+} target_t;
+
+static void target_dispose(target_t *t) {
+    if (t->tm) LLVMDisposeTargetMachine(t->tm);
+    if (t->triple) LLVMDisposeMessage(t->triple);
+    if (t->cpu) LLVMDisposeMessage(t->cpu);
+    if (t->features) LLVMDisposeMessage(t->features);
+    memset(t, 0, sizeof *t);
+}
+
+/* LLVM reports an unknown CPU name only as a warning printed to stderr while it builds
+ * the target machine, then silently compiles for a generic CPU. We want a clean error, so
+ * for a CPU named by the user we catch that text (briefly redirecting fd 2, which is
+ * why the host's own CPU, always known, skips this). */
+static LLVMTargetMachineRef create_tm_checked(LLVMTargetRef tgt, const target_t *t, LLVMCodeGenOptLevel lvl,
+                                              bool check, char *warn, size_t wn) {
+    warn[0] = 0;
+    FILE *cap = check ? tmpfile() : NULL;
+    int saved = cap ? dup(2) : -1;
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(fileno(cap), 2);
+    }
+    LLVMTargetMachineRef tm =
+        LLVMCreateTargetMachine(tgt, t->triple, t->cpu, t->features, lvl, LLVMRelocPIC, LLVMCodeModelDefault);
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        rewind(cap);
+        if (!fgets(warn, (int)wn, cap)) warn[0] = 0;
+        warn[strcspn(warn, "\r\n")] = 0;
+    }
+    if (cap) fclose(cap);
+    return tm;
+}
+
+static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, size_t n) {
+    memset(t, 0, sizeof *t);
+    pthread_once(&targets_once, init_targets);
+    bool host = !o->triple || !*o->triple;
+    if (host) {
+        t->triple = LLVMGetDefaultTargetTriple();
+    } else {
+        t->triple = LLVMNormalizeTargetTriple(o->triple);
+    }
+    bool native = !o->cpu || !*o->cpu || strcmp(o->cpu, "native") == 0;
+    if (native && host) {
+        t->cpu = LLVMGetHostCPUName();
+        t->features = LLVMGetHostCPUFeatures();
+    } else {
+        t->cpu = LLVMCreateMessage(native ? "generic" : o->cpu);
+        t->features = LLVMCreateMessage("");
+    }
+    LLVMTargetRef tgt = NULL;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(t->triple, &tgt, &msg)) {
+        ef_err(err, n, "unsupported target triple '%s': %s", host ? t->triple : o->triple, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        target_dispose(t);
+        return -1;
+    }
+    static const LLVMCodeGenOptLevel lv[4] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
+                                              LLVMCodeGenLevelAggressive};
+    char warn[512];
+    t->tm = create_tm_checked(tgt, t, lv[o->opt_level], !native, warn, sizeof warn);
+    if (!t->tm) {
+        ef_err(err, n, "cannot create a target machine for '%s' (cpu '%s')", t->triple, t->cpu);
+        target_dispose(t);
+        return -1;
+    }
+    if (strstr(warn, "not a recognized processor")) {
+        ef_err(err, n, "unknown CPU '%s' for target '%s'", t->cpu, t->triple);
+        target_dispose(t);
+        return -1;
+    }
+    bool x86 = strncmp(t->triple, "x86_64", 6) == 0 || (t->triple[0] == 'i' && strstr(t->triple, "86"));
+    if (!x86)
+        t->vector_bits = 128;
+    else if (t->features[0])
+        t->vector_bits = has_feature(t->features, "avx512f") ? 512 : has_feature(t->features, "avx") ? 256 : 128;
+    else
+        t->vector_bits = cpu_vector_bits(t->cpu);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ module contents */
+
+typedef struct emitter {
+    ir_graph_t *g;
+    const llvm_backend_opts_t *o;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMTypeRef i8, i32, i64, ptr;
+    LLVMTypeRef tensor_desc_t, model_desc_t;
+    int n_strings;
+} emitter_t;
+
+static LLVMValueRef private_const(emitter_t *e, LLVMValueRef init, const char *name) {
+    LLVMValueRef gv = LLVMAddGlobal(e->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    return gv;
+}
+
+static LLVMValueRef cstring(emitter_t *e, const char *s) {
+    char nm[64];
+    snprintf(nm, sizeof nm, ".str.%d", e->n_strings++);
+    return private_const(e, LLVMConstStringInContext2(e->ctx, s, strlen(s), 0), nm);
+}
+
+/* One byte-array constant holding every constant value at its planned offset: emitting
+ * one LLVM constant per element costs orders of magnitude more time and memory. */
+static int build_blob(emitter_t *e, LLVMValueRef *out, char *err, size_t n) {
+    ir_graph_t *g = e->g;
+    *out = NULL;
+    if (g->blob_size <= 0) return 0;
+    if ((uint64_t)g->blob_size > (uint64_t)SIZE_MAX / 2)
+        return ef_err(err, n, "%s: weights blob of %lld bytes is too large", g->path, (long long)g->blob_size);
+    char *bytes = calloc(1, (size_t)g->blob_size);
+    if (!bytes) return ef_err(err, n, "%s: out of memory for %lld bytes of weights", g->path, (long long)g->blob_size);
+    for (int i = 0; i < g->n_values; i++) {
+        const ir_value_t *v = g->values[i];
+        if (v->storage != IR_ST_CONST) continue;
+        if (!v->data || v->offset < 0 || v->offset > g->blob_size ||
+            v->data_size > (uint64_t)(g->blob_size - v->offset)) {
+            free(bytes);
+            return ef_err(err, n, "%s: internal error: constant '%s' (%zu bytes at offset %lld) does not fit the %lld-byte weights blob",
+                          g->path, v->name, v->data_size, (long long)v->offset, (long long)g->blob_size);
+        }
+        memcpy(bytes + v->offset, v->data, v->data_size);
+    }
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s_weights", e->o->name);
+    LLVMValueRef init = LLVMConstStringInContext2(e->ctx, bytes, (size_t)g->blob_size, 1);
+    free(bytes);
+    LLVMValueRef gv = private_const(e, init, nm);
+    LLVMSetAlignment(gv, 64);
+    *out = gv;
+    return 0;
+}
+
+static LLVMValueRef tensor_desc(emitter_t *e, const ir_value_t *v) {
+    int r = v->shape.rank;
+    LLVMValueRef dims = LLVMConstPointerNull(e->ptr), syms = LLVMConstPointerNull(e->ptr);
+    if (r > 0) {
+        LLVMValueRef dv[IR_MAX_RANK], sv[IR_MAX_RANK];
+        for (int d = 0; d < r; d++) {
+            dv[d] = LLVMConstInt(e->i64, (unsigned long long)v->shape.dims[d].v, 1);
+            sv[d] = LLVMConstInt(e->i32, (unsigned long long)(int64_t)v->shape.dims[d].sym, 1);
+        }
+        dims = private_const(e, LLVMConstArray2(e->i64, dv, (uint64_t)r), ".dims");
+        syms = private_const(e, LLVMConstArray2(e->i32, sv, (uint64_t)r), ".dim_sym");
+    }
+    LLVMValueRef f[5] = {cstring(e, v->name), LLVMConstInt(e->i32, (unsigned long long)v->dtype, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)(r > 0 ? r : 0), 0), dims, syms};
+    return LLVMConstNamedStruct(e->tensor_desc_t, f, 5);
+}
+
+static LLVMValueRef tensor_descs(emitter_t *e, ir_value_t **vs, int count, const char *nm) {
+    if (count == 0) return LLVMConstPointerNull(e->ptr);
+    LLVMValueRef *el = malloc(sizeof(LLVMValueRef) * (size_t)count);
+    if (!el) return NULL;
+    for (int i = 0; i < count; i++) el[i] = tensor_desc(e, vs[i]);
+    LLVMValueRef arr = private_const(e, LLVMConstArray2(e->tensor_desc_t, el, (uint64_t)count), nm);
+    free(el);
+    return arr;
+}
+
+/* const onnxc_model_desc_t NAME_desc (runtime/onnxc_abi.h), laid out by the target's
+ * data layout exactly as the C compiler lays out the struct. */
+static int build_descriptor(emitter_t *e, char *err, size_t n) {
+    ir_graph_t *g = e->g;
+    const char *N = e->o->name;
+    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+        const ir_value_t *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
+        if (v->shape.rank < 0 || v->shape.rank > IR_MAX_RANK)
+            return ef_err(err, n, "%s: %s '%s' has no known shape", g->path, i < g->n_inputs ? "input" : "output",
+                          v->name);
+    }
+    char fn_run[256], fn_ws[256], nm[256];
+    snprintf(fn_run, sizeof fn_run, "%s_run", N);
+    snprintf(fn_ws, sizeof fn_ws, "%s_workspace_size", N);
+    LLVMValueRef run = LLVMGetNamedFunction(e->mod, fn_run), ws = LLVMGetNamedFunction(e->mod, fn_ws);
+    if (!run || !ws || LLVMCountBasicBlocks(run) == 0 || LLVMCountBasicBlocks(ws) == 0)
+        return ef_err(err, n, "%s: internal error: the lowering did not define %s and %s", g->path, fn_run, fn_ws);
+
+    LLVMTypeRef td[5] = {e->ptr, e->i32, e->i32, e->ptr, e->ptr};
+    e->tensor_desc_t = LLVMStructCreateNamed(e->ctx, "onnxc_tensor_desc_t");
+    LLVMStructSetBody(e->tensor_desc_t, td, 5, 0);
+    LLVMTypeRef md[9] = {e->ptr, e->i32, e->i32, e->i32, e->ptr, e->ptr, e->ptr, e->ptr, e->ptr};
+    e->model_desc_t = LLVMStructCreateNamed(e->ctx, "onnxc_model_desc_t");
+    LLVMStructSetBody(e->model_desc_t, md, 9, 0);
+
+    LLVMValueRef ins = tensor_descs(e, g->inputs, g->n_inputs, ".inputs");
+    LLVMValueRef outs = tensor_descs(e, g->outputs, g->n_outputs, ".outputs");
+    LLVMValueRef syms = LLVMConstPointerNull(e->ptr);
+    if (g->n_syms > 0) {
+        LLVMValueRef *sv = malloc(sizeof(LLVMValueRef) * (size_t)g->n_syms);
+        if (sv) {
+            for (int s = 0; s < g->n_syms; s++) sv[s] = cstring(e, g->syms[s]);
+            syms = private_const(e, LLVMConstArray2(e->ptr, sv, (uint64_t)g->n_syms), ".sym_names");
+            free(sv);
+        } else {
+            syms = NULL;
+        }
+    }
+    if (!ins || !outs || !syms) return ef_err(err, n, "%s: out of memory building the descriptor", g->path);
+    LLVMValueRef f[9] = {cstring(e, N),
+                         LLVMConstInt(e->i32, (unsigned long long)g->n_inputs, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)g->n_outputs, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)g->n_syms, 0),
+                         ins, outs, syms, ws, run};
+    snprintf(nm, sizeof nm, "%s_desc", N);
+    LLVMValueRef desc = LLVMAddGlobal(e->mod, e->model_desc_t, nm);
+    LLVMSetInitializer(desc, LLVMConstNamedStruct(e->model_desc_t, f, 9));
+    LLVMSetGlobalConstant(desc, 1);
+    LLVMSetAlignment(desc, 8);
+    if (e->o->emit == LLVM_EMIT_EXE) {
+        /* The runtime's main() finds the model through this one well-known symbol. */
+        LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_model");
+        LLVMSetInitializer(p, desc);
+        LLVMSetGlobalConstant(p, 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ pipeline */
+
+static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
+    char *msg = NULL;
+    if (LLVMVerifyModule(e->mod, LLVMReturnStatusAction, &msg)) {
+        char first[1024];
+        snprintf(first, sizeof first, "%s", msg ? msg : "");
+        first[strcspn(first, "\n")] = 0;
+        LLVMDisposeMessage(msg);
+        return ef_err(err, n, "%s: internal error: invalid LLVM IR: %s", e->g->path, first);
+    }
+    LLVMDisposeMessage(msg);
+    char pipeline[32];
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", e->o->opt_level);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    bool vec = e->o->opt_level >= 2;
+    LLVMPassBuilderOptionsSetLoopVectorization(po, vec);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, vec);
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, e->o->opt_level >= 1);
+    LLVMErrorRef le = LLVMRunPasses(e->mod, pipeline, t->tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (le) {
+        char *m = LLVMGetErrorMessage(le);
+        ef_err(err, n, "%s: internal error: LLVM pass pipeline '%s' failed: %s", e->g->path, pipeline, m);
+        LLVMDisposeErrorMessage(m);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_stdout(const char *data, size_t size, char *err, size_t n) {
+    if (fwrite(data, 1, size, stdout) != size || fflush(stdout) != 0)
+        return ef_err(err, n, "cannot write to standard output: %s", strerror(errno));
+    return 0;
+}
+
+/* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
+ * the caller so the header and the output appear together. */
+static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj, char *err, size_t n) {
+    const llvm_backend_opts_t *o = e->o;
+    char *msg = NULL;
+    bool to_stdout = strcmp(o->output, "-") == 0;
+    if (o->emit == LLVM_EMIT_LLVM_IR) {
+        if (to_stdout) {
+            char *s = LLVMPrintModuleToString(e->mod);
+            int rc = write_stdout(s, strlen(s), err, n);
+            LLVMDisposeMessage(s);
+            return rc;
+        }
+        if (ef_tmp_create(out, o->output, "", err, n)) return -1;
+        if (LLVMPrintModuleToFile(e->mod, out->path, &msg)) {
+            ef_err(err, n, "cannot write '%s': %s", o->output, msg ? msg : "");
+            LLVMDisposeMessage(msg);
+            return -1;
+        }
+        return 0;
+    }
+    if (o->emit == LLVM_EMIT_ASM && to_stdout) {
+        LLVMMemoryBufferRef mb = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(t->tm, e->mod, LLVMAssemblyFile, &msg, &mb)) {
+            ef_err(err, n, "%s: code generation failed: %s", e->g->path, msg ? msg : "");
+            LLVMDisposeMessage(msg);
+            return -1;
+        }
+        int rc = write_stdout(LLVMGetBufferStart(mb), LLVMGetBufferSize(mb), err, n);
+        LLVMDisposeMemoryBuffer(mb);
+        return rc;
+    }
+    bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE;
+    char archive[PATH_MAX];
+    if (link) {
+        const char *rd = o->runtime_dir && *o->runtime_dir ? o->runtime_dir : ".";
+        int k = snprintf(archive, sizeof archive, "%s/libonnxc_rt.a", rd);
+        if (k < 0 || (size_t)k >= sizeof archive || access(archive, R_OK) != 0)
+            return ef_err(err, n, "runtime library '%s/libonnxc_rt.a' not found (build the onnxc_rt target or set ONNXC_RUNTIME_DIR)", rd);
+    }
+    /* The object goes straight to the output for OBJ/ASM, or to a temporary .o (the
+     * compiler driver picks the file type by suffix) that the link reads. */
+    ef_tmp_t *code = link ? obj : out;
+    if (ef_tmp_create(code, o->output, link ? ".o" : "", err, n)) return -1;
+    LLVMCodeGenFileType ft = o->emit == LLVM_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
+    if (LLVMTargetMachineEmitToFile(t->tm, e->mod, code->path, ft, &msg)) {
+        ef_err(err, n, "%s: code generation for '%s' failed: %s", e->g->path, o->output, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        return -1;
+    }
+    if (!link) return 0;
+    if (ef_tmp_create(out, o->output, "", err, n)) return -1;
+    char *argv[16];
+    int a = 0;
+    argv[a++] = (char *)(o->cc && *o->cc ? o->cc : "cc");
+    if (o->emit == LLVM_EMIT_SO) argv[a++] = "-shared";
+    argv[a++] = "-o";
+    argv[a++] = out->path;
+    argv[a++] = code->path;
+    argv[a++] = archive;
+#ifdef ONNXC_LINK_SANITIZE
+    /* The runtime archive of a sanitizer build is instrumented too. */
+    argv[a++] = "-fsanitize=address,undefined";
+#endif
+    argv[a++] = "-lm";
+    argv[a++] = "-lpthread";
+    argv[a] = NULL;
+    char what[PATH_MAX + 32];
+    snprintf(what, sizeof what, "linking '%s'", o->output);
+    return ef_spawn(argv, what, err, n);
+}
+
+/* A device or pipe as output (-o /dev/null) gets no header beside it. */
+static bool is_special(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen) {
+    if (!g || !o || !o->output || !*o->output) return ef_err(err, errlen, "no output file given");
+    if (!llvm_backend_valid_name(o->name))
+        return ef_err(err, errlen, "model name '%s' is not a valid C identifier", o->name ? o->name : "");
+    if (o->opt_level < 0 || o->opt_level > 3) return ef_err(err, errlen, "optimisation level %d is not 0..3", o->opt_level);
+    bool to_stdout = strcmp(o->output, "-") == 0;
+    if (to_stdout && o->emit != LLVM_EMIT_ASM && o->emit != LLVM_EMIT_LLVM_IR)
+        return ef_err(err, errlen, "only --emit=llvm and --emit=asm can write to standard output");
+    char header[PATH_MAX] = "";
+    if (o->header && *o->header) {
+        snprintf(header, sizeof header, "%s", o->header);
+    } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO) && !is_special(o->output)) {
+        if (llvm_backend_header_path(o->output, o->emit, header, sizeof header))
+            return ef_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
+    }
+    if (header[0] && strcmp(header, o->output) == 0)
+        return ef_err(err, errlen, "the header '%s' would overwrite the output", header);
+
+    target_t t;
+    if (target_create(&t, o, err, errlen)) return -1;
+    emitter_t e = {.g = g, .o = o};
+    e.ctx = LLVMContextCreate();
+    e.mod = LLVMModuleCreateWithNameInContext(o->name, e.ctx);
+    e.i8 = LLVMInt8TypeInContext(e.ctx);
+    e.i32 = LLVMInt32TypeInContext(e.ctx);
+    e.i64 = LLVMInt64TypeInContext(e.ctx);
+    e.ptr = LLVMPointerTypeInContext(e.ctx, 0);
+    LLVMSetTarget(e.mod, t.triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(t.tm);
+    LLVMSetModuleDataLayout(e.mod, dl);
+    LLVMDisposeTargetData(dl);
+
+    ef_tmp_t out = {0}, obj = {0}, hdr = {0};
+    llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
+                      .vector_bits = t.vector_bits};
+    int rc = build_blob(&e, &L.blob, err, errlen);
+    if (rc == 0) {
+        g->err[0] = 0;
+        if (llvm_lower_graph(&L) != 0) {
+            rc = ef_err(err, errlen, "%s", g->err[0] ? g->err : "kernel lowering failed");
+        }
+    }
+    if (rc == 0) rc = build_descriptor(&e, err, errlen);
+    if (rc == 0) rc = verify_and_optimise(&e, &t, err, errlen);
+    if (rc == 0) rc = write_output(&e, &t, &out, &obj, err, errlen);
+    if (rc == 0 && header[0]) {
+        char *text = llvm_backend_header_text(g, o->name, o->model_path);
+        if (!text) rc = ef_err(err, errlen, "out of memory writing '%s'", header);
+        if (rc == 0) rc = ef_tmp_create(&hdr, header, "", err, errlen);
+        if (rc == 0) rc = ef_tmp_write(&hdr, text, strlen(text), err, errlen);
+        free(text);
+    }
+    /* Everything exists; now make it visible, output first. */
+    if (rc == 0 && out.live) rc = ef_tmp_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
+    if (rc == 0 && hdr.live) rc = ef_tmp_commit(&hdr, false, err, errlen);
+    ef_tmp_discard(&obj, false);
+    ef_tmp_discard(&hdr, rc != 0);
+    ef_tmp_discard(&out, rc != 0);
+
+    LLVMDisposeModule(e.mod);
+    LLVMContextDispose(e.ctx);
+    target_dispose(&t);
+    return rc;
+}

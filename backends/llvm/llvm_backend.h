@@ -1,0 +1,65 @@
+/* The LLVM backend's public face: a scheduled graph (passes/passes.h contract) -> an
+ * object file, assembly, LLVM IR, a shared library or a standalone executable, plus the
+ * generated C header that documents the ABI of runtime/onnxc_abi.h for this model.
+ *
+ * Outputs appear atomically: everything is written to temporary files beside the output
+ * and renamed into place at the end, so a failure at any step leaves nothing behind. */
+#ifndef ONNXC_LLVM_BACKEND_H
+#define ONNXC_LLVM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ir/ir.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum llvm_emit_kind {
+    LLVM_EMIT_OBJ,      /* relocatable object + NAME.h */
+    LLVM_EMIT_ASM,      /* textual assembly */
+    LLVM_EMIT_LLVM_IR,  /* textual LLVM IR (.ll) */
+    LLVM_EMIT_SO,       /* shared library (object linked with the runtime) + NAME.h */
+    LLVM_EMIT_EXE,      /* standalone program: object + the runtime's main */
+} llvm_emit_kind_t;
+
+typedef struct llvm_backend_opts {
+    const char *name;         /* symbol prefix, a C identifier (required) */
+    int opt_level;            /* 0..3 */
+    const char *cpu;          /* NULL or "native": the host's CPU and features */
+    const char *triple;       /* NULL: the default (host) triple */
+    llvm_emit_kind_t emit;
+    const char *output;       /* path; "-" = stdout (ASM and LLVM_IR only) */
+    const char *header;       /* NULL: derived from output for OBJ/SO (see
+                                 llvm_backend_header_path); "": no header */
+    const char *runtime_dir;  /* folder holding libonnxc_rt.a (SO and EXE) */
+    const char *cc;           /* C compiler driver used to link; NULL: "cc" */
+    const char *model_path;   /* for the header's comment; NULL: g->path */
+} llvm_backend_opts_t;
+
+/* Compiles g (already scheduled by pass_run_pipeline) as described by o.
+ * 0 on success; -1 with a one-line message in err. Never leaves partial files. */
+int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen);
+
+/* The header path that goes with an OBJ/SO output: the output's extension replaced by
+ * ".h" (a "lib" prefix is dropped for SO: libmlp.so -> mlp.h). -1 if it does not fit. */
+int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n);
+
+/* Writes the generated header for g to path (atomically). 0 or -1 with err set. */
+int llvm_backend_write_header(const ir_graph_t *g, const char *name, const char *model_path,
+                              const char *path, char *err, size_t errlen);
+
+/* The header text itself, malloc'd (the caller frees), or NULL when out of memory. */
+char *llvm_backend_header_text(const ir_graph_t *g, const char *name, const char *model_path);
+
+/* True if s is a valid C identifier (what --name must be). */
+bool llvm_backend_valid_name(const char *s);
+
+/* "LLVM 19.1.7", for --version. */
+void llvm_backend_version(char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

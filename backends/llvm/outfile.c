@@ -1,0 +1,170 @@
+/* Output files that appear whole or not at all, and the linker subprocess. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backends/llvm/emit_int.h"
+
+extern char **environ;
+
+int ef_err(char *err, size_t n, const char *fmt, ...) {
+    if (!err || n == 0) return -1;
+    char tmp[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    /* The driver prints exactly one line per error: fold multi-line text (LLVM's
+     * verifier, a linker's output) onto it, a run of line breaks becoming "; ". */
+    size_t o = 0;
+    for (const char *p = tmp; *p && o + 1 < n; p++) {
+        if (*p != '\n' && *p != '\r') {
+            err[o++] = *p;
+            continue;
+        }
+        while (p[1] == '\n' || p[1] == '\r') p++;
+        if (p[1] && o + 3 < n) {
+            err[o++] = ';';
+            err[o++] = ' ';
+        }
+    }
+    err[o] = 0;
+    return -1;
+}
+
+static void split_path(const char *path, char *dir, size_t dn, const char **base) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, dn, ".");
+        *base = path;
+    } else if (slash == path) {
+        snprintf(dir, dn, "/");
+        *base = slash + 1;
+    } else {
+        snprintf(dir, dn, "%.*s", (int)(slash - path), path);
+        *base = slash + 1;
+    }
+}
+
+int ef_tmp_create(ef_tmp_t *t, const char *final, const char *suffix, char *err, size_t n) {
+    memset(t, 0, sizeof *t);
+    struct stat st;
+    if (stat(final, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) return ef_err(err, n, "cannot write '%s': it is a folder", final);
+        if (*suffix) {
+            /* An intermediate (the object a link reads) beside a device would land in
+             * /dev: put it in the temporary folder instead. */
+            const char *td = getenv("TMPDIR");
+            char alt[PATH_MAX];
+            snprintf(alt, sizeof alt, "%s/onnxc", td && *td ? td : "/tmp");
+            return ef_tmp_create(t, alt, suffix, err, n);
+        }
+        /* A device or pipe (-o /dev/null, a FIFO): renaming over it would replace the
+         * device node with a file, so write to it in place. */
+        if (strlen(final) >= sizeof t->path) return ef_err(err, n, "cannot write '%s': path too long", final);
+        snprintf(t->path, sizeof t->path, "%s", final);
+        snprintf(t->final, sizeof t->final, "%s", final);
+        t->direct = true;
+        return 0;
+    }
+    /* Through a symlink to the file it names, so the link survives the rename. */
+    char resolved[PATH_MAX];
+    if (lstat(final, &st) == 0 && S_ISLNK(st.st_mode) && realpath(final, resolved)) final = resolved;
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(final, dir, sizeof dir, &base);
+    if (!*base) return ef_err(err, n, "cannot write '%s': not a file name", final);
+    /* Beside the output, so the final rename stays within one file system. */
+    int len = snprintf(t->path, sizeof t->path, "%s/.%s.XXXXXX%s", dir, base, suffix);
+    if (len < 0 || (size_t)len >= sizeof t->path || strlen(final) >= sizeof t->final)
+        return ef_err(err, n, "cannot write '%s': path too long", final);
+    snprintf(t->final, sizeof t->final, "%s", final);
+    int fd = mkstemps(t->path, (int)strlen(suffix));
+    if (fd < 0) return ef_err(err, n, "cannot write '%s': %s", final, strerror(errno));
+    close(fd);
+    t->live = true;
+    return 0;
+}
+
+int ef_tmp_write(ef_tmp_t *t, const void *data, size_t size, char *err, size_t n) {
+    FILE *f = fopen(t->path, "wb");
+    if (!f) return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
+    size_t w = size ? fwrite(data, 1, size, f) : 0;
+    int e = errno;
+    int rc = fclose(f);
+    if (w != size || rc != 0)
+        return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(w != size ? e : errno));
+    return 0;
+}
+
+int ef_tmp_commit(ef_tmp_t *t, bool exec, char *err, size_t n) {
+    if (t->direct) return 0;
+    /* mkstemp made the file 0600; give it the mode a plain open() would have. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (chmod(t->path, (exec ? 0777 : 0666) & ~mask) != 0 || rename(t->path, t->final) != 0)
+        return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
+    t->committed = true;
+    return 0;
+}
+
+void ef_tmp_discard(ef_tmp_t *t, bool rollback) {
+    if (!t->live || t->direct) return;
+    if (!t->committed)
+        unlink(t->path);
+    else if (rollback)
+        unlink(t->final);
+    t->live = false;
+}
+
+int ef_spawn(char *const argv[], const char *what, char *err, size_t n) {
+    FILE *cap = tmpfile();
+    if (!cap) return ef_err(err, n, "%s: cannot create a temporary file: %s", what, strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fileno(cap), 1);
+    posix_spawn_file_actions_adddup2(&fa, fileno(cap), 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fclose(cap);
+        return ef_err(err, n, "%s: cannot run '%s': %s", what, argv[0], strerror(rc));
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fclose(cap);
+            return ef_err(err, n, "%s: waiting for '%s': %s", what, argv[0], strerror(errno));
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        fclose(cap);
+        return 0;
+    }
+    /* The line that matters: an undefined reference or an "error:", else the first. */
+    char line[512] = "", buf[512];
+    int best = 0;
+    rewind(cap);
+    while (best < 3 && fgets(buf, sizeof buf, cap)) {
+        buf[strcspn(buf, "\r\n")] = 0;
+        int score = strstr(buf, "undefined reference") ? 3 : strstr(buf, "error:") ? 2 : buf[0] ? 1 : 0;
+        if (score > best) {
+            best = score;
+            snprintf(line, sizeof line, "%s", buf);
+        }
+    }
+    fclose(cap);
+    if (WIFEXITED(status))
+        return ef_err(err, n, "%s: '%s' exited with status %d%s%s", what, argv[0], WEXITSTATUS(status),
+                      line[0] ? ": " : "", line);
+    return ef_err(err, n, "%s: '%s' was killed by signal %d", what, argv[0],
+                  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+}

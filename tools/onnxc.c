@@ -1,0 +1,322 @@
+/* onnxc: the command line. Loads a model, runs the pass pipeline, hands the scheduled
+ * graph to the LLVM backend. Every failure is one line on stderr, "onnxc: error: ...";
+ * exit 1 for a bad model or a failed compile, 2 for a bad command line. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backends/llvm/llvm_backend.h"
+#include "frontend/frontend.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+#ifndef ONNXC_VERSION
+#define ONNXC_VERSION "0.1.0"
+#endif
+#ifndef ONNXC_RUNTIME_DIR
+#define ONNXC_RUNTIME_DIR ""
+#endif
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+static const char usage_text[] =
+    "usage: onnxc MODEL.onnx [options]\n"
+    "\n"
+    "Compiles an ONNX model ahead of time into native code for the CPU.\n"
+    "\n"
+    "options:\n"
+    "  -o FILE          output file (\"-\": standard output, for --emit=llvm|asm)\n"
+    "  --emit=KIND      obj  object file + NAME.h (default)     -> MODEL.o\n"
+    "                   so   shared library + NAME.h            -> libMODEL.so\n"
+    "                   exe  standalone program, weights inside -> MODEL\n"
+    "                   llvm LLVM IR                            -> MODEL.ll\n"
+    "                   asm  assembly                           -> MODEL.s\n"
+    "  --name SYMBOL    prefix of the generated symbols (SYMBOL_run, SYMBOL_desc, ...);\n"
+    "                   default: the output's base name made a C identifier\n"
+    "  -O0 .. -O3       optimisation level (default -O2)\n"
+    "  --cpu NAME       target CPU, e.g. znver3, skylake-avx512 (default: native = this host)\n"
+    "  --triple T       target triple (default: the host's)\n"
+    "  --dump-ir        print the scheduled graph and its memory plan (stdout, or stderr\n"
+    "                   when the output goes to stdout)\n"
+    "  --trace-passes   print each pass and its time on stderr\n"
+    "  --help           this text\n"
+    "  --version        compiler and LLVM versions\n"
+    "\n"
+    "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=so|exe)\n"
+    "             CC                 C compiler driver used to link (default: cc)\n";
+
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...) {
+    char msg[IR_ERR_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* One line, whatever a lower layer put in the message. */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    fprintf(stderr, "onnxc: error: %s\n", msg);
+    exit(code);
+}
+
+#define USAGE_ERR(...) die(2, __VA_ARGS__)
+
+typedef struct options {
+    const char *model;
+    const char *output;
+    const char *name;
+    const char *cpu;
+    const char *triple;
+    llvm_emit_kind_t emit;
+    int opt_level;
+    bool dump_ir;
+    bool trace_passes;
+} options_t;
+
+static llvm_emit_kind_t parse_emit(const char *s) {
+    static const struct { const char *name; llvm_emit_kind_t k; } kinds[] = {
+        {"obj", LLVM_EMIT_OBJ}, {"so", LLVM_EMIT_SO}, {"exe", LLVM_EMIT_EXE},
+        {"llvm", LLVM_EMIT_LLVM_IR}, {"asm", LLVM_EMIT_ASM},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (strcmp(s, kinds[i].name) == 0) return kinds[i].k;
+    USAGE_ERR("unknown --emit kind '%s' (expected obj, so, exe, llvm or asm)", s);
+}
+
+/* "--opt=VALUE" or "--opt VALUE"; returns the value, or NULL if arg is not --opt. */
+static const char *long_value(const char *opt, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    size_t n = strlen(opt);
+    if (strncmp(a, opt, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != 0) return NULL;
+    if (*i + 1 >= argc) USAGE_ERR("%s needs a value", opt);
+    return argv[++*i];
+}
+
+static void parse_args(int argc, char **argv, options_t *o) {
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+    o->emit = LLVM_EMIT_OBJ;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            char llvm[64];
+            llvm_backend_version(llvm, sizeof llvm);
+            printf("onnxc %s (%s)\n", ONNXC_VERSION, llvm);
+            exit(0);
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) USAGE_ERR("-o needs a file name");
+            o->output = argv[++i];
+        } else if (strncmp(a, "-o", 2) == 0 && a[2] != 0) {
+            o->output = a + 2;
+        } else if ((v = long_value("--output", argc, argv, &i))) {
+            o->output = v;
+        } else if ((v = long_value("--emit", argc, argv, &i))) {
+            o->emit = parse_emit(v);
+        } else if ((v = long_value("--name", argc, argv, &i))) {
+            if (!llvm_backend_valid_name(v)) USAGE_ERR("--name '%s' is not a valid C identifier", v);
+            o->name = v;
+        } else if ((v = long_value("--cpu", argc, argv, &i)) || (v = long_value("-mcpu", argc, argv, &i))) {
+            if (!*v) USAGE_ERR("--cpu needs a CPU name");
+            o->cpu = v;
+        } else if ((v = long_value("--triple", argc, argv, &i))) {
+            if (!*v) USAGE_ERR("--triple needs a target triple");
+            o->triple = v;
+        } else if ((v = long_value("--target", argc, argv, &i))) {
+            if (strcmp(v, "cpu") != 0 && strcmp(v, "llvm") != 0)
+                USAGE_ERR("--target=%s is not available in this build (only --target=cpu)", v);
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && a[3] == 0) {
+            o->opt_level = a[2] - '0';
+        } else if (strcmp(a, "-O") == 0) {
+            o->opt_level = 2;
+        } else if (strcmp(a, "--dump-ir") == 0) {
+            o->dump_ir = true;
+        } else if (strcmp(a, "--trace-passes") == 0) {
+            o->trace_passes = true;
+        } else if (a[0] == '-' && a[1] != 0) {
+            USAGE_ERR("unknown option '%s' (see onnxc --help)", a);
+        } else {
+            if (o->model) USAGE_ERR("more than one model given ('%s' and '%s')", o->model, a);
+            o->model = a;
+        }
+    }
+    if (!o->model) {
+        fputs(usage_text, stderr);
+        USAGE_ERR("no model file given");
+    }
+    if (o->output && !*o->output) USAGE_ERR("-o needs a file name");
+}
+
+/* The model's file name without folder and extension. */
+static void model_stem(const char *model, char *buf, size_t n) {
+    const char *slash = strrchr(model, '/');
+    const char *base = slash ? slash + 1 : model;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    snprintf(buf, n, "%.*s", (int)len, base);
+    if (!buf[0]) snprintf(buf, n, "model");
+}
+
+static void default_output(const options_t *o, char *buf, size_t n) {
+    char stem[PATH_MAX];
+    model_stem(o->model, stem, sizeof stem);
+    switch (o->emit) {
+    case LLVM_EMIT_OBJ: snprintf(buf, n, "%s.o", stem); break;
+    case LLVM_EMIT_SO: snprintf(buf, n, "lib%s.so", stem); break;
+    case LLVM_EMIT_EXE: snprintf(buf, n, "%s", stem); break;
+    case LLVM_EMIT_LLVM_IR: snprintf(buf, n, "%s.ll", stem); break;
+    case LLVM_EMIT_ASM: snprintf(buf, n, "%s.s", stem); break;
+    }
+}
+
+/* The output's base name (lib prefix and extension dropped) made a C identifier. */
+static void default_name(const options_t *o, const char *output, char *buf, size_t n) {
+    const char *src = strcmp(output, "-") == 0 ? o->model : output;
+    const char *slash = strrchr(src, '/');
+    const char *base = slash ? slash + 1 : src;
+    if (strncmp(base, "lib", 3) == 0 && base[3] && base[3] != '.') base += 3;
+    const char *dot = strchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (len > 120) len = 120;
+    size_t k = 0;
+    if (len == 0 || isdigit((unsigned char)base[0])) buf[k++] = len ? '_' : 'm';
+    for (size_t i = 0; i < len && k + 1 < n; i++) {
+        unsigned char c = (unsigned char)base[i];
+        buf[k++] = (isalnum(c) && c < 0x80) ? (char)c : '_';
+    }
+    buf[k] = 0;
+    if (strcmp(buf, "m") == 0) snprintf(buf, n, "model");
+}
+
+static bool file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* ONNXC_RUNTIME_DIR from the environment, then runtime/ beside this executable (an
+ * installed or moved build tree), then the build tree this binary came from. */
+static void runtime_dir(char *buf, size_t n) {
+    const char *env = getenv("ONNXC_RUNTIME_DIR");
+    if (env && *env) {
+        snprintf(buf, n, "%s", env);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof cand, "%s/runtime/libonnxc_rt.a", exe);
+            if (file_exists(cand)) {
+                snprintf(buf, n, "%s/runtime", exe);
+                return;
+            }
+        }
+    }
+    snprintf(buf, n, "%s", ONNXC_RUNTIME_DIR);
+}
+
+/* Refuse early what would only fail after a long compile. */
+static void check_output(const options_t *o, const char *output) {
+    if (strcmp(output, "-") == 0) {
+        if (o->emit != LLVM_EMIT_LLVM_IR && o->emit != LLVM_EMIT_ASM)
+            USAGE_ERR("-o -: only --emit=llvm and --emit=asm can write to standard output");
+        return;
+    }
+    char dir[PATH_MAX];
+    const char *slash = strrchr(output, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        die(1, "cannot write '%s': folder '%s' does not exist", output, dir);
+    if (access(dir, W_OK) != 0) die(1, "cannot write '%s': %s", output, strerror(errno));
+    if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) die(1, "cannot write '%s': it is a folder", output);
+    struct stat ms;
+    if (stat(output, &st) == 0 && stat(o->model, &ms) == 0 && st.st_dev == ms.st_dev && st.st_ino == ms.st_ino)
+        die(1, "output '%s' is the model file", output);
+}
+
+/* $CC when it is a plain program name; "cc" when unset or it carries arguments, which
+ * we would have to split like a shell. */
+static const char *link_driver(void) {
+    const char *cc = getenv("CC");
+    if (!cc || !*cc || strpbrk(cc, " \t\n\"'")) return "cc";
+    return cc;
+}
+
+int main(int argc, char **argv) {
+    options_t o;
+    parse_args(argc, argv, &o);
+
+    char output[PATH_MAX], name[256], rtdir[PATH_MAX];
+    if (o.output)
+        snprintf(output, sizeof output, "%s", o.output);
+    else
+        default_output(&o, output, sizeof output);
+    if (o.name)
+        snprintf(name, sizeof name, "%s", o.name);
+    else
+        default_name(&o, output, name, sizeof name);
+    check_output(&o, output);
+
+    char err[IR_ERR_MAX + 256];
+    ir_graph_t *g = NULL;
+    if (frontend_load_model(o.model, &g, err, sizeof err) != 0) {
+        ir_graph_free(g);
+        die(1, "%s", err[0] ? err : "cannot load the model");
+    }
+    g->name = ir_arena_strdup(&g->arena, name);
+
+    pass_options_t po;
+    pass_options_init(&po);
+    po.opt_level = o.opt_level;
+    if (o.trace_passes) po.trace = stderr;
+    if (pass_run_pipeline(g, &po) != 0) {
+        snprintf(err, sizeof err, "%s", g->err[0] ? g->err : "the pass pipeline failed");
+        ir_graph_free(g);
+        die(1, "%s", err);
+    }
+    if (o.dump_ir) {
+        FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
+        ir_graph_print(g, f);
+        pass_print_plan(g, f);
+        fflush(f);
+    }
+
+    runtime_dir(rtdir, sizeof rtdir);
+    llvm_backend_opts_t bo = {
+        .name = name,
+        .opt_level = o.opt_level,
+        .cpu = o.cpu,
+        .triple = o.triple,
+        .emit = o.emit,
+        .output = output,
+        .header = NULL,
+        .runtime_dir = rtdir,
+        .cc = link_driver(),
+        .model_path = o.model,
+    };
+    int rc = llvm_backend_compile(g, &bo, err, sizeof err);
+    ir_graph_free(g);
+    if (rc != 0) die(1, "%s", err);
+    return 0;
+}
