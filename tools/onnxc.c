@@ -171,7 +171,7 @@ static void model_stem(const char *model, char *buf, size_t n) {
 }
 
 static void default_output(const options_t *o, char *buf, size_t n) {
-    char stem[PATH_MAX];
+    char stem[PATH_MAX - 16];   /* room for the prefix and extension */
     model_stem(o->model, stem, sizeof stem);
     switch (o->emit) {
     case LLVM_EMIT_OBJ: snprintf(buf, n, "%s.o", stem); break;
@@ -219,12 +219,12 @@ static void runtime_dir(char *buf, size_t n) {
     if (k > 0) {
         exe[k] = 0;
         char *slash = strrchr(exe, '/');
-        if (slash) {
+        if (slash && strlen(exe) < PATH_MAX - 32) {
             *slash = 0;
             char cand[PATH_MAX + 32];
             snprintf(cand, sizeof cand, "%s/runtime/libonnxc_rt.a", exe);
             if (file_exists(cand)) {
-                snprintf(buf, n, "%s/runtime", exe);
+                snprintf(buf, n, "%.*s/runtime", PATH_MAX - 32, exe);
                 return;
             }
         }

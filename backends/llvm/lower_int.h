@@ -27,6 +27,9 @@ typedef struct lw {
     LLVMValueRef *dynoff;                             /* cached dyn-slot offsets, per function */
     ir_node_t *node;                                  /* node being lowered, for messages */
     int kernel_id;
+    const ir_value_t *pv[64];                         /* tensors passed as noalias params */
+    LLVMValueRef pp[64];
+    int npv;
     LLVMValueRef *wrappers;                           /* kernel wrappers in schedule order */
     int n_wrappers;
 } lw_t;

@@ -1,0 +1,2 @@
+#define FAKE_AS_DEMO 1
+#include "../fake_model.c"
