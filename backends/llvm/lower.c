@@ -429,11 +429,26 @@ static void build_workspace_size(lw_t *k) {
     start_code(k);
     LLVMValueRef total = lw_i64(k, k->g->ws_static);
     if (k->g->n_dyn_slots > 0) {
-        /* offsets of slot s are cumulative; the last offset plus its size is the total */
+        /* Symbols outside [1, 2^40] and totals past 2^62 (checked in double, which cannot
+         * wrap) give SIZE_MAX, which no allocation satisfies. */
+        LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
+        for (int s = 0; s < k->g->n_syms; s++) {
+            LLVMValueRef sv = sym_value(k, s);
+            bad = LLVMBuildOr(k->b, bad, LLVMBuildICmp(k->b, LLVMIntSLT, sv, lw_i64(k, 1), ""), "");
+            bad = LLVMBuildOr(k->b, bad, LLVMBuildICmp(k->b, LLVMIntSGT, sv, lw_i64(k, (int64_t)1 << 40), ""), "");
+        }
+        LLVMValueRef dtot = LLVMConstReal(k->f64, (double)k->g->ws_static);
         for (int i = 0; i < k->g->n_values; i++) {
             const ir_value_t *v = k->g->values[i];
-            if (v->storage == IR_ST_WORKSPACE && v->dyn_slot >= 0) total = LLVMBuildAdd(k->b, total, dyn_size(k, v), "");
+            if (v->storage != IR_ST_WORKSPACE || v->dyn_slot < 0) continue;
+            total = LLVMBuildAdd(k->b, total, dyn_size(k, v), "");
+            LLVMValueRef dn = LLVMConstReal(k->f64, (double)ir_dtype_size(v->dtype) + 64.0);
+            for (int d = 0; d < v->shape.rank; d++)
+                dn = LLVMBuildFMul(k->b, dn, LLVMBuildSIToFP(k->b, lw_dim(k, v, d), k->f64, ""), "");
+            dtot = LLVMBuildFAdd(k->b, dtot, dn, "");
         }
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildFCmp(k->b, LLVMRealOGT, dtot, LLVMConstReal(k->f64, 4611686018427387904.0), ""), "");
+        total = LLVMBuildSelect(k->b, bad, lw_i64(k, -1), total, "");
     }
     LLVMBuildRet(k->b, total);
 }

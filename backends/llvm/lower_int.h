@@ -97,6 +97,12 @@ int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic,
 int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
 int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */
 
+/* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
+ * 1 = not applicable (the generic loop nest in lower_nn.c is used). */
+int lw_fast_conv(lw_t *k, const ir_node_t *n);
+int lw_fast_gemm(lw_t *k, const ir_node_t *n);
+int lw_fast_matmul(lw_t *k, const ir_node_t *n);
+
 int lw_error(lw_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

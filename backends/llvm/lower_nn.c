@@ -83,6 +83,8 @@ static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_v
 
 /* ---------------------------------------------------------------- Conv */
 static int lower_conv(lw_t *k, const ir_node_t *n) {
+    int fast = lw_fast_conv(k, n);
+    if (fast <= 0) return fast;
     const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
     ir_dtype_t t = y->dtype;
     if (!ir_dtype_is_float(t)) return lw_error(k, "Conv on %s is not supported", ir_dtype_name(t));
@@ -250,6 +252,8 @@ static int lower_convt(lw_t *k, const ir_node_t *n) {
 
 /* ---------------------------------------------------------------- Gemm / MatMul */
 static int lower_gemm(lw_t *k, const ir_node_t *n) {
+    int fast = lw_fast_gemm(k, n);
+    if (fast <= 0) return fast;
     const ir_value_t *A = n->in[0], *B = n->in[1], *Cv = n->n_in > 2 ? n->in[2] : NULL, *Y = n->out[0];
     ir_dtype_t t = Y->dtype;
     if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) return lw_error(k, "Gemm on %s is not supported", ir_dtype_name(t));
@@ -318,6 +322,8 @@ static int lower_gemm(lw_t *k, const ir_node_t *n) {
 }
 
 static int lower_matmul(lw_t *k, const ir_node_t *n) {
+    int fast = lw_fast_matmul(k, n);
+    if (fast <= 0) return fast;
     const ir_value_t *A = n->in[0], *B = n->in[1], *Y = n->out[0];
     ir_dtype_t t = Y->dtype;
     if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) return lw_error(k, "MatMul on %s is not supported", ir_dtype_name(t));
