@@ -1,0 +1,1163 @@
+/* Per-op shape and dtype inference, following the ONNX operator spec in its newest opset.
+ * The frontend has already turned attributes-that-became-inputs into inputs (Reshape
+ * shape, Unsqueeze axes, Slice starts/ends, Pad pads, Clip min/max, reduce axes, ...), so
+ * only the newest form is handled here.
+ *
+ * Symbolic dims are "const or const * one symbol" (see ir.h). Anything that would leave
+ * that form (S0*S1, 3+S0, slicing a symbolic axis) is refused with "unsupported symbolic
+ * shape" rather than guessed, because the memory planner and backends rely on every
+ * shape being exactly representable. */
+#include "ir/infer_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Longest constant list read for shapes, axes, pads, split sizes. */
+#define MAXC 64
+
+/* ---------------------------------------------------------------- shared helpers */
+int ir_norm_axis(int64_t axis, int rank, int *out) {
+    if (axis < -(int64_t)rank || axis >= rank) return -1;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return 0;
+}
+
+int ir_dim_mul(ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
+    if ((ir_dim_is_const(a) && a.v == 0) || (ir_dim_is_const(b) && b.v == 0)) {
+        *out = ir_dim_const(0);
+        return 0;
+    }
+    if (!ir_dim_is_const(a) && !ir_dim_is_const(b)) return -1;
+    int64_t v;
+    if (__builtin_mul_overflow(a.v, b.v, &v)) return -1;
+    out->v = v;
+    out->sym = ir_dim_is_const(a) ? b.sym : a.sym;
+    return 0;
+}
+
+int ir_dim_add(ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
+    if (ir_dim_is_const(a) && a.v == 0) { *out = b; return 0; }
+    if (ir_dim_is_const(b) && b.v == 0) { *out = a; return 0; }
+    if (a.sym != b.sym) return -1;
+    int64_t v;
+    if (__builtin_add_overflow(a.v, b.v, &v)) return -1;
+    out->v = v;
+    out->sym = a.sym;
+    return 0;
+}
+
+static bool dim_is(ir_dim_t d, int64_t v) { return ir_dim_is_const(d) && d.v == v; }
+
+/* Dims past rank and struct padding are unspecified, so no memcmp. */
+static bool shape_eq(const ir_shape_t *a, const ir_shape_t *b) {
+    if (a->rank != b->rank) return false;
+    for (int i = 0; i < a->rank; i++)
+        if (!ir_dim_eq(a->dims[i], b->dims[i])) return false;
+    return true;
+}
+
+int ir_broadcast_shapes(const ir_shape_t *a, const ir_shape_t *b, ir_shape_t *out) {
+    if (a->rank < 0 || b->rank < 0) return -1;
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    ir_shape_t o = {.rank = r};
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - a->rank), ib = i - (r - b->rank);
+        ir_dim_t da = ia >= 0 ? a->dims[ia] : ir_dim_const(1);
+        ir_dim_t db = ib >= 0 ? b->dims[ib] : ir_dim_const(1);
+        if (ir_dim_eq(da, db) || dim_is(db, 1))
+            o.dims[i] = da;
+        else if (dim_is(da, 1))
+            o.dims[i] = db;
+        else
+            return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+static int64_t data_count(const ir_value_t *v) {
+    size_t es = ir_dtype_size(v->dtype);
+    return es ? (int64_t)(v->data_size / es) : -1;
+}
+
+int ir_const_ints(const ir_value_t *v, int64_t *out, int max) {
+    if (!v || !v->data || (v->dtype != IR_I64 && v->dtype != IR_I32)) return -1;
+    int64_t cnt = data_count(v);
+    if (cnt < 0 || cnt > max) return -1;
+    for (int64_t i = 0; i < cnt; i++) {
+        if (v->dtype == IR_I64) {
+            int64_t x;
+            memcpy(&x, (const char *)v->data + i * 8, 8);
+            out[i] = x;
+        } else {
+            int32_t x;
+            memcpy(&x, (const char *)v->data + i * 4, 4);
+            out[i] = x;
+        }
+    }
+    return (int)cnt;
+}
+
+int ir_const_scalar(const ir_value_t *v, double *out) {
+    if (!v || !v->data || data_count(v) != 1) return -1;
+    const void *p = v->data;
+    switch (v->dtype) {
+    case IR_F32: { float x; memcpy(&x, p, 4); *out = x; return 0; }
+    case IR_F64: { double x; memcpy(&x, p, 8); *out = x; return 0; }
+    case IR_I64: { int64_t x; memcpy(&x, p, 8); *out = (double)x; return 0; }
+    case IR_I32: { int32_t x; memcpy(&x, p, 4); *out = x; return 0; }
+    case IR_I16: { int16_t x; memcpy(&x, p, 2); *out = x; return 0; }
+    case IR_I8: { int8_t x; memcpy(&x, p, 1); *out = x; return 0; }
+    case IR_U8: case IR_BOOL: { uint8_t x; memcpy(&x, p, 1); *out = x; return 0; }
+    default: return -1;
+    }
+}
+
+/* ---------------------------------------------------------------- local helpers */
+typedef struct sbuf { char str[192]; } sbuf_t;
+static sbuf_t shp(const ir_graph_t *g, const ir_shape_t *s) {
+    sbuf_t b;
+    ir_shape_str(g, s, b.str, sizeof b.str);
+    return b;
+}
+#define SHP(s) (shp(g, (s)).str)
+
+static void set_out(ir_node_t *n, int i, ir_dtype_t dt, const ir_shape_t *s) {
+    if (i < n->n_out && n->out[i]) {
+        n->out[i]->dtype = dt;
+        n->out[i]->shape = *s;
+    }
+}
+
+static ir_shape_t shape1(int64_t len) {
+    ir_shape_t s = {.rank = 1};
+    s.dims[0] = ir_dim_const(len);
+    return s;
+}
+
+static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
+
+/* A constant integer list input; `what` is the spec's input name for the message. */
+static int need_ints(ir_graph_t *g, ir_node_t *n, int idx, const char *what, int64_t *out) {
+    const ir_value_t *v = n->in[idx];
+    if (!v->data)
+        return ir_error(g, n, "input '%s' must be a constant (data-dependent shapes are not supported); "
+                        "'%s' is computed at run time", what, vname(v));
+    if (v->dtype != IR_I64 && v->dtype != IR_I32)
+        return ir_error(g, n, "input '%s' must be int64, got %s", what, ir_dtype_name(v->dtype));
+    if (v->shape.rank > 1) return ir_error(g, n, "input '%s' must be 1-D, got rank %d", what, v->shape.rank);
+    int c = ir_const_ints(v, out, MAXC);
+    if (c < 0) return ir_error(g, n, "input '%s' has more than %d elements", what, MAXC);
+    return c;
+}
+
+static int need_float(ir_graph_t *g, ir_node_t *n, const ir_value_t *v) {
+    if (!ir_dtype_is_float(v->dtype))
+        return ir_error(g, n, "input '%s' must be a floating-point tensor, got %s", vname(v), ir_dtype_name(v->dtype));
+    return 0;
+}
+
+static int need_numeric(ir_graph_t *g, ir_node_t *n, const ir_value_t *v) {
+    if (!ir_dtype_is_float(v->dtype) && !ir_dtype_is_int(v->dtype))
+        return ir_error(g, n, "input '%s' must be numeric, got %s", vname(v), ir_dtype_name(v->dtype));
+    return 0;
+}
+
+static int same_dtype(ir_graph_t *g, ir_node_t *n, const ir_value_t *a, const ir_value_t *b) {
+    if (a->dtype != b->dtype)
+        return ir_error(g, n, "inputs '%s' (%s) and '%s' (%s) must have the same dtype", vname(a),
+                        ir_dtype_name(a->dtype), vname(b), ir_dtype_name(b->dtype));
+    return 0;
+}
+
+static int bcast(ir_graph_t *g, ir_node_t *n, const ir_shape_t *a, const ir_shape_t *b, ir_shape_t *o) {
+    if (ir_broadcast_shapes(a, b, o))
+        return ir_error(g, n, "shapes %s and %s cannot be broadcast together", SHP(a), SHP(b));
+    return 0;
+}
+
+/* Axis list (reduce, squeeze, unsqueeze): normalised, no duplicates. */
+static int norm_axes(ir_graph_t *g, ir_node_t *n, const int64_t *ax, int cnt, int rank, int *out) {
+    bool seen[IR_MAX_RANK] = {0};
+    for (int i = 0; i < cnt; i++) {
+        if (ir_norm_axis(ax[i], rank, &out[i]))
+            return ir_error(g, n, "axis %lld is out of range for rank %d", (long long)ax[i], rank);
+        if (seen[out[i]]) return ir_error(g, n, "axis %lld is repeated", (long long)ax[i]);
+        seen[out[i]] = true;
+    }
+    return 0;
+}
+
+/* A product of dims as coef * (multiset of symbols): lets Reshape divide c*S0*S1 by S1. */
+typedef struct mono {
+    int64_t c;
+    int ns;
+    int32_t s[IR_MAX_RANK];
+} mono_t;
+
+static int mono_mul(mono_t *m, ir_dim_t d) {
+    if (__builtin_mul_overflow(m->c, d.v, &m->c)) return -1;
+    if (d.sym >= 0 && d.v != 0) {
+        if (m->ns >= IR_MAX_RANK) return -1;
+        m->s[m->ns++] = d.sym;
+    }
+    return 0;
+}
+
+static int mono_of(const ir_shape_t *s, int from, int to, mono_t *m) {
+    m->c = 1;
+    m->ns = 0;
+    for (int i = from; i < to; i++)
+        if (mono_mul(m, s->dims[i])) return -1;
+    if (m->c == 0) m->ns = 0;
+    return 0;
+}
+
+static int mono_dim(const mono_t *m, ir_dim_t *d) {
+    if (m->c == 0 || m->ns == 0) { *d = ir_dim_const(m->c); return 0; }
+    if (m->ns > 1) return -1;
+    d->v = m->c;
+    d->sym = m->s[0];
+    return 0;
+}
+
+/* a / b as a dim; -1 when it is not exact or not representable. */
+static int mono_div(const mono_t *a, const mono_t *b, ir_dim_t *d) {
+    if (b->c == 0 || a->c % b->c) return -1;
+    mono_t q = *a;
+    q.c = a->c / b->c;
+    if (q.c == 0) { *d = ir_dim_const(0); return 0; }
+    for (int i = 0; i < b->ns; i++) {
+        int j = 0;
+        while (j < q.ns && q.s[j] != b->s[i]) j++;
+        if (j == q.ns) return -1;
+        q.s[j] = q.s[--q.ns];
+    }
+    return mono_dim(&q, d);
+}
+
+static bool mono_eq(const mono_t *a, const mono_t *b) {
+    ir_dim_t d;
+    if (a->c != b->c) return false;
+    return a->c == 0 || (mono_div(a, b, &d) == 0 && dim_is(d, 1));
+}
+
+/* ---------------------------------------------------------------- elementwise */
+static int inf_unary(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    ir_dtype_t dt = x->dtype;
+    switch (n->op) {
+    case IR_OP_NOT:
+        if (dt != IR_BOOL) return ir_error(g, n, "input must be bool, got %s", ir_dtype_name(dt));
+        break;
+    case IR_OP_IDENTITY:
+        break;
+    case IR_OP_CAST: {
+        int64_t to = ir_attr_int(n, "to", -1);
+        if (to <= 0 || to >= IR_DTYPE_MAX || to == IR_STRING || ir_dtype_size((ir_dtype_t)to) == 0)
+            return ir_error(g, n, "attribute 'to' (%lld) is not a supported dtype", (long long)to);
+        if (dt == IR_STRING) return ir_error(g, n, "casting from string is not supported");
+        dt = (ir_dtype_t)to;
+        break;
+    }
+    case IR_OP_RELU: case IR_OP_ABS: case IR_OP_SIGN: case IR_OP_ERF: case IR_OP_CLIP:
+        if (need_numeric(g, n, x)) return -1;
+        break;
+    case IR_OP_NEG:
+        if (!ir_dtype_is_signed(dt)) return ir_error(g, n, "input must be a signed type, got %s", ir_dtype_name(dt));
+        break;
+    default:
+        if (need_float(g, n, x)) return -1;
+    }
+    if (n->op == IR_OP_CLIP) {
+        for (int i = 1; i < n->n_in; i++) {
+            ir_value_t *b = n->in[i];
+            if (!b) continue;
+            if (same_dtype(g, n, x, b)) return -1;
+            if (b->shape.rank != 0 && ir_shape_numel(&b->shape) != 1)
+                return ir_error(g, n, "%s must be a scalar, got shape %s", i == 1 ? "min" : "max", SHP(&b->shape));
+        }
+    }
+    set_out(n, 0, dt, &x->shape);
+    return 0;
+}
+
+/* Add..Pow, the comparisons, logic ops, variadic Max/Min/Sum/Mean, Where, PRelu. */
+static int inf_nary(ir_graph_t *g, ir_node_t *n) {
+    ir_op_t op = n->op;
+    int first = op == IR_OP_WHERE ? 1 : 0;
+    for (int i = 0; i < n->n_in; i++)
+        if (!n->in[i]) return ir_error(g, n, "input %d is missing", i);
+    ir_value_t *x = n->in[first];
+    ir_dtype_t dt = x->dtype, odt = dt;
+    switch (op) {
+    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR:
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i]->dtype != IR_BOOL)
+                return ir_error(g, n, "input '%s' must be bool, got %s", vname(n->in[i]), ir_dtype_name(n->in[i]->dtype));
+        odt = IR_BOOL;
+        break;
+    case IR_OP_EQUAL:
+        if (dt == IR_STRING) return ir_error(g, n, "string comparison is not supported");
+        odt = IR_BOOL;
+        break;
+    case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
+        if (need_numeric(g, n, x)) return -1;
+        odt = IR_BOOL;
+        break;
+    case IR_OP_WHERE:
+        if (n->in[0]->dtype != IR_BOOL)
+            return ir_error(g, n, "condition must be bool, got %s", ir_dtype_name(n->in[0]->dtype));
+        break;
+    case IR_OP_POW:
+        /* Base and exponent may differ in type; the result takes the base's. */
+        if (need_numeric(g, n, x) || need_numeric(g, n, n->in[1])) return -1;
+        break;
+    case IR_OP_PRELU:
+        if (need_numeric(g, n, x)) return -1;
+        break;
+    default:
+        if (need_numeric(g, n, x)) return -1;
+    }
+    if (op != IR_OP_POW && op != IR_OP_AND && op != IR_OP_OR && op != IR_OP_XOR)
+        for (int i = first + 1; i < n->n_in; i++)
+            if (same_dtype(g, n, x, n->in[i])) return -1;
+    ir_shape_t o = n->in[0]->shape;
+    for (int i = 1; i < n->n_in; i++)
+        if (bcast(g, n, &o, &n->in[i]->shape, &o)) return -1;
+    if (op == IR_OP_PRELU && !shape_eq(&o, &x->shape))
+        return ir_error(g, n, "slope shape %s does not broadcast to input shape %s", SHP(&n->in[1]->shape), SHP(&x->shape));
+    set_out(n, 0, odt, &o);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- windows */
+#define WIN_MAX ((int64_t)1 << 31)
+
+static int64_t floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static int read_ints_attr(ir_graph_t *g, const ir_node_t *n, const char *name, int want, int64_t dflt,
+                          int64_t minv, int64_t *out) {
+    const int64_t *a;
+    int c = ir_attr_ints(n, name, &a);
+    if (c < 0) {
+        for (int i = 0; i < want; i++) out[i] = dflt;
+        return 0;
+    }
+    if (c != want) return ir_error(g, n, "attribute '%s' has %d values, expected %d", name, c, want);
+    for (int i = 0; i < c; i++) {
+        if (a[i] < minv) return ir_error(g, n, "attribute '%s' value %lld must be >= %lld", name, (long long)a[i], (long long)minv);
+        /* Keeps all window arithmetic below far from int64 overflow. */
+        if (a[i] > WIN_MAX) return ir_error(g, n, "attribute '%s' value %lld is too large", name, (long long)a[i]);
+        out[i] = a[i];
+    }
+    return 0;
+}
+
+int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                     ir_window_t *p) {
+    memset(p, 0, sizeof *p);
+    bool tr = n->op == IR_OP_CONV_TRANSPOSE;
+    if (x->rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(x));
+    int ns = p->ns = x->rank - 2;
+    for (int i = 0; i < ns; i++)
+        if (!ir_dim_is_const(x->dims[2 + i]))
+            return ir_error(g, n, "unsupported symbolic shape: spatial dims of %s must be constant", SHP(x));
+    if (w) {
+        if (w->rank != x->rank)
+            return ir_error(g, n, "kernel rank %d does not match input rank %d", w->rank, x->rank);
+        if (!ir_shape_is_static(w)) return ir_error(g, n, "weight shape %s must be constant", SHP(w));
+    }
+    const int64_t *ks;
+    int kc = ir_attr_ints(n, "kernel_shape", &ks);
+    if (kc < 0 && !w) return ir_error(g, n, "attribute 'kernel_shape' is required");
+    if (kc >= 0 && kc != ns) return ir_error(g, n, "kernel_shape has %d values, expected %d", kc, ns);
+    for (int i = 0; i < ns; i++) {
+        p->k[i] = kc >= 0 ? ks[i] : w->dims[2 + i].v;
+        if (p->k[i] < 1 || p->k[i] > WIN_MAX) return ir_error(g, n, "kernel size %lld is invalid", (long long)p->k[i]);
+        if (w && w->dims[2 + i].v != p->k[i])
+            return ir_error(g, n, "kernel_shape does not match weight shape %s", SHP(w));
+    }
+    if (read_ints_attr(g, n, "strides", ns, 1, 1, p->s) || read_ints_attr(g, n, "dilations", ns, 1, 1, p->d) ||
+        read_ints_attr(g, n, "output_padding", ns, 0, 0, p->out_pad))
+        return -1;
+    int64_t pads[2 * IR_MAX_RANK];
+    if (read_ints_attr(g, n, "pads", 2 * ns, 0, 0, pads)) return -1;
+    p->group = w ? ir_attr_int(n, "group", 1) : 1;
+    p->ceil_mode = ir_attr_int(n, "ceil_mode", 0) != 0;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    int mode;
+    if (!strcmp(ap, "NOTSET") || !*ap) mode = 0;
+    else if (!strcmp(ap, "SAME_UPPER")) mode = 1;
+    else if (!strcmp(ap, "SAME_LOWER")) mode = 2;
+    else if (!strcmp(ap, "VALID")) mode = 3;
+    else return ir_error(g, n, "unknown auto_pad '%s'", ap);
+    const int64_t *os;
+    int oc = tr ? ir_attr_ints(n, "output_shape", &os) : -1;
+    if (oc >= 0 && oc != ns && oc != ns + 2)
+        return ir_error(g, n, "output_shape has %d values, expected %d", oc, ns);
+    for (int i = 0; i < oc; i++)
+        if (os[i] < 0 || os[i] > ((int64_t)1 << 48)) return ir_error(g, n, "output_shape value %lld is invalid", (long long)os[i]);
+    for (int i = 0; i < ns; i++) {
+        int64_t in = x->dims[2 + i].v, k = p->k[i], s = p->s[i], d = p->d[i], dk, o;
+        if (in < 1 || in > ((int64_t)1 << 48)) return ir_error(g, n, "spatial dim %d of %s is invalid", i, SHP(x));
+        dk = (k - 1) * d + 1; /* both <= 2^31: no overflow */
+        p->pb[i] = mode ? 0 : pads[i];
+        p->pe[i] = mode ? 0 : pads[ns + i];
+        if (tr) {
+            /* Follows the ONNX reference: the transposed result of extent `full` is placed at
+             * offset -pb in an output of size o, so pb/pe may come out negative (zero fill). */
+            int64_t full;
+            if (__builtin_mul_overflow(s, in - 1, &full) || __builtin_add_overflow(full, p->out_pad[i] + dk, &full))
+                return ir_error(g, n, "output size overflows");
+            if (mode == 1 || mode == 2) {
+                o = oc >= 0 ? os[oc - ns + i] : in * s; /* <= 2^48 * 2^31 */
+                int64_t total = full - o, half = floordiv(total, 2);
+                p->pb[i] = mode == 1 ? half : total - half;
+                p->pe[i] = total - p->pb[i];
+            } else {
+                o = oc >= 0 ? os[oc - ns + i] : full - p->pb[i] - p->pe[i];
+                if (oc >= 0) p->pe[i] = full - p->pb[i] - o;
+            }
+        } else if (mode == 1 || mode == 2) {
+            o = (in + s - 1) / s;
+            int64_t total = (o - 1) * s + dk - in;
+            if (total < 0) total = 0;
+            if (mode == 1) { p->pb[i] = total / 2; p->pe[i] = total - total / 2; }
+            else { p->pe[i] = total / 2; p->pb[i] = total - total / 2; }
+        } else {
+            /* A pooling window lying wholly in padding has no elements to reduce. */
+            if (!w && (p->pb[i] >= dk || p->pe[i] >= dk))
+                return ir_error(g, n, "pads %lld,%lld on spatial axis %d must be smaller than the kernel extent %lld",
+                                (long long)p->pb[i], (long long)p->pe[i], i, (long long)dk);
+            int64_t span = in + p->pb[i] + p->pe[i] - dk;
+            if (span < 0)
+                return ir_error(g, n, "kernel extent %lld is larger than padded input %lld on spatial axis %d",
+                                (long long)dk, (long long)(in + p->pb[i] + p->pe[i]), i);
+            o = (p->ceil_mode ? (span + s - 1) / s : span / s) + 1;
+            /* A window that would start inside the end padding is dropped. */
+            if (p->ceil_mode && (o - 1) * s >= in + p->pb[i]) o--;
+        }
+        if (o < 1) return ir_error(g, n, "output size %lld on spatial axis %d is not positive", (long long)o, i);
+        p->out[i] = o;
+    }
+    return 0;
+}
+
+static int inf_conv(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
+    bool tr = n->op == IR_OP_CONV_TRANSPOSE;
+    if (need_float(g, n, x) || same_dtype(g, n, x, w) || (b && same_dtype(g, n, x, b))) return -1;
+    ir_window_t p;
+    if (ir_window_params(g, n, &x->shape, &w->shape, &p)) return -1;
+    int64_t grp = p.group, w0 = w->shape.dims[0].v, w1 = w->shape.dims[1].v, m, cin;
+    if (grp < 1) return ir_error(g, n, "group %lld must be >= 1", (long long)grp);
+    if (tr) {
+        cin = w0;
+        if (w0 % grp) return ir_error(g, n, "weight dim 0 (%lld) is not divisible by group %lld", (long long)w0, (long long)grp);
+        if (__builtin_mul_overflow(w1, grp, &m)) return ir_error(g, n, "output channels overflow");
+        for (int i = 0; i < p.ns; i++)
+            if (p.out_pad[i] >= p.s[i] && p.out_pad[i] >= p.d[i])
+                return ir_error(g, n, "output_padding %lld must be smaller than stride or dilation", (long long)p.out_pad[i]);
+    } else {
+        m = w0;
+        if (__builtin_mul_overflow(w1, grp, &cin)) return ir_error(g, n, "input channels overflow");
+        if (m % grp) return ir_error(g, n, "output channels %lld are not divisible by group %lld", (long long)m, (long long)grp);
+    }
+    if (!dim_is(x->shape.dims[1], cin))
+        return ir_error(g, n, "input channels of %s do not match weight %s with group %lld (expected %lld)",
+                        SHP(&x->shape), SHP(&w->shape), (long long)grp, (long long)cin);
+    if (m < 1) return ir_error(g, n, "weight %s has no output channels", SHP(&w->shape));
+    if (b && (b->shape.rank != 1 || !dim_is(b->shape.dims[0], m)))
+        return ir_error(g, n, "bias shape %s does not match %lld output channels", SHP(&b->shape), (long long)m);
+    ir_shape_t o = {.rank = x->shape.rank};
+    o.dims[0] = x->shape.dims[0];
+    o.dims[1] = ir_dim_const(m);
+    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_pool(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (n->op == IR_OP_MAX_POOL ? need_numeric(g, n, x) : need_float(g, n, x)) return -1;
+    ir_shape_t o = x->shape;
+    if (n->op == IR_OP_GLOBAL_AVERAGE_POOL || n->op == IR_OP_GLOBAL_MAX_POOL) {
+        if (o.rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(&o));
+        for (int i = 2; i < o.rank; i++) o.dims[i] = ir_dim_const(1);
+    } else {
+        ir_window_t p;
+        if (ir_window_params(g, n, &x->shape, NULL, &p)) return -1;
+        for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
+    }
+    set_out(n, 0, x->dtype, &o);
+    set_out(n, 1, IR_I64, &o);
+    return 0;
+}
+
+static int inf_batch_norm(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (need_float(g, n, x)) return -1;
+    if (x->shape.rank < 2) return ir_error(g, n, "input must have rank >= 2, got %s", SHP(&x->shape));
+    static const char *names[] = {"X", "scale", "B", "input_mean", "input_var"};
+    for (int i = 1; i < 5; i++) {
+        ir_value_t *v = n->in[i];
+        if (!v) return ir_error(g, n, "input '%s' is missing", names[i]);
+        if (need_float(g, n, v)) return -1;
+        if (v->shape.rank != 1 || !ir_dim_eq(v->shape.dims[0], x->shape.dims[1]))
+            return ir_error(g, n, "input '%s' has shape %s, expected [C] for input %s", names[i], SHP(&v->shape),
+                            SHP(&x->shape));
+    }
+    set_out(n, 0, x->dtype, &x->shape);
+    set_out(n, 1, n->in[3]->dtype, &n->in[3]->shape);
+    set_out(n, 2, n->in[4]->dtype, &n->in[4]->shape);
+    return 0;
+}
+
+static int inf_gemm(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *a = n->in[0], *b = n->in[1], *c = n->n_in > 2 ? n->in[2] : NULL;
+    if (need_numeric(g, n, a) || same_dtype(g, n, a, b) || (c && same_dtype(g, n, a, c))) return -1;
+    if (a->shape.rank != 2 || b->shape.rank != 2)
+        return ir_error(g, n, "A and B must be 2-D, got %s and %s", SHP(&a->shape), SHP(&b->shape));
+    int ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
+    ir_dim_t m = a->shape.dims[ta], ka = a->shape.dims[!ta], kb = b->shape.dims[tb], nn = b->shape.dims[!tb];
+    if (!ir_dim_eq(ka, kb))
+        return ir_error(g, n, "inner dimensions differ: A %s%s, B %s%s", SHP(&a->shape), ta ? " (transposed)" : "",
+                        SHP(&b->shape), tb ? " (transposed)" : "");
+    ir_shape_t o = {.rank = 2, .dims = {m, nn}}, t;
+    if (c && (ir_broadcast_shapes(&c->shape, &o, &t) || t.rank != 2 || !ir_dim_eq(t.dims[0], m) || !ir_dim_eq(t.dims[1], nn)))
+        return ir_error(g, n, "C shape %s does not broadcast to the output shape %s", SHP(&c->shape), SHP(&o));
+    set_out(n, 0, a->dtype, &o);
+    return 0;
+}
+
+static int inf_matmul(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *a = n->in[0], *b = n->in[1];
+    if (need_numeric(g, n, a) || same_dtype(g, n, a, b)) return -1;
+    ir_shape_t sa = a->shape, sb = b->shape;
+    if (sa.rank < 1 || sb.rank < 1)
+        return ir_error(g, n, "operands must have rank >= 1, got %s and %s", SHP(&sa), SHP(&sb));
+    bool va = sa.rank == 1, vb = sb.rank == 1;
+    if (va) { sa.rank = 2; sa.dims[1] = sa.dims[0]; sa.dims[0] = ir_dim_const(1); }
+    if (vb) { sb.rank = 2; sb.dims[1] = ir_dim_const(1); }
+    if (!ir_dim_eq(sa.dims[sa.rank - 1], sb.dims[sb.rank - 2]))
+        return ir_error(g, n, "inner dimensions differ: %s x %s", SHP(&a->shape), SHP(&b->shape));
+    ir_shape_t ba = {.rank = sa.rank - 2}, bb = {.rank = sb.rank - 2}, o;
+    memcpy(ba.dims, sa.dims, sizeof(ir_dim_t) * (size_t)ba.rank);
+    memcpy(bb.dims, sb.dims, sizeof(ir_dim_t) * (size_t)bb.rank);
+    if (ir_broadcast_shapes(&ba, &bb, &o))
+        return ir_error(g, n, "batch dimensions of %s and %s cannot be broadcast together", SHP(&a->shape), SHP(&b->shape));
+    if (!va) o.dims[o.rank++] = sa.dims[sa.rank - 2];
+    if (!vb) o.dims[o.rank++] = sb.dims[sb.rank - 1];
+    if (o.rank > IR_MAX_RANK) return ir_error(g, n, "result rank exceeds %d", IR_MAX_RANK);
+    set_out(n, 0, a->dtype, &o);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- normalisation, reductions */
+static int inf_softmax(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int ax;
+    if (need_float(g, n, x)) return -1;
+    int64_t a = ir_attr_int(n, "axis", -1);
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
+    set_out(n, 0, x->dtype, &x->shape);
+    return 0;
+}
+
+static int inf_reduce(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    /* opset 20 allows bool for ReduceMax/ReduceMin (any/all). */
+    bool minmax = n->op == IR_OP_REDUCE_MAX || n->op == IR_OP_REDUCE_MIN;
+    if (!(minmax && x->dtype == IR_BOOL) && need_numeric(g, n, x)) return -1;
+    int64_t ax[MAXC];
+    int cnt = 0;
+    if (n->n_in > 1 && n->in[1]) {
+        if ((cnt = need_ints(g, n, 1, "axes", ax)) < 0) return -1;
+    } else {
+        /* Older encodings the frontend may have left as an attribute. */
+        const int64_t *a;
+        int c = ir_attr_ints(n, "axes", &a);
+        if (c > MAXC) return ir_error(g, n, "too many axes");
+        for (int i = 0; i < c; i++) ax[cnt++] = a[i];
+    }
+    int r = x->shape.rank, axes[IR_MAX_RANK];
+    if (cnt > r) return ir_error(g, n, "%d axes given for rank %d", cnt, r);
+    if (norm_axes(g, n, ax, cnt, r, axes)) return -1;
+    if (cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0)) {
+        set_out(n, 0, x->dtype, &x->shape);
+        return 0;
+    }
+    bool red[IR_MAX_RANK] = {0};
+    for (int i = 0; i < r; i++) red[i] = cnt == 0;
+    for (int i = 0; i < cnt; i++) red[axes[i]] = true;
+    bool keep = ir_attr_int(n, "keepdims", 1) != 0;
+    ir_shape_t o = {.rank = 0};
+    for (int i = 0; i < r; i++) {
+        if (!red[i]) o.dims[o.rank++] = x->shape.dims[i];
+        else if (keep) o.dims[o.rank++] = ir_dim_const(1);
+    }
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_layer_norm(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int ax;
+    if (need_float(g, n, x)) return -1;
+    int64_t a = ir_attr_int(n, "axis", -1);
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
+    for (int i = 1; i < n->n_in; i++) {
+        ir_value_t *v = n->in[i];
+        if (!v) continue;
+        ir_shape_t t;
+        if (same_dtype(g, n, x, v)) return -1;
+        if (v->shape.rank > x->shape.rank - ax || ir_broadcast_shapes(&v->shape, &x->shape, &t) ||
+            !shape_eq(&t, &x->shape))
+            return ir_error(g, n, "%s shape %s does not broadcast to the normalised dims of %s", i == 1 ? "Scale" : "B",
+                            SHP(&v->shape), SHP(&x->shape));
+    }
+    int64_t st = ir_attr_int(n, "stash_type", IR_F32);
+    if (!ir_dtype_is_float((ir_dtype_t)st)) return ir_error(g, n, "stash_type %lld is not a float type", (long long)st);
+    ir_shape_t ms = x->shape;
+    for (int i = ax; i < ms.rank; i++) ms.dims[i] = ir_dim_const(1);
+    set_out(n, 0, x->dtype, &x->shape);
+    set_out(n, 1, (ir_dtype_t)st, &ms);
+    set_out(n, 2, (ir_dtype_t)st, &ms);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- data movement */
+static int inf_flatten(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    int64_t a = ir_attr_int(n, "axis", 1);
+    if (a < -(int64_t)s->rank || a > s->rank)
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(s));
+    int ax = (int)(a < 0 ? a + s->rank : a);
+    mono_t lo, hi;
+    ir_shape_t o = {.rank = 2};
+    if (mono_of(s, 0, ax, &lo) || mono_of(s, ax, s->rank, &hi) || mono_dim(&lo, &o.dims[0]) || mono_dim(&hi, &o.dims[1]))
+        return ir_error(g, n, "unsupported symbolic shape: flattening %s at axis %d", SHP(s), ax);
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_reshape(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    int64_t sh[MAXC];
+    int cnt = need_ints(g, n, 1, "shape", sh);
+    if (cnt < 0) return -1;
+    if (cnt > IR_MAX_RANK) return ir_error(g, n, "target rank %d exceeds %d", cnt, IR_MAX_RANK);
+    bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
+    ir_shape_t o = {.rank = cnt};
+    int neg = -1;
+    mono_t known = {.c = 1};
+    for (int i = 0; i < cnt; i++) {
+        if (sh[i] == -1) {
+            if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
+            neg = i;
+            continue;
+        }
+        if (sh[i] < -1) return ir_error(g, n, "shape value %lld is invalid", (long long)sh[i]);
+        if (sh[i] == 0 && !allowzero) {
+            if (i >= s->rank)
+                return ir_error(g, n, "shape[%d] = 0 copies a dim that input %s does not have", i, SHP(s));
+            o.dims[i] = s->dims[i];
+        } else {
+            o.dims[i] = ir_dim_const(sh[i]);
+        }
+        if (mono_mul(&known, o.dims[i])) return ir_error(g, n, "unsupported symbolic shape: target shape overflows");
+    }
+    if (allowzero && neg >= 0 && known.c == 0)
+        return ir_error(g, n, "shape has both 0 and -1 with allowzero");
+    mono_t total;
+    if (mono_of(s, 0, s->rank, &total)) return ir_error(g, n, "unsupported symbolic shape: input %s", SHP(s));
+    if (known.c == 0) known.ns = 0;
+    if (neg >= 0) {
+        if (known.c == 0)
+            return ir_error(g, n, "cannot infer the -1 dim of a reshape to a shape with a zero dim");
+        if (mono_div(&total, &known, &o.dims[neg]))
+            return ir_error(g, n, "cannot reshape %s: the known dims of the target do not divide its size%s", SHP(s),
+                            total.ns || known.ns ? " (unsupported symbolic shape)" : "");
+    } else if (!mono_eq(&total, &known)) {
+        return ir_error(g, n, "cannot reshape %s to %s: element counts differ", SHP(s), SHP(&o));
+    }
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_transpose(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    const int64_t *perm;
+    int c = ir_attr_ints(n, "perm", &perm);
+    ir_shape_t o = {.rank = s->rank};
+    bool seen[IR_MAX_RANK] = {0};
+    if (c >= 0 && c != s->rank)
+        return ir_error(g, n, "perm has %d entries for input %s", c, SHP(s));
+    for (int i = 0; i < s->rank; i++) {
+        int64_t p = c >= 0 ? perm[i] : s->rank - 1 - i;
+        if (p < 0 || p >= s->rank || seen[p]) return ir_error(g, n, "perm is not a permutation of 0..%d", s->rank - 1);
+        seen[p] = true;
+        o.dims[i] = s->dims[p];
+    }
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_concat(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (!ir_attr_find(n, "axis")) return ir_error(g, n, "attribute 'axis' is required");
+    int64_t a = ir_attr_int(n, "axis", 0);
+    int ax;
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
+    ir_shape_t o = x->shape;
+    for (int i = 1; i < n->n_in; i++) {
+        ir_value_t *v = n->in[i];
+        if (!v) return ir_error(g, n, "input %d is missing", i);
+        if (same_dtype(g, n, x, v)) return -1;
+        bool ok = v->shape.rank == o.rank;
+        for (int d = 0; ok && d < o.rank; d++)
+            if (d != ax && !ir_dim_eq(v->shape.dims[d], o.dims[d])) ok = false;
+        if (!ok) return ir_error(g, n, "input shapes %s and %s differ outside axis %d", SHP(&x->shape), SHP(&v->shape), ax);
+        if (ir_dim_add(o.dims[ax], v->shape.dims[ax], &o.dims[ax]))
+            return ir_error(g, n, "unsupported symbolic shape: concatenating %s and %s", SHP(&x->shape), SHP(&v->shape));
+    }
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_split(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int64_t a = ir_attr_int(n, "axis", 0), sz[MAXC];
+    int ax, k = n->n_out;
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
+    ir_dim_t d = x->shape.dims[ax];
+    ir_dim_t parts[MAXC];
+    if (k > MAXC) return ir_error(g, n, "too many outputs");
+    if (n->n_in > 1 && n->in[1]) {
+        int c = need_ints(g, n, 1, "split", sz);
+        if (c < 0) return -1;
+        if (c != k) return ir_error(g, n, "split has %d sizes for %d outputs", c, k);
+        if (!ir_dim_is_const(d)) return ir_error(g, n, "unsupported symbolic shape: splitting symbolic axis of %s", SHP(&x->shape));
+        int64_t sum = 0;
+        for (int i = 0; i < k; i++) {
+            if (sz[i] < 0 || __builtin_add_overflow(sum, sz[i], &sum))
+                return ir_error(g, n, "split size %lld is invalid", (long long)sz[i]);
+            parts[i] = ir_dim_const(sz[i]);
+        }
+        if (sum != d.v) return ir_error(g, n, "split sizes sum to %lld, but axis %d of %s has %lld", (long long)sum, ax,
+                                        SHP(&x->shape), (long long)d.v);
+    } else {
+        int64_t no = ir_attr_int(n, "num_outputs", -1);
+        if (no >= 0 && no != k) return ir_error(g, n, "num_outputs is %lld but the node has %d outputs", (long long)no, k);
+        if (!ir_dim_is_const(d)) {
+            if (d.v % k) return ir_error(g, n, "unsupported symbolic shape: %s does not split evenly in %d", SHP(&x->shape), k);
+            for (int i = 0; i < k; i++) parts[i] = (ir_dim_t){d.v / k, d.sym};
+        } else if (no >= 0) {
+            /* opset 18: chunks of ceil(d/k), the last one smaller. */
+            int64_t ch = (d.v + k - 1) / k, last = d.v - ch * (k - 1);
+            if (last < 0) return ir_error(g, n, "axis %d of %s cannot be split in %d", ax, SHP(&x->shape), k);
+            for (int i = 0; i < k; i++) parts[i] = ir_dim_const(i == k - 1 ? last : ch);
+        } else {
+            if (d.v % k) return ir_error(g, n, "axis %d of %s does not split evenly in %d", ax, SHP(&x->shape), k);
+            for (int i = 0; i < k; i++) parts[i] = ir_dim_const(d.v / k);
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        ir_shape_t o = x->shape;
+        o.dims[ax] = parts[i];
+        set_out(n, i, x->dtype, &o);
+    }
+    return 0;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static int inf_slice(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    int64_t st[MAXC], en[MAXC], ax[MAXC] = {0}, sp[MAXC];
+    int cs = need_ints(g, n, 1, "starts", st);
+    if (cs < 0) return -1;
+    int ce = need_ints(g, n, 2, "ends", en);
+    if (ce < 0) return -1;
+    if (cs != ce) return ir_error(g, n, "starts has %d values but ends has %d", cs, ce);
+    if (n->n_in > 3 && n->in[3]) {
+        int c = need_ints(g, n, 3, "axes", ax);
+        if (c < 0) return -1;
+        if (c != cs) return ir_error(g, n, "axes has %d values, expected %d", c, cs);
+    } else {
+        if (cs > r) return ir_error(g, n, "%d starts given for input %s", cs, SHP(&x->shape));
+        for (int i = 0; i < cs; i++) ax[i] = i;
+    }
+    if (n->n_in > 4 && n->in[4]) {
+        int c = need_ints(g, n, 4, "steps", sp);
+        if (c < 0) return -1;
+        if (c != cs) return ir_error(g, n, "steps has %d values, expected %d", c, cs);
+    } else {
+        for (int i = 0; i < cs; i++) sp[i] = 1;
+    }
+    int axes[IR_MAX_RANK];
+    if (cs > r) return ir_error(g, n, "%d axes given for input %s", cs, SHP(&x->shape));
+    if (norm_axes(g, n, ax, cs, r, axes)) return -1;
+    ir_shape_t o = x->shape;
+    for (int i = 0; i < cs; i++) {
+        int64_t s = st[i], e = en[i], step = sp[i];
+        ir_dim_t dd = x->shape.dims[axes[i]];
+        if (step == 0) return ir_error(g, n, "step on axis %d is 0", axes[i]);
+        if (!ir_dim_is_const(dd)) {
+            /* Only the whole axis is expressible without knowing its size. */
+            if (step == 1 && s == 0 && e >= INT32_MAX) continue;
+            return ir_error(g, n, "unsupported symbolic shape: slicing symbolic axis %d of %s", axes[i], SHP(&x->shape));
+        }
+        int64_t d = dd.v, len;
+        if (s < 0) s = s < -d ? 0 : s + d;
+        if (e < 0) e = e < -d ? -1 : e + d;
+        if (step > 0) {
+            s = clamp64(s, 0, d);
+            e = clamp64(e, 0, d);
+            len = e > s ? (e - s - 1) / step + 1 : 0;
+        } else {
+            s = clamp64(s, 0, d - 1);
+            e = clamp64(e, -1, d - 1);
+            len = s > e ? (s - e - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
+        }
+        o.dims[axes[i]] = ir_dim_const(len);
+    }
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_gather(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0], *idx = n->in[1];
+    int64_t a = ir_attr_int(n, "axis", 0);
+    int ax, r = x->shape.rank, q = idx->shape.rank;
+    if (ir_norm_axis(a, r, &ax)) return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
+    if (idx->dtype != IR_I64 && idx->dtype != IR_I32)
+        return ir_error(g, n, "indices must be int32 or int64, got %s", ir_dtype_name(idx->dtype));
+    if (r + q - 1 > IR_MAX_RANK) return ir_error(g, n, "result rank exceeds %d", IR_MAX_RANK);
+    ir_dim_t d = x->shape.dims[ax];
+    if (idx->data && ir_dim_is_const(d)) {
+        /* Constant indices out of range would be an out-of-bounds read in generated code. */
+        int64_t cnt = data_count(idx);
+        for (int64_t i = 0; i < cnt; i++) {
+            int64_t v;
+            if (idx->dtype == IR_I64) memcpy(&v, (const char *)idx->data + 8 * i, 8);
+            else { int32_t w; memcpy(&w, (const char *)idx->data + 4 * i, 4); v = w; }
+            if (v < -d.v || v >= d.v)
+                return ir_error(g, n, "index %lld is out of range for axis %d of %s", (long long)v, ax, SHP(&x->shape));
+        }
+    }
+    ir_shape_t o = {.rank = 0};
+    for (int i = 0; i < ax; i++) o.dims[o.rank++] = x->shape.dims[i];
+    for (int i = 0; i < q; i++) o.dims[o.rank++] = idx->shape.dims[i];
+    for (int i = ax + 1; i < r; i++) o.dims[o.rank++] = x->shape.dims[i];
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_squeeze(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    bool drop[IR_MAX_RANK] = {0};
+    if (n->n_in > 1 && n->in[1]) {
+        int64_t ax[MAXC];
+        int axes[IR_MAX_RANK], c = need_ints(g, n, 1, "axes", ax);
+        if (c < 0) return -1;
+        if (c > s->rank) return ir_error(g, n, "%d axes given for input %s", c, SHP(s));
+        if (norm_axes(g, n, ax, c, s->rank, axes)) return -1;
+        for (int i = 0; i < c; i++) {
+            if (!dim_is(s->dims[axes[i]], 1))
+                return ir_error(g, n, "cannot squeeze axis %d of %s: its size is not 1", axes[i], SHP(s));
+            drop[axes[i]] = true;
+        }
+    } else {
+        for (int i = 0; i < s->rank; i++) drop[i] = dim_is(s->dims[i], 1);
+    }
+    ir_shape_t o = {.rank = 0};
+    for (int i = 0; i < s->rank; i++)
+        if (!drop[i]) o.dims[o.rank++] = s->dims[i];
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_unsqueeze(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    int64_t ax[MAXC];
+    int axes[IR_MAX_RANK], c = need_ints(g, n, 1, "axes", ax);
+    if (c < 0) return -1;
+    int r = s->rank + c;
+    if (r > IR_MAX_RANK) return ir_error(g, n, "result rank %d exceeds %d", r, IR_MAX_RANK);
+    if (norm_axes(g, n, ax, c, r, axes)) return -1;
+    bool ins[IR_MAX_RANK] = {0};
+    for (int i = 0; i < c; i++) ins[axes[i]] = true;
+    ir_shape_t o = {.rank = r};
+    for (int i = 0, j = 0; i < r; i++) o.dims[i] = ins[i] ? ir_dim_const(1) : s->dims[j++];
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+/* A constant shape input (Expand, ConstantOfShape) as an ir_shape_t. */
+static int shape_input(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_shape_t *o) {
+    int64_t v[MAXC];
+    int c = need_ints(g, n, idx, what, v);
+    if (c < 0) return -1;
+    if (c > IR_MAX_RANK) return ir_error(g, n, "input '%s' has rank %d, more than %d", what, c, IR_MAX_RANK);
+    o->rank = c;
+    for (int i = 0; i < c; i++) {
+        if (v[i] < 0) return ir_error(g, n, "input '%s' has a negative dim %lld", what, (long long)v[i]);
+        o->dims[i] = ir_dim_const(v[i]);
+    }
+    return 0;
+}
+
+static int inf_expand(ir_graph_t *g, ir_node_t *n) {
+    ir_shape_t t, o;
+    if (shape_input(g, n, 1, "shape", &t) || bcast(g, n, &n->in[0]->shape, &t, &o)) return -1;
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_tile(ir_graph_t *g, ir_node_t *n) {
+    const ir_shape_t *s = &n->in[0]->shape;
+    int64_t rep[MAXC];
+    int c = need_ints(g, n, 1, "repeats", rep);
+    if (c < 0) return -1;
+    if (c != s->rank) return ir_error(g, n, "repeats has %d values for input %s", c, SHP(s));
+    ir_shape_t o = *s;
+    for (int i = 0; i < c; i++) {
+        if (rep[i] < 0) return ir_error(g, n, "repeat %lld is negative", (long long)rep[i]);
+        if (ir_dim_mul(s->dims[i], ir_dim_const(rep[i]), &o.dims[i]))
+            return ir_error(g, n, "tiling %s overflows", SHP(s));
+    }
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_pad(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    const ir_shape_t *s = &x->shape;
+    int r = s->rank, axes[IR_MAX_RANK];
+    int64_t pads[MAXC], ax[MAXC];
+    int c = need_ints(g, n, 1, "pads", pads);
+    if (c < 0) return -1;
+    int na = r;
+    if (n->n_in > 3 && n->in[3]) {
+        if ((na = need_ints(g, n, 3, "axes", ax)) < 0) return -1;
+        if (na > r) return ir_error(g, n, "%d axes given for input %s", na, SHP(s));
+    } else {
+        for (int i = 0; i < r; i++) ax[i] = i;
+    }
+    if (norm_axes(g, n, ax, na, r, axes)) return -1;
+    if (c != 2 * na) return ir_error(g, n, "pads has %d values, expected %d", c, 2 * na);
+    if (n->n_in > 2 && n->in[2]) {
+        ir_value_t *cv = n->in[2];
+        if (same_dtype(g, n, x, cv)) return -1;
+        if (cv->shape.rank > 1 || ir_shape_numel(&cv->shape) > 1)
+            return ir_error(g, n, "constant_value must be a scalar, got %s", SHP(&cv->shape));
+    }
+    const char *mode = ir_attr_str(n, "mode", "constant");
+    bool refl = !strcmp(mode, "reflect");
+    if (!refl && strcmp(mode, "constant") && strcmp(mode, "edge") && strcmp(mode, "wrap"))
+        return ir_error(g, n, "unknown mode '%s'", mode);
+    ir_shape_t o = *s;
+    for (int i = 0; i < na; i++) {
+        int a = axes[i];
+        int64_t pb = pads[i], pe = pads[na + i];
+        ir_dim_t d = s->dims[a];
+        if (pb == 0 && pe == 0) continue;
+        if (!ir_dim_is_const(d))
+            return ir_error(g, n, "unsupported symbolic shape: padding symbolic axis %d of %s", a, SHP(s));
+        int64_t v;
+        if (__builtin_add_overflow(d.v, pb, &v) || __builtin_add_overflow(v, pe, &v) || v < 0)
+            return ir_error(g, n, "pads %lld,%lld on axis %d of %s give an invalid size", (long long)pb, (long long)pe, a, SHP(s));
+        if (strcmp(mode, "constant") && (d.v == 0 || (refl && (pb >= d.v || pe >= d.v))))
+            return ir_error(g, n, "pads %lld,%lld are too large for %s mode on axis %d of %s", (long long)pb,
+                            (long long)pe, mode, a, SHP(s));
+        o.dims[a] = ir_dim_const(v);
+    }
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+
+static int inf_shape(ir_graph_t *g, ir_node_t *n) {
+    int64_t r = n->in[0]->shape.rank;
+    int64_t st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
+    if (st < 0) st += r;
+    if (en < 0) en += r;
+    st = clamp64(st, 0, r);
+    en = clamp64(en, 0, r);
+    ir_shape_t o = shape1(en > st ? en - st : 0);
+    set_out(n, 0, IR_I64, &o);
+    return 0;
+}
+
+/* Constant (usually already an initializer) and ConstantOfShape read a value attribute. */
+static int inf_constant(ir_graph_t *g, ir_node_t *n) {
+    const ir_attr_t *a = NULL;
+    for (int i = 0; i < n->n_attrs && !a; i++) a = &n->attrs[i];
+    if (!a) return ir_error(g, n, "needs a value attribute");
+    ir_shape_t s = {.rank = 0};
+    if (a->kind == IR_ATTR_TENSOR && a->t) {
+        set_out(n, 0, a->t->dtype, &a->t->shape);
+        return 0;
+    }
+    if (a->kind == IR_ATTR_INTS || a->kind == IR_ATTR_FLOATS) s = shape1(a->n);
+    if (a->kind == IR_ATTR_INT || a->kind == IR_ATTR_INTS) set_out(n, 0, IR_I64, &s);
+    else if (a->kind == IR_ATTR_FLOAT || a->kind == IR_ATTR_FLOATS) set_out(n, 0, IR_F32, &s);
+    else return ir_error(g, n, "attribute '%s' is not supported", a->name);
+    return 0;
+}
+
+static int inf_constant_of_shape(ir_graph_t *g, ir_node_t *n) {
+    ir_shape_t o;
+    if (shape_input(g, n, 0, "input", &o)) return -1;
+    ir_dtype_t dt = IR_F32;
+    const ir_attr_t *a = ir_attr_find(n, "value");
+    if (a) {
+        if (a->kind != IR_ATTR_TENSOR || !a->t || ir_shape_numel(&a->t->shape) != 1)
+            return ir_error(g, n, "attribute 'value' must be a one-element tensor");
+        dt = a->t->dtype;
+        if (ir_dtype_size(dt) == 0) return ir_error(g, n, "value dtype %s is not supported", ir_dtype_name(dt));
+    }
+    set_out(n, 0, dt, &o);
+    return 0;
+}
+
+static int inf_range(ir_graph_t *g, ir_node_t *n) {
+    static const char *nm[] = {"start", "limit", "delta"};
+    double v[3];
+    int64_t iv[3];
+    ir_dtype_t dt = n->in[0]->dtype;
+    if (need_numeric(g, n, n->in[0])) return -1;
+    for (int i = 0; i < 3; i++) {
+        ir_value_t *x = n->in[i];
+        if (i && same_dtype(g, n, n->in[0], x)) return -1;
+        if (!x->data)
+            return ir_error(g, n, "input '%s' must be a constant (data-dependent shapes are not supported); "
+                            "'%s' is computed at run time", nm[i], vname(x));
+        if (ir_const_scalar(x, &v[i])) return ir_error(g, n, "input '%s' must be a scalar", nm[i]);
+        if (ir_const_ints(x, &iv[i], 1) != 1) iv[i] = 0;
+    }
+    int64_t cnt;
+    if (dt == IR_I64 || dt == IR_I32) {
+        /* Integer math: doubles lose precision past 2^53. */
+        int64_t diff;
+        if (iv[2] == 0) return ir_error(g, n, "delta is 0");
+        if (__builtin_sub_overflow(iv[1], iv[0], &diff)) return ir_error(g, n, "range overflows");
+        if ((diff > 0) != (iv[2] > 0) || diff == 0) cnt = 0;
+        else if (iv[2] == -1 && diff == INT64_MIN) return ir_error(g, n, "range has too many elements");
+        else cnt = diff / iv[2] + (diff % iv[2] != 0);
+    } else {
+        if (v[2] == 0 || !isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2]))
+            return ir_error(g, n, "start, limit and delta must be finite with a non-zero delta");
+        double c = ceil((v[1] - v[0]) / v[2]);
+        if (c > 4e18) return ir_error(g, n, "range has too many elements");
+        cnt = c > 0 ? (int64_t)c : 0;
+    }
+    ir_shape_t o = shape1(cnt);
+    set_out(n, 0, dt, &o);
+    return 0;
+}
+
+static int inf_dropout(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (need_float(g, n, x)) return -1;
+    if (n->n_in > 1 && n->in[1] && !ir_dtype_is_float(n->in[1]->dtype))
+        return ir_error(g, n, "ratio must be a float scalar");
+    if (n->n_in > 2 && n->in[2] && n->in[2]->dtype != IR_BOOL)
+        return ir_error(g, n, "training_mode must be a bool scalar");
+    set_out(n, 0, x->dtype, &x->shape);
+    set_out(n, 1, IR_BOOL, &x->shape);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- entry */
+static int check_dims(ir_graph_t *g, ir_node_t *n, const ir_value_t *v, const char *role) {
+    const ir_shape_t *s = &v->shape;
+    if (s->rank < 0) return ir_error(g, n, "%s '%s' has an unknown shape", role, vname(v));
+    if (s->rank > IR_MAX_RANK) return ir_error(g, n, "%s '%s' has rank %d, more than %d", role, vname(v), s->rank, IR_MAX_RANK);
+    for (int i = 0; i < s->rank; i++)
+        if (s->dims[i].v < 0 || (s->dims[i].sym >= 0 && s->dims[i].sym >= g->n_syms))
+            return ir_error(g, n, "%s '%s' has an invalid dim %d in %s", role, vname(v), i, SHP(s));
+    int64_t ne = ir_shape_numel(s), bytes;
+    if (ir_shape_is_static(s) &&
+        (ne < 0 || __builtin_mul_overflow(ne, (int64_t)(ir_dtype_size(v->dtype) ? ir_dtype_size(v->dtype) : 1), &bytes)))
+        return ir_error(g, n, "%s '%s' has shape %s whose size overflows int64", role, vname(v), SHP(s));
+    return 0;
+}
+
+int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
+    int mi, xi, mo, xo;
+    if (n->op >= IR_OP_COUNT) return ir_error(g, n, "unknown op");
+    ir_op_arity(n->op, &mi, &xi, &mo, &xo);
+    if (n->n_in < mi || n->n_in > xi) return ir_error(g, n, "has %d inputs, expected %d to %d", n->n_in, mi, xi);
+    if (n->n_out < mo || n->n_out > xo) return ir_error(g, n, "has %d outputs, expected %d to %d", n->n_out, mo, xo);
+    for (int i = 0; i < n->n_in; i++) {
+        ir_value_t *v = n->in[i];
+        if (!v) {
+            if (i < mi) return ir_error(g, n, "required input %d is missing", i);
+            continue;
+        }
+        if (v->dtype == IR_UNDEFINED || ir_dtype_size(v->dtype) == 0)
+            return ir_error(g, n, "input '%s' has unsupported dtype %s", vname(v), ir_dtype_name(v->dtype));
+        if (check_dims(g, n, v, "input")) return -1;
+    }
+    int rc;
+    switch (n->op) {
+    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
+    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_PRELU:
+    case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
+    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_WHERE:
+        rc = inf_nary(g, n); break;
+    case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: rc = inf_conv(g, n); break;
+    case IR_OP_GEMM: rc = inf_gemm(g, n); break;
+    case IR_OP_MATMUL: rc = inf_matmul(g, n); break;
+    case IR_OP_BATCH_NORM: rc = inf_batch_norm(g, n); break;
+    case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL:
+        rc = inf_pool(g, n); break;
+    case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: rc = inf_softmax(g, n); break;
+    case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN:
+    case IR_OP_REDUCE_PROD:
+        rc = inf_reduce(g, n); break;
+    case IR_OP_LAYER_NORM: rc = inf_layer_norm(g, n); break;
+    case IR_OP_FLATTEN: rc = inf_flatten(g, n); break;
+    case IR_OP_RESHAPE: rc = inf_reshape(g, n); break;
+    case IR_OP_TRANSPOSE: rc = inf_transpose(g, n); break;
+    case IR_OP_CONCAT: rc = inf_concat(g, n); break;
+    case IR_OP_SPLIT: rc = inf_split(g, n); break;
+    case IR_OP_SLICE: rc = inf_slice(g, n); break;
+    case IR_OP_GATHER: rc = inf_gather(g, n); break;
+    case IR_OP_SQUEEZE: rc = inf_squeeze(g, n); break;
+    case IR_OP_UNSQUEEZE: rc = inf_unsqueeze(g, n); break;
+    case IR_OP_EXPAND: rc = inf_expand(g, n); break;
+    case IR_OP_TILE: rc = inf_tile(g, n); break;
+    case IR_OP_PAD: rc = inf_pad(g, n); break;
+    case IR_OP_SHAPE: rc = inf_shape(g, n); break;
+    case IR_OP_SIZE: { ir_shape_t o = {.rank = 0}; set_out(n, 0, IR_I64, &o); rc = 0; break; }
+    case IR_OP_CONSTANT: rc = inf_constant(g, n); break;
+    case IR_OP_CONSTANT_OF_SHAPE: rc = inf_constant_of_shape(g, n); break;
+    case IR_OP_RANGE: rc = inf_range(g, n); break;
+    case IR_OP_DROPOUT: rc = inf_dropout(g, n); break;
+    case IR_OP_RELU: case IR_OP_LEAKY_RELU: case IR_OP_SIGMOID: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH:
+    case IR_OP_TANH: case IR_OP_ELU: case IR_OP_SELU: case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_CLIP:
+    case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_RECIPROCAL: case IR_OP_NEG: case IR_OP_ABS: case IR_OP_EXP:
+    case IR_OP_LOG: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_NOT:
+    case IR_OP_SIGN: case IR_OP_IDENTITY: case IR_OP_CAST:
+        rc = inf_unary(g, n); break;
+    default:
+        /* A new row in ops.def needs its rule here; refusing beats guessing a shape. */
+        return ir_error(g, n, "no shape inference rule for this op");
+    }
+    if (rc) return rc;
+    for (int i = 0; i < n->n_out; i++)
+        if (n->out[i] && check_dims(g, n, n->out[i], "output")) return -1;
+    return 0;
+}

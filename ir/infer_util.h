@@ -1,0 +1,51 @@
+/* Shape helpers shared by inference (ir/infer.c), the passes and the backends, so that
+ * broadcasting, axis normalisation and window (conv/pool) arithmetic are written once. */
+#ifndef ONNXC_IR_INFER_UTIL_H
+#define ONNXC_IR_INFER_UTIL_H
+
+#include "ir/ir.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Numpy (multidirectional) broadcasting. Equal dims stay, a constant 1 broadcasts
+ * against anything; anything else fails. Returns 0, or -1 on mismatch / unknown rank. */
+int ir_broadcast_shapes(const ir_shape_t *a, const ir_shape_t *b, ir_shape_t *out);
+
+/* axis in [-rank, rank-1] -> [0, rank-1]. Returns 0, or -1 when out of range. */
+int ir_norm_axis(int64_t axis, int rank, int *out);
+
+/* Products and sums of dims; -1 when the result overflows or is not "const or
+ * const * one symbol" (e.g. S0*S1, or 3 + S0). */
+int ir_dim_mul(ir_dim_t a, ir_dim_t b, ir_dim_t *out);
+int ir_dim_add(ir_dim_t a, ir_dim_t b, ir_dim_t *out);
+
+/* Reads a constant integer tensor (int64 or int32 data) into out[0..max).
+ * Returns the element count, or -1 if v is not constant, not an integer tensor,
+ * or holds more than max elements. */
+int ir_const_ints(const ir_value_t *v, int64_t *out, int max);
+/* A constant single-element tensor of any numeric dtype, as a double. 0 or -1. */
+int ir_const_scalar(const ir_value_t *v, double *out);
+
+/* Resolved window arithmetic of Conv, ConvTranspose, MaxPool and AveragePool: kernel,
+ * strides, dilations and the effective begin/end pads (auto_pad already applied) per
+ * spatial axis, plus the output spatial sizes. Backends read pads from here rather than
+ * re-deriving SAME_UPPER/SAME_LOWER. x is the input (N, C, spatial...), w the weights
+ * (NULL for pools). Errors are recorded with ir_error(g, n, ...). */
+typedef struct ir_window {
+    int ns;                                  /* spatial rank */
+    int64_t group;                           /* 1 for pools */
+    int64_t k[IR_MAX_RANK], s[IR_MAX_RANK], d[IR_MAX_RANK];
+    int64_t pb[IR_MAX_RANK], pe[IR_MAX_RANK];
+    int64_t out_pad[IR_MAX_RANK];            /* ConvTranspose output_padding */
+    int64_t out[IR_MAX_RANK];                /* output spatial sizes */
+    bool ceil_mode;
+} ir_window_t;
+int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                     ir_window_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
