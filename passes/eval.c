@@ -1,0 +1,765 @@
+/* A small reference evaluator for constant folding. It covers what exporters put in
+ * shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Range, Expand,
+ * ConstantOfShape, ...) plus cheap element-wise math on constants. It computes output
+ * shapes itself, so folding never depends on what inference made of a dynamic input. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/passes.h"
+
+#define EVAL_MAX_BYTES ((int64_t)64 << 20)
+#define EVAL_MAX_IN 8
+
+typedef struct sh {
+    int r;
+    int64_t d[IR_MAX_RANK];
+} sh_t;
+
+typedef struct res {
+    ir_dtype_t dt;
+    sh_t sh;
+    void *buf;
+    int64_t numel;
+} res_t;
+
+static bool dt_ok(ir_dtype_t t) {
+    switch (t) {
+    case IR_F32: case IR_F64: case IR_I8: case IR_U8: case IR_I16: case IR_U16:
+    case IR_I32: case IR_U32: case IR_I64: case IR_U64: case IR_BOOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool get_sh(const ir_shape_t *s, sh_t *o) {
+    if (!ir_shape_is_static(s)) return false;
+    o->r = s->rank;
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dims[i].v < 0) return false;
+        o->d[i] = s->dims[i].v;
+    }
+    return true;
+}
+
+static int64_t sh_numel(const sh_t *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->r; i++) {
+        if (s->d[i] < 0) return -1;
+        if (s->d[i] && n > INT64_MAX / s->d[i]) return -1;
+        n *= s->d[i];
+    }
+    return n;
+}
+
+/* Float to integer without the undefined behaviour of an out-of-range conversion. */
+static int64_t f2i(double x) {
+    if (isnan(x)) return 0;
+    if (x >= 9223372036854775807.0) return INT64_MAX;
+    if (x <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)x;
+}
+
+static int64_t ld_i(ir_dtype_t t, const void *p, int64_t i) {
+    switch (t) {
+    case IR_F32: return f2i(((const float *)p)[i]);
+    case IR_F64: return f2i(((const double *)p)[i]);
+    case IR_I8: return ((const int8_t *)p)[i];
+    case IR_U8: case IR_BOOL: return ((const uint8_t *)p)[i];
+    case IR_I16: return ((const int16_t *)p)[i];
+    case IR_U16: return ((const uint16_t *)p)[i];
+    case IR_I32: return ((const int32_t *)p)[i];
+    case IR_U32: return ((const uint32_t *)p)[i];
+    case IR_I64: return ((const int64_t *)p)[i];
+    case IR_U64: return (int64_t)((const uint64_t *)p)[i];
+    default: return 0;
+    }
+}
+
+static double ld_f(ir_dtype_t t, const void *p, int64_t i) {
+    switch (t) {
+    case IR_F32: return ((const float *)p)[i];
+    case IR_F64: return ((const double *)p)[i];
+    case IR_U64: return (double)((const uint64_t *)p)[i];
+    default: return (double)ld_i(t, p, i);
+    }
+}
+
+static void st_i(ir_dtype_t t, void *p, int64_t i, int64_t x) {
+    switch (t) {
+    case IR_F32: ((float *)p)[i] = (float)x; break;
+    case IR_F64: ((double *)p)[i] = (double)x; break;
+    case IR_I8: ((int8_t *)p)[i] = (int8_t)x; break;
+    case IR_U8: ((uint8_t *)p)[i] = (uint8_t)x; break;
+    case IR_BOOL: ((uint8_t *)p)[i] = x != 0; break;
+    case IR_I16: ((int16_t *)p)[i] = (int16_t)x; break;
+    case IR_U16: ((uint16_t *)p)[i] = (uint16_t)x; break;
+    case IR_I32: ((int32_t *)p)[i] = (int32_t)x; break;
+    case IR_U32: ((uint32_t *)p)[i] = (uint32_t)x; break;
+    case IR_I64: ((int64_t *)p)[i] = x; break;
+    case IR_U64: ((uint64_t *)p)[i] = (uint64_t)x; break;
+    default: break;
+    }
+}
+
+static void st_f(ir_dtype_t t, void *p, int64_t i, double x) {
+    if (t == IR_F32) ((float *)p)[i] = (float)x;
+    else if (t == IR_F64) ((double *)p)[i] = x;
+    else if (t == IR_BOOL) ((uint8_t *)p)[i] = x != 0;
+    else st_i(t, p, i, f2i(x));
+}
+
+/* Input k as a constant with a static shape whose data covers it; false otherwise. */
+static bool in_const(const ir_node_t *n, int k, sh_t *s) {
+    const ir_value_t *v = k < n->n_in ? n->in[k] : NULL;
+    if (!v || !v->data || !dt_ok(v->dtype) || !get_sh(&v->shape, s)) return false;
+    int64_t ne = sh_numel(s);
+    return ne >= 0 && (uint64_t)ne * ir_dtype_size(v->dtype) <= v->data_size;
+}
+
+/* Reads a 1-D int32/int64 constant input into out[]; returns its length or -1. */
+static int in_ints(const ir_node_t *n, int k, int64_t *out, int cap) {
+    sh_t s;
+    if (!in_const(n, k, &s) || s.r > 1) return -1;
+    const ir_value_t *v = n->in[k];
+    if (v->dtype != IR_I64 && v->dtype != IR_I32) return -1;
+    int64_t ne = sh_numel(&s);
+    if (ne > cap) return -1;
+    for (int64_t i = 0; i < ne; i++) out[i] = ld_i(v->dtype, v->data, i);
+    return (int)ne;
+}
+
+static bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t *s) {
+    r->dt = dt;
+    r->sh = *s;
+    r->numel = sh_numel(s);
+    if (r->numel < 0 || !dt_ok(dt)) return false;
+    int64_t bytes = r->numel * (int64_t)ir_dtype_size(dt);
+    if (r->numel > EVAL_MAX_BYTES || bytes > EVAL_MAX_BYTES) return false;
+    r->buf = ir_arena_alloc(&g->arena, (size_t)bytes);
+    return r->buf != NULL;
+}
+
+static void row_strides(const sh_t *s, int64_t *st) {
+    int64_t m = 1;
+    for (int i = s->r - 1; i >= 0; i--) {
+        st[i] = m;
+        m *= s->d[i];
+    }
+}
+
+/* Strides of in broadcast to out (numpy rules; 0 where in has a 1). */
+static void bcast_strides(const sh_t *in, const sh_t *out, int64_t *st) {
+    int off = out->r - in->r;
+    int64_t m = 1;
+    for (int i = out->r - 1; i >= 0; i--) {
+        int j = i - off;
+        if (j < 0) {
+            st[i] = 0;
+            continue;
+        }
+        st[i] = in->d[j] == 1 ? 0 : m;
+        m *= in->d[j];
+    }
+}
+
+static bool bcast_shape(const sh_t *a, const sh_t *b, sh_t *o) {
+    int r = a->r > b->r ? a->r : b->r;
+    if (r > IR_MAX_RANK) return false;
+    sh_t t = {r, {0}};   /* o may alias a or b */
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - a->r), ib = i - (r - b->r);
+        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da != db && da != 1 && db != 1) return false;
+        t.d[i] = da == 1 ? db : da;
+    }
+    *o = t;
+    return true;
+}
+
+/* Flat offset in a tensor with strides st of out-element i (out shape s). */
+static int64_t offset_of(const sh_t *s, int64_t i, const int64_t *st) {
+    int64_t off = 0;
+    for (int k = s->r - 1; k >= 0; k--) {
+        int64_t d = s->d[k] ? s->d[k] : 1;
+        off += (i % d) * st[k];
+        i /= d;
+    }
+    return off;
+}
+
+/* ---------------------------------------------------------------- element-wise */
+static bool is_cmp(ir_op_t op) {
+    return op == IR_OP_EQUAL || op == IR_OP_LESS || op == IR_OP_GREATER || op == IR_OP_LESS_EQUAL ||
+           op == IR_OP_GREATER_EQUAL;
+}
+
+static bool ipow(int64_t b, int64_t e, int64_t *r) {
+    if (e < 0) return false;
+    uint64_t acc = 1, base = (uint64_t)b;
+    while (e) {
+        if (e & 1) acc *= base;
+        base *= base;
+        e >>= 1;
+    }
+    *r = (int64_t)acc;
+    return true;
+}
+
+/* One scalar step; false when the result is not defined at compile time (x/0 on ints). */
+static bool fop(ir_op_t op, const double *a, int na, double *r) {
+    double x = a[0], y = na > 1 ? a[1] : 0;
+    switch (op) {
+    case IR_OP_ADD: *r = x + y; return true;
+    case IR_OP_SUB: *r = x - y; return true;
+    case IR_OP_MUL: *r = x * y; return true;
+    case IR_OP_DIV: *r = x / y; return true;
+    case IR_OP_POW: *r = pow(x, y); return true;
+    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN:
+        *r = x;
+        for (int k = 1; k < na; k++) {
+            if (op == IR_OP_SUM || op == IR_OP_MEAN) *r += a[k];
+            else if (isnan(a[k]) || isnan(*r)) *r = NAN;
+            else if (op == IR_OP_MAX ? a[k] > *r : a[k] < *r) *r = a[k];
+        }
+        if (op == IR_OP_MEAN) *r /= na;
+        return true;
+    case IR_OP_EQUAL: *r = x == y; return true;
+    case IR_OP_LESS: *r = x < y; return true;
+    case IR_OP_GREATER: *r = x > y; return true;
+    case IR_OP_LESS_EQUAL: *r = x <= y; return true;
+    case IR_OP_GREATER_EQUAL: *r = x >= y; return true;
+    case IR_OP_NEG: *r = -x; return true;
+    case IR_OP_ABS: *r = fabs(x); return true;
+    case IR_OP_SQRT: *r = sqrt(x); return true;
+    case IR_OP_EXP: *r = exp(x); return true;
+    case IR_OP_LOG: *r = log(x); return true;
+    case IR_OP_ERF: *r = erf(x); return true;
+    case IR_OP_TANH: *r = tanh(x); return true;
+    case IR_OP_FLOOR: *r = floor(x); return true;
+    case IR_OP_CEIL: *r = ceil(x); return true;
+    case IR_OP_RECIPROCAL: *r = 1.0 / x; return true;
+    case IR_OP_RELU: *r = x > 0 ? x : 0; return true;
+    case IR_OP_SIGN: *r = x > 0 ? 1 : x < 0 ? -1 : 0; return true;
+    default: return false;
+    }
+}
+
+static bool iop(ir_op_t op, const int64_t *a, const double *af, int na, int64_t *r) {
+    int64_t x = a[0], y = na > 1 ? a[1] : 0;
+    uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
+    switch (op) {
+    case IR_OP_ADD: *r = (int64_t)(ux + uy); return true;
+    case IR_OP_SUB: *r = (int64_t)(ux - uy); return true;
+    case IR_OP_MUL: *r = (int64_t)(ux * uy); return true;
+    case IR_OP_DIV:
+        if (y == 0 || (x == INT64_MIN && y == -1)) return false;
+        *r = x / y;   /* C truncation, as the generated code does */
+        return true;
+    case IR_OP_POW:
+        if (af[1] != (double)y) { *r = f2i(pow(af[0], af[1])); return true; }
+        return ipow(x, y, r);
+    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM:
+        *r = x;
+        for (int k = 1; k < na; k++) {
+            if (op == IR_OP_MAX) *r = a[k] > *r ? a[k] : *r;
+            else if (op == IR_OP_MIN) *r = a[k] < *r ? a[k] : *r;
+            else *r = (int64_t)((uint64_t)*r + (uint64_t)a[k]);
+        }
+        return true;
+    case IR_OP_EQUAL: *r = x == y; return true;
+    case IR_OP_LESS: *r = x < y; return true;
+    case IR_OP_GREATER: *r = x > y; return true;
+    case IR_OP_LESS_EQUAL: *r = x <= y; return true;
+    case IR_OP_GREATER_EQUAL: *r = x >= y; return true;
+    case IR_OP_AND: *r = x && y; return true;
+    case IR_OP_OR: *r = x || y; return true;
+    case IR_OP_XOR: *r = (x != 0) != (y != 0); return true;
+    case IR_OP_NOT: *r = !x; return true;
+    case IR_OP_NEG: *r = (int64_t)(0 - ux); return true;
+    case IR_OP_ABS: *r = x < 0 ? (int64_t)(0 - ux) : x; return true;
+    case IR_OP_RELU: *r = x > 0 ? x : 0; return true;
+    case IR_OP_SIGN: *r = x > 0 ? 1 : x < 0 ? -1 : 0; return true;
+    case IR_OP_FLOOR: case IR_OP_CEIL: *r = x; return true;
+    default: return false;
+    }
+}
+
+static int eval_eltwise(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    int na = n->n_in;
+    if (na < 1 || na > EVAL_MAX_IN) return 0;
+    sh_t s[EVAL_MAX_IN], out;
+    for (int k = 0; k < na; k++)
+        if (!in_const(n, k, &s[k])) return 0;
+    out = s[0];
+    for (int k = 1; k < na; k++)
+        if (!bcast_shape(&out, &s[k], &out)) return ir_error(g, n, "input shapes do not broadcast");
+    ir_dtype_t cdt = n->in[0]->dtype;
+    bool fl = ir_dtype_is_float(cdt);
+    if (!fl && (n->op == IR_OP_MEAN || n->op == IR_OP_SQRT || n->op == IR_OP_EXP || n->op == IR_OP_LOG ||
+                n->op == IR_OP_ERF || n->op == IR_OP_TANH || n->op == IR_OP_RECIPROCAL))
+        return 0;
+    ir_dtype_t odt = is_cmp(n->op) ? IR_BOOL : cdt;
+    if (!res_alloc(g, r, odt, &out)) return 0;
+    int64_t st[EVAL_MAX_IN][IR_MAX_RANK];
+    for (int k = 0; k < na; k++) bcast_strides(&s[k], &out, st[k]);
+    for (int64_t i = 0; i < r->numel; i++) {
+        int64_t ai[EVAL_MAX_IN];
+        double af[EVAL_MAX_IN];
+        for (int k = 0; k < na; k++) {
+            int64_t o = offset_of(&out, i, st[k]);
+            ai[k] = ld_i(n->in[k]->dtype, n->in[k]->data, o);
+            af[k] = ld_f(n->in[k]->dtype, n->in[k]->data, o);
+        }
+        if (fl) {
+            double x;
+            if (!fop(n->op, af, na, &x)) return 0;
+            st_f(odt, r->buf, i, x);
+        } else {
+            int64_t x;
+            if (!iop(n->op, ai, af, na, &x)) return 0;
+            st_i(odt, r->buf, i, x);
+        }
+    }
+    return 1;
+}
+
+static int eval_where(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s[3], out;
+    for (int k = 0; k < 3; k++)
+        if (!in_const(n, k, &s[k])) return 0;
+    if (!bcast_shape(&s[0], &s[1], &out) || !bcast_shape(&out, &s[2], &out))
+        return ir_error(g, n, "input shapes do not broadcast");
+    ir_dtype_t dt = n->in[1]->dtype;
+    if (n->in[2]->dtype != dt) return ir_error(g, n, "branches have different dtypes");
+    if (!res_alloc(g, r, dt, &out)) return 0;
+    size_t es = ir_dtype_size(dt);
+    int64_t st[3][IR_MAX_RANK];
+    for (int k = 0; k < 3; k++) bcast_strides(&s[k], &out, st[k]);
+    for (int64_t i = 0; i < r->numel; i++) {
+        bool c = ld_i(n->in[0]->dtype, n->in[0]->data, offset_of(&out, i, st[0])) != 0;
+        int k = c ? 1 : 2;
+        memcpy((char *)r->buf + i * es, (const char *)n->in[k]->data + offset_of(&out, i, st[k]) * es, es);
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- data movement */
+/* Same elements, new shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout. */
+static int eval_view(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, o;
+    if (!in_const(n, 0, &s)) return 0;
+    int64_t v[IR_MAX_RANK * 2];
+    const int64_t *av;
+    int m;
+    o.r = 0;
+    switch (n->op) {
+    case IR_OP_IDENTITY: case IR_OP_DROPOUT:
+        o = s;
+        break;
+    case IR_OP_FLATTEN: {
+        int64_t ax = ir_attr_int(n, "axis", 1);
+        if (ax < 0) ax += s.r;
+        if (ax < 0 || ax > s.r) return ir_error(g, n, "axis out of range");
+        o.r = 2;
+        o.d[0] = o.d[1] = 1;
+        for (int i = 0; i < s.r; i++) o.d[i < ax ? 0 : 1] *= s.d[i];
+        break;
+    }
+    case IR_OP_RESHAPE: {
+        m = in_ints(n, 1, v, IR_MAX_RANK);
+        if (m < 0) return 0;
+        bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
+        int neg = -1;
+        int64_t known = 1;
+        o.r = m;
+        for (int i = 0; i < m; i++) {
+            int64_t d = v[i];
+            if (d == 0 && !allowzero) {
+                if (i >= s.r) return ir_error(g, n, "shape copies dimension %d of a rank-%d input", i, s.r);
+                d = s.d[i];
+            }
+            if (d == -1) {
+                if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
+                neg = i;
+                d = 1;
+            } else if (d < 0) {
+                return ir_error(g, n, "negative dimension %lld in shape", (long long)d);
+            }
+            o.d[i] = d;
+            known *= d;
+        }
+        int64_t total = sh_numel(&s);
+        if (neg >= 0) {
+            if (known == 0 || total % known) return ir_error(g, n, "cannot infer the -1 dimension");
+            o.d[neg] = total / known;
+        }
+        break;
+    }
+    case IR_OP_UNSQUEEZE: case IR_OP_SQUEEZE: {
+        m = n->n_in > 1 && n->in[1] ? in_ints(n, 1, v, IR_MAX_RANK) : ir_attr_ints(n, "axes", &av);
+        if (n->n_in > 1 && n->in[1]) {
+            if (m < 0) return 0;
+        } else if (m > 0) {
+            if (m > IR_MAX_RANK) return 0;
+            memcpy(v, av, sizeof(int64_t) * (size_t)m);
+        }
+        bool mark[IR_MAX_RANK * 2] = {false};
+        if (n->op == IR_OP_UNSQUEEZE) {
+            int orank = s.r + (m > 0 ? m : 0);
+            if (m <= 0 || orank > IR_MAX_RANK) return 0;
+            for (int i = 0; i < m; i++) {
+                int64_t a = v[i] < 0 ? v[i] + orank : v[i];
+                if (a < 0 || a >= orank || mark[a]) return ir_error(g, n, "bad axis %lld", (long long)v[i]);
+                mark[a] = true;
+            }
+            int j = 0;
+            o.r = orank;
+            for (int i = 0; i < orank; i++) o.d[i] = mark[i] ? 1 : s.d[j++];
+        } else {
+            for (int i = 0; i < m; i++) {
+                int64_t a = v[i] < 0 ? v[i] + s.r : v[i];
+                if (a < 0 || a >= s.r || s.d[a] != 1) return ir_error(g, n, "cannot squeeze axis %lld", (long long)v[i]);
+                mark[a] = true;
+            }
+            for (int i = 0; i < s.r; i++)
+                if (!(m > 0 ? mark[i] : s.d[i] == 1)) o.d[o.r++] = s.d[i];
+        }
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (sh_numel(&o) != sh_numel(&s)) return ir_error(g, n, "element count changes from %lld to %lld",
+                                                      (long long)sh_numel(&s), (long long)sh_numel(&o));
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    memcpy(r->buf, n->in[0]->data, (size_t)r->numel * ir_dtype_size(r->dt));
+    return 1;
+}
+
+static int eval_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    const ir_value_t *x = n->in[0];
+    if (!x || x->shape.rank < 0) return 0;
+    int64_t rank = x->shape.rank;
+    if (n->op == IR_OP_SIZE) {
+        sh_t s;
+        if (!get_sh(&x->shape, &s)) return 0;
+        sh_t o = {0, {0}};
+        if (!res_alloc(g, r, IR_I64, &o)) return 0;
+        ((int64_t *)r->buf)[0] = sh_numel(&s);
+        return 1;
+    }
+    int64_t a = ir_attr_int(n, "start", 0), b = ir_attr_int(n, "end", rank);
+    if (a < 0) a += rank;
+    if (b < 0) b += rank;
+    a = a < 0 ? 0 : a > rank ? rank : a;
+    b = b < 0 ? 0 : b > rank ? rank : b;
+    sh_t o = {1, {b > a ? b - a : 0}};
+    for (int64_t i = a; i < b; i++)   /* only the requested dims need to be static */
+        if (!ir_dim_is_const(x->shape.dims[i]) || x->shape.dims[i].v < 0) return 0;
+    if (!res_alloc(g, r, IR_I64, &o)) return 0;
+    for (int64_t i = a; i < b; i++) ((int64_t *)r->buf)[i - a] = x->shape.dims[i].v;
+    return 1;
+}
+
+static int eval_gather(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, is;
+    if (!in_const(n, 0, &s) || !in_const(n, 1, &is)) return 0;
+    const ir_value_t *ind = n->in[1];
+    if (ind->dtype != IR_I64 && ind->dtype != IR_I32) return 0;
+    int64_t ax = ir_attr_int(n, "axis", 0);
+    if (ax < 0) ax += s.r;
+    if (ax < 0 || ax >= s.r) return ir_error(g, n, "axis out of range");
+    if (s.r - 1 + is.r > IR_MAX_RANK) return 0;
+    sh_t o = {0, {0}};
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < ax; i++) { o.d[o.r++] = s.d[i]; outer *= s.d[i]; }
+    for (int i = 0; i < is.r; i++) o.d[o.r++] = is.d[i];
+    for (int i = (int)ax + 1; i < s.r; i++) { o.d[o.r++] = s.d[i]; inner *= s.d[i]; }
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    int64_t ni = sh_numel(&is), dim = s.d[ax];
+    size_t blk = (size_t)inner * ir_dtype_size(r->dt);
+    char *dst = r->buf;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t j = 0; j < ni; j++) {
+            int64_t k = ld_i(ind->dtype, ind->data, j);
+            if (k < 0) k += dim;
+            if (k < 0 || k >= dim) return ir_error(g, n, "index %lld out of range [0, %lld)", (long long)ld_i(ind->dtype, ind->data, j), (long long)dim);
+            memcpy(dst, (const char *)n->in[0]->data + ((size_t)(a * dim + k)) * blk, blk);
+            dst += blk;
+        }
+    return 1;
+}
+
+static int eval_concat(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s[64];
+    if (n->n_in < 1 || n->n_in > 64) return 0;
+    for (int k = 0; k < n->n_in; k++)
+        if (!in_const(n, k, &s[k])) return 0;
+    int64_t ax = ir_attr_int(n, "axis", 0);
+    int rank = s[0].r;
+    if (ax < 0) ax += rank;
+    if (ax < 0 || ax >= rank) return ir_error(g, n, "axis out of range");
+    sh_t o = s[0];
+    o.d[ax] = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        if (s[k].r != rank || n->in[k]->dtype != n->in[0]->dtype) return ir_error(g, n, "inputs differ in rank or dtype");
+        for (int i = 0; i < rank; i++)
+            if (i != ax && s[k].d[i] != s[0].d[i]) return ir_error(g, n, "inputs differ in dimension %d", i);
+        o.d[ax] += s[k].d[ax];
+    }
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < ax; i++) outer *= o.d[i];
+    for (int i = (int)ax + 1; i < rank; i++) inner *= o.d[i];
+    size_t es = ir_dtype_size(r->dt);
+    char *dst = r->buf;
+    for (int64_t a = 0; a < outer; a++)
+        for (int k = 0; k < n->n_in; k++) {
+            size_t blk = (size_t)(s[k].d[ax] * inner) * es;
+            memcpy(dst, (const char *)n->in[k]->data + (size_t)a * blk, blk);
+            dst += blk;
+        }
+    return 1;
+}
+
+static int eval_slice(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s)) return 0;
+    int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
+    int m = in_ints(n, 1, starts, IR_MAX_RANK);
+    if (m < 0 || in_ints(n, 2, ends, IR_MAX_RANK) != m) return 0;
+    if (n->n_in > 3 && n->in[3]) {
+        if (in_ints(n, 3, axes, IR_MAX_RANK) != m) return 0;
+    } else {
+        for (int i = 0; i < m; i++) axes[i] = i;
+    }
+    if (n->n_in > 4 && n->in[4]) {
+        if (in_ints(n, 4, steps, IR_MAX_RANK) != m) return 0;
+    } else {
+        for (int i = 0; i < m; i++) steps[i] = 1;
+    }
+    int64_t st0[IR_MAX_RANK], stp[IR_MAX_RANK];
+    sh_t o = s;
+    for (int i = 0; i < s.r; i++) { st0[i] = 0; stp[i] = 1; }
+    for (int i = 0; i < m; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + s.r : axes[i], dim, b, e, st = steps[i];
+        if (a < 0 || a >= s.r) return ir_error(g, n, "axis %lld out of range", (long long)axes[i]);
+        if (st == 0) return ir_error(g, n, "step is 0");
+        dim = s.d[a];
+        b = starts[i];
+        e = ends[i];
+        if (b < 0) b += dim;
+        if (e < 0) e += dim;
+        if (st > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            o.d[a] = e > b ? (e - b + st - 1) / st : 0;
+        } else {
+            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+            o.d[a] = b > e ? (b - e + (-st) - 1) / (-st) : 0;
+        }
+        st0[a] = b;
+        stp[a] = st;
+    }
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    int64_t ist[IR_MAX_RANK];
+    row_strides(&s, ist);
+    size_t es = ir_dtype_size(r->dt);
+    for (int64_t i = 0; i < r->numel; i++) {
+        int64_t rem = i, off = 0;
+        for (int k = o.r - 1; k >= 0; k--) {
+            int64_t idx = rem % o.d[k];
+            rem /= o.d[k];
+            off += (st0[k] + idx * stp[k]) * ist[k];
+        }
+        memcpy((char *)r->buf + i * (int64_t)es, (const char *)n->in[0]->data + off * (int64_t)es, es);
+    }
+    return 1;
+}
+
+static int eval_transpose(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s)) return 0;
+    int64_t perm[IR_MAX_RANK];
+    const int64_t *p;
+    int m = ir_attr_ints(n, "perm", &p);
+    if (m < 0) {
+        for (int i = 0; i < s.r; i++) perm[i] = s.r - 1 - i;
+    } else {
+        if (m != s.r) return ir_error(g, n, "perm has %d entries for a rank-%d input", m, s.r);
+        bool seen[IR_MAX_RANK] = {false};
+        for (int i = 0; i < m; i++) {
+            if (p[i] < 0 || p[i] >= s.r || seen[p[i]]) return ir_error(g, n, "perm is not a permutation");
+            seen[p[i]] = true;
+            perm[i] = p[i];
+        }
+    }
+    sh_t o = s;
+    int64_t ist[IR_MAX_RANK], st[IR_MAX_RANK];
+    row_strides(&s, ist);
+    for (int i = 0; i < s.r; i++) {
+        o.d[i] = s.d[perm[i]];
+        st[i] = ist[perm[i]];
+    }
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    size_t es = ir_dtype_size(r->dt);
+    for (int64_t i = 0; i < r->numel; i++)
+        memcpy((char *)r->buf + i * (int64_t)es, (const char *)n->in[0]->data + offset_of(&o, i, st) * (int64_t)es, es);
+    return 1;
+}
+
+static int eval_expand(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, t, o;
+    if (!in_const(n, 0, &s)) return 0;
+    int m = in_ints(n, 1, t.d, IR_MAX_RANK);
+    if (m < 0) return 0;
+    t.r = m;
+    for (int i = 0; i < m; i++)
+        if (t.d[i] < 0) return ir_error(g, n, "negative dimension in shape");
+    if (!bcast_shape(&s, &t, &o)) return ir_error(g, n, "shape does not broadcast with the input");
+    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
+    int64_t st[IR_MAX_RANK];
+    bcast_strides(&s, &o, st);
+    size_t es = ir_dtype_size(r->dt);
+    for (int64_t i = 0; i < r->numel; i++)
+        memcpy((char *)r->buf + i * (int64_t)es, (const char *)n->in[0]->data + offset_of(&o, i, st) * (int64_t)es, es);
+    return 1;
+}
+
+static int eval_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s)) return 0;
+    ir_dtype_t to = (ir_dtype_t)ir_attr_int(n, "to", 0), from = n->in[0]->dtype;
+    if (!dt_ok(to)) return 0;
+    if (!res_alloc(g, r, to, &s)) return 0;
+    for (int64_t i = 0; i < r->numel; i++) {
+        if (ir_dtype_is_float(from) || from == IR_U64)
+            st_f(to, r->buf, i, ld_f(from, n->in[0]->data, i));
+        else
+            st_i(to, r->buf, i, ld_i(from, n->in[0]->data, i));
+    }
+    return 1;
+}
+
+static int eval_const_of_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t o;
+    int m = in_ints(n, 0, o.d, IR_MAX_RANK);
+    if (m < 0) return 0;
+    o.r = m;
+    for (int i = 0; i < m; i++)
+        if (o.d[i] < 0) return ir_error(g, n, "negative dimension in shape");
+    const ir_attr_t *a = ir_attr_find(n, "value");
+    const ir_value_t *t = a && a->kind == IR_ATTR_TENSOR ? a->t : NULL;
+    ir_dtype_t dt = t ? t->dtype : IR_F32;
+    if (!res_alloc(g, r, dt, &o)) return 0;
+    size_t es = ir_dtype_size(dt);
+    if (t && t->data && t->data_size >= es)
+        for (int64_t i = 0; i < r->numel; i++) memcpy((char *)r->buf + i * (int64_t)es, t->data, es);
+    return 1;   /* the arena hands out zeroed memory: the default value is 0 */
+}
+
+static int eval_range(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    for (int k = 0; k < 3; k++)
+        if (!in_const(n, k, &s) || sh_numel(&s) != 1) return 0;
+    ir_dtype_t dt = n->in[0]->dtype;
+    int64_t cnt;
+    sh_t o = {1, {0}};
+    if (ir_dtype_is_float(dt)) {
+        double a = ld_f(dt, n->in[0]->data, 0), b = ld_f(n->in[1]->dtype, n->in[1]->data, 0),
+               d = ld_f(n->in[2]->dtype, n->in[2]->data, 0);
+        if (d == 0 || !isfinite(a) || !isfinite(b) || !isfinite(d)) return ir_error(g, n, "invalid range");
+        double c = ceil((b - a) / d);
+        if (c > (double)EVAL_MAX_BYTES) return 0;
+        cnt = c > 0 ? (int64_t)c : 0;
+        o.d[0] = cnt;
+        if (!res_alloc(g, r, dt, &o)) return 0;
+        for (int64_t i = 0; i < cnt; i++) st_f(dt, r->buf, i, a + (double)i * d);
+    } else {
+        int64_t a = ld_i(dt, n->in[0]->data, 0), b = ld_i(n->in[1]->dtype, n->in[1]->data, 0),
+                d = ld_i(n->in[2]->dtype, n->in[2]->data, 0);
+        if (d == 0) return ir_error(g, n, "delta is 0");
+        double span = ((double)b - (double)a) / (double)d;
+        if (span > (double)EVAL_MAX_BYTES) return 0;
+        cnt = span > 0 ? (int64_t)ceil(span) : 0;
+        o.d[0] = cnt;
+        if (!res_alloc(g, r, dt, &o)) return 0;
+        for (int64_t i = 0; i < cnt; i++) st_i(dt, r->buf, i, a + i * d);
+    }
+    return 1;
+}
+
+static int eval_constant(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    const ir_attr_t *a = n->n_attrs > 0 ? &n->attrs[0] : NULL;
+    sh_t o = {0, {0}};
+    if (!a) return 0;
+    if (a->kind == IR_ATTR_TENSOR && a->t && a->t->data) {
+        if (!get_sh(&a->t->shape, &o) || !res_alloc(g, r, a->t->dtype, &o)) return 0;
+        size_t nb = (size_t)r->numel * ir_dtype_size(r->dt);
+        if (a->t->data_size < nb) return ir_error(g, n, "tensor data is shorter than its shape");
+        memcpy(r->buf, a->t->data, nb);
+        return 1;
+    }
+    bool fl = a->kind == IR_ATTR_FLOAT || a->kind == IR_ATTR_FLOATS;
+    bool vec = a->kind == IR_ATTR_INTS || a->kind == IR_ATTR_FLOATS;
+    if (a->kind != IR_ATTR_INT && a->kind != IR_ATTR_FLOAT && !vec) return 0;
+    if (vec) o = (sh_t){1, {a->n}};
+    if (!res_alloc(g, r, fl ? IR_F32 : IR_I64, &o)) return 0;
+    for (int64_t i = 0; i < r->numel; i++) {
+        if (fl) st_f(IR_F32, r->buf, i, vec ? a->floats[i] : a->f);
+        else st_i(IR_I64, r->buf, i, vec ? a->ints[i] : a->i);
+    }
+    return 1;
+}
+
+int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
+    if (n->dead || n->n_post || n->n_out < 1 || !n->out[0]) return 0;
+    for (int k = 1; k < n->n_out; k++)
+        if (n->out[k]) return 0;   /* secondary outputs (Dropout mask, Split) stay computed */
+    if (n->out[0]->is_input) return 0;
+    if (n->op != IR_OP_SHAPE && n->op != IR_OP_SIZE)
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
+    res_t r = {0};
+    int rc;
+    switch (n->op) {
+    case IR_OP_SHAPE: case IR_OP_SIZE: rc = eval_shape(g, n, &r); break;
+    case IR_OP_GATHER: rc = eval_gather(g, n, &r); break;
+    case IR_OP_CONCAT: rc = eval_concat(g, n, &r); break;
+    case IR_OP_SLICE: rc = eval_slice(g, n, &r); break;
+    case IR_OP_RESHAPE: case IR_OP_FLATTEN: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
+    case IR_OP_IDENTITY: case IR_OP_DROPOUT:
+        rc = eval_view(g, n, &r);
+        break;
+    case IR_OP_CAST: rc = eval_cast(g, n, &r); break;
+    case IR_OP_CONSTANT_OF_SHAPE: rc = eval_const_of_shape(g, n, &r); break;
+    case IR_OP_RANGE: rc = eval_range(g, n, &r); break;
+    case IR_OP_TRANSPOSE: rc = eval_transpose(g, n, &r); break;
+    case IR_OP_EXPAND: rc = eval_expand(g, n, &r); break;
+    case IR_OP_WHERE: rc = eval_where(g, n, &r); break;
+    case IR_OP_CONSTANT: rc = eval_constant(g, n, &r); break;
+    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
+    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN:
+    case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
+    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_NOT:
+    case IR_OP_NEG: case IR_OP_ABS: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_ERF:
+    case IR_OP_TANH: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_RECIPROCAL: case IR_OP_RELU: case IR_OP_SIGN:
+        rc = eval_eltwise(g, n, &r);
+        break;
+    default:
+        return 0;
+    }
+    if (rc <= 0) return rc;
+    ir_value_t *v = n->out[0];
+    v->dtype = r.dt;
+    v->shape.rank = r.sh.r;
+    for (int i = 0; i < r.sh.r; i++) v->shape.dims[i] = ir_dim_const(r.sh.d[i]);
+    v->data = r.buf;
+    v->data_size = (size_t)r.numel * ir_dtype_size(r.dt);
+    v->producer = NULL;
+    n->dead = true;
+    return 1;
+}

@@ -1,0 +1,159 @@
+/* The pass manager and the small structural passes (order, inference, simplification,
+ * constant folding driver, dead-code elimination). The pipeline is one flat table read
+ * top to bottom, with the verifier between passes when asked. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "passes/passes.h"
+
+typedef int (*pass_fn)(ir_graph_t *g);
+
+static const struct {
+    const char *name;
+    pass_fn fn;
+    int min_opt;    /* skipped below this -O level */
+} pipeline[] = {
+    {"toposort",       pass_toposort,       0},
+    {"simplify",       pass_simplify,       1},
+    /* Inference runs node by node inside folding, so a Reshape is inferred only after
+     * its shape subgraph has become a constant. */
+    {"const-fold",     pass_const_fold,     0},
+    {"dce",            pass_dce,            0},
+    {"fold-batchnorm", pass_fold_batchnorm, 1},
+    {"infer-shapes",   pass_infer_shapes,   0},
+    {"fuse",           pass_fuse,           1},
+    {"dce",            pass_dce,            0},
+    {"plan-memory",    pass_plan_memory,    0},
+};
+
+void pass_options_init(pass_options_t *o) {
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+#ifdef ONNXC_VERIFY_PASSES
+    o->verify = true;
+#endif
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int live_nodes(const ir_graph_t *g) {
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) k += !g->nodes[i]->dead;
+    return k;
+}
+
+int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt) {
+    pass_options_t o;
+    if (opt)
+        o = *opt;
+    else
+        pass_options_init(&o);
+    for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
+        if (o.opt_level < pipeline[i].min_opt) continue;
+        double t0 = now_ms();
+        if (pipeline[i].fn(g)) return -1;
+        if (o.trace)
+            fprintf(o.trace, "pass %-15s %9.3f ms  %d nodes\n", pipeline[i].name, now_ms() - t0, live_nodes(g));
+        if (o.verify && ir_graph_verify(g)) {
+            char msg[IR_ERR_MAX];
+            snprintf(msg, sizeof msg, "%s", g->err);
+            return ir_error(g, NULL, "internal error: the graph is invalid after pass %s: %s", pipeline[i].name, msg);
+        }
+    }
+    return 0;
+}
+
+int pass_toposort(ir_graph_t *g) {
+    if (ir_graph_toposort(g)) return -1;
+    ir_graph_recount(g);
+    return 0;
+}
+
+int pass_infer_shapes(ir_graph_t *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        ir_node_t *n = g->nodes[i];
+        if (!n->dead && ir_infer_node(g, n)) return -1;
+    }
+    return 0;
+}
+
+/* A value id indexes g->values; anything else (attribute tensors) is never rewired. */
+static ir_value_t *resolve(ir_graph_t *g, ir_value_t **repl, ir_value_t *v) {
+    for (int guard = 0; v && guard < g->n_values; guard++) {
+        if (v->id < 0 || v->id >= g->n_values || g->values[v->id] != v || !repl[v->id]) return v;
+        v = repl[v->id];
+    }
+    return v;
+}
+
+int pass_simplify(ir_graph_t *g) {
+    ir_value_t **repl = calloc((size_t)g->n_values + 1, sizeof *repl);
+    if (!repl) return ir_error(g, NULL, "out of memory");
+    int dropped = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        ir_node_t *n = g->nodes[i];
+        if (n->dead || (n->op != IR_OP_IDENTITY && n->op != IR_OP_DROPOUT)) continue;
+        ir_value_t *in = n->in[0], *out = n->out[0];
+        if (!in || !out || out->is_output || out->id >= g->n_values || g->values[out->id] != out) continue;
+        /* the mask of an inference Dropout is all ones; keep the node if anyone reads it */
+        bool extra = false;
+        for (int k = 1; k < n->n_out; k++)
+            if (n->out[k] && (n->out[k]->n_uses > 0 || n->out[k]->is_output)) extra = true;
+        if (extra) continue;
+        repl[out->id] = in;
+        n->dead = true;
+        dropped++;
+    }
+    if (dropped) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            ir_node_t *n = g->nodes[i];
+            if (n->dead) continue;
+            for (int k = 0; k < n->n_in; k++) n->in[k] = resolve(g, repl, n->in[k]);
+            for (int k = 0; k < n->n_post; k++) n->post[k].other = resolve(g, repl, n->post[k].other);
+        }
+    }
+    free(repl);
+    ir_graph_compact(g);
+    ir_graph_recount(g);
+    return 0;
+}
+
+int pass_const_fold(ir_graph_t *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        ir_node_t *n = g->nodes[i];
+        if (n->dead) continue;
+        int r = pass_eval_node(g, n);
+        if (r < 0) return -1;
+        if (r == 0 && ir_infer_node(g, n)) return -1;
+    }
+    ir_graph_compact(g);
+    ir_graph_recount(g);
+    return 0;
+}
+
+int pass_dce(ir_graph_t *g) {
+    ir_graph_recount(g);
+    /* Reverse schedule order: a node's consumers are decided before the node itself. */
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        ir_node_t *n = g->nodes[i];
+        if (n->dead) continue;
+        bool used = false;
+        for (int k = 0; k < n->n_out; k++) {
+            ir_value_t *v = n->out[k];
+            if (v && (v->n_uses > 0 || v->is_output)) used = true;
+        }
+        if (used) continue;
+        n->dead = true;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k]) n->in[k]->n_uses--;
+        for (int k = 0; k < n->n_post; k++)
+            if (n->post[k].other) n->post[k].other->n_uses--;
+    }
+    ir_graph_compact(g);
+    return 0;
+}
