@@ -476,7 +476,7 @@ static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *
 
 static int lower_pool(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *y = n->out[0];
-    if (n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE)
+    if (n->n_out > 1 && n->out[1] && (n->out[1]->n_uses > 0 || n->out[1]->is_output))
         return lw_error(k, "MaxPool's Indices output is not supported");
     if (!ir_dtype_is_float(x->dtype) && n->op != IR_OP_MAX_POOL)
         return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(x->dtype));
@@ -703,7 +703,8 @@ int lw_lower_nn(lw_t *k, const ir_node_t *n) {
     case IR_OP_BATCH_NORM:
         if (!ir_dtype_is_float(n->out[0]->dtype)) return lw_error(k, "BatchNormalization needs a float type");
         for (int i = 1; i < n->n_out; i++)
-            if (n->out[i] && n->out[i]->storage != IR_ST_NONE) return lw_error(k, "training-mode outputs are not supported");
+            if (n->out[i] && (n->out[i]->n_uses > 0 || n->out[i]->is_output))
+                return lw_error(k, "training-mode outputs are not supported");
         return lw_emit_map(k, n, n->out[0], elem_bn, NULL);
     case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL:
         return lower_pool(k, n);
