@@ -225,6 +225,21 @@ static int broadcast_legacy(fe_ctx_t *c, fe_node_t *fn)
     return 0;
 }
 
+/* PRelu-1..6 applied a 1-D slope per channel (dim 1), not by numpy alignment: a constant
+ * slope [C] becomes [C, 1, ..., 1]. */
+static int prelu_legacy(fe_ctx_t *c, fe_node_t *fn)
+{
+    if (fn->n_in != 2 || !fn->in[0] || !fn->in[1]) return 0;
+    ir_value_t *x = fn->in[0], *s = fn->in[1];
+    if (!s->data || s->shape.rank != 1 || x->shape.rank < 3 || s->shape.dims[0].v <= 1) return 0;
+    ir_value_t *ns = new_const(c, fn, "slope", s->dtype, 0, 0, s->data, s->data_size);
+    if (!ns) return -1;
+    ns->shape = s->shape;
+    while (ns->shape.rank < x->shape.rank - 1) ns->shape.dims[ns->shape.rank++] = ir_dim_const(1);
+    fn->in[1] = ns;
+    return 0;
+}
+
 /* Cast-1..5 spelled the target type as a string. */
 static int cast_legacy(fe_ctx_t *c, fe_node_t *fn)
 {
@@ -291,6 +306,8 @@ int fe_normalize(fe_ctx_t *c, fe_node_t *fn)
     case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_EQUAL: case IR_OP_LESS:
     case IR_OP_GREATER:
         return v < 7 ? broadcast_legacy(c, fn) : 0;
+    case IR_OP_PRELU:
+        return v < 7 ? prelu_legacy(c, fn) : 0;
     case IR_OP_GEMM:
         return v < 7 && find_attr(fn, "broadcast") ? drop_attr(c, fn, "broadcast") : 0;
     case IR_OP_CONCAT:

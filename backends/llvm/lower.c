@@ -73,6 +73,7 @@ LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t) {
     case IR_F32: return k->f32;
     case IR_F64: return k->f64;
     case IR_F16: return k->f16;
+    case IR_BF16: return k->bf16;
     case IR_I8: case IR_U8: case IR_BOOL: return k->i8;
     case IR_I16: case IR_U16: return k->i16;
     case IR_I32: case IR_U32: return k->i32;
@@ -154,6 +155,7 @@ LLVMValueRef lw_base(lw_t *k, const ir_value_t *v) {
         return LLVMBuildLoad2(k->b, k->ptr, p, v->name);
     }
     case IR_ST_CONST:
+        if (!k->L->blob) return LLVMConstNull(k->ptr); /* only empty constants when there is no blob */
         return LLVMBuildGEP2(k->b, k->i8, k->L->blob, (LLVMValueRef[]){lw_i64(k, v->offset)}, 1, v->name);
     case IR_ST_WORKSPACE:
         if (v->dyn_slot >= 0)
@@ -378,8 +380,8 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
     lw_loop_t loops[IR_MAX_RANK];
     lw_strides(k, out, ost);
     for (int d = 0; d < r; d++) {
-        if (d < p) {
-            idx[d] = lw_i64(k, 0);  /* a unit dim before the parallel one */
+        if (d < p || p < 0) {
+            idx[d] = lw_i64(k, 0);  /* a unit dim before the parallel one (or all unit) */
             continue;
         }
         if (d == p)
@@ -528,6 +530,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
     k.i32 = LLVMInt32TypeInContext(k.c);
     k.i64 = LLVMInt64TypeInContext(k.c);
     k.f16 = LLVMHalfTypeInContext(k.c);
+    k.bf16 = LLVMBFloatTypeInContext(k.c);
     k.f32 = LLVMFloatTypeInContext(k.c);
     k.f64 = LLVMDoubleTypeInContext(k.c);
     k.ptr = LLVMPointerTypeInContext(k.c, 0);

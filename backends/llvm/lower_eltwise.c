@@ -189,6 +189,17 @@ LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
                              : LLVMBuildICmp(b, LLVMIntNE, x, LLVMConstInt(lw_type(k, from), 0, 0), "");
         return bool_of(k, nz);
     }
+    if (to == IR_BF16) {
+        /* round to nearest even by hand: x86 code for fptrunc to bfloat calls a libgcc
+         * helper that Debian 12's libgcc does not have */
+        LLVMValueRef f = lw_cast(k, x, from, IR_F32);
+        LLVMValueRef bits = LLVMBuildBitCast(b, f, k->i32, "");
+        LLVMValueRef lsb = LLVMBuildAnd(b, LLVMBuildLShr(b, bits, lw_i32(k, 16), ""), lw_i32(k, 1), "");
+        LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, bits, LLVMBuildAdd(b, lsb, lw_i32(k, 0x7fff), ""), ""), lw_i32(k, 16), "");
+        LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, f, f, "");
+        r = LLVMBuildSelect(b, nan, lw_i32(k, 0x7fc0), r, "");
+        return LLVMBuildBitCast(b, LLVMBuildTrunc(b, r, k->i16, ""), tt, "");
+    }
     if (ff && tf) return LLVMBuildFPCast(b, x, tt, "");
     if (ff) return ir_dtype_is_signed(to) ? LLVMBuildFPToSI(b, x, tt, "") : LLVMBuildFPToUI(b, x, tt, "");
     bool fs = ir_dtype_is_signed(from);
@@ -306,6 +317,11 @@ static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
 
 int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0];
+    if (n->op == IR_OP_DROPOUT && n->n_in > 2 && n->in[2]) {
+        const ir_value_t *tm = n->in[2];
+        if (!tm->data || (tm->data_size >= 1 && ((const uint8_t *)tm->data)[0]))
+            return lw_error(k, "training-mode Dropout (random masks) is not supported; export the model in eval mode");
+    }
     if (n->op == IR_OP_DROPOUT && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE) {
         /* inference-mode mask is all true */
         const ir_value_t *mask = n->out[1];

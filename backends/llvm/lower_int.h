@@ -17,7 +17,7 @@ typedef struct lw {
     LLVMContextRef c;
     LLVMModuleRef m;
     LLVMBuilderRef b;
-    LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
+    LLVMTypeRef i1, i8, i16, i32, i64, f16, bf16, f32, f64, ptr, vd;
     /* current function */
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;

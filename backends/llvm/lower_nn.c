@@ -82,6 +82,44 @@ static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_v
 }
 
 /* ---------------------------------------------------------------- Conv */
+/* Any spatial rank, one output element at a time: the fallback for 3-D convolutions. */
+typedef struct { geom_t gm; int64_t Cg, OCg, C; } convg_t;
+
+static LLVMValueRef elem_conv_generic(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const convg_t *c = ud;
+    const geom_t *gm = &c->gm;
+    const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    ir_dtype_t t = n->out[0]->dtype;
+    LLVMValueRef acc = lw_alloca(k, lw_type(k, t), "acc");
+    LLVMBuildStore(k->b, bias ? lw_load(k, bias, idx[1]) : lw_const_f(k, t, 0), acc);
+    LLVMValueRef grp = LLVMBuildSDiv(k->b, idx[1], lw_i64(k, c->OCg), "");
+    lw_loop_t lc, lk[MAXSP];
+    lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, c->Cg), "icl");
+    LLVMValueRef ic = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, c->Cg), ""), lc.iv, "");
+    LLVMValueRef valid = LLVMConstInt(k->i1, 1, 0);
+    LLVMValueRef xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[0], lw_i64(k, c->C), ""), ic, "");
+    LLVMValueRef woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[1], lw_i64(k, c->Cg), ""), lc.iv, "");
+    for (int s = 0; s < gm->nsp; s++) {
+        lw_loop_begin(k, &lk[s], lw_i64(k, 0), lw_i64(k, gm->kern[s]), "k");
+        LLVMValueRef i = LLVMBuildNSWAdd(k->b, LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, idx[2 + s], lw_i64(k, gm->stride[s]), ""), lw_i64(k, gm->pb[s]), ""),
+                                         LLVMBuildNSWMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, i, lw_i64(k, 0), ""),
+                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
+        valid = LLVMBuildAnd(k->b, valid, ok, "");
+        i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
+        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_i64(k, gm->in[s]), ""), i, "");
+        woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, woff, lw_i64(k, gm->kern[s]), ""), lk[s].iv, "");
+    }
+    lw_if_t f;
+    lw_if_begin(k, &f, valid);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
+    LLVMBuildStore(k->b, fmuladd(k, t, lw_load(k, x, xoff), lw_load(k, w, woff), cur), acc);
+    lw_if_end(k, &f);
+    for (int s = gm->nsp - 1; s >= 0; s--) lw_loop_end(k, &lk[s]);
+    lw_loop_end(k, &lc);
+    return LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
+}
+
 static int lower_conv(lw_t *k, const ir_node_t *n) {
     int fast = lw_fast_conv(k, n);
     if (fast <= 0) return fast;
@@ -93,8 +131,15 @@ static int lower_conv(lw_t *k, const ir_node_t *n) {
     for (int d = 2; d < r && d - 2 < MAXSP; d++) kern[d - 2] = w->shape.dims[d].v;
     geom_t gm;
     if (get_geom(k, n, x, y, kern, &gm)) return -1;
-    if (gm.nsp > 2) return lw_error(k, "3-D convolution is not supported yet");
     if (x->shape.dims[1].sym >= 0 || w->shape.dims[0].sym >= 0) return lw_error(k, "symbolic channel counts are not supported");
+    if (gm.nsp > 2) {
+        convg_t c = {gm, 0, 0, x->shape.dims[1].v};
+        int64_t G = ir_attr_int(n, "group", 1);
+        if (G < 1 || c.C % G || y->shape.dims[1].v % G) return lw_error(k, "group does not divide the channels");
+        c.Cg = c.C / G;
+        c.OCg = y->shape.dims[1].v / G;
+        return lw_emit_map(k, n, y, elem_conv_generic, &c);
+    }
     /* 1-D is 2-D with a unit height */
     int64_t H = gm.nsp == 2 ? gm.in[0] : 1, W = gm.in[gm.nsp - 1];
     int64_t OH = gm.nsp == 2 ? gm.out[0] : 1, OW = gm.out[gm.nsp - 1];
