@@ -275,6 +275,8 @@ int fe_normalize(fe_ctx_t *c, fe_node_t *fn)
     case IR_OP_REDUCE_SUM:
         return v < 13 ? ints_to_input(c, fn, "axes", 1, false) : 0;
     case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD:
+    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
+    case IR_OP_REDUCE_SUM_SQUARE:
         return v < 18 ? ints_to_input(c, fn, "axes", 1, false) : 0;
     case IR_OP_SLICE:
         if (v >= 10) return 0;

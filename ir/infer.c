@@ -279,7 +279,36 @@ static int inf_unary(ir_graph_t *g, ir_node_t *n) {
                 return ir_error(g, n, "%s must be a scalar, got shape %s", i == 1 ? "min" : "max", SHP(&b->shape));
         }
     }
+    if (n->op == IR_OP_IS_NAN || n->op == IR_OP_IS_INF) dt = IR_BOOL;
     set_out(n, 0, dt, &x->shape);
+    return 0;
+}
+
+/* ArgMax/ArgMin: int64 indices along one axis. */
+static int inf_arg(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (need_numeric(g, n, x)) return -1;
+    int r = x->shape.rank, axis;
+    if (ir_norm_axis(ir_attr_int(n, "axis", 0), r, &axis)) return ir_error(g, n, "axis out of range for rank %d", r);
+    bool keep = ir_attr_int(n, "keepdims", 1) != 0;
+    ir_shape_t o = {.rank = 0};
+    for (int i = 0; i < r; i++) {
+        if (i != axis) o.dims[o.rank++] = x->shape.dims[i];
+        else if (keep) o.dims[o.rank++] = ir_dim_const(1);
+    }
+    set_out(n, 0, IR_I64, &o);
+    return 0;
+}
+
+/* GatherElements: the output takes the indices' shape. */
+static int inf_gather_elements(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0], *ind = n->in[1];
+    if (ind->dtype != IR_I64 && ind->dtype != IR_I32)
+        return ir_error(g, n, "indices must be int32 or int64, got %s", ir_dtype_name(ind->dtype));
+    if (ind->shape.rank != x->shape.rank) return ir_error(g, n, "indices rank %d differs from data rank %d", ind->shape.rank, x->shape.rank);
+    int axis;
+    if (ir_norm_axis(ir_attr_int(n, "axis", 0), x->shape.rank, &axis)) return ir_error(g, n, "axis out of range");
+    set_out(n, 0, x->dtype, &ind->shape);
     return 0;
 }
 
@@ -1115,8 +1144,14 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
     case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_PRELU:
     case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
-    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_WHERE:
+    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_WHERE: case IR_OP_MOD: case IR_OP_BIT_SHIFT:
         rc = inf_nary(g, n); break;
+    case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
+    case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
+    case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;
+    case IR_OP_TRILU:
+        if (n->in[0]->shape.rank < 2) { rc = ir_error(g, n, "input must have rank >= 2"); break; }
+        set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: rc = inf_conv(g, n); break;
     case IR_OP_GEMM: rc = inf_gemm(g, n); break;
     case IR_OP_MATMUL: rc = inf_matmul(g, n); break;
@@ -1125,7 +1160,8 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
         rc = inf_pool(g, n); break;
     case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: rc = inf_softmax(g, n); break;
     case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN:
-    case IR_OP_REDUCE_PROD:
+    case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM:
+    case IR_OP_REDUCE_LOG_SUM_EXP: case IR_OP_REDUCE_SUM_SQUARE:
         rc = inf_reduce(g, n); break;
     case IR_OP_LAYER_NORM: rc = inf_layer_norm(g, n); break;
     case IR_OP_FLATTEN: rc = inf_flatten(g, n); break;
@@ -1151,6 +1187,9 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_RECIPROCAL: case IR_OP_NEG: case IR_OP_ABS: case IR_OP_EXP:
     case IR_OP_LOG: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_NOT:
     case IR_OP_SIGN: case IR_OP_IDENTITY: case IR_OP_CAST:
+    case IR_OP_IS_NAN: case IR_OP_IS_INF: case IR_OP_ROUND: case IR_OP_TAN: case IR_OP_ASIN: case IR_OP_ACOS:
+    case IR_OP_ATAN: case IR_OP_SINH: case IR_OP_COSH: case IR_OP_ASINH: case IR_OP_ACOSH: case IR_OP_ATANH:
+    case IR_OP_GELU: case IR_OP_MISH: case IR_OP_THRESHOLDED_RELU: case IR_OP_CELU: case IR_OP_SHRINK:
         rc = inf_unary(g, n); break;
     default:
         /* A new row in ops.def needs its rule here; refusing beats guessing a shape. */

@@ -410,10 +410,12 @@ static int lower_node(lw_t *k, ir_node_t *n) {
     case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_SOFTMAX:
     case IR_OP_LOG_SOFTMAX: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX:
     case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD: case IR_OP_LAYER_NORM:
+    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
+    case IR_OP_REDUCE_SUM_SQUARE: case IR_OP_ARG_MAX: case IR_OP_ARG_MIN:
         return lw_lower_nn(k, n);
     case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT: case IR_OP_SLICE: case IR_OP_GATHER:
     case IR_OP_EXPAND: case IR_OP_TILE: case IR_OP_PAD: case IR_OP_SHAPE: case IR_OP_SIZE:
-    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE:
+    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE: case IR_OP_TRILU: case IR_OP_GATHER_ELEMENTS:
         return lw_lower_data(k, n);
     default:
         return lw_lower_eltwise(k, n);
@@ -516,6 +518,27 @@ static void build_run(lw_t *k) {
     LLVMBuildRet(k->b, lw_i32(k, 3));
 }
 
+/* LLVM lowers float->bfloat truncation to __truncsfbf2/__truncdfbf2, which Debian 12's
+ * libgcc lacks. Models that use bfloat16 get weak definitions of their own, so the
+ * object still links with nothing but libc and libm. */
+static void build_bf16_helpers(lw_t *k) {
+    bool any = false;
+    for (int i = 0; i < k->g->n_values; i++) any |= k->g->values[i]->dtype == IR_BF16;
+    if (!any) return;
+    const char *names[2] = {"__truncsfbf2", "__truncdfbf2"};
+    LLVMTypeRef from[2] = {k->f32, k->f64};
+    for (int j = 0; j < 2; j++) {
+        if (LLVMGetNamedFunction(k->m, names[j]) && LLVMCountBasicBlocks(LLVMGetNamedFunction(k->m, names[j]))) continue;
+        LLVMTypeRef ft = LLVMFunctionType(k->bf16, &from[j], 1, 0);
+        LLVMValueRef fn = LLVMGetNamedFunction(k->m, names[j]);
+        if (!fn) fn = LLVMAddFunction(k->m, names[j], ft);
+        LLVMSetLinkage(fn, LLVMWeakAnyLinkage);
+        begin_function(k, fn);
+        start_code(k);
+        LLVMBuildRet(k->b, lw_cast(k, LLVMGetParam(fn, 0), j ? IR_F64 : IR_F32, IR_BF16));
+    }
+}
+
 int llvm_lower_graph(llvm_lower_t *L) {
     lw_t k;
     memset(&k, 0, sizeof k);
@@ -560,6 +583,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
     if (rc == 0) {
         build_workspace_size(&k);
         build_run(&k);
+        build_bf16_helpers(&k);
     }
     LLVMDisposeBuilder(k.b);
     free(k.symv);

@@ -198,6 +198,38 @@ static void copy_block(lw_t *k, const ir_value_t *src, const ir_value_t *dst, in
     for (int d = r - 1; d >= 0; d--) lw_loop_end(k, &loops[d]);
 }
 
+/* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. */
+static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const int64_t *kk = ud;
+    const ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, idx, st, r));
+    LLVMValueRef diff = LLVMBuildSub(k->b, idx[r - 1], idx[r - 2], "");
+    bool upper = ir_attr_int(n, "upper", 1) != 0;
+    LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, lw_i64(k, *kk), "");
+    return LLVMBuildSelect(k->b, keep, v, LLVMConstNull(lw_type(k, x->dtype)), "");
+}
+
+static LLVMValueRef elem_gather_elements(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    int ax = *(const int *)ud;
+    const ir_value_t *x = n->in[0], *ind = n->in[1];
+    int r = x->shape.rank;
+    LLVMValueRef ist[IR_MAX_RANK], xst[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, ind, ist);
+    lw_strides(k, x, xst);
+    LLVMValueRef iv = LLVMBuildSExt(k->b, lw_load(k, ind, lw_dot(k, idx, ist, r)), k->i64, "");
+    LLVMValueRef D = lw_dim(k, x, ax);
+    iv = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, iv, lw_i64(k, 0), ""), LLVMBuildAdd(k->b, iv, D, ""), iv, "");
+    /* clamp instead of reading out of bounds */
+    iv = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, iv, lw_i64(k, 0), ""), lw_i64(k, 0), iv, "");
+    LLVMValueRef hi = LLVMBuildSub(k->b, D, lw_i64(k, 1), "");
+    iv = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, iv, hi, ""), hi, iv, "");
+    for (int d = 0; d < r; d++) xi[d] = d == ax ? iv : idx[d];
+    return lw_load(k, x, lw_dot(k, xi, xst, r));
+}
+
 int lw_lower_data(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
     switch (n->op) {
@@ -221,6 +253,17 @@ int lw_lower_data(lw_t *k, const ir_node_t *n) {
     }
     case IR_OP_PAD:
         return lower_pad(k, n);
+    case IR_OP_TRILU: {
+        int64_t kk = 0;
+        if (n->n_in > 1 && n->in[1]) {
+            if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a constant scalar");
+        }
+        return lw_emit_map(k, n, out, elem_trilu, &kk);
+    }
+    case IR_OP_GATHER_ELEMENTS: {
+        int ax = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
+        return lw_emit_map(k, n, out, elem_gather_elements, &ax);
+    }
     case IR_OP_CONCAT: {
         int axis = norm_axis(ir_attr_int(n, "axis", 0), out->shape.rank);
         lw_kernel_begin(k, n, out, -1);

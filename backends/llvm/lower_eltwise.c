@@ -27,7 +27,7 @@ LLVMValueRef lw_call_math(lw_t *k, const char *f32name, const char *f64name, ir_
     LLVMValueRef f = LLVMGetNamedFunction(k->m, name);
     if (!f) f = LLVMAddFunction(k->m, name, ft);
     LLVMValueRef r = LLVMBuildCall2(k->b, ft, f, &x, 1, "");
-    if (!dbl && t != IR_F32) r = LLVMBuildFPCast(k->b, r, lw_type(k, t), "");
+    if (!dbl && t != IR_F32) r = lw_cast(k, r, IR_F32, t);
     return r;
 }
 
@@ -115,6 +115,60 @@ LLVMValueRef lw_unary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef x, double 
     case IR_OP_SIN: return fintrin1(k, "llvm.sin", t, x);
     case IR_OP_COS: return fintrin1(k, "llvm.cos", t, x);
     case IR_OP_NOT: return LLVMBuildXor(b, x, LLVMConstInt(k->i8, 1, 0), "");
+    case IR_OP_ROUND: return fintrin1(k, "llvm.roundeven", t, x);
+    case IR_OP_TAN: return lw_call_math(k, "tanf", "tan", t, x);
+    case IR_OP_ASIN: return lw_call_math(k, "asinf", "asin", t, x);
+    case IR_OP_ACOS: return lw_call_math(k, "acosf", "acos", t, x);
+    case IR_OP_ATAN: return lw_call_math(k, "atanf", "atan", t, x);
+    case IR_OP_SINH: return lw_call_math(k, "sinhf", "sinh", t, x);
+    case IR_OP_COSH: return lw_call_math(k, "coshf", "cosh", t, x);
+    case IR_OP_ASINH: return lw_call_math(k, "asinhf", "asinh", t, x);
+    case IR_OP_ACOSH: return lw_call_math(k, "acoshf", "acosh", t, x);
+    case IR_OP_ATANH: return lw_call_math(k, "atanhf", "atanh", t, x);
+    case IR_OP_IS_NAN: return bool_of(k, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""));
+    case IR_OP_IS_INF: {
+        /* alpha = detect_negative, beta = detect_positive */
+        LLVMValueRef r = LLVMConstInt(k->i1, 0, 0);
+        if (alpha != 0) r = LLVMBuildOr(b, r, LLVMBuildFCmp(b, LLVMRealOEQ, x, lw_const_f(k, t, -INFINITY), ""), "");
+        if (beta != 0) r = LLVMBuildOr(b, r, LLVMBuildFCmp(b, LLVMRealOEQ, x, lw_const_f(k, t, INFINITY), ""), "");
+        return bool_of(k, r);
+    }
+    case IR_OP_GELU: {
+        LLVMValueRef half = lw_const_f(k, t, 0.5), inner;
+        if (alpha != 0) { /* approximate = "tanh" */
+            LLVMValueRef x3 = LLVMBuildFMul(b, LLVMBuildFMul(b, x, x, ""), x, "");
+            inner = LLVMBuildFMul(b, lw_const_f(k, t, 0.7978845608028654),
+                                  LLVMBuildFAdd(b, x, LLVMBuildFMul(b, x3, lw_const_f(k, t, 0.044715), ""), ""), "");
+            inner = lw_call_math(k, "tanhf", "tanh", t, inner);
+        } else {
+            inner = lw_call_math(k, "erff", "erf", t, LLVMBuildFMul(b, x, lw_const_f(k, t, 0.7071067811865476), ""));
+        }
+        return LLVMBuildFMul(b, LLVMBuildFMul(b, half, x, ""), LLVMBuildFAdd(b, one, inner, ""), "");
+    }
+    case IR_OP_MISH: {
+        LLVMValueRef sp = fintrin1(k, "llvm.log", t, LLVMBuildFAdd(b, fintrin1(k, "llvm.exp", t, x), one, ""));
+        return LLVMBuildFMul(b, x, lw_call_math(k, "tanhf", "tanh", t, sp), "");
+    }
+    case IR_OP_THRESHOLDED_RELU:
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, lw_const_f(k, t, alpha), ""), x, zero, "");
+    case IR_OP_CELU: {
+        LLVMValueRef a = lw_const_f(k, t, alpha);
+        LLVMValueRef e = LLVMBuildFMul(b, a, LLVMBuildFSub(b, fintrin1(k, "llvm.exp", t, LLVMBuildFDiv(b, x, a, "")), one, ""), "");
+        LLVMValueRef pos = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
+        LLVMValueRef neg = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, e, zero, ""), e, zero, "");
+        return LLVMBuildFAdd(b, pos, neg, "");
+    }
+    case IR_OP_SHRINK: {
+        /* alpha = lambd, beta = bias; integer inputs go through double */
+        bool fl2 = ir_dtype_is_float(t);
+        LLVMValueRef xd = fl2 ? x : lw_cast(k, x, t, IR_F64);
+        ir_dtype_t tt = fl2 ? t : IR_F64;
+        LLVMValueRef lo = LLVMBuildFCmp(b, LLVMRealOLT, xd, lw_const_f(k, tt, -alpha), "");
+        LLVMValueRef hi = LLVMBuildFCmp(b, LLVMRealOGT, xd, lw_const_f(k, tt, alpha), "");
+        LLVMValueRef r = LLVMBuildSelect(b, lo, LLVMBuildFAdd(b, xd, lw_const_f(k, tt, beta), ""),
+                                         LLVMBuildSelect(b, hi, LLVMBuildFSub(b, xd, lw_const_f(k, tt, beta), ""), lw_const_f(k, tt, 0), ""), "");
+        return fl2 ? r : lw_cast(k, r, IR_F64, t);
+    }
     case IR_OP_SIGN:
         if (fl) {
             LLVMValueRef pos = LLVMBuildUIToFP(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), lw_type(k, t), "");
@@ -249,8 +303,49 @@ static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
         LLVMValueRef a = load_bcast(k, n->in[1], out, idx), e = load_bcast(k, n->in[2], out, idx);
         return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntNE, c, LLVMConstInt(k->i8, 0, 0), ""), a, e, "");
     }
-    case IR_OP_CAST:
+    case IR_OP_CAST: case IR_OP_CAST_LIKE:
         return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
+    case IR_OP_MOD: {
+        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
+        if (ir_dtype_is_float(t)) {
+            LLVMValueRef r = LLVMBuildFRem(k->b, a, c, "");
+            if (ir_attr_int(n, "fmod", 0)) return r;
+            /* fmod = 0: numpy's mod, the result takes the divisor's sign */
+            LLVMValueRef z = lw_const_f(k, t, 0);
+            LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealONE, r, z, ""),
+                                            LLVMBuildXor(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, r, z, ""),
+                                                         LLVMBuildFCmp(k->b, LLVMRealOLT, c, z, ""), ""), "");
+            return LLVMBuildSelect(k->b, adj, LLVMBuildFAdd(k->b, r, c, ""), r, "");
+        }
+        LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, c, lw_const_f(k, t, 0), "");
+        LLVMValueRef safe = LLVMBuildSelect(k->b, z, lw_const_f(k, t, 1), c, "");
+        if (!ir_dtype_is_signed(t)) return LLVMBuildSelect(k->b, z, lw_const_f(k, t, 0), LLVMBuildURem(k->b, a, safe, ""), "");
+        LLVMValueRef m1 = LLVMBuildICmp(k->b, LLVMIntEQ, safe, lw_const_f(k, t, -1), "");
+        safe = LLVMBuildSelect(k->b, m1, lw_const_f(k, t, 1), safe, "");
+        LLVMValueRef r = LLVMBuildSRem(k->b, a, safe, "");
+        if (!ir_attr_int(n, "fmod", 0)) {
+            /* Python-style: the result takes the divisor's sign */
+            LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_const_f(k, t, 0), ""),
+                                            LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_const_f(k, t, 0), ""),
+                                                          LLVMBuildICmp(k->b, LLVMIntSLT, safe, lw_const_f(k, t, 0), ""), ""), "");
+            r = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, safe, ""), r, "");
+        }
+        return LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_const_f(k, t, 0), r, "");
+    }
+    case IR_OP_BIT_SHIFT: {
+        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
+        unsigned bits = LLVMGetIntTypeWidth(lw_type(k, t));
+        bool sg = ir_dtype_is_signed(t);
+        /* A negative amount, or one of the width or more (poison in LLVM), leaves only the
+         * sign fill: -1 for an arithmetic right shift of a negative value, else 0. */
+        LLVMValueRef big = LLVMBuildICmp(k->b, LLVMIntUGE, c, lw_const_f(k, t, bits), "");
+        bool left = strcmp(ir_attr_str(n, "direction", "LEFT"), "LEFT") == 0;
+        LLVMValueRef r = left ? LLVMBuildShl(k->b, a, c, "") : sg ? LLVMBuildAShr(k->b, a, c, "") : LLVMBuildLShr(k->b, a, c, "");
+        LLVMValueRef fill = lw_const_f(k, t, 0);
+        if (sg && !left)
+            fill = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, fill, ""), lw_const_f(k, t, -1), fill, "");
+        return LLVMBuildSelect(k->b, big, fill, r, "");
+    }
     case IR_OP_CLIP: {
         LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
         bool fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
@@ -298,6 +393,14 @@ static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
         alpha = ir_attr_float(n, "alpha", 1.67326319217681884765625) ;
         beta = ir_attr_float(n, "gamma", 1.05070102214813232421875);
         break;
+    case IR_OP_THRESHOLDED_RELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
+    case IR_OP_CELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
+    case IR_OP_SHRINK: alpha = ir_attr_float(n, "lambd", 0.5); beta = ir_attr_float(n, "bias", 0.0); break;
+    case IR_OP_GELU: alpha = strcmp(ir_attr_str(n, "approximate", "none"), "tanh") == 0; break;
+    case IR_OP_IS_INF:
+        alpha = (double)ir_attr_int(n, "detect_negative", 1);
+        beta = (double)ir_attr_int(n, "detect_positive", 1);
+        break;
     default: break;
     }
     LLVMValueRef x;
@@ -332,13 +435,18 @@ int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
         lw_loop_end(k, &l);
         lw_kernel_end(k);
     }
-    if (ir_dtype_is_float(n->in[0]->dtype) || n->op == IR_OP_CAST || n->op == IR_OP_WHERE) {
+    if (n->op == IR_OP_BIT_SHIFT && !ir_dtype_is_int(n->in[0]->dtype))
+        return lw_error(k, "BitShift needs an integer type, got %s", ir_dtype_name(n->in[0]->dtype));
+    if (ir_dtype_is_float(n->in[0]->dtype) || n->op == IR_OP_CAST || n->op == IR_OP_CAST_LIKE || n->op == IR_OP_WHERE) {
         /* fine */
     } else {
         switch (n->op) {
         case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG:
         case IR_OP_SIN: case IR_OP_COS: case IR_OP_RECIPROCAL: case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_SELU:
         case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH: case IR_OP_MEAN:
+        case IR_OP_ROUND: case IR_OP_TAN: case IR_OP_ASIN: case IR_OP_ACOS: case IR_OP_ATAN: case IR_OP_SINH:
+        case IR_OP_COSH: case IR_OP_ASINH: case IR_OP_ACOSH: case IR_OP_ATANH: case IR_OP_GELU: case IR_OP_MISH:
+        case IR_OP_THRESHOLDED_RELU: case IR_OP_CELU: case IR_OP_IS_NAN: case IR_OP_IS_INF:
             return lw_error(k, "%s is not supported for dtype %s", ir_op_name(n->op), ir_dtype_name(n->in[0]->dtype));
         default: break;
         }

@@ -579,16 +579,59 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         }
     }
     LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    if (n->op == IR_OP_REDUCE_L1) v = lw_unary(k, IR_OP_ABS, t, v, 0, 0);
+    if (n->op == IR_OP_REDUCE_L2 || n->op == IR_OP_REDUCE_SUM_SQUARE) v = lw_binary(k, IR_OP_MUL, t, v, v);
+    if (n->op == IR_OP_REDUCE_LOG_SUM_EXP) v = lw_unary(k, IR_OP_EXP, t, v, 0, 0);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
     LLVMValueRef nv = op == IR_OP_ADD ? radd(k, t, cur, v) : lw_binary(k, op, t, cur, v);
     LLVMBuildStore(k->b, nv, acc);
     for (int j = nl - 1; j >= 0; j--) lw_loop_end(k, &lr[j]);
     LLVMValueRef res = LLVMBuildLoad2(k->b, ty, acc, "");
+    if (n->op == IR_OP_REDUCE_L2) {
+        if (fl) res = lw_unary(k, IR_OP_SQRT, t, res, 0, 0);
+        else res = lw_cast(k, lw_unary(k, IR_OP_SQRT, IR_F64, lw_cast(k, res, t, IR_F64), 0, 0), IR_F64, t);
+    }
+    if (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP) res = lw_unary(k, IR_OP_LOG, t, res, 0, 0);
     if (n->op == IR_OP_REDUCE_MEAN) {
         if (fl) res = LLVMBuildFDiv(k->b, res, LLVMBuildSIToFP(k->b, cnt, ty, ""), "");
         else res = LLVMBuildSDiv(k->b, res, LLVMBuildIntCast2(k->b, cnt, ty, 1, ""), "");
     }
     return res;
+}
+
+/* ArgMax/ArgMin: index of the first (or last, select_last_index) extreme along axis. */
+typedef struct { int axis, keep, last; } arg_t;
+
+static LLVMValueRef elem_arg(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const arg_t *a = ud;
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int r = x->shape.rank;
+    bool mx = n->op == IR_OP_ARG_MAX, fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
+    LLVMValueRef best = lw_alloca(k, ty, "best"), bi = lw_alloca(k, k->i64, "bi");
+    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    int q = 0;
+    for (int d = 0; d < r; d++) {
+        if (d == a->axis) { xi[d] = lw_i64(k, 0); if (a->keep) q++; }
+        else xi[d] = idx[q++];
+    }
+    LLVMBuildStore(k->b, lw_load(k, x, lw_dot(k, xi, st, r)), best);
+    LLVMBuildStore(k->b, lw_i64(k, 0), bi);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 1), lw_dim(k, x, a->axis), "a");
+    xi[a->axis] = l.iv;
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, best, "");
+    LLVMValueRef better;
+    if (fl) better = LLVMBuildFCmp(k->b, mx ? (a->last ? LLVMRealOGE : LLVMRealOGT) : (a->last ? LLVMRealOLE : LLVMRealOLT), v, cur, "");
+    else better = LLVMBuildICmp(k->b, mx ? (a->last ? (sg ? LLVMIntSGE : LLVMIntUGE) : (sg ? LLVMIntSGT : LLVMIntUGT))
+                                        : (a->last ? (sg ? LLVMIntSLE : LLVMIntULE) : (sg ? LLVMIntSLT : LLVMIntULT)), v, cur, "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, better, v, cur, ""), best);
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, better, l.iv, LLVMBuildLoad2(k->b, k->i64, bi, ""), ""), bi);
+    lw_loop_end(k, &l);
+    return LLVMBuildLoad2(k->b, k->i64, bi, "");
 }
 
 static int lower_reduce(lw_t *k, const ir_node_t *n) {
@@ -757,6 +800,16 @@ int lw_lower_nn(lw_t *k, const ir_node_t *n) {
     case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD:
         return lower_reduce(k, n);
     case IR_OP_LAYER_NORM: return lower_layernorm(k, n);
+    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
+    case IR_OP_REDUCE_SUM_SQUARE:
+        if (!ir_dtype_is_float(n->in[0]->dtype) && (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP))
+            return lw_error(k, "%s needs a float type", ir_op_name(n->op));
+        return lower_reduce(k, n);
+    case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: {
+        arg_t a = {(int)ir_attr_int(n, "axis", 0), (int)ir_attr_int(n, "keepdims", 1), (int)ir_attr_int(n, "select_last_index", 0)};
+        if (a.axis < 0) a.axis += n->in[0]->shape.rank;
+        return lw_emit_map(k, n, n->out[0], elem_arg, &a);
+    }
     default: return lw_error(k, "no LLVM lowering for %s", ir_op_name(n->op));
     }
 }

@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Bad input through the real command line, and the standalone program's checks.
+
+Compiler cases: each bad model must give a non-zero exit (not a signal), exactly one
+non-empty line on stderr that names the model file (and the node, tensor or ops where
+there is one), no sanitizer report, no core file, and nothing left in the output folder.
+A control case compiles the same small model unbroken, so a compiler that refuses
+everything cannot pass.
+
+Program cases (skipped with --compiler-only): a small two-input model compiled with
+--emit=exe must run, print its input names with --info, and refuse a wrong input count,
+dtype or shape with a clear message and a non-zero exit.
+
+Prints PASS/FAIL per case and "N passed, N failed".
+"""
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+OPSET = [helper.make_opsetid("", 13)]
+
+
+class Fail(Exception):
+    pass
+
+
+# ---- model builders ------------------------------------------------------------------
+
+def mk(nodes, inputs, outputs, inits=(), name="g"):
+    g = helper.make_graph(nodes, name, inputs, outputs, initializer=list(inits))
+    return helper.make_model(g, opset_imports=OPSET, ir_version=8, producer_name="onnxc-cli-test")
+
+
+def vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def good_model():
+    """A small real MLP: Gemm + Relu + Gemm, weights a few KiB so truncation cuts data."""
+    rng = np.random.default_rng(7)
+    w1 = numpy_helper.from_array(rng.standard_normal((16, 64)).astype(np.float32), "w1")
+    b1 = numpy_helper.from_array(rng.standard_normal(64).astype(np.float32), "b1")
+    w2 = numpy_helper.from_array(rng.standard_normal((64, 8)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1"),
+             helper.make_node("Relu", ["h"], ["r"], name="act1"),
+             helper.make_node("MatMul", ["r", "w2"], ["y"], name="fc2")]
+    return mk(nodes, [vi("x", [2, 16])], [vi("y", [2, 8])], [w1, b1, w2], "mlp")
+
+
+def add_model():
+    """Two named inputs for the program checks: gamma = relu(alpha + beta)."""
+    nodes = [helper.make_node("Add", ["alpha", "beta"], ["s"], name="add0"),
+             helper.make_node("Relu", ["s"], ["gamma"], name="relu0")]
+    return mk(nodes, [vi("alpha", [2, 3]), vi("beta", [2, 3])], [vi("gamma", [2, 3])])
+
+
+def unknown_ops_model():
+    nodes = [helper.make_node("FrobnicateAlpha", ["x"], ["a"], name="frob_a"),
+             helper.make_node("Relu", ["a"], ["b"], name="relu_ok"),
+             helper.make_node("FrobnicateBeta", ["b"], ["y"], name="frob_b")]
+    return mk(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])])
+
+
+def undefined_input_model():
+    nodes = [helper.make_node("Add", ["x", "no_such_value"], ["y"], name="add_undef")]
+    return mk(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])])
+
+
+def cycle_model():
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="cyc_add"),
+             helper.make_node("Relu", ["a"], ["b"], name="cyc_relu"),
+             helper.make_node("Identity", ["b"], ["y"], name="cyc_out")]
+    return mk(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])])
+
+
+def short_initializer_model():
+    w = TensorProto(name="w_short", data_type=TensorProto.FLOAT, dims=[64, 64])
+    w.raw_data = np.ones(10, np.float32).tobytes()  # 40 bytes for 16 KiB of dims
+    nodes = [helper.make_node("MatMul", ["x", "w_short"], ["y"], name="mm_short")]
+    return mk(nodes, [vi("x", [2, 64])], [vi("y", [2, 64])], [w])
+
+
+def overflow_dims_model():
+    w = TensorProto(name="w_huge", data_type=TensorProto.FLOAT,
+                    dims=[1 << 40, 1 << 40, 1 << 20])  # product wraps int64 (and size_t)
+    w.raw_data = np.ones(4, np.float32).tobytes()
+    nodes = [helper.make_node("Add", ["x", "w_huge"], ["y"], name="add_huge")]
+    return mk(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])], [w])
+
+
+def external_model(location):
+    w = TensorProto(name="w_ext", data_type=TensorProto.FLOAT, dims=[2, 3])
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", "24")):
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    nodes = [helper.make_node("Add", ["x", "w_ext"], ["y"], name="add_ext")]
+    return mk(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])], [w])
+
+
+# ---- running -------------------------------------------------------------------------
+
+def run(cmd, cwd, timeout=120, env=None):
+    try:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise Fail(f"timed out after {timeout} s: {' '.join(cmd)}")
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def check_clean_failure(rc, err, cwd):
+    if "Sanitizer" in err or "runtime error:" in err:
+        raise Fail("sanitizer report: " + next(ln for ln in err.splitlines()
+                                               if "Sanitizer" in ln or "runtime error:" in ln)[:200])
+    if rc < 0:
+        raise Fail(f"killed by signal {-rc}")
+    if rc == 0:
+        raise Fail("exit status 0, expected an error")
+    if rc >= 128:
+        raise Fail(f"exit status {rc} (a crash or abort?)")
+    cores = [f for f in os.listdir(cwd) if f.startswith("core")]
+    if cores:
+        raise Fail(f"core file left: {cores}")
+
+
+def one_line(err):
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if len(lines) != 1:
+        shown = " | ".join(lines[:4])
+        raise Fail(f"expected exactly one line on stderr, got {len(lines)}: {shown[:300]!r}")
+    return lines[0]
+
+
+class Runner:
+    def __init__(self, onnxc, tmp):
+        self.onnxc = onnxc
+        self.tmp = tmp
+        self.passed = 0
+        self.failed = 0
+        self.n = 0
+
+    def case(self, name, fn):
+        try:
+            fn()
+            print(f"PASS {name}", flush=True)
+            self.passed += 1
+        except Fail as e:
+            print(f"FAIL {name}: {e}", flush=True)
+            self.failed += 1
+        except Exception as e:  # a bug in this script must fail loudly, not pass
+            print(f"FAIL {name}: test error: {type(e).__name__}: {e}", flush=True)
+            self.failed += 1
+
+    def fresh(self):
+        self.n += 1
+        d = os.path.join(self.tmp, f"c{self.n}")
+        os.makedirs(os.path.join(d, "out"))
+        os.makedirs(os.path.join(d, "cwd"))
+        return d
+
+    def bad_model(self, model_path, must_name=(), emit="obj", extra=(), any_of=()):
+        """Compiles model_path expecting a clean one-line refusal that names must_name."""
+        d = self.fresh()
+        out = os.path.join(d, "out", "prog" if emit == "exe" else "model.o")
+        cmd = [self.onnxc, model_path, f"--emit={emit}", "-o", out] + list(extra)
+        rc, _, err = run(cmd, os.path.join(d, "cwd"))
+        check_clean_failure(rc, err, os.path.join(d, "cwd"))
+        line = one_line(err)
+        for s in (os.path.basename(model_path),) + tuple(must_name):
+            if s not in line:
+                raise Fail(f"error line does not name {s!r}: {line[:300]!r}")
+        if any_of and not any(s in line for s in any_of):
+            raise Fail(f"error line names none of {list(any_of)}: {line[:300]!r}")
+        left = os.listdir(os.path.join(d, "out")) + os.listdir(os.path.join(d, "cwd"))
+        if left:
+            raise Fail(f"output left behind: {sorted(left)} (error was {line[:200]!r})")
+
+    def bad_cli(self, args, must_name=(), lines_ok=False):
+        d = self.fresh()
+        rc, _, err = run([self.onnxc] + args, os.path.join(d, "cwd"))
+        check_clean_failure(rc, err, os.path.join(d, "cwd"))
+        if lines_ok:
+            if not err.strip():
+                raise Fail("nothing on stderr")
+            line = err
+        else:
+            line = one_line(err)
+        for s in must_name:
+            if s not in line:
+                raise Fail(f"error does not name {s!r}: {line.strip()[:300]!r}")
+        left = os.listdir(os.path.join(d, "out")) + os.listdir(os.path.join(d, "cwd"))
+        if left:
+            raise Fail(f"output left behind: {sorted(left)}")
+
+
+def save(model, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return path
+
+
+def compiler_cases(r, tmp):
+    models = os.path.join(tmp, "models")
+    good = save(good_model(), os.path.join(models, "good.onnx"))
+
+    def control():
+        d = r.fresh()
+        out = os.path.join(d, "out", "good.o")
+        rc, _, err = run([r.onnxc, good, "-o", out], os.path.join(d, "cwd"))
+        if "Sanitizer" in err or "runtime error:" in err or rc != 0:
+            raise Fail(f"the unbroken model does not compile: exit {rc}: {err.strip()[:300]!r}")
+        for f in ("good.o", "good.h"):
+            if not os.path.isfile(os.path.join(d, "out", f)):
+                raise Fail(f"{f} not written (out/ has {sorted(os.listdir(os.path.join(d, 'out')))})")
+    r.case("control: the unbroken model compiles to good.o + good.h", control)
+
+    empty = os.path.join(models, "empty.onnx")
+    open(empty, "wb").close()
+    r.case("empty file", lambda: r.bad_model(empty))
+
+    rnd = os.path.join(models, "random.onnx")
+    with open(rnd, "wb") as f:
+        f.write(random.Random(1234).randbytes(4096))
+    r.case("random bytes", lambda: r.bad_model(rnd))
+
+    trunc = os.path.join(models, "truncated.onnx")
+    data = good_model().SerializeToString()
+    with open(trunc, "wb") as f:
+        f.write(data[: len(data) // 2])
+    r.case("truncated model (first half of a real one)", lambda: r.bad_model(trunc))
+
+    unk = save(unknown_ops_model(), os.path.join(models, "unknown_ops.onnx"))
+    r.case("two unknown ops listed in one message",
+           lambda: r.bad_model(unk, ("FrobnicateAlpha", "FrobnicateBeta")))
+
+    undef = save(undefined_input_model(), os.path.join(models, "undefined_input.onnx"))
+    r.case("undefined input name", lambda: r.bad_model(undef, ("add_undef", "no_such_value")))
+
+    cyc = save(cycle_model(), os.path.join(models, "cycle.onnx"))
+    r.case("a cycle", lambda: r.bad_model(cyc, any_of=("cyc_add", "cyc_relu")))
+
+    short = save(short_initializer_model(), os.path.join(models, "short_init.onnx"))
+    r.case("initializer data shorter than its dims", lambda: r.bad_model(short, ("w_short",)))
+
+    ovf = save(overflow_dims_model(), os.path.join(models, "overflow_dims.onnx"))
+    r.case("dims whose product overflows", lambda: r.bad_model(ovf, ("w_huge",)))
+
+    # A real file at the escaped location, so a compiler that does not check would succeed.
+    os.makedirs(os.path.join(tmp, "etc"), exist_ok=True)
+    with open(os.path.join(tmp, "etc", "passwd"), "wb") as f:
+        f.write(np.ones(6, np.float32).tobytes())
+    esc = save(external_model("../../etc/passwd"), os.path.join(tmp, "a", "b", "escape.onnx"))
+    r.case("external data escaping the model folder (../../etc/passwd)",
+           lambda: r.bad_model(esc, ("w_ext",)))
+    absl = save(external_model(os.path.join(tmp, "etc", "passwd")),
+                os.path.join(tmp, "a", "b", "absolute.onnx"))
+    r.case("external data at an absolute path", lambda: r.bad_model(absl, ("w_ext",)))
+    with open(os.path.join(tmp, "a", "b", "short.bin"), "wb") as f:
+        f.write(b"\0" * 8)
+    shortext = save(external_model("short.bin"), os.path.join(tmp, "a", "b", "short_ext.onnx"))
+    r.case("external data file shorter than offset+length",
+           lambda: r.bad_model(shortext, ("w_ext",)))
+
+    missing = os.path.join(models, "does_not_exist.onnx")
+    r.case("nonexistent file", lambda: r.bad_model(missing))
+    r.case("bad input to --emit=exe leaves no program",
+           lambda: r.bad_model(unk, ("FrobnicateAlpha",), emit="exe"))
+
+    r.case("no arguments", lambda: r.bad_cli([], lines_ok=True))
+    r.case("unknown option", lambda: r.bad_cli([good, "--frobnicate", "-o", "x.o"], ("--frobnicate",)))
+    r.case("bad --emit value", lambda: r.bad_cli([good, "--emit=bogus", "-o", "x.o"], ("bogus",)))
+    r.case("bad -O level", lambda: r.bad_cli([good, "-O9", "-o", "x.o"], ("-O9",)))
+    r.case("-o without a value", lambda: r.bad_cli([good, "-o"], ("-o",)))
+    r.case("two model files", lambda: r.bad_cli([good, good, "-o", "x.o"]))
+    r.case("output folder does not exist",
+           lambda: r.bad_cli([good, "-o", os.path.join(tmp, "no", "such", "dir", "x.o")], ("x.o",)))
+
+    def help_ok():
+        d = r.fresh()
+        rc, out, err = run([r.onnxc, "--help"], os.path.join(d, "cwd"))
+        if rc != 0 or "--emit" not in out:
+            raise Fail(f"--help: exit {rc}, stdout does not describe --emit: {(out + err)[:200]!r}")
+    r.case("--help prints usage on stdout, exit 0", help_ok)
+
+
+def program_cases(r, tmp):
+    d = os.path.join(tmp, "prog")
+    os.makedirs(d)
+    model = save(add_model(), os.path.join(d, "add.onnx"))
+    prog = os.path.join(d, "addprog")
+    state = {}
+
+    def build():
+        rc, _, err = run([r.onnxc, model, "--emit=exe", "-o", prog], d)
+        if rc != 0 or not os.path.isfile(prog):
+            raise Fail(f"compile --emit=exe: exit {rc}: {err.strip()[:300]!r}")
+        state["ok"] = True
+    r.case("program: compile a two-input model with --emit=exe", build)
+
+    def pb(name, arr):
+        p = os.path.join(d, name)
+        with open(p, "wb") as f:
+            f.write(numpy_helper.from_array(arr).SerializeToString())
+        return p
+
+    a = np.array([[1, -2, 3], [-4, 5, -6]], np.float32)
+    b = np.array([[0.5, 0.5, -4], [1, -7, 2]], np.float32)
+    pa, pbb = pb("a.pb", a), pb("b.pb", b)
+
+    def need():
+        if not state.get("ok"):
+            raise Fail("no program (compile failed)")
+
+    def good_run():
+        need()
+        out = os.path.join(d, "out_good")
+        rc, _, err = run([prog, pa, pbb, "-o", out], d, 60)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        t = onnx.TensorProto()
+        with open(os.path.join(out, "output_0.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        got = numpy_helper.to_array(t)
+        want = np.maximum(a + b, 0)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=0):
+            raise Fail(f"output {got.tolist()} != {want.tolist()}")
+        if t.name != "gamma":
+            raise Fail(f"output_0.pb has name {t.name!r}, expected 'gamma'")
+    r.case("program: correct inputs give relu(alpha+beta) in output_0.pb named 'gamma'", good_run)
+
+    def info():
+        need()
+        rc, out, err = run([prog, "--info"], d, 60)
+        if rc != 0:
+            raise Fail(f"--info: exit {rc}: {err.strip()[:200]!r}")
+        for s in ("alpha", "beta", "gamma"):
+            if s not in out:
+                raise Fail(f"--info does not mention {s!r}: {out[:300]!r}")
+    r.case("program: --info names inputs and outputs", info)
+
+    def bench():
+        need()
+        rc, out, err = run([prog, "--bench", "5", "--threads", "1"], d, 60)
+        if rc != 0 or "median" not in out:
+            raise Fail(f"--bench 5: exit {rc}, no median in {(out + err)[:200]!r}")
+    r.case("program: --bench 5 --threads 1 prints a median", bench)
+
+    def refuse(args, must, label):
+        need()
+        out = os.path.join(d, f"out_{label}")
+        cwd = os.path.join(d, f"cwd_{label}")
+        os.makedirs(cwd)
+        rc, _, err = run([prog] + args + ["-o", out], cwd, 60)
+        check_clean_failure(rc, err, cwd)
+        if not err.strip():
+            raise Fail("no message on stderr")
+        if not any(m in err for m in must):
+            raise Fail(f"message names none of {list(must)}: {err.strip()[:300]!r}")
+        if os.path.exists(os.path.join(out, "output_0.pb")):
+            raise Fail("output_0.pb written despite the error")
+
+    r.case("program: wrong input count", lambda: refuse([pa], ("2", "beta", "input"), "count"))
+    r.case("program: too many inputs", lambda: refuse([pa, pbb, pa], ("2", "input"), "many"))
+    r.case("program: wrong dtype", lambda: refuse(
+        [pb("a_int.pb", a.astype(np.int64)), pbb], ("alpha",), "dtype"))
+    r.case("program: wrong shape", lambda: refuse(
+        [pb("a_t.pb", a.T.copy()), pbb], ("alpha",), "shape"))
+    r.case("program: missing input file", lambda: refuse(
+        [os.path.join(d, "nope.pb"), pbb], ("nope.pb",), "missing"))
+    rndpb = os.path.join(d, "random.pb")
+    with open(rndpb, "wb") as f:
+        f.write(random.Random(99).randbytes(300))
+    r.case("program: garbage input file", lambda: refuse([rndpb, pbb], ("random.pb",), "garbage"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--onnxc", default=os.environ.get("ONNXC", os.path.join(REPO, "build", "onnxc")))
+    ap.add_argument("--compiler-only", action="store_true",
+                    help="skip the standalone-program checks (e.g. for the ASan build)")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    if not (os.path.isfile(args.onnxc) and os.access(args.onnxc, os.X_OK)):
+        print(f"run_cli_tests: compiler not found: {args.onnxc}", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="onnxc-cli-")
+    r = Runner(os.path.abspath(args.onnxc), tmp)
+    try:
+        compiler_cases(r, tmp)
+        if not args.compiler_only:
+            program_cases(r, tmp)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{r.passed} passed, {r.failed} failed")
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
