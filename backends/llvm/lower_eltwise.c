@@ -418,23 +418,45 @@ static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
     return r;
 }
 
+/* Dropout. In inference mode (the usual export) it is a copy with an all-true mask. When
+ * training_mode is true at run time, elements are dropped with probability `ratio` using a
+ * counter-based hash of (seed, index), and kept ones scaled by 1/(1-ratio). */
+static int lower_dropout(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    const ir_value_t *mask = n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
+    const ir_value_t *ratio = n->n_in > 1 ? n->in[1] : NULL, *train = n->n_in > 2 ? n->in[2] : NULL;
+    ir_dtype_t t = x->dtype;
+    if (!ir_dtype_is_float(t)) return lw_error(k, "Dropout needs a float type");
+    if (n->n_post) return lw_error(k, "fused post-ops on Dropout are not supported");
+    lw_kernel_begin(k, n, y, -1);
+    LLVMValueRef tr = train ? LLVMBuildICmp(k->b, LLVMIntNE, lw_load(k, train, lw_i64(k, 0)), LLVMConstInt(k->i8, 0, 0), "")
+                            : LLVMConstInt(k->i1, 0, 0);
+    LLVMValueRef r = ratio ? lw_cast(k, lw_load(k, ratio, lw_i64(k, 0)), ratio->dtype, IR_F64) : LLVMConstReal(k->f64, 0.5);
+    LLVMValueRef scale = LLVMBuildFDiv(k->b, LLVMConstReal(k->f64, 1.0), LLVMBuildFSub(k->b, LLVMConstReal(k->f64, 1.0), r, ""), "");
+    LLVMValueRef sc = lw_cast(k, scale, IR_F64, t);
+    uint64_t seed = (uint64_t)ir_attr_int(n, "seed", 0x2545F4914F6CDD1DLL);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, y), "i");
+    /* splitmix64 of (seed + index) -> uniform in [0, 1) */
+    LLVMValueRef z = LLVMBuildAdd(k->b, l.iv, LLVMConstInt(k->i64, seed, 0), "");
+    z = LLVMBuildMul(k->b, LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, lw_i64(k, 30), ""), ""), LLVMConstInt(k->i64, 0xbf58476d1ce4e5b9ULL, 0), "");
+    z = LLVMBuildMul(k->b, LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, lw_i64(k, 27), ""), ""), LLVMConstInt(k->i64, 0x94d049bb133111ebULL, 0), "");
+    z = LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, lw_i64(k, 31), ""), "");
+    LLVMValueRef u = LLVMBuildFMul(k->b, LLVMBuildUIToFP(k->b, LLVMBuildLShr(k->b, z, lw_i64(k, 11), ""), k->f64, ""),
+                                   LLVMConstReal(k->f64, 1.0 / 9007199254740992.0), "");
+    LLVMValueRef keep = LLVMBuildOr(k->b, LLVMBuildNot(k->b, tr, ""), LLVMBuildFCmp(k->b, LLVMRealOGE, u, r, ""), "");
+    LLVMValueRef xv = lw_load(k, x, l.iv);
+    LLVMValueRef kept = LLVMBuildSelect(k->b, tr, LLVMBuildFMul(k->b, xv, sc, ""), xv, "");
+    lw_store(k, y, l.iv, LLVMBuildSelect(k->b, keep, kept, LLVMConstNull(lw_type(k, t)), ""));
+    if (mask) lw_store(k, mask, l.iv, LLVMBuildZExt(k->b, keep, k->i8, ""));
+    lw_loop_end(k, &l);
+    lw_kernel_end(k);
+    return 0;
+}
+
 int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0];
-    if (n->op == IR_OP_DROPOUT && n->n_in > 2 && n->in[2]) {
-        const ir_value_t *tm = n->in[2];
-        if (!tm->data || (tm->data_size >= 1 && ((const uint8_t *)tm->data)[0]))
-            return lw_error(k, "training-mode Dropout (random masks) is not supported; export the model in eval mode");
-    }
-    if (n->op == IR_OP_DROPOUT && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE) {
-        /* inference-mode mask is all true */
-        const ir_value_t *mask = n->out[1];
-        lw_kernel_begin(k, n, mask, -1);
-        lw_loop_t l;
-        lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, mask), "i");
-        lw_store(k, mask, l.iv, LLVMConstInt(k->i8, 1, 0));
-        lw_loop_end(k, &l);
-        lw_kernel_end(k);
-    }
+    if (n->op == IR_OP_DROPOUT) return lower_dropout(k, n);
     if (n->op == IR_OP_BIT_SHIFT && !ir_dtype_is_int(n->in[0]->dtype))
         return lw_error(k, "BitShift needs an integer type, got %s", ir_dtype_name(n->in[0]->dtype));
     if (ir_dtype_is_float(n->in[0]->dtype) || n->op == IR_OP_CAST || n->op == IR_OP_CAST_LIKE || n->op == IR_OP_WHERE) {
