@@ -1146,6 +1146,17 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
     case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_WHERE: case IR_OP_MOD: case IR_OP_BIT_SHIFT:
         rc = inf_nary(g, n); break;
+    case IR_OP_LRN: case IR_OP_HARDMAX: case IR_OP_CUM_SUM:
+        if (need_numeric(g, n, n->in[0])) { rc = -1; break; }
+        if (n->op == IR_OP_LRN && n->in[0]->shape.rank < 3) { rc = ir_error(g, n, "input must have rank >= 3"); break; }
+        if (n->op == IR_OP_HARDMAX && n->in[0]->shape.rank < 1) { rc = ir_error(g, n, "input must have rank >= 1"); break; }
+        if (n->op == IR_OP_CUM_SUM) {
+            int64_t ax;
+            if (need_ints(g, n, 1, "axis", &ax) != 1) { rc = ir_error(g, n, "axis must be a constant scalar"); break; }
+            int a;
+            if (ir_norm_axis(ax, n->in[0]->shape.rank, &a)) { rc = ir_error(g, n, "axis %lld out of range", (long long)ax); break; }
+        }
+        set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
     case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;

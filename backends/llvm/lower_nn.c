@@ -608,7 +608,7 @@ static LLVMValueRef elem_arg(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     ir_dtype_t t = x->dtype;
     LLVMTypeRef ty = lw_type(k, t);
     int r = x->shape.rank;
-    bool mx = n->op == IR_OP_ARG_MAX, fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
+    bool mx = n->op != IR_OP_ARG_MIN, fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
     LLVMValueRef best = lw_alloca(k, ty, "best"), bi = lw_alloca(k, k->i64, "bi");
     LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
     lw_strides(k, x, st);
@@ -632,6 +632,77 @@ static LLVMValueRef elem_arg(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     LLVMBuildStore(k->b, LLVMBuildSelect(k->b, better, l.iv, LLVMBuildLoad2(k->b, k->i64, bi, ""), ""), bi);
     lw_loop_end(k, &l);
     return LLVMBuildLoad2(k->b, k->i64, bi, "");
+}
+
+/* LRN across channels: x / (bias + alpha/size * sum of squares in the window)^beta */
+static LLVMValueRef elem_lrn(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int r = x->shape.rank;
+    int64_t size = ir_attr_int(n, "size", 1);
+    double alpha = ir_attr_float(n, "alpha", 1e-4), beta = ir_attr_float(n, "beta", 0.75), bias = ir_attr_float(n, "bias", 1.0);
+    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    for (int d = 0; d < r; d++) xi[d] = idx[d];
+    LLVMValueRef acc = lw_alloca(k, ty, "acc");
+    LLVMBuildStore(k->b, lw_const_f(k, t, 0), acc);
+    LLVMValueRef C = lw_dim(k, x, 1);
+    LLVMValueRef lo = LLVMBuildSub(k->b, idx[1], lw_i64(k, (size - 1) / 2), "");
+    LLVMValueRef hi = LLVMBuildAdd(k->b, idx[1], lw_i64(k, size / 2 + 1), "");
+    lo = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, lo, lw_i64(k, 0), ""), lw_i64(k, 0), lo, "");
+    hi = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, hi, C, ""), C, hi, "");
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lo, hi, "c");
+    xi[1] = l.iv;
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMBuildStore(k->b, fmuladd(k, t, v, v, LLVMBuildLoad2(k->b, ty, acc, "")), acc);
+    lw_loop_end(k, &l);
+    xi[1] = idx[1];
+    LLVMValueRef den = LLVMBuildFAdd(k->b, lw_const_f(k, t, bias),
+                                     LLVMBuildFMul(k->b, lw_const_f(k, t, alpha / (double)size), LLVMBuildLoad2(k->b, ty, acc, ""), ""), "");
+    den = lw_intrin(k, "llvm.pow", ty, (LLVMValueRef[]){den, lw_const_f(k, t, beta)}, 2);
+    return LLVMBuildFDiv(k->b, lw_load(k, x, lw_dot(k, xi, st, r)), den, "");
+}
+
+/* Hardmax: 1 where the element is the first maximum along axis. */
+static LLVMValueRef elem_hardmax(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    arg_t a = {*(const int *)ud, 1, 0};
+    LLVMValueRef am = elem_arg(k, n, idx, &a);
+    LLVMValueRef hit = LLVMBuildICmp(k->b, LLVMIntEQ, am, idx[a.axis], "");
+    ir_dtype_t t = n->out[0]->dtype;
+    return LLVMBuildSelect(k->b, hit, lw_const_f(k, t, 1), lw_const_f(k, t, 0), "");
+}
+
+/* CumSum along axis, inclusive or exclusive, forward or reversed. */
+typedef struct { int axis, excl, rev; } cumsum_t;
+
+static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const cumsum_t *c = ud;
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int r = x->shape.rank;
+    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    for (int d = 0; d < r; d++) xi[d] = idx[d];
+    LLVMValueRef acc = lw_alloca(k, ty, "acc");
+    LLVMBuildStore(k->b, lw_const_f(k, t, 0), acc);
+    LLVMValueRef i = idx[c->axis], D = lw_dim(k, x, c->axis), lo, hi;
+    if (!c->rev) {
+        lo = lw_i64(k, 0);
+        hi = c->excl ? i : LLVMBuildAdd(k->b, i, lw_i64(k, 1), "");
+    } else {
+        lo = c->excl ? LLVMBuildAdd(k->b, i, lw_i64(k, 1), "") : i;
+        hi = D;
+    }
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lo, hi, "j");
+    xi[c->axis] = l.iv;
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMBuildStore(k->b, lw_binary(k, IR_OP_ADD, t, LLVMBuildLoad2(k->b, ty, acc, ""), v), acc);
+    lw_loop_end(k, &l);
+    return LLVMBuildLoad2(k->b, ty, acc, "");
 }
 
 static int lower_reduce(lw_t *k, const ir_node_t *n) {
@@ -805,6 +876,20 @@ int lw_lower_nn(lw_t *k, const ir_node_t *n) {
         if (!ir_dtype_is_float(n->in[0]->dtype) && (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP))
             return lw_error(k, "%s needs a float type", ir_op_name(n->op));
         return lower_reduce(k, n);
+    case IR_OP_LRN:
+        if (!ir_dtype_is_float(n->in[0]->dtype)) return lw_error(k, "LRN needs a float type");
+        return lw_emit_map(k, n, n->out[0], elem_lrn, NULL);
+    case IR_OP_HARDMAX: {
+        int ax = norm_axis(ir_attr_int(n, "axis", k->g->opset < 13 ? 1 : -1), n->in[0]->shape.rank);
+        if (k->g->opset < 13 && n->in[0]->shape.rank != 2) return lw_error(k, "Hardmax before opset 13 is supported on 2-D inputs only");
+        return lw_emit_map(k, n, n->out[0], elem_hardmax, &ax);
+    }
+    case IR_OP_CUM_SUM: {
+        const ir_value_t *av = n->in[1];
+        int64_t ax = av->dtype == IR_I32 ? ((const int32_t *)av->data)[0] : ((const int64_t *)av->data)[0];
+        cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
+        return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
+    }
     case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: {
         arg_t a = {(int)ir_attr_int(n, "axis", 0), (int)ir_attr_int(n, "keepdims", 1), (int)ir_attr_int(n, "select_last_index", 0)};
         if (a.axis < 0) a.axis += n->in[0]->shape.rank;
