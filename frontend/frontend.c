@@ -839,3 +839,37 @@ done:
     free(dir);
     return rc;
 }
+
+int frontend_bind_input(ir_graph_t *g, const char *name, const char *path, char *err, size_t errlen)
+{
+    int idx = -1;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (strcmp(g->inputs[i]->name, name) == 0) idx = i;
+    if (idx < 0) {
+        if (err && errlen) snprintf(err, errlen, "%s: --bind: the model has no input named '%s'", g->path, name);
+        return -1;
+    }
+    ir_value_t *t = NULL;
+    if (frontend_load_tensor(path, g, &t, err, errlen)) return -1;
+    ir_value_t *in = g->inputs[idx];
+    bool ok = t->dtype == in->dtype && t->shape.rank == in->shape.rank;
+    for (int d = 0; ok && d < in->shape.rank; d++)
+        ok = in->shape.dims[d].sym >= 0 || in->shape.dims[d].v == t->shape.dims[d].v;
+    if (!ok) {
+        char a[128], b[128];
+        ir_shape_str(g, &in->shape, a, sizeof a);
+        ir_shape_str(g, &t->shape, b, sizeof b);
+        if (err && errlen)
+            snprintf(err, errlen, "%s: --bind %s: expected %s%s, %s holds %s%s", g->path, name, ir_dtype_name(in->dtype), a,
+                     path, ir_dtype_name(t->dtype), b);
+        return -1;
+    }
+    /* The input becomes a constant with the file's contents and exact shape. */
+    in->data = t->data;
+    in->data_size = t->data_size;
+    in->shape = t->shape;
+    in->is_input = false;
+    for (int i = idx; i + 1 < g->n_inputs; i++) g->inputs[i] = g->inputs[i + 1];
+    g->n_inputs--;
+    return 0;
+}

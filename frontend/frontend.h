@@ -36,6 +36,11 @@ int frontend_load_model_buffer(const void *buf, size_t n, const char *path_for_m
 int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, char *err,
                          size_t errlen);
 
+/* Specialises the model: graph input `name` becomes a constant holding the tensor in
+ * `path` (dtype and static dims must match). Used by `onnxc --bind NAME=FILE`, e.g. to fix
+ * a Resize's scales or a Reshape's shape that the model takes as an input. */
+int frontend_bind_input(ir_graph_t *g, const char *name, const char *path, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

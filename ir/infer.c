@@ -1157,6 +1157,16 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
             if (ir_norm_axis(ax, n->in[0]->shape.rank, &a)) { rc = ir_error(g, n, "axis %lld out of range", (long long)ax); break; }
         }
         set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;
+    case IR_OP_RESIZE: {
+        ir_resize_t rp;
+        if (need_numeric(g, n, n->in[0]) || ir_resize_params(g, n, &n->in[0]->shape, &rp)) { rc = -1; break; }
+        ir_shape_t o = n->in[0]->shape;
+        for (int d = 0; d < o.rank; d++)
+            if (o.dims[d].sym < 0) o.dims[d] = ir_dim_const(rp.out[d]);
+        set_out(n, 0, n->in[0]->dtype, &o);
+        rc = 0;
+        break;
+    }
     case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
     case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;

@@ -45,6 +45,14 @@ typedef struct ir_window {
 int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
                      ir_window_t *out);
 
+/* Resize (opset 11+): per dimension the output size, the scale the coordinate transform
+ * uses, and the roi (start/end as fractions, for tf_crop_and_resize). ir/resize.c. */
+typedef struct ir_resize {
+    int64_t out[IR_MAX_RANK];
+    double scale[IR_MAX_RANK], roi_start[IR_MAX_RANK], roi_end[IR_MAX_RANK];
+} ir_resize_t;
+int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,8 @@ static const char usage_text[] =
     "  --dump-ir        print the scheduled graph and its memory plan (stdout, or stderr\n"
     "                   when the output goes to stdout)\n"
     "  --trace-passes   print each pass and its time on stderr\n"
+    "  --bind NAME=FILE make graph input NAME a constant holding the tensor in FILE\n"
+    "                   (.pb TensorProto); the program then takes the other inputs\n"
     "  --help           this text\n"
     "  --version        compiler and LLVM versions\n"
     "\n"
@@ -79,6 +81,8 @@ typedef struct options {
     int opt_level;
     bool dump_ir;
     bool trace_passes;
+    int n_bind;
+    const char *bind_name[16], *bind_file[16];
 } options_t;
 
 static llvm_emit_kind_t parse_emit(const char *s) {
@@ -144,6 +148,14 @@ static void parse_args(int argc, char **argv, options_t *o) {
             o->opt_level = 2;
         } else if (strcmp(a, "--dump-ir") == 0) {
             o->dump_ir = true;
+        } else if ((v = long_value("--bind", argc, argv, &i))) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1]) USAGE_ERR("--bind needs NAME=FILE, got '%s'", v);
+            if (o->n_bind == 16) USAGE_ERR("at most 16 --bind options");
+            char *nm = strndup(v, (size_t)(eq - v));
+            if (!nm) USAGE_ERR("out of memory");
+            o->bind_name[o->n_bind] = nm;
+            o->bind_file[o->n_bind++] = eq + 1;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;
         } else if (a[0] == '-' && a[1] != 0) {
@@ -285,6 +297,11 @@ int main(int argc, char **argv) {
         die(1, "%s", err[0] ? err : "cannot load the model");
     }
     g->name = ir_arena_strdup(&g->arena, name);
+    for (int i = 0; i < o.n_bind; i++)
+        if (frontend_bind_input(g, o.bind_name[i], o.bind_file[i], err, sizeof err) != 0) {
+            ir_graph_free(g);
+            die(1, "%s", err);
+        }
 
     pass_options_t po;
     pass_options_init(&po);

@@ -416,7 +416,7 @@ static int lower_node(lw_t *k, ir_node_t *n) {
         return lw_lower_nn(k, n);
     case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT: case IR_OP_SLICE: case IR_OP_GATHER:
     case IR_OP_EXPAND: case IR_OP_TILE: case IR_OP_PAD: case IR_OP_SHAPE: case IR_OP_SIZE:
-    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE: case IR_OP_TRILU: case IR_OP_GATHER_ELEMENTS:
+    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE: case IR_OP_TRILU: case IR_OP_GATHER_ELEMENTS: case IR_OP_RESIZE:
         return lw_lower_data(k, n);
     default:
         return lw_lower_eltwise(k, n);

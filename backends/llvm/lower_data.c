@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
 
 /* Reads a constant int tensor (int32 or int64) into out; returns the count or -1. */
 static int const_ints(const ir_value_t *v, int64_t *out, int max) {
@@ -230,6 +231,158 @@ static LLVMValueRef elem_gather_elements(lw_t *k, const ir_node_t *n, LLVMValueR
     return lw_load(k, x, lw_dot(k, xi, xst, r));
 }
 
+/* Resize: per resized axis, the coordinate transform gives x_ori; base = ceil(x_ori) - 1
+ * and ratio = x_ori - base in (0, 1] pick the taps (1 nearest, 2 linear, 4 cubic) the way
+ * the ONNX reference does, with edge clamping and optional exclude_outside. */
+typedef struct {
+    ir_resize_t rp;
+    int mode;            /* 0 nearest, 1 linear, 2 cubic */
+    int ctm;             /* 0 half_pixel 1 asymmetric 2 align_corners 3 pytorch_half_pixel 4 tf_crop 5 half_pixel_symmetric */
+    int nearest;         /* 0 round_prefer_floor 1 round_prefer_ceil 2 floor 3 ceil */
+    double a, extrap;
+    int exclude;
+    bool resized[IR_MAX_RANK];
+} resize_t;
+
+static LLVMValueRef dconst(lw_t *k, double v) { return LLVMConstReal(k->f64, v); }
+
+static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const resize_t *R = ud;
+    const ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    LLVMBuilderRef b = k->b;
+    int ntap = R->mode == 0 ? 1 : R->mode == 1 ? 2 : 4;
+    LLVMValueRef tidx[IR_MAX_RANK][4], tco[IR_MAX_RANK][4];
+    LLVMValueRef outside = LLVMConstInt(k->i1, 0, 0);
+    int rd[IR_MAX_RANK], nr = 0;
+    for (int d = 0; d < r; d++) {
+        if (!R->resized[d]) continue;
+        rd[nr++] = d;
+        double in = (double)x->shape.dims[d].v, sc = R->rp.scale[d], ow = sc * in;
+        double r0 = R->rp.roi_start[d], r1 = R->rp.roi_end[d];
+        LLVMValueRef xf = LLVMBuildSIToFP(b, idx[d], k->f64, ""), xo;
+        LLVMValueRef half = LLVMBuildFAdd(b, xf, dconst(k, 0.5), "");
+        switch (R->ctm) {
+        case 1: xo = LLVMBuildFDiv(b, xf, dconst(k, sc), ""); break;
+        case 2: xo = ow == 1 ? dconst(k, 0) : LLVMBuildFMul(b, xf, dconst(k, (in - 1) / (ow - 1)), ""); break;
+        case 3: xo = ow == 1 ? dconst(k, -0.5) : LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""); break;
+        case 4:
+            xo = ow == 1 ? dconst(k, (r1 - r0) * (in - 1) / 2) : LLVMBuildFMul(b, xf, dconst(k, (r1 - r0) * (in - 1) / (ow - 1)), "");
+            xo = LLVMBuildFAdd(b, xo, dconst(k, r0 * (in - 1)), "");
+            outside = LLVMBuildOr(b, outside, LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOLT, xo, dconst(k, 0), ""),
+                                                          LLVMBuildFCmp(b, LLVMRealOGT, xo, dconst(k, in - 1), ""), ""), "");
+            break;
+        case 5: {
+            double adj = (double)R->rp.out[d] / ow, off = in / 2 * (1 - adj);
+            xo = LLVMBuildFAdd(b, dconst(k, off), LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""), "");
+            break;
+        }
+        default: xo = LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""); break;
+        }
+        LLVMValueRef basef = LLVMBuildFSub(b, lw_intrin(k, "llvm.ceil", k->f64, &xo, 1), dconst(k, 1), "");
+        LLVMValueRef ratio = LLVMBuildFSub(b, xo, basef, "");
+        LLVMValueRef base = LLVMBuildFPToSI(b, basef, k->i64, "");
+        LLVMValueRef last = lw_i64(k, x->shape.dims[d].v - 1);
+        int first = R->mode == 2 ? -1 : 0;
+        if (R->mode == 0) {
+            LLVMValueRef j;
+            switch (R->nearest) {
+            case 1: j = LLVMBuildFCmp(b, LLVMRealOGE, ratio, dconst(k, 0.5), ""); break;
+            case 2: j = LLVMBuildFCmp(b, LLVMRealOEQ, ratio, dconst(k, 1.0), ""); break;
+            case 3: j = LLVMConstInt(k->i1, 1, 0); break;
+            default: j = LLVMBuildFCmp(b, LLVMRealOGT, ratio, dconst(k, 0.5), ""); break;
+            }
+            base = LLVMBuildAdd(b, base, LLVMBuildZExt(b, j, k->i64, ""), "");
+        }
+        LLVMValueRef sum = dconst(k, 0);
+        for (int t = 0; t < ntap; t++) {
+            LLVMValueRef ti = LLVMBuildAdd(b, base, lw_i64(k, first + t), "");
+            LLVMValueRef in_range = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ti, lw_i64(k, 0), ""),
+                                                 LLVMBuildICmp(b, LLVMIntSLE, ti, last, ""), "");
+            LLVMValueRef c;
+            if (R->mode == 0) c = dconst(k, 1);
+            else if (R->mode == 1) c = t == 0 ? LLVMBuildFSub(b, dconst(k, 1), ratio, "") : ratio;
+            else {
+                /* cubic convolution kernel at distances ratio+1, ratio, 1-ratio, 2-ratio */
+                double A = R->a;
+                LLVMValueRef s = t == 0 ? LLVMBuildFAdd(b, ratio, dconst(k, 1), "")
+                               : t == 1 ? ratio
+                               : t == 2 ? LLVMBuildFSub(b, dconst(k, 1), ratio, "")
+                                        : LLVMBuildFSub(b, dconst(k, 2), ratio, "");
+                LLVMValueRef s2 = LLVMBuildFMul(b, s, s, ""), s3 = LLVMBuildFMul(b, s2, s, "");
+                if (t == 1 || t == 2)
+                    c = LLVMBuildFAdd(b, LLVMBuildFSub(b, LLVMBuildFMul(b, dconst(k, A + 2), s3, ""), LLVMBuildFMul(b, dconst(k, A + 3), s2, ""), ""), dconst(k, 1), "");
+                else
+                    c = LLVMBuildFSub(b, LLVMBuildFAdd(b, LLVMBuildFSub(b, LLVMBuildFMul(b, dconst(k, A), s3, ""), LLVMBuildFMul(b, dconst(k, 5 * A), s2, ""), ""),
+                                                       LLVMBuildFMul(b, dconst(k, 8 * A), s, ""), ""), dconst(k, 4 * A), "");
+            }
+            if (R->exclude) c = LLVMBuildSelect(b, in_range, c, dconst(k, 0), "");
+            sum = LLVMBuildFAdd(b, sum, c, "");
+            ti = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, ti, lw_i64(k, 0), ""), lw_i64(k, 0), ti, "");
+            ti = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, ti, last, ""), last, ti, "");
+            tidx[nr - 1][t] = ti;
+            tco[nr - 1][t] = c;
+        }
+        if (R->exclude)
+            for (int t = 0; t < ntap; t++) tco[nr - 1][t] = LLVMBuildFDiv(b, tco[nr - 1][t], sum, "");
+    }
+    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    for (int d = 0; d < r; d++) xi[d] = idx[d];
+    LLVMValueRef acc = dconst(k, 0);
+    int combos = 1;
+    for (int i = 0; i < nr; i++) combos *= ntap;
+    for (int c = 0; c < combos; c++) {
+        LLVMValueRef w = dconst(k, 1);
+        int rem = c;
+        for (int i = nr - 1; i >= 0; i--) {
+            int t = rem % ntap;
+            rem /= ntap;
+            xi[rd[i]] = tidx[i][t];
+            w = LLVMBuildFMul(b, w, tco[i][t], "");
+        }
+        LLVMValueRef v = lw_cast(k, lw_load(k, x, lw_dot(k, xi, st, r)), x->dtype, IR_F64);
+        acc = LLVMBuildFAdd(b, acc, LLVMBuildFMul(b, w, v, ""), "");
+    }
+    if (R->ctm == 4) acc = LLVMBuildSelect(b, outside, dconst(k, R->extrap), acc, "");
+    if (!ir_dtype_is_float(x->dtype)) acc = lw_intrin(k, "llvm.round", k->f64, &acc, 1);
+    return lw_cast(k, acc, IR_F64, x->dtype);
+}
+
+static int lower_resize(lw_t *k, const ir_node_t *n) {
+    resize_t R;
+    memset(&R, 0, sizeof R);
+    const ir_value_t *x = n->in[0];
+    if (ir_resize_params(k->g, n, &x->shape, &R.rp)) return -1;
+    static const char *modes[] = {"nearest", "linear", "cubic"};
+    static const char *ctms[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "tf_crop_and_resize", "half_pixel_symmetric"};
+    static const char *nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    const char *m = ir_attr_str(n, "mode", "nearest"), *c = ir_attr_str(n, "coordinate_transformation_mode", "half_pixel");
+    const char *nm = ir_attr_str(n, "nearest_mode", "round_prefer_floor");
+    R.mode = R.ctm = R.nearest = -1;
+    for (int i = 0; i < 3; i++) if (!strcmp(m, modes[i])) R.mode = i;
+    for (int i = 0; i < 6; i++) if (!strcmp(c, ctms[i])) R.ctm = i;
+    for (int i = 0; i < 4; i++) if (!strcmp(nm, nms[i])) R.nearest = i;
+    if (R.mode < 0) return lw_error(k, "mode '%s' is not supported", m);
+    if (R.ctm < 0) return lw_error(k, "coordinate_transformation_mode '%s' is not supported", c);
+    if (R.nearest < 0) return lw_error(k, "nearest_mode '%s' is not supported", nm);
+    if (ir_attr_int(n, "antialias", 0) && R.mode != 0) return lw_error(k, "antialias is not supported yet");
+    R.a = ir_attr_float(n, "cubic_coeff_a", -0.75);
+    R.extrap = ir_attr_float(n, "extrapolation_value", 0.0);
+    R.exclude = (int)ir_attr_int(n, "exclude_outside", 0);
+    int nr = 0;
+    for (int d = 0; d < x->shape.rank; d++) {
+        R.resized[d] = x->shape.dims[d].sym < 0 &&
+                       (R.rp.out[d] != x->shape.dims[d].v || R.rp.scale[d] != 1.0 ||
+                        (R.ctm == 4 && (R.rp.roi_start[d] != 0.0 || R.rp.roi_end[d] != 1.0)));
+        nr += R.resized[d];
+    }
+    int taps = R.mode == 0 ? 1 : R.mode == 1 ? 2 : 4, combos = 1;
+    for (int i = 0; i < nr; i++) combos *= taps;
+    if (combos > 256) return lw_error(k, "resizing %d axes with %s interpolation is not supported", nr, m);
+    return lw_emit_map(k, n, n->out[0], elem_resize, &R);
+}
+
 int lw_lower_data(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
     switch (n->op) {
@@ -253,6 +406,8 @@ int lw_lower_data(lw_t *k, const ir_node_t *n) {
     }
     case IR_OP_PAD:
         return lower_pad(k, n);
+    case IR_OP_RESIZE:
+        return lower_resize(k, n);
     case IR_OP_TRILU: {
         int64_t kk = 0;
         if (n->n_in > 1 && n->in[1]) {

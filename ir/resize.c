@@ -1,0 +1,110 @@
+/* Resize parameters shared by inference and the backends: per axis, the output size,
+ * the scale used by the coordinate transform, and the roi. Opset 11+ form:
+ * inputs X, roi (optional), scales (optional), sizes (optional). */
+#include <math.h>
+#include <string.h>
+
+#include "ir/infer_util.h"
+
+static int const_floats(const ir_value_t *v, double *out, int max) {
+    if (!v || !v->data) return -1;
+    size_t es = ir_dtype_size(v->dtype);
+    if (!es || !(v->dtype == IR_F32 || v->dtype == IR_F64)) return -1;
+    int n = (int)(v->data_size / es);
+    if (n > max) return -1;
+    for (int i = 0; i < n; i++)
+        out[i] = v->dtype == IR_F32 ? ((const float *)v->data)[i] : ((const double *)v->data)[i];
+    return n;
+}
+
+static bool present(const ir_node_t *n, int i) {
+    return i < n->n_in && n->in[i] && !(n->in[i]->data && n->in[i]->data_size == 0);
+}
+
+int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *p) {
+    int r = x->rank;
+    memset(p, 0, sizeof *p);
+    if (n->n_in < 2) return ir_error(g, n, "Resize before opset 11 (scales only) is not supported");
+    int axes[IR_MAX_RANK], na = 0;
+    const int64_t *ax;
+    int nax = ir_attr_ints(n, "axes", &ax);
+    if (nax > r) return ir_error(g, n, "too many axes");
+    if (nax > 0) {
+        for (int i = 0; i < nax; i++)
+            if (ir_norm_axis(ax[i], r, &axes[na++])) return ir_error(g, n, "axis %lld out of range", (long long)ax[i]);
+    } else {
+        for (int i = 0; i < r; i++) axes[na++] = i;
+    }
+    for (int d = 0; d < r; d++) {
+        p->scale[d] = 1.0;
+        p->roi_start[d] = 0.0;
+        p->roi_end[d] = 1.0;
+        p->out[d] = x->dims[d].v;
+    }
+    double roi[2 * IR_MAX_RANK];
+    if (present(n, 1)) {
+        int c = const_floats(n->in[1], roi, 2 * IR_MAX_RANK);
+        if (c < 0)
+            return ir_error(g, n, "input 'roi' must be a constant float tensor%s%s%s", n->in[1]->data ? "" : "; '",
+                            n->in[1]->data ? "" : n->in[1]->name, n->in[1]->data ? "" : "' is computed at run time");
+        if (c == 2 * na)
+            for (int i = 0; i < na; i++) {
+                p->roi_start[axes[i]] = roi[i];
+                p->roi_end[axes[i]] = roi[i + na];
+            }
+        else if (c != 0)
+            return ir_error(g, n, "roi has %d values, expected %d", c, 2 * na);
+    }
+    const char *ctm = ir_attr_str(n, "coordinate_transformation_mode", "half_pixel");
+    bool crop = strcmp(ctm, "tf_crop_and_resize") == 0;
+    bool has_sizes = present(n, 3), has_scales = present(n, 2);
+    if (has_sizes == has_scales) return ir_error(g, n, "exactly one of 'scales' and 'sizes' must be given");
+    for (int i = 0; i < na; i++)
+        if (x->dims[axes[i]].sym >= 0) return ir_error(g, n, "resizing a symbolic dimension is not supported");
+    if (has_scales) {
+        double sc[IR_MAX_RANK];
+        int c = const_floats(n->in[2], sc, IR_MAX_RANK);
+        if (c < 0)
+            return ir_error(g, n, "input 'scales' must be a constant float tensor (data-dependent shapes are not supported)%s%s%s",
+                            n->in[2]->data ? "" : "; '", n->in[2]->data ? "" : n->in[2]->name,
+                            n->in[2]->data ? "" : "' is computed at run time");
+        if (c != na) return ir_error(g, n, "scales has %d values, expected %d", c, na);
+        for (int i = 0; i < na; i++) {
+            int d = axes[i];
+            if (!(sc[i] > 0) || sc[i] > 1e6) return ir_error(g, n, "scale %g is not in (0, 1e6]", sc[i]);
+            double len = (double)x->dims[d].v * (crop ? p->roi_end[d] - p->roi_start[d] : 1.0) * sc[i];
+            if (!(len >= 0) || len > 1e12) return ir_error(g, n, "output size out of range");
+            p->scale[d] = sc[i];
+            p->out[d] = (int64_t)floor(len);
+        }
+    } else {
+        int64_t sz[IR_MAX_RANK];
+        int c = ir_const_ints(n->in[3], sz, IR_MAX_RANK);
+        if (c < 0)
+            return ir_error(g, n, "input 'sizes' must be a constant int64 tensor (data-dependent shapes are not supported)%s%s%s",
+                            n->in[3]->data ? "" : "; '", n->in[3]->data ? "" : n->in[3]->name,
+                            n->in[3]->data ? "" : "' is computed at run time");
+        if (c != na) return ir_error(g, n, "sizes has %d values, expected %d", c, na);
+        const char *pol = ir_attr_str(n, "keep_aspect_ratio_policy", "stretch");
+        bool nl = strcmp(pol, "not_larger") == 0, ns = strcmp(pol, "not_smaller") == 0;
+        if (!nl && !ns && strcmp(pol, "stretch") != 0) return ir_error(g, n, "keep_aspect_ratio_policy '%s' is not supported", pol);
+        double common = nl ? INFINITY : 0;
+        for (int i = 0; i < na; i++) {
+            int d = axes[i];
+            if (sz[i] < 0 || sz[i] > ((int64_t)1 << 31)) return ir_error(g, n, "size %lld out of range", (long long)sz[i]);
+            if (x->dims[d].v == 0) return ir_error(g, n, "cannot resize an empty dimension");
+            double s = (double)sz[i] / (double)x->dims[d].v;
+            if (nl && s < common) common = s;
+            if (ns && s > common) common = s;
+            p->scale[d] = s;
+            p->out[d] = sz[i];
+        }
+        if (nl || ns)
+            for (int i = 0; i < na; i++) {
+                int d = axes[i];
+                p->scale[d] = common;
+                p->out[d] = (int64_t)floor(common * (double)x->dims[d].v + 0.5);
+            }
+    }
+    return 0;
+}
