@@ -402,7 +402,7 @@ def main():
             results[name] = (status, reason)
             if status == "PASS":
                 if not args.quiet:
-                    print(f"PASS {name}", flush=True)
+                    print(f"PASS {name}" + (f" ({reason})" if reason else ""), flush=True)
             elif status == "SKIP":
                 if not args.quiet:
                     print(f"SKIP {name}: {reason}", flush=True)
@@ -437,7 +437,9 @@ def main():
             names = set(passed) | (set(read_list(args.expect)) if same else set())
             with open(args.list_out, "w") as f:
                 f.writelines(n + "\n" for n in sorted(names))
-    print(f"conformance: {time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs")
+    n_bound = sum(1 for n in passed if results[n][1].startswith("bound at compile time"))
+    print(f"conformance: {time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs; "
+          f"{n_bound} of the passes bound shape-parameter inputs with --bind")
     summary = f"{len(passed)} passed, {n_fail} failed"
     if n_skip:
         summary += f", {n_skip} skipped"
