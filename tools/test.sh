@@ -148,6 +148,9 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
     # UBSan report fails the case.
     step cli-asan runner "$py" tests/cli/run_cli_tests.py --onnxc "$adir/onnxc"
   fi
+  # The example: a generated object + header linked into examples/main.c with plain cc.
+  step example build bash -c "'$py' tools/make_demo_model.py '$bdir/example-model' >/dev/null \
+      && ONNXC='$bdir/onnxc' bash examples/run_example.sh '$bdir/example-model/model.onnx'"
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
   left=$((budget - ($(date +%s) - start) - 360))
