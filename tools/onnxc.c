@@ -82,7 +82,8 @@ typedef struct options {
     bool dump_ir;
     bool trace_passes;
     int n_bind;
-    const char *bind_name[16], *bind_file[16];
+    char bind_name[16][256];
+    const char *bind_file[16];
 } options_t;
 
 static llvm_emit_kind_t parse_emit(const char *s) {
@@ -152,9 +153,8 @@ static void parse_args(int argc, char **argv, options_t *o) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v || !eq[1]) USAGE_ERR("--bind needs NAME=FILE, got '%s'", v);
             if (o->n_bind == 16) USAGE_ERR("at most 16 --bind options");
-            char *nm = strndup(v, (size_t)(eq - v));
-            if (!nm) USAGE_ERR("out of memory");
-            o->bind_name[o->n_bind] = nm;
+            if (eq - v >= (long)sizeof o->bind_name[0]) USAGE_ERR("--bind: input name too long");
+            snprintf(o->bind_name[o->n_bind], sizeof o->bind_name[0], "%.*s", (int)(eq - v), v);
             o->bind_file[o->n_bind++] = eq + 1;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;

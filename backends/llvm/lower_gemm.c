@@ -1,21 +1,28 @@
 /* Register-tiled micro-kernels for contractions (Conv, Gemm, MatMul), float32 only.
  *
- * Every contraction is seen as Y[i, j] = sum_k A(i, k) * B(k, j) (+ epilogue) with
- * j the unit-stride output axis: Gemm/MatMul columns, or a conv's flattened output
- * pixels (so A is the [OC, C*KH*KW] filter matrix and B the input, im2col'd).
- * The parallel range runs over (batch, column tile); a column tile is NR = 2 vectors
- * wide, and inside it every MR-row block of Y is one micro-kernel call: MR x 2
- * accumulators held in vector values across the K loop, A(i, k) broadcast, two
- * vector loads of B per k, fmuladd, then the epilogue (alpha, bias or C, residual,
- * post-ops) before the store.
+ * Every contraction is seen as Y[i, j] = sum_k A(i, k) * B(k, j) (+ epilogue) with j the
+ * unit-stride output axis: Gemm/MatMul columns, or a conv's flattened output pixels (A
+ * is then the [OC, C*KH*KW] filter matrix and B the input, im2col'd).
  *
+ * Blocking, outermost first (BLIS-like):
+ *   task    (batch, column group of NT tiles of NR = 2 vectors, block of MR-row tiles):
+ *           the parallel range, so small outputs still split across threads;
+ *   K chunk of KC: B's chunk for the group (KC x NT*NR) stays in L2;
+ *   MR-row tile, then each NR-column tile of the group: the MR x KC sliver of A is
+ *           reused from L1 by the NT column tiles;
+ *   micro-kernel: MR x 2 accumulators held in vector values across the chunk, A(i, k)
+ *           broadcast, two vector loads of B per k, fmuladd; after the last chunk the
+ *           epilogue (alpha, bias or C, post-ops) runs on the tile before it is final.
+ *
+ * A (conv filters) is packed at compile time into [M/MR][K][MR] slivers when constant.
  * B comes from one of three places:
- *   - memory as it is (row-major [K, N], ldb = N): MatMul/Gemm activations, 1x1 convs;
- *   - a private constant global packed at compile time into [N/NR][K][NR] panels, for
- *     constant B (nn.Linear weights, with or without transB): contiguous, zero padded,
- *     no cache-set conflicts whatever N is;
- *   - a KC x NR panel on the stack filled per column tile (im2col), for every other
- *     conv: padding, strides and dilations are handled by the packing alone.
+ *   - memory as it is (row-major, ldb = N): MatMul/Gemm activations, 1x1 stride-1 convs;
+ *   - a private constant packed at compile time into [N/NR][K][NR] panels, for constant
+ *     B (nn.Linear weights, with or without transB): contiguous and zero padded;
+ *   - a KC x NT*NR panel on the stack filled per chunk (im2col) for every other conv:
+ *     padding, strides and dilations are handled by the packing alone.
+ * Packed constants are private globals beside the weights blob (the blob keeps its own
+ * copy; the memory plan cannot know a kernel stopped reading it).
  * Anything else returns 1 and the generic loop nests in lower_nn.c take the node. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,32 +31,45 @@
 #include "backends/llvm/lower_int.h"
 
 #define MR 6
-#define KC 256 /* im2col panel depth: KC x NR floats live on the stack */
+#define KC 256        /* K chunk */
+#define GROUP_COLS 64 /* columns per group: NT = GROUP_COLS / NR */
+#define MIN_TASKS 8   /* split M too when (batch x groups) gives fewer tasks */
+
+enum { B_DIRECT, B_PACKED, B_IM2COL };
 
 typedef struct gm gm_t;
 /* Fills the output multi-index of Y(i, j) for the post-ops. */
 typedef void (*idx_fn)(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLVMValueRef *idx);
 
+typedef struct {
+    int64_t C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw;
+    LLVMValueRef x;          /* input of this batch element */
+    LLVMValueRef panel, ih0, iw0;
+} conv_t;
+
 struct gm {
     const ir_node_t *n;
-    int vl, nr;
+    int vl, nr, nt;
     LLVMTypeRef vt;
     int64_t N, K, Ms;            /* Ms: M when static, else -1 */
+    int64_t ngroups, mblocks, tpb; /* tpb: MR tiles per M block */
     LLVMValueRef M;
     LLVMValueRef a, a_rs, a_cs;  /* A(i, k) = a[i*a_rs + k*a_cs] */
-    LLVMValueRef ldb;            /* B(k, j) = b[k*ldb + j], b set per tile */
-    bool b_padded;               /* B rows hold NR readable columns: no masks on B */
+    bool a_packed;               /* a holds [M/MR][K][MR] slivers */
+    int bkind;
+    LLVMValueRef bsrc, ldb;      /* DIRECT: B(0, 0); PACKED: the panels */
+    conv_t *cv;                  /* IM2COL */
     LLVMValueRef y, ldy;         /* Y(i, j) = y[i*ldy + j] */
     double alpha, beta;
     LLVMValueRef bias;           /* bias[i] added per row, or NULL */
     LLVMValueRef c, c_rs, c_cs;  /* Gemm C(i, j) = c[i*c_rs + j*c_cs], or NULL */
-    bool c_vec;                  /* c_cs == 1: C varies along j */
+    bool c_vec;                  /* C varies along j (c_cs == 1) */
     idx_fn mkidx;
     LLVMValueRef bidx[IR_MAX_RANK]; /* batch indices for mkidx */
     int nb;
     int64_t ow;                  /* conv: output width (p -> oh, ow) */
     int nsp;                     /* conv: spatial rank */
-    bool mat_rowa;               /* MatMul: A has a row dim in the output index */
+    bool mat_rowa;               /* MatMul: the output index has A's row dim */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -58,6 +78,11 @@ static LLVMValueRef mul(lw_t *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBu
 static LLVMValueRef gep(lw_t *k, LLVMValueRef p, LLVMValueRef off) {
     return LLVMBuildGEP2(k->b, k->f32, p, &off, 1, "");
 }
+static LLVMValueRef smin(lw_t *k, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+static LLVMValueRef i1c(lw_t *k, bool v) { return LLVMConstInt(k->i1, v, 0); }
+static bool is_true(LLVMValueRef v) { return LLVMIsConstant(v) && LLVMConstIntGetZExtValue(v) == 1; }
 
 static LLVMValueRef splat(lw_t *k, const gm_t *g, LLVMValueRef s) {
     LLVMValueRef v = LLVMBuildInsertElement(k->b, LLVMGetUndef(g->vt), s, lw_i32(k, 0), "");
@@ -66,7 +91,7 @@ static LLVMValueRef splat(lw_t *k, const gm_t *g, LLVMValueRef s) {
 
 static LLVMValueRef lane_mask(lw_t *k, const gm_t *g, int valid) {
     LLVMValueRef e[64];
-    for (int i = 0; i < g->vl; i++) e[i] = LLVMConstInt(k->i1, i < valid, 0);
+    for (int i = 0; i < g->vl; i++) e[i] = i1c(k, i < valid);
     return LLVMConstVector(e, (unsigned)g->vl);
 }
 
@@ -91,8 +116,7 @@ static LLVMValueRef vload(lw_t *k, const gm_t *g, LLVMValueRef p, int valid) {
 
 static void vstore(lw_t *k, const gm_t *g, LLVMValueRef p, LLVMValueRef x, int valid) {
     if (valid >= g->vl) {
-        LLVMValueRef s = LLVMBuildStore(k->b, x, p);
-        LLVMSetAlignment(s, 4);
+        LLVMSetAlignment(LLVMBuildStore(k->b, x, p), 4);
         return;
     }
     LLVMValueRef args[4] = {x, p, lw_i32(k, 4), lane_mask(k, g, valid)};
@@ -103,8 +127,6 @@ static LLVMValueRef vfma(lw_t *k, const gm_t *g, LLVMValueRef a, LLVMValueRef b,
     return lw_intrin(k, "llvm.fmuladd", g->vt, (LLVMValueRef[]){a, b, c}, 3);
 }
 
-static bool is_true(LLVMValueRef v) { return LLVMIsConstant(v) && LLVMConstIntGetZExtValue(v) == 1; }
-
 /* ---------------------------------------------------------------- the micro-kernel */
 /* Y rows [i0, i0+mr) x columns [jy, jy+w) (+)= A(i, k0 .. k0+kn) * B(0 .. kn, tile), B
  * at b with row stride g->ldb. first: Y holds nothing yet (else accumulate into it);
@@ -112,21 +134,27 @@ static bool is_true(LLVMValueRef v) { return LLVMIsConstant(v) && LLVMConstIntGe
 static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValueRef jy, LLVMValueRef b,
                      LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef first, LLVMValueRef last) {
     int nv = (w + g->vl - 1) / g->vl;
-    LLVMValueRef acc[MR][4], arow[MR];
+    LLVMValueRef acc[MR][2], arow[MR];
+    LLVMValueRef a_cs = g->a_packed ? lw_i64(k, MR) : g->a_cs;
+    LLVMValueRef abase = g->a_packed ? gep(k, g->a, add(k, mul(k, LLVMBuildExactSDiv(k->b, i0, lw_i64(k, MR), ""),
+                                                                 lw_i64(k, g->K * MR)), mul(k, k0, a_cs)))
+                                     : NULL;
     for (int r = 0; r < mr; r++) {
         for (int v = 0; v < nv; v++) {
             acc[r][v] = lw_alloca(k, g->vt, "acc");
             LLVMBuildStore(k->b, LLVMConstNull(g->vt), acc[r][v]);
         }
-        arow[r] = gep(k, g->a, add(k, mul(k, add(k, i0, lw_i64(k, r)), g->a_rs), mul(k, k0, g->a_cs)));
+        arow[r] = g->a_packed ? gep(k, abase, lw_i64(k, r))
+                              : gep(k, g->a, add(k, mul(k, add(k, i0, lw_i64(k, r)), g->a_rs), mul(k, k0, a_cs)));
     }
+    bool padded = g->bkind != B_DIRECT;
     lw_loop_t lk;
     lw_loop_begin(k, &lk, lw_i64(k, 0), kn, "k");
-    LLVMValueRef bv[4];
+    LLVMValueRef bv[2];
     LLVMValueRef brow = gep(k, b, mul(k, lk.iv, g->ldb));
     for (int v = 0; v < nv; v++)
-        bv[v] = vload(k, g, gep(k, brow, lw_i64(k, v * g->vl)), g->b_padded ? g->vl : w - v * g->vl);
-    LLVMValueRef koff = mul(k, lk.iv, g->a_cs);
+        bv[v] = vload(k, g, gep(k, brow, lw_i64(k, v * g->vl)), padded ? g->vl : w - v * g->vl);
+    LLVMValueRef koff = mul(k, lk.iv, a_cs);
     for (int r = 0; r < mr; r++) {
         LLVMValueRef as = splat(k, g, LLVMBuildLoad2(k->b, k->f32, gep(k, arow[r], koff), ""));
         for (int v = 0; v < nv; v++)
@@ -154,7 +182,7 @@ static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValue
             LLVMValueRef yp = gep(k, yrow, lw_i64(k, v * g->vl));
             if (!f1) {
                 LLVMValueRef prev = vload(k, g, yp, valid);
-                init = init ? LLVMBuildSelect(k->b, first, init, prev, "") : LLVMBuildSelect(k->b, first, LLVMConstNull(g->vt), prev, "");
+                init = LLVMBuildSelect(k->b, first, init ? init : LLVMConstNull(g->vt), prev, "");
             }
             if (init) x = LLVMBuildFAdd(k->b, x, init, "");
             vstore(k, g, yp, x, valid);
@@ -184,54 +212,188 @@ static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValue
     return 0;
 }
 
-/* All MR-row blocks of one column tile, then the leftover rows. */
-static int emit_mloop(lw_t *k, gm_t *g, int w, LLVMValueRef jy, LLVMValueRef b, LLVMValueRef k0, LLVMValueRef kn,
-                      LLVMValueRef first, LLVMValueRef last) {
-    LLVMValueRef nfull = g->Ms >= 0 ? lw_i64(k, g->Ms / MR) : LLVMBuildSDiv(k->b, g->M, lw_i64(k, MR), "");
-    lw_loop_t li;
-    lw_loop_begin(k, &li, lw_i64(k, 0), nfull, "it");
-    if (emit_tile(k, g, MR, w, mul(k, li.iv, lw_i64(k, MR)), jy, b, k0, kn, first, last)) return -1;
-    lw_loop_end(k, &li);
-    LLVMValueRef done = mul(k, nfull, lw_i64(k, MR));
-    if (g->Ms >= 0) {
-        if (g->Ms % MR) return emit_tile(k, g, (int)(g->Ms % MR), w, done, jy, b, k0, kn, first, last);
-        return 0;
+/* ---------------------------------------------------------------- im2col */
+/* Where each column of the group starts reading; columns past N never read. */
+static void im2col_setup(lw_t *k, gm_t *g, LLVMValueRef jy0) {
+    conv_t *cv = g->cv;
+    lw_loop_t lj;
+    lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, (int64_t)g->nt * g->nr), "pj");
+    LLVMValueRef p = add(k, jy0, lj.iv);
+    LLVMValueRef oh = LLVMBuildSDiv(k->b, p, lw_i64(k, cv->OW), ""), ow = LLVMBuildSRem(k->b, p, lw_i64(k, cv->OW), "");
+    LLVMValueRef in = LLVMBuildICmp(k->b, LLVMIntSLT, p, lw_i64(k, g->N), "");
+    LLVMValueRef ih = LLVMBuildSelect(k->b, in, LLVMBuildSub(k->b, mul(k, oh, lw_i64(k, cv->sh)), lw_i64(k, cv->ph), ""),
+                                      lw_i64(k, -((int64_t)1 << 30)), "");
+    LLVMValueRef iw = LLVMBuildSub(k->b, mul(k, ow, lw_i64(k, cv->sw)), lw_i64(k, cv->pw), "");
+    LLVMBuildStore(k->b, LLVMBuildTrunc(k->b, ih, k->i32, ""), LLVMBuildGEP2(k->b, k->i32, cv->ih0, &lj.iv, 1, ""));
+    LLVMBuildStore(k->b, LLVMBuildTrunc(k->b, iw, k->i32, ""), LLVMBuildGEP2(k->b, k->i32, cv->iw0, &lj.iv, 1, ""));
+    lw_loop_end(k, &lj);
+}
+
+/* panel[kk][jj] = x[c, ih0[jj] + kh*dh, iw0[jj] + kw*dw] for k = k0 + kk, 0 outside. */
+static void im2col_pack(lw_t *k, gm_t *g, LLVMValueRef k0, LLVMValueRef kn) {
+    conv_t *cv = g->cv;
+    int64_t KK = cv->KH * cv->KW, cols = (int64_t)g->nt * g->nr;
+    lw_loop_t lk, lj;
+    lw_loop_begin(k, &lk, lw_i64(k, 0), kn, "pk");
+    LLVMValueRef kabs = add(k, k0, lk.iv);
+    LLVMValueRef c = LLVMBuildSDiv(k->b, kabs, lw_i64(k, KK), ""), rr = LLVMBuildSRem(k->b, kabs, lw_i64(k, KK), "");
+    LLVMValueRef dho = LLVMBuildTrunc(k->b, mul(k, LLVMBuildSDiv(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dh)), k->i32, "");
+    LLVMValueRef dwo = LLVMBuildTrunc(k->b, mul(k, LLVMBuildSRem(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dw)), k->i32, "");
+    LLVMValueRef xrow = gep(k, cv->x, mul(k, c, lw_i64(k, cv->H * cv->W)));
+    LLVMValueRef prow = gep(k, cv->panel, mul(k, lk.iv, lw_i64(k, cols)));
+    lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, cols), "pj");
+    LLVMValueRef ihj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->ih0, &lj.iv, 1, ""), ""), dho, "");
+    LLVMValueRef iwj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->iw0, &lj.iv, 1, ""), ""), dwo, "");
+    LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntULT, ihj, lw_i32(k, (int32_t)cv->H), ""),
+                                   LLVMBuildICmp(k->b, LLVMIntULT, iwj, lw_i32(k, (int32_t)cv->W), ""), "");
+    LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ihj, lw_i32(k, (int32_t)cv->W), ""), iwj, ""),
+                                       lw_i32(k, 0), "");
+    LLVMValueRef xv = LLVMBuildLoad2(k->b, k->f32, gep(k, xrow, LLVMBuildSExt(k->b, off, k->i64, "")), "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, xv, LLVMConstReal(k->f32, 0), ""), gep(k, prow, lj.iv));
+    lw_loop_end(k, &lj);
+    lw_loop_end(k, &lk);
+}
+
+/* ---------------------------------------------------------------- the task */
+static LLVMValueRef b_tile(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef jy0, LLVMValueRef s, LLVMValueRef k0) {
+    switch (g->bkind) {
+    case B_DIRECT:
+        return gep(k, g->bsrc, add(k, mul(k, k0, g->ldb), add(k, jy0, mul(k, s, lw_i64(k, g->nr)))));
+    case B_PACKED: {
+        LLVMValueRef jt = add(k, mul(k, grp, lw_i64(k, g->nt)), s);
+        return gep(k, g->bsrc, add(k, mul(k, jt, lw_i64(k, g->K * g->nr)), mul(k, k0, lw_i64(k, g->nr))));
     }
-    lw_loop_begin(k, &li, done, g->M, "ir");
-    if (emit_tile(k, g, 1, w, li.iv, jy, b, k0, kn, first, last)) return -1;
+    default:
+        return gep(k, g->cv->panel, mul(k, s, lw_i64(k, g->nr)));
+    }
+}
+
+/* One MR-row (or mr-row) tile across every column tile of the group. */
+static int emit_rowtile(lw_t *k, gm_t *g, int mr, LLVMValueRef i0, LLVMValueRef grp, LLVMValueRef jy0,
+                        LLVMValueRef nsub, LLVMValueRef has_tail, LLVMValueRef k0, LLVMValueRef kn,
+                        LLVMValueRef first, LLVMValueRef last) {
+    lw_loop_t ls;
+    lw_loop_begin(k, &ls, lw_i64(k, 0), nsub, "s");
+    LLVMValueRef jy = add(k, jy0, mul(k, ls.iv, lw_i64(k, g->nr)));
+    if (emit_tile(k, g, mr, g->nr, i0, jy, b_tile(k, g, grp, jy0, ls.iv, k0), k0, kn, first, last)) return -1;
+    lw_loop_end(k, &ls);
+    int tailw = (int)(g->N % g->nr);
+    if (tailw) {
+        lw_if_t f;
+        lw_if_begin(k, &f, has_tail);
+        LLVMValueRef jy = add(k, jy0, mul(k, nsub, lw_i64(k, g->nr)));
+        if (emit_tile(k, g, mr, tailw, i0, jy, b_tile(k, g, grp, jy0, nsub, k0), k0, kn, first, last)) return -1;
+        lw_if_end(k, &f);
+    }
+    return 0;
+}
+
+static int emit_task(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef mb) {
+    int64_t nfull = g->N / g->nr, gcols = (int64_t)g->nt * g->nr;
+    LLVMValueRef jy0 = mul(k, grp, lw_i64(k, gcols));
+    LLVMValueRef nsub = smin(k, lw_i64(k, g->nt), LLVMBuildSub(k->b, lw_i64(k, nfull), mul(k, grp, lw_i64(k, g->nt)), ""));
+    LLVMValueRef has_tail = LLVMBuildICmp(k->b, LLVMIntEQ, grp, lw_i64(k, g->ngroups - 1), "");
+    LLVMValueRef it0, it1, mtail;
+    if (g->Ms >= 0) {
+        it0 = mul(k, mb, lw_i64(k, g->tpb));
+        it1 = smin(k, add(k, it0, lw_i64(k, g->tpb)), lw_i64(k, g->Ms / MR));
+        mtail = LLVMBuildICmp(k->b, LLVMIntEQ, mb, lw_i64(k, g->mblocks - 1), "");
+    } else {
+        it0 = lw_i64(k, 0);
+        it1 = LLVMBuildSDiv(k->b, g->M, lw_i64(k, MR), "");
+        mtail = i1c(k, true);
+    }
+    if (g->bkind == B_IM2COL) im2col_setup(k, g, jy0);
+    int64_t nchunks = (g->K + KC - 1) / KC;
+    LLVMValueRef k0, kn, first, last;
+    lw_loop_t lc;
+    if (nchunks == 1) {
+        k0 = lw_i64(k, 0);
+        kn = lw_i64(k, g->K);
+        first = last = i1c(k, true);
+    } else {
+        lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, nchunks), "kc");
+        k0 = mul(k, lc.iv, lw_i64(k, KC));
+        kn = smin(k, lw_i64(k, KC), LLVMBuildSub(k->b, lw_i64(k, g->K), k0, ""));
+        first = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, 0), "");
+        last = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, nchunks - 1), "");
+    }
+    if (g->bkind == B_IM2COL) im2col_pack(k, g, k0, kn);
+    lw_loop_t li;
+    lw_loop_begin(k, &li, it0, it1, "it");
+    if (emit_rowtile(k, g, MR, mul(k, li.iv, lw_i64(k, MR)), grp, jy0, nsub, has_tail, k0, kn, first, last)) return -1;
     lw_loop_end(k, &li);
+    if (g->Ms >= 0) {
+        if (g->Ms % MR) {
+            lw_if_t f;
+            lw_if_begin(k, &f, mtail);
+            if (emit_rowtile(k, g, (int)(g->Ms % MR), lw_i64(k, g->Ms / MR * MR), grp, jy0, nsub, has_tail, k0, kn,
+                             first, last))
+                return -1;
+            lw_if_end(k, &f);
+        }
+    } else {
+        lw_loop_begin(k, &li, mul(k, it1, lw_i64(k, MR)), g->M, "ir");
+        if (emit_rowtile(k, g, 1, li.iv, grp, jy0, nsub, has_tail, k0, kn, first, last)) return -1;
+        lw_loop_end(k, &li);
+    }
+    if (nchunks > 1) lw_loop_end(k, &lc);
     return 0;
 }
 
-/* Column tile jt as a full tile when it is one, else as the tail (N % NR columns). */
-typedef int (*coltile_fn)(lw_t *k, gm_t *g, int w, LLVMValueRef jt, void *ud);
-static int emit_coltile(lw_t *k, gm_t *g, LLVMValueRef jt, coltile_fn f, void *ud) {
+/* Chooses the task split and opens the kernel with the parallel range over (batch dims
+ * of y, column groups, M blocks). */
+static void begin_tiles(lw_t *k, gm_t *g, const ir_value_t *y, int nb) {
     int64_t ntiles = (g->N + g->nr - 1) / g->nr;
-    int tail = (int)(g->N % g->nr);
-    if (!tail) return f(k, g, g->nr, jt, ud);
-    if (ntiles == 1) return f(k, g, tail, jt, ud);
-    LLVMBasicBlockRef bf = lw_block(k, "full"), bt = lw_block(k, "tail"), bd = lw_block(k, "tdone");
-    LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, jt, lw_i64(k, ntiles - 1), ""), bf, bt);
-    LLVMPositionBuilderAtEnd(k->b, bf);
-    if (f(k, g, g->nr, jt, ud)) return -1;
-    LLVMBuildBr(k->b, bd);
-    LLVMPositionBuilderAtEnd(k->b, bt);
-    if (f(k, g, tail, jt, ud)) return -1;
-    LLVMBuildBr(k->b, bd);
-    LLVMPositionBuilderAtEnd(k->b, bd);
-    return 0;
-}
-
-/* Opens the kernel with the parallel range over (batch dims of y, column tiles). */
-static void begin_tiles(lw_t *k, const ir_node_t *n, const ir_value_t *y, int nb, int64_t ntiles, int64_t work) {
+    g->nt = GROUP_COLS / g->nr;
+    if (g->nt < 1) g->nt = 1;
+    if (g->nt > ntiles) g->nt = (int)ntiles;
+    g->ngroups = (ntiles + g->nt - 1) / g->nt;
+    int64_t batch = 1;
+    for (int d = 0; d < nb; d++) batch = y->shape.dims[d].sym >= 0 ? MIN_TASKS : batch * y->shape.dims[d].v;
+    int64_t mtiles = g->Ms >= 0 ? g->Ms / MR : 0;
+    g->mblocks = 1;
+    g->tpb = mtiles;
+    if (g->Ms >= 0 && mtiles > 1 && batch * g->ngroups < MIN_TASKS) {
+        int64_t want = (MIN_TASKS + batch * g->ngroups - 1) / (batch * g->ngroups);
+        g->tpb = (mtiles + want - 1) / want;
+        g->mblocks = (mtiles + g->tpb - 1) / g->tpb;
+    }
+    /* lw_kernel_begin_range only reads the shape: a stand-in whose leading dims are the
+     * task extent and whose element count is the work, for the threading threshold */
     ir_value_t fake;
     memset(&fake, 0, sizeof fake);
     fake.dtype = y->dtype;
     fake.shape.rank = nb + 2;
     for (int d = 0; d < nb; d++) fake.shape.dims[d] = y->shape.dims[d];
-    fake.shape.dims[nb] = ir_dim_const(ntiles);
+    fake.shape.dims[nb] = ir_dim_const(g->ngroups * g->mblocks);
+    int64_t work = (g->Ms > 0 ? g->Ms : 1) * g->nt * g->nr / g->mblocks * (g->K > 64 ? g->K / 64 : 1);
     fake.shape.dims[nb + 1] = ir_dim_const(work > 0 ? work : 1);
-    lw_kernel_begin_range(k, n, &fake, 0, nb + 1);
+    lw_kernel_begin_range(k, g->n, &fake, 0, nb + 1);
+}
+
+/* The task loop over [begin, end); batch indices into g->bidx, then setb places the
+ * per-batch pointers before the task body. */
+typedef void (*setb_fn)(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud);
+static int emit_tasks(lw_t *k, gm_t *g, const ir_value_t *y, setb_fn setb, void *ud) {
+    lw_loop_t lt;
+    lw_loop_begin(k, &lt, k->begin, k->end, "t");
+    LLVMValueRef t = lt.iv;
+    LLVMValueRef mb = LLVMBuildSRem(k->b, t, lw_i64(k, g->mblocks), "mb");
+    t = LLVMBuildSDiv(k->b, t, lw_i64(k, g->mblocks), "");
+    LLVMValueRef grp = LLVMBuildSRem(k->b, t, lw_i64(k, g->ngroups), "grp");
+    LLVMValueRef bt = LLVMBuildSDiv(k->b, t, lw_i64(k, g->ngroups), "");
+    LLVMValueRef ylin = bt;
+    for (int d = g->nb - 1; d >= 0; d--) {
+        LLVMValueRef D = lw_dim(k, y, d);
+        g->bidx[d] = LLVMBuildSRem(k->b, bt, D, "");
+        bt = LLVMBuildSDiv(k->b, bt, D, "");
+    }
+    setb(k, g, ylin, ud);
+    if (emit_task(k, g, grp, mb)) return -1;
+    lw_loop_end(k, &lt);
+    lw_kernel_end(k);
+    return 0;
 }
 
 static void init_gm(lw_t *k, gm_t *g, const ir_node_t *n) {
@@ -245,41 +407,22 @@ static void init_gm(lw_t *k, gm_t *g, const ir_node_t *n) {
 }
 
 /* Post-ops we can apply: everything lw_apply_post knows except a dtype change. */
-static bool post_ok(const ir_node_t *n) {
+static bool all_f32(const ir_node_t *n) {
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] && n->in[i]->dtype != IR_F32) return false;
     for (int i = 0; i < n->n_post; i++) {
         if (n->post[i].op == IR_OP_CAST) return false;
         if (n->post[i].other && n->post[i].other->dtype != IR_F32) return false;
     }
-    return true;
-}
-
-static bool all_f32(const ir_node_t *n) {
-    for (int i = 0; i < n->n_in; i++)
-        if (n->in[i] && n->in[i]->dtype != IR_F32) return false;
-    return n->out[0]->dtype == IR_F32 && post_ok(n);
+    return n->out[0]->dtype == IR_F32;
 }
 
 static bool dim_static(const ir_value_t *v, int d) { return v->shape.dims[d].sym < 0; }
 
-/* B as a private constant: [ntiles][K][NR] panels, zero padded past N. B(k, j) is
- * b[k*N + j], or b[j*K + k] when trans. */
-static LLVMValueRef pack_const_b(lw_t *k, const gm_t *g, const ir_value_t *B, bool trans) {
-    int64_t K = g->K, N = g->N, nr = g->nr, ntiles = (N + nr - 1) / nr;
-    if (!B->data || B->data_size != (size_t)(K * N) * sizeof(float)) return NULL;
-    size_t cnt = (size_t)(ntiles * K * nr);
-    float *buf = calloc(cnt, sizeof(float));
-    if (!buf) return NULL;
-    const float *src = B->data;
-    for (int64_t jt = 0; jt < ntiles; jt++)
-        for (int64_t kk = 0; kk < K; kk++)
-            for (int64_t jj = 0; jj < nr; jj++) {
-                int64_t j = jt * nr + jj;
-                if (j < N) buf[(jt * K + kk) * nr + jj] = trans ? src[j * K + kk] : src[kk * N + j];
-            }
+static LLVMValueRef const_global(lw_t *k, const float *buf, size_t cnt, const char *what) {
     LLVMValueRef init = LLVMConstStringInContext2(k->c, (const char *)buf, cnt * sizeof(float), 1);
-    free(buf);
     char name[96];
-    snprintf(name, sizeof name, "%s_k%d_bpack", k->L->name, k->kernel_id + 1);
+    snprintf(name, sizeof name, "%s_k%d_%s", k->L->name, k->kernel_id + 1, what);
     LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(init), name);
     LLVMSetInitializer(gv, init);
     LLVMSetGlobalConstant(gv, 1);
@@ -289,25 +432,50 @@ static LLVMValueRef pack_const_b(lw_t *k, const gm_t *g, const ir_value_t *B, bo
     return gv;
 }
 
-/* ---------------------------------------------------------------- Gemm / MatMul */
-typedef struct {
-    LLVMValueRef b;       /* B(0, 0) for direct, or the packed panels */
-    bool packed;
-} mm_t;
-
-static int mm_coltile(lw_t *k, gm_t *g, int w, LLVMValueRef jt, void *ud) {
-    mm_t *m = ud;
-    LLVMValueRef jy = mul(k, jt, lw_i64(k, g->nr));
-    LLVMValueRef b = m->packed ? gep(k, m->b, mul(k, jt, lw_i64(k, g->K * g->nr))) : gep(k, m->b, jy);
-    LLVMValueRef one = LLVMConstInt(k->i1, 1, 0);
-    return emit_mloop(k, g, w, jy, b, lw_i64(k, 0), lw_i64(k, g->K), one, one);
+/* B as [ntiles][K][NR] panels, zero padded past N; B(k, j) = b[k*N + j], or b[j*K + k]
+ * when trans. NULL when B holds no data. */
+static LLVMValueRef pack_const_b(lw_t *k, const gm_t *g, const ir_value_t *B, bool trans) {
+    int64_t K = g->K, N = g->N, nr = g->nr, ntiles = (N + nr - 1) / nr;
+    if (!B->data || B->data_size != (size_t)(K * N) * sizeof(float)) return NULL;
+    size_t cnt = (size_t)(ntiles * K * nr);
+    float *buf = calloc(cnt, sizeof(float));
+    if (!buf) return NULL;
+    const float *src = B->data;
+    for (int64_t jt = 0; jt < ntiles; jt++)
+        for (int64_t kk = 0; kk < K; kk++)
+            for (int64_t jj = 0; jj < nr && jt * nr + jj < N; jj++) {
+                int64_t j = jt * nr + jj;
+                buf[(jt * K + kk) * nr + jj] = trans ? src[j * K + kk] : src[kk * N + j];
+            }
+    LLVMValueRef gv = const_global(k, buf, cnt, "bpack");
+    free(buf);
+    return gv;
 }
 
+/* A [M, K] row-major as [M/MR][K][MR] slivers, zero padded past M. */
+static LLVMValueRef pack_const_a(lw_t *k, const gm_t *g, const ir_value_t *A) {
+    int64_t K = g->K, M = g->Ms, nt = (M + MR - 1) / MR;
+    if (!A->data || M < 0 || A->data_size != (size_t)(K * M) * sizeof(float)) return NULL;
+    size_t cnt = (size_t)(nt * K * MR);
+    float *buf = calloc(cnt, sizeof(float));
+    if (!buf) return NULL;
+    const float *src = A->data;
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t kk = 0; kk < K; kk++)
+            for (int64_t r = 0; r < MR && t * MR + r < M; r++) buf[(t * K + kk) * MR + r] = src[(t * MR + r) * K + kk];
+    LLVMValueRef gv = const_global(k, buf, cnt, "apack");
+    free(buf);
+    return gv;
+}
+
+/* ---------------------------------------------------------------- Gemm / MatMul */
 static void gemm_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLVMValueRef *idx) {
     (void)k; (void)g;
     idx[0] = i;
     idx[1] = j;
 }
+
+static void gemm_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) { (void)k; (void)g; (void)ylin; (void)ud; }
 
 int lw_fast_gemm(lw_t *k, const ir_node_t *n) {
     const ir_value_t *A = n->in[0], *B = n->in[1], *Cv = n->n_in > 2 ? n->in[2] : NULL, *Y = n->out[0];
@@ -319,22 +487,19 @@ int lw_fast_gemm(lw_t *k, const ir_node_t *n) {
     g.N = Y->shape.dims[1].v;
     g.K = A->shape.dims[ta ? 0 : 1].v;
     if (g.N < 1 || g.K < 1) return 1;
-    bool packed = B->data != NULL;
-    if (!packed && tb) return 1;
     g.alpha = ir_attr_float(n, "alpha", 1.0);
     g.beta = ir_attr_float(n, "beta", 1.0);
     g.Ms = dim_static(Y, 0) ? Y->shape.dims[0].v : -1;
-    mm_t m = {NULL, packed};
-    LLVMValueRef pk = packed ? pack_const_b(k, &g, B, tb) : NULL;
-    if (packed && !pk) return 1;
-    int64_t ntiles = (g.N + g.nr - 1) / g.nr;
-    begin_tiles(k, n, Y, 0, ntiles, (g.Ms > 0 ? g.Ms : 1) * g.nr * g.K / 64);
+    LLVMValueRef pk = B->data ? pack_const_b(k, &g, B, tb) : NULL;
+    if (!pk && tb) return 1;
+    g.bkind = pk ? B_PACKED : B_DIRECT;
+    begin_tiles(k, &g, Y, 0);
     g.M = lw_dim(k, Y, 0);
     g.a = lw_base(k, A);
     g.a_rs = ta ? lw_i64(k, 1) : lw_i64(k, g.K);
     g.a_cs = ta ? g.M : lw_i64(k, 1);
-    g.ldb = packed ? lw_i64(k, g.nr) : lw_i64(k, g.N);
-    g.b_padded = packed;
+    g.bsrc = pk ? pk : lw_base(k, B);
+    g.ldb = lw_i64(k, g.N);
     g.y = lw_base(k, Y);
     g.ldy = lw_i64(k, g.N);
     if (Cv && g.beta != 0.0) {
@@ -347,13 +512,7 @@ int lw_fast_gemm(lw_t *k, const ir_node_t *n) {
                   Cv->shape.dims[Cv->shape.rank - 1].v == g.N;
     }
     g.mkidx = gemm_idx;
-    m.b = packed ? pk : lw_base(k, B);
-    lw_loop_t lt;
-    lw_loop_begin(k, &lt, k->begin, k->end, "t");
-    if (emit_coltile(k, &g, lt.iv, mm_coltile, &m)) return -1;
-    lw_loop_end(k, &lt);
-    lw_kernel_end(k);
-    return 0;
+    return emit_tasks(k, &g, Y, gemm_setb, NULL);
 }
 
 static void matmul_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLVMValueRef *idx) {
@@ -362,6 +521,15 @@ static void matmul_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, L
     for (int d = 0; d < g->nb; d++) idx[q++] = g->bidx[d];
     if (g->mat_rowa) idx[q++] = i;
     idx[q++] = j;
+}
+
+typedef struct { LLVMValueRef abase, bbase, ybase, abs_[IR_MAX_RANK], bbs[IR_MAX_RANK]; } mm_t;
+
+static void matmul_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) {
+    mm_t *m = ud;
+    g->a = gep(k, m->abase, lw_dot(k, g->bidx, m->abs_, g->nb));
+    g->y = gep(k, m->ybase, mul(k, ylin, mul(k, g->M, lw_i64(k, g->N))));
+    if (g->bkind == B_DIRECT) g->bsrc = gep(k, m->bbase, lw_dot(k, g->bidx, m->bbs, g->nb));
 }
 
 int lw_fast_matmul(lw_t *k, const ir_node_t *n) {
@@ -382,56 +550,34 @@ int lw_fast_matmul(lw_t *k, const ir_node_t *n) {
     /* a constant B shared by every batch is packed once */
     bool bshared = true;
     for (int d = 0; d < rb - 2; d++) bshared &= dim_static(B, d) && B->shape.dims[d].v == 1;
-    bool packed = B->data != NULL && bshared;
-    LLVMValueRef pk = packed ? pack_const_b(k, &g, B, false) : NULL;
-    if (packed && !pk) packed = false;
-    int64_t ntiles = (g.N + g.nr - 1) / g.nr;
-    begin_tiles(k, n, Y, nb, ntiles, (g.Ms > 0 ? g.Ms : 1) * g.nr * g.K / 64);
+    LLVMValueRef pk = B->data && bshared ? pack_const_b(k, &g, B, false) : NULL;
+    g.bkind = pk ? B_PACKED : B_DIRECT;
+    begin_tiles(k, &g, Y, nb);
     g.M = ra > 1 ? lw_dim(k, A, ra - 2) : lw_i64(k, 1);
-    LLVMValueRef ast[IR_MAX_RANK], bst[IR_MAX_RANK], abs_[IR_MAX_RANK], bbs[IR_MAX_RANK];
+    mm_t m;
+    LLVMValueRef ast[IR_MAX_RANK], bst[IR_MAX_RANK];
     lw_strides(k, A, ast);
     lw_strides(k, B, bst);
     for (int d = 0; d < nb; d++) {
         int da = d - (nb - (ra - 2)), db = d - (nb - (rb - 2));
         ir_dim_t od = Y->shape.dims[d];
         bool o1 = od.sym < 0 && od.v == 1;
-        abs_[d] = (ra > 2 && da >= 0 && !(A->shape.dims[da].sym < 0 && A->shape.dims[da].v == 1 && !o1)) ? ast[da] : lw_i64(k, 0);
-        bbs[d] = (rb > 2 && db >= 0 && !(B->shape.dims[db].sym < 0 && B->shape.dims[db].v == 1 && !o1)) ? bst[db] : lw_i64(k, 0);
+        m.abs_[d] = (ra > 2 && da >= 0 && !(A->shape.dims[da].sym < 0 && A->shape.dims[da].v == 1 && !o1)) ? ast[da] : lw_i64(k, 0);
+        m.bbs[d] = (rb > 2 && db >= 0 && !(B->shape.dims[db].sym < 0 && B->shape.dims[db].v == 1 && !o1)) ? bst[db] : lw_i64(k, 0);
     }
-    LLVMValueRef ab = lw_base(k, A), bb = packed ? pk : lw_base(k, B), yb = lw_base(k, Y);
+    m.abase = lw_base(k, A);
+    m.bbase = lw_base(k, B);
+    m.ybase = lw_base(k, Y);
+    g.bsrc = pk;
     g.a_rs = lw_i64(k, g.K);
     g.a_cs = lw_i64(k, 1);
-    g.ldb = packed ? lw_i64(k, g.nr) : lw_i64(k, g.N);
-    g.b_padded = packed;
+    g.ldb = lw_i64(k, g.N);
     g.ldy = lw_i64(k, g.N);
     g.mkidx = matmul_idx;
-    lw_loop_t lt;
-    lw_loop_begin(k, &lt, k->begin, k->end, "t");
-    LLVMValueRef jt = LLVMBuildSRem(k->b, lt.iv, lw_i64(k, ntiles), "jt");
-    LLVMValueRef bt = LLVMBuildSDiv(k->b, lt.iv, lw_i64(k, ntiles), "");
-    LLVMValueRef ylin = bt;
-    for (int d = nb - 1; d >= 0; d--) {
-        LLVMValueRef D = lw_dim(k, Y, d);
-        g.bidx[d] = LLVMBuildSRem(k->b, bt, D, "");
-        bt = LLVMBuildSDiv(k->b, bt, D, "");
-    }
-    g.a = gep(k, ab, lw_dot(k, g.bidx, abs_, nb));
-    g.y = gep(k, yb, mul(k, ylin, mul(k, g.M, lw_i64(k, g.N))));
-    mm_t m = {packed ? bb : gep(k, bb, lw_dot(k, g.bidx, bbs, nb)), packed};
-    if (emit_coltile(k, &g, jt, mm_coltile, &m)) return -1;
-    lw_loop_end(k, &lt);
-    lw_kernel_end(k);
-    return 0;
+    return emit_tasks(k, &g, Y, matmul_setb, &m);
 }
 
 /* ---------------------------------------------------------------- Conv */
-typedef struct {
-    int64_t C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw;
-    bool direct;          /* 1x1, stride 1, no pad: B is the input itself */
-    LLVMValueRef x;       /* input of this batch element */
-    LLVMValueRef panel, ih0, iw0;
-} conv_t;
-
 static void conv_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLVMValueRef *idx) {
     idx[0] = g->bidx[0];
     idx[1] = i;
@@ -443,58 +589,14 @@ static void conv_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLV
     }
 }
 
-static int conv_coltile(lw_t *k, gm_t *g, int w, LLVMValueRef jt, void *ud) {
-    conv_t *cv = ud;
-    LLVMValueRef jy = mul(k, jt, lw_i64(k, g->nr));
-    if (cv->direct) {
-        LLVMValueRef one = LLVMConstInt(k->i1, 1, 0);
-        return emit_mloop(k, g, w, jy, gep(k, cv->x, jy), lw_i64(k, 0), lw_i64(k, g->K), one, one);
-    }
-    /* where each column's receptive field starts; columns past N never fall inside */
-    lw_loop_t lj;
-    lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, g->nr), "pj");
-    LLVMValueRef p = add(k, jy, lj.iv);
-    LLVMValueRef oh = LLVMBuildSDiv(k->b, p, lw_i64(k, cv->OW), ""), ow = LLVMBuildSRem(k->b, p, lw_i64(k, cv->OW), "");
-    LLVMValueRef in = LLVMBuildICmp(k->b, LLVMIntSLT, p, lw_i64(k, g->N), "");
-    LLVMValueRef ih = LLVMBuildSelect(k->b, in, LLVMBuildSub(k->b, mul(k, oh, lw_i64(k, cv->sh)), lw_i64(k, cv->ph), ""),
-                                      lw_i64(k, -((int64_t)1 << 40)), "");
-    LLVMValueRef iw = LLVMBuildSub(k->b, mul(k, ow, lw_i64(k, cv->sw)), lw_i64(k, cv->pw), "");
-    LLVMBuildStore(k->b, ih, LLVMBuildGEP2(k->b, k->i64, cv->ih0, &lj.iv, 1, ""));
-    LLVMBuildStore(k->b, iw, LLVMBuildGEP2(k->b, k->i64, cv->iw0, &lj.iv, 1, ""));
-    lw_loop_end(k, &lj);
+typedef struct { LLVMValueRef xb, yb; } conv_ud_t;
 
-    int64_t nchunks = (g->K + KC - 1) / KC, KK = cv->KH * cv->KW;
-    lw_loop_t lc;
-    lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, nchunks), "kc");
-    LLVMValueRef k0 = mul(k, lc.iv, lw_i64(k, KC));
-    LLVMValueRef rest = LLVMBuildSub(k->b, lw_i64(k, g->K), k0, "");
-    LLVMValueRef kn = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, rest, lw_i64(k, KC), ""), rest, lw_i64(k, KC), "");
-    /* im2col: panel[kk][jj] = x[c, ih0[jj] + kh*dh, iw0[jj] + kw*dw], 0 outside */
-    lw_loop_t lk;
-    lw_loop_begin(k, &lk, lw_i64(k, 0), kn, "pk");
-    LLVMValueRef kabs = add(k, k0, lk.iv);
-    LLVMValueRef c = LLVMBuildSDiv(k->b, kabs, lw_i64(k, KK), ""), rr = LLVMBuildSRem(k->b, kabs, lw_i64(k, KK), "");
-    LLVMValueRef dho = mul(k, LLVMBuildSDiv(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dh));
-    LLVMValueRef dwo = mul(k, LLVMBuildSRem(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dw));
-    LLVMValueRef xrow = gep(k, cv->x, mul(k, c, lw_i64(k, cv->H * cv->W)));
-    LLVMValueRef prow = gep(k, cv->panel, mul(k, lk.iv, lw_i64(k, g->nr)));
-    lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, g->nr), "pj");
-    LLVMValueRef ihj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, cv->ih0, &lj.iv, 1, ""), ""), dho, "");
-    LLVMValueRef iwj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, cv->iw0, &lj.iv, 1, ""), ""), dwo, "");
-    LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntULT, ihj, lw_i64(k, cv->H), ""),
-                                   LLVMBuildICmp(k->b, LLVMIntULT, iwj, lw_i64(k, cv->W), ""), "");
-    LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ihj, lw_i64(k, cv->W), ""), iwj, ""),
-                                       lw_i64(k, 0), "");
-    LLVMValueRef xv = LLVMBuildLoad2(k->b, k->f32, gep(k, xrow, off), "");
-    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, xv, LLVMConstReal(k->f32, 0), ""), gep(k, prow, lj.iv));
-    lw_loop_end(k, &lj);
-    lw_loop_end(k, &lk);
-    LLVMValueRef first = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, 0), "");
-    LLVMValueRef last = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, nchunks - 1), "");
-    if (nchunks == 1) first = last = LLVMConstInt(k->i1, 1, 0);
-    if (emit_mloop(k, g, w, jy, cv->panel, k0, kn, first, last)) return -1;
-    lw_loop_end(k, &lc);
-    return 0;
+static void conv_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) {
+    conv_ud_t *u = ud;
+    conv_t *cv = g->cv;
+    cv->x = gep(k, u->xb, mul(k, ylin, lw_i64(k, cv->C * cv->H * cv->W)));
+    g->y = gep(k, u->yb, mul(k, ylin, lw_i64(k, g->Ms * g->N)));
+    if (g->bkind == B_DIRECT) g->bsrc = cv->x;
 }
 
 int lw_fast_conv(lw_t *k, const ir_node_t *n) {
@@ -535,9 +637,9 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     cv.sh = h >= 0 ? s[h] : 1; cv.sw = s[wd];
     cv.dh = h >= 0 ? dil[h] : 1; cv.dw = dil[wd];
     cv.ph = h >= 0 ? pb[h] : 0; cv.pw = pb[wd];
-    if (w->shape.dims[1].v != cv.C) return 1;
-    cv.direct = cv.KH == 1 && cv.KW == 1 && cv.sh == 1 && cv.sw == 1 && cv.ph == 0 && cv.pw == 0 &&
-                cv.OH == cv.H && cv.OW == cv.W;
+    if (w->shape.dims[1].v != cv.C || cv.H * cv.W >= ((int64_t)1 << 30)) return 1;
+    bool direct = cv.KH == 1 && cv.KW == 1 && cv.sh == 1 && cv.sw == 1 && cv.ph == 0 && cv.pw == 0 &&
+                  cv.OH == cv.H && cv.OW == cv.W;
     gm_t g;
     init_gm(k, &g, n);
     g.N = cv.OH * cv.OW;
@@ -547,32 +649,26 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     g.nsp = nsp;
     g.ow = cv.OW;
     g.nb = 1;
-    int64_t ntiles = (g.N + g.nr - 1) / g.nr;
-    begin_tiles(k, n, y, 1, ntiles, g.Ms * g.nr);
+    g.cv = &cv;
+    g.bkind = direct ? B_DIRECT : B_IM2COL;
+    LLVMValueRef apk = pack_const_a(k, &g, w);
+    begin_tiles(k, &g, y, 1);
     g.M = lw_i64(k, g.Ms);
-    g.a = lw_base(k, w);
+    g.a = apk ? apk : lw_base(k, w);
+    g.a_packed = apk != NULL;
     g.a_rs = lw_i64(k, g.K);
     g.a_cs = lw_i64(k, 1);
-    g.ldb = lw_i64(k, cv.direct ? g.N : g.nr);
-    g.b_padded = !cv.direct;
+    g.ldb = lw_i64(k, direct ? g.N : (int64_t)g.nt * g.nr);
     g.ldy = lw_i64(k, g.N);
     g.bias = bias ? lw_base(k, bias) : NULL;
     g.mkidx = conv_idx;
-    if (!cv.direct) {
-        cv.panel = lw_alloca(k, LLVMArrayType2(k->f32, (uint64_t)KC * (uint64_t)g.nr), "panel");
+    if (!direct) {
+        int64_t cols = (int64_t)g.nt * g.nr;
+        cv.panel = lw_alloca(k, LLVMArrayType2(k->f32, (uint64_t)(KC * cols)), "panel");
         LLVMSetAlignment(cv.panel, 64);
-        cv.ih0 = lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)g.nr), "ih0");
-        cv.iw0 = lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)g.nr), "iw0");
+        cv.ih0 = lw_alloca(k, LLVMArrayType2(k->i32, (uint64_t)cols), "ih0");
+        cv.iw0 = lw_alloca(k, LLVMArrayType2(k->i32, (uint64_t)cols), "iw0");
     }
-    LLVMValueRef xb = lw_base(k, x), yb = lw_base(k, y);
-    lw_loop_t lt;
-    lw_loop_begin(k, &lt, k->begin, k->end, "t");
-    LLVMValueRef jt = LLVMBuildSRem(k->b, lt.iv, lw_i64(k, ntiles), "jt");
-    g.bidx[0] = LLVMBuildSDiv(k->b, lt.iv, lw_i64(k, ntiles), "n");
-    cv.x = gep(k, xb, mul(k, g.bidx[0], lw_i64(k, cv.C * cv.H * cv.W)));
-    g.y = gep(k, yb, mul(k, g.bidx[0], lw_i64(k, g.Ms * g.N)));
-    if (emit_coltile(k, &g, jt, conv_coltile, &cv)) return -1;
-    lw_loop_end(k, &lt);
-    lw_kernel_end(k);
-    return 0;
+    conv_ud_t u = {lw_base(k, x), lw_base(k, y)};
+    return emit_tasks(k, &g, y, conv_setb, &u);
 }
