@@ -1184,7 +1184,41 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM:
     case IR_OP_REDUCE_LOG_SUM_EXP: case IR_OP_REDUCE_SUM_SQUARE:
         rc = inf_reduce(g, n); break;
-    case IR_OP_LAYER_NORM: rc = inf_layer_norm(g, n); break;
+    case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: rc = inf_layer_norm(g, n); break;
+    case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: {
+        ir_value_t *x = n->in[0];
+        rc = 0;
+        if (need_float(g, n, x)) { rc = -1; break; }
+        if (x->shape.rank < 3 || x->shape.dims[1].sym >= 0) { rc = ir_error(g, n, "input must be N x C x ... with a static C"); break; }
+        int64_t C = x->shape.dims[1].v, G = n->op == IR_OP_GROUP_NORM ? ir_attr_int(n, "num_groups", 0) : C;
+        if (G < 1 || C % G) { rc = ir_error(g, n, "num_groups %lld does not divide %lld channels", (long long)G, (long long)C); break; }
+        for (int i = 1; i < 3 && rc != -1; i++) {
+            int64_t m = ir_shape_numel(&n->in[i]->shape);
+            if (same_dtype(g, n, x, n->in[i]) || (m != C && m != G))
+                rc = ir_error(g, n, "%s must have %lld elements", i == 1 ? "scale" : "bias", (long long)C);
+        }
+        if (rc == -1) break;
+        set_out(n, 0, x->dtype, &x->shape);
+        rc = 0;
+        break;
+    }
+    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH: {
+        ir_value_t *x = n->in[0];
+        int64_t b = ir_attr_int(n, "blocksize", 0);
+        if (x->shape.rank != 4 || !ir_shape_is_static(&x->shape)) { rc = ir_error(g, n, "input must be a static 4-D tensor"); break; }
+        if (b < 1 || b > 4096) { rc = ir_error(g, n, "blocksize %lld is out of range", (long long)b); break; }
+        ir_shape_t o = x->shape;
+        if (n->op == IR_OP_DEPTH_TO_SPACE) {
+            if (o.dims[1].v % (b * b)) { rc = ir_error(g, n, "channels %lld are not a multiple of blocksize^2", (long long)o.dims[1].v); break; }
+            o.dims[1].v /= b * b; o.dims[2].v *= b; o.dims[3].v *= b;
+        } else {
+            if (o.dims[2].v % b || o.dims[3].v % b) { rc = ir_error(g, n, "height and width must be multiples of blocksize"); break; }
+            o.dims[1].v *= b * b; o.dims[2].v /= b; o.dims[3].v /= b;
+        }
+        set_out(n, 0, x->dtype, &o);
+        rc = 0;
+        break;
+    }
     case IR_OP_FLATTEN: rc = inf_flatten(g, n); break;
     case IR_OP_RESHAPE: rc = inf_reshape(g, n); break;
     case IR_OP_TRANSPOSE: rc = inf_transpose(g, n); break;

@@ -383,6 +383,35 @@ static int lower_resize(lw_t *k, const ir_node_t *n) {
     return lw_emit_map(k, n, n->out[0], elem_resize, &R);
 }
 
+/* DepthToSpace (DCR or CRD) and SpaceToDepth: pure index arithmetic over NCHW. */
+static LLVMValueRef elem_d2s(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_value_t *x = n->in[0];
+    int64_t b = ir_attr_int(n, "blocksize", 1);
+    LLVMBuilderRef B = k->b;
+    LLVMValueRef st[4], xi[4];
+    lw_strides(k, x, st);
+    xi[0] = idx[0];
+    if (n->op == IR_OP_DEPTH_TO_SPACE) {
+        int64_t Cp = n->out[0]->shape.dims[1].v;
+        bool crd = strcmp(ir_attr_str(n, "mode", "DCR"), "CRD") == 0;
+        LLVMValueRef i = LLVMBuildSRem(B, idx[2], lw_i64(k, b), ""), j = LLVMBuildSRem(B, idx[3], lw_i64(k, b), "");
+        LLVMValueRef ij = LLVMBuildAdd(B, LLVMBuildMul(B, i, lw_i64(k, b), ""), j, "");
+        xi[1] = crd ? LLVMBuildAdd(B, LLVMBuildMul(B, idx[1], lw_i64(k, b * b), ""), ij, "")
+                    : LLVMBuildAdd(B, LLVMBuildMul(B, ij, lw_i64(k, Cp), ""), idx[1], "");
+        xi[2] = LLVMBuildSDiv(B, idx[2], lw_i64(k, b), "");
+        xi[3] = LLVMBuildSDiv(B, idx[3], lw_i64(k, b), "");
+    } else {
+        int64_t C = x->shape.dims[1].v;
+        bool crd = strcmp(ir_attr_str(n, "mode", "DCR"), "CRD") == 0;
+        LLVMValueRef blk = crd ? LLVMBuildSRem(B, idx[1], lw_i64(k, b * b), "") : LLVMBuildSDiv(B, idx[1], lw_i64(k, C), "");
+        xi[1] = crd ? LLVMBuildSDiv(B, idx[1], lw_i64(k, b * b), "") : LLVMBuildSRem(B, idx[1], lw_i64(k, C), "");
+        LLVMValueRef i = LLVMBuildSDiv(B, blk, lw_i64(k, b), ""), j = LLVMBuildSRem(B, blk, lw_i64(k, b), "");
+        xi[2] = LLVMBuildAdd(B, LLVMBuildMul(B, idx[2], lw_i64(k, b), ""), i, "");
+        xi[3] = LLVMBuildAdd(B, LLVMBuildMul(B, idx[3], lw_i64(k, b), ""), j, "");
+    }
+    return lw_load(k, x, lw_dot(k, xi, st, 4));
+}
+
 int lw_lower_data(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
     switch (n->op) {
@@ -408,6 +437,8 @@ int lw_lower_data(lw_t *k, const ir_node_t *n) {
         return lower_pad(k, n);
     case IR_OP_RESIZE:
         return lower_resize(k, n);
+    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
+        return lw_emit_map(k, n, out, elem_d2s, NULL);
     case IR_OP_TRILU: {
         int64_t kk = 0;
         if (n->n_in > 1 && n->in[1]) {

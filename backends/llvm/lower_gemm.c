@@ -14,13 +14,16 @@
  *           broadcast, two vector loads of B per k, fmuladd; after the last chunk the
  *           epilogue (alpha, bias or C, post-ops) runs on the tile before it is final.
  *
- * A (conv filters) is packed at compile time into [M/MR][K][MR] slivers when constant.
+ * A is read where it lies (row-major filters / activations, or transposed for transA):
+ * packing conv filters into [M/MR][K][MR] slivers measured only ~2% faster here, not
+ * worth a second copy of every conv weight in the binary.
  * B comes from one of three places:
  *   - memory as it is (row-major, ldb = N): MatMul/Gemm activations, 1x1 stride-1 convs;
  *   - a private constant packed at compile time into [N/NR][K][NR] panels, for constant
  *     B (nn.Linear weights, with or without transB): contiguous and zero padded;
- *   - a KC x NT*NR panel on the stack filled per chunk (im2col) for every other conv:
- *     padding, strides and dilations are handled by the packing alone.
+ *   - NT panels of KC x NR on the stack filled per chunk (im2col) for every other conv:
+ *     padding, strides and dilations are handled by the packing alone; stride-1 convs
+ *     whose output rows are as wide as the input's fill them with masked vector loads.
  * Packed constants are private globals beside the weights blob (the blob keeps its own
  * copy; the memory plan cannot know a kernel stopped reading it).
  * Anything else returns 1 and the generic loop nests in lower_nn.c take the node. */
@@ -31,9 +34,9 @@
 #include "backends/llvm/lower_int.h"
 
 #define MR 6
-#define KC 256        /* K chunk */
+#define KC 128        /* K chunk */
 #define GROUP_COLS 64 /* columns per group: NT = GROUP_COLS / NR */
-#define MIN_TASKS 8   /* split M too when (batch x groups) gives fewer tasks */
+#define MIN_TASKS 4   /* split M too when (batch x groups) gives fewer tasks */
 
 enum { B_DIRECT, B_PACKED, B_IM2COL };
 
@@ -55,7 +58,6 @@ struct gm {
     int64_t ngroups, mblocks, tpb; /* tpb: MR tiles per M block */
     LLVMValueRef M;
     LLVMValueRef a, a_rs, a_cs;  /* A(i, k) = a[i*a_rs + k*a_cs] */
-    bool a_packed;               /* a holds [M/MR][K][MR] slivers */
     int bkind;
     LLVMValueRef bsrc, ldb;      /* DIRECT: B(0, 0); PACKED: the panels */
     conv_t *cv;                  /* IM2COL */
@@ -70,6 +72,11 @@ struct gm {
     int64_t ow;                  /* conv: output width (p -> oh, ow) */
     int nsp;                     /* conv: spatial rank */
     bool mat_rowa;               /* MatMul: the output index has A's row dim */
+    int ncol;                    /* trailing output dims that make up j */
+    /* per post-op operand: 1 contiguous along j, 0 constant along j; vec_post false
+     * when one is neither (then the post-ops run as a scalar loop over the tile) */
+    signed char other_contig[16];
+    bool vec_post;
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -127,6 +134,86 @@ static LLVMValueRef vfma(lw_t *k, const gm_t *g, LLVMValueRef a, LLVMValueRef b,
     return lw_intrin(k, "llvm.fmuladd", g->vt, (LLVMValueRef[]){a, b, c}, 3);
 }
 
+/* ---------------------------------------------------------------- epilogue */
+/* Whether every post-op operand is, along j, either contiguous or constant. */
+static void classify_post(gm_t *g) {
+    const ir_node_t *n = g->n;
+    const ir_value_t *out = n->out[0];
+    int ro = out->shape.rank;
+    g->vec_post = n->n_post <= 16;
+    for (int q = 0; q < n->n_post && g->vec_post; q++) {
+        const ir_value_t *o = n->post[q].other;
+        if (!o) continue;
+        int rv = o->shape.rank, full = 0, bc = 0;
+        for (int d = ro - g->ncol; d < ro; d++) {
+            ir_dim_t od = out->shape.dims[d];
+            if (od.sym < 0 && od.v == 1) continue;
+            int dv = d - (ro - rv);
+            if (dv >= 0 && ir_dim_eq(o->shape.dims[dv], od)) full++;
+            else if (dv < 0 || (o->shape.dims[dv].sym < 0 && o->shape.dims[dv].v == 1)) bc++;
+            else g->vec_post = false;
+        }
+        if (full && bc) g->vec_post = false;
+        g->other_contig[q] = full > 0;
+    }
+}
+
+/* Lane by lane through the scalar lowering, for ops with no vector form here. */
+static LLVMValueRef per_lane(lw_t *k, const gm_t *g, const ir_postop_t *p, LLVMValueRef x, LLVMValueRef o) {
+    LLVMValueRef r = LLVMGetUndef(g->vt);
+    for (int l = 0; l < g->vl; l++) {
+        LLVMValueRef xl = LLVMBuildExtractElement(k->b, x, lw_i32(k, l), "");
+        LLVMValueRef v;
+        if (o) {
+            LLVMValueRef ol = LLVMBuildExtractElement(k->b, o, lw_i32(k, l), "");
+            v = p->swap ? lw_binary(k, p->op, IR_F32, ol, xl) : lw_binary(k, p->op, IR_F32, xl, ol);
+        } else {
+            v = lw_unary(k, p->op, IR_F32, xl, p->alpha, p->beta);
+        }
+        if (!v) return NULL;
+        r = LLVMBuildInsertElement(k->b, r, v, lw_i32(k, l), "");
+    }
+    return r;
+}
+
+/* The post-ops on the vector of Y(i, jv .. jv+valid). */
+static LLVMValueRef vec_post(lw_t *k, gm_t *g, LLVMValueRef x, LLVMValueRef i, LLVMValueRef jv, int valid) {
+    const ir_node_t *n = g->n;
+    const ir_value_t *out = n->out[0];
+    LLVMValueRef idx[IR_MAX_RANK];
+    bool have_idx = false;
+    LLVMValueRef zero = LLVMConstNull(g->vt);
+    for (int q = 0; q < n->n_post; q++) {
+        const ir_postop_t *p = &n->post[q];
+        LLVMValueRef o = NULL;
+        if (p->other) {
+            if (!have_idx) g->mkidx(k, g, i, jv, idx);
+            have_idx = true;
+            LLVMValueRef st[IR_MAX_RANK];
+            lw_bcast_strides(k, p->other, out, st);
+            LLVMValueRef op = gep(k, lw_base(k, p->other), lw_dot(k, idx, st, out->shape.rank));
+            o = g->other_contig[q] ? vload(k, g, op, valid) : splat(k, g, LLVMBuildLoad2(k->b, k->f32, op, ""));
+        }
+        LLVMValueRef a = p->swap && o ? o : x, b = p->swap && o ? x : o;
+        switch (p->op) {
+        case IR_OP_ADD: x = LLVMBuildFAdd(k->b, a, b, ""); break;
+        case IR_OP_SUB: x = LLVMBuildFSub(k->b, a, b, ""); break;
+        case IR_OP_MUL: x = LLVMBuildFMul(k->b, a, b, ""); break;
+        case IR_OP_DIV: x = LLVMBuildFDiv(k->b, a, b, ""); break;
+        case IR_OP_RELU:
+            x = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, x, zero, ""), x, zero, "");
+            break;
+        default:
+            x = per_lane(k, g, p, x, o);
+            if (!x) {
+                lw_error(k, "fused post-op %s is not supported for float32", ir_op_name(p->op));
+                return NULL;
+            }
+        }
+    }
+    return x;
+}
+
 /* ---------------------------------------------------------------- the micro-kernel */
 /* Y rows [i0, i0+mr) x columns [jy, jy+w) (+)= A(i, k0 .. k0+kn) * B(0 .. kn, tile), B
  * at b with row stride g->ldb. first: Y holds nothing yet (else accumulate into it);
@@ -135,17 +222,13 @@ static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValue
                      LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef first, LLVMValueRef last) {
     int nv = (w + g->vl - 1) / g->vl;
     LLVMValueRef acc[MR][2], arow[MR];
-    LLVMValueRef a_cs = g->a_packed ? lw_i64(k, MR) : g->a_cs;
-    LLVMValueRef abase = g->a_packed ? gep(k, g->a, add(k, mul(k, LLVMBuildExactSDiv(k->b, i0, lw_i64(k, MR), ""),
-                                                                 lw_i64(k, g->K * MR)), mul(k, k0, a_cs)))
-                                     : NULL;
+    LLVMValueRef a_cs = g->a_cs;
     for (int r = 0; r < mr; r++) {
         for (int v = 0; v < nv; v++) {
             acc[r][v] = lw_alloca(k, g->vt, "acc");
             LLVMBuildStore(k->b, LLVMConstNull(g->vt), acc[r][v]);
         }
-        arow[r] = g->a_packed ? gep(k, abase, lw_i64(k, r))
-                              : gep(k, g->a, add(k, mul(k, add(k, i0, lw_i64(k, r)), g->a_rs), mul(k, k0, a_cs)));
+        arow[r] = gep(k, g->a, add(k, mul(k, add(k, i0, lw_i64(k, r)), g->a_rs), mul(k, k0, a_cs)));
     }
     bool padded = g->bkind != B_DIRECT;
     lw_loop_t lk;
@@ -185,11 +268,16 @@ static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValue
                 init = LLVMBuildSelect(k->b, first, init ? init : LLVMConstNull(g->vt), prev, "");
             }
             if (init) x = LLVMBuildFAdd(k->b, x, init, "");
+            if (g->n->n_post && g->vec_post) {
+                LLVMValueRef px = vec_post(k, g, x, i, add(k, jy, lw_i64(k, v * g->vl)), valid);
+                if (!px) return -1;
+                x = is_true(last) ? px : LLVMBuildSelect(k->b, last, px, x, "");
+            }
             vstore(k, g, yp, x, valid);
         }
     }
 
-    if (g->n->n_post) {
+    if (g->n->n_post && !g->vec_post) {
         /* In place over the stored tile: lw_apply_post knows every post-op, and the
          * loop vectorizer handles the simple ones. */
         lw_if_t f;
@@ -230,27 +318,64 @@ static void im2col_setup(lw_t *k, gm_t *g, LLVMValueRef jy0) {
 }
 
 /* panel[kk][jj] = x[c, ih0[jj] + kh*dh, iw0[jj] + kw*dw] for k = k0 + kk, 0 outside. */
-static void im2col_pack(lw_t *k, gm_t *g, LLVMValueRef k0, LLVMValueRef kn) {
+static void im2col_pack(lw_t *k, gm_t *g, LLVMValueRef jy0, LLVMValueRef k0, LLVMValueRef kn) {
     conv_t *cv = g->cv;
     int64_t KK = cv->KH * cv->KW, cols = (int64_t)g->nt * g->nr;
+    /* Stride 1 with rows as wide as the input's: column p reads x[c][p + const], so a
+     * row of the panel is a masked vector load per vector (the mask is the padding). */
+    bool affine = cv->sh == 1 && cv->sw == 1 && cv->OW == cv->W;
     lw_loop_t lk, lj;
     lw_loop_begin(k, &lk, lw_i64(k, 0), kn, "pk");
     LLVMValueRef kabs = add(k, k0, lk.iv);
     LLVMValueRef c = LLVMBuildSDiv(k->b, kabs, lw_i64(k, KK), ""), rr = LLVMBuildSRem(k->b, kabs, lw_i64(k, KK), "");
-    LLVMValueRef dho = LLVMBuildTrunc(k->b, mul(k, LLVMBuildSDiv(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dh)), k->i32, "");
-    LLVMValueRef dwo = LLVMBuildTrunc(k->b, mul(k, LLVMBuildSRem(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dw)), k->i32, "");
+    LLVMValueRef dho = mul(k, LLVMBuildSDiv(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dh));
+    LLVMValueRef dwo = mul(k, LLVMBuildSRem(k->b, rr, lw_i64(k, cv->KW), ""), lw_i64(k, cv->dw));
     LLVMValueRef xrow = gep(k, cv->x, mul(k, c, lw_i64(k, cv->H * cv->W)));
-    LLVMValueRef prow = gep(k, cv->panel, mul(k, lk.iv, lw_i64(k, cols)));
-    lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, cols), "pj");
-    LLVMValueRef ihj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->ih0, &lj.iv, 1, ""), ""), dho, "");
-    LLVMValueRef iwj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->iw0, &lj.iv, 1, ""), ""), dwo, "");
-    LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntULT, ihj, lw_i32(k, (int32_t)cv->H), ""),
-                                   LLVMBuildICmp(k->b, LLVMIntULT, iwj, lw_i32(k, (int32_t)cv->W), ""), "");
-    LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ihj, lw_i32(k, (int32_t)cv->W), ""), iwj, ""),
-                                       lw_i32(k, 0), "");
-    LLVMValueRef xv = LLVMBuildLoad2(k->b, k->f32, gep(k, xrow, LLVMBuildSExt(k->b, off, k->i64, "")), "");
-    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, xv, LLVMConstReal(k->f32, 0), ""), gep(k, prow, lj.iv));
-    lw_loop_end(k, &lj);
+    /* the panel holds one [KC][NR] block per column tile, so each is read sequentially */
+    LLVMValueRef prow = gep(k, cv->panel, mul(k, lk.iv, lw_i64(k, g->nr)));
+    LLVMValueRef dh32 = LLVMBuildTrunc(k->b, dho, k->i32, ""), dw32 = LLVMBuildTrunc(k->b, dwo, k->i32, "");
+    if (affine) {
+        LLVMTypeRef iv = LLVMVectorType(k->i32, (unsigned)g->vl);
+        LLVMValueRef zi = LLVMConstNull(LLVMVectorType(k->i32, (unsigned)g->vl));
+        LLVMValueRef dhv = LLVMBuildShuffleVector(k->b, LLVMBuildInsertElement(k->b, LLVMGetUndef(iv), dh32, lw_i32(k, 0), ""),
+                                                  LLVMGetUndef(iv), zi, "");
+        LLVMValueRef dwv = LLVMBuildShuffleVector(k->b, LLVMBuildInsertElement(k->b, LLVMGetUndef(iv), dw32, lw_i32(k, 0), ""),
+                                                  LLVMGetUndef(iv), zi, "");
+        LLVMValueRef e[64], f[64];
+        for (int l = 0; l < g->vl; l++) {
+            e[l] = lw_i32(k, (int32_t)cv->H);
+            f[l] = lw_i32(k, (int32_t)cv->W);
+        }
+        LLVMValueRef Hv = LLVMConstVector(e, (unsigned)g->vl), Wv = LLVMConstVector(f, (unsigned)g->vl);
+        /* x[c][(oh + kh*dh - ph)*W + ow + kw*dw - pw] = x[c][p + (kh*dh - ph)*W + kw*dw - pw] */
+        LLVMValueRef src = gep(k, xrow, add(k, jy0, add(k, mul(k, LLVMBuildSub(k->b, dho, lw_i64(k, cv->ph), ""), lw_i64(k, cv->W)),
+                                                        LLVMBuildSub(k->b, dwo, lw_i64(k, cv->pw), ""))));
+        for (int64_t jv = 0; jv < cols; jv += g->vl) {
+            LLVMValueRef ih = LLVMBuildLoad2(k->b, iv, LLVMBuildGEP2(k->b, k->i32, cv->ih0, (LLVMValueRef[]){lw_i64(k, jv)}, 1, ""), "");
+            LLVMValueRef iw = LLVMBuildLoad2(k->b, iv, LLVMBuildGEP2(k->b, k->i32, cv->iw0, (LLVMValueRef[]){lw_i64(k, jv)}, 1, ""), "");
+            LLVMSetAlignment(ih, 4);
+            LLVMSetAlignment(iw, 4);
+            LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntULT, LLVMBuildAdd(k->b, ih, dhv, ""), Hv, ""),
+                                           LLVMBuildICmp(k->b, LLVMIntULT, LLVMBuildAdd(k->b, iw, dwv, ""), Wv, ""), "");
+            LLVMValueRef args[4] = {gep(k, src, lw_i64(k, jv)), lw_i32(k, 4), ok, LLVMConstNull(g->vt)};
+            LLVMValueRef v = intrin2(k, "llvm.masked.load", g->vt, k->ptr, args, 4);
+            int64_t po = jv / g->nr * KC * g->nr + jv % g->nr;
+            LLVMSetAlignment(LLVMBuildStore(k->b, v, gep(k, prow, lw_i64(k, po))), 4);
+        }
+    } else {
+        lw_loop_begin(k, &lj, lw_i64(k, 0), lw_i64(k, cols), "pj");
+        LLVMValueRef ihj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->ih0, &lj.iv, 1, ""), ""), dh32, "");
+        LLVMValueRef iwj = LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, LLVMBuildGEP2(k->b, k->i32, cv->iw0, &lj.iv, 1, ""), ""), dw32, "");
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntULT, ihj, lw_i32(k, (int32_t)cv->H), ""),
+                                       LLVMBuildICmp(k->b, LLVMIntULT, iwj, lw_i32(k, (int32_t)cv->W), ""), "");
+        LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ihj, lw_i32(k, (int32_t)cv->W), ""), iwj, ""),
+                                           lw_i32(k, 0), "");
+        LLVMValueRef xv = LLVMBuildLoad2(k->b, k->f32, gep(k, xrow, LLVMBuildSExt(k->b, off, k->i64, "")), "");
+        LLVMValueRef po = add(k, mul(k, LLVMBuildUDiv(k->b, lj.iv, lw_i64(k, g->nr), ""), lw_i64(k, KC * g->nr)),
+                              LLVMBuildURem(k->b, lj.iv, lw_i64(k, g->nr), ""));
+        LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, xv, LLVMConstReal(k->f32, 0), ""), gep(k, prow, po));
+        lw_loop_end(k, &lj);
+    }
     lw_loop_end(k, &lk);
 }
 
@@ -264,7 +389,7 @@ static LLVMValueRef b_tile(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef jy0,
         return gep(k, g->bsrc, add(k, mul(k, jt, lw_i64(k, g->K * g->nr)), mul(k, k0, lw_i64(k, g->nr))));
     }
     default:
-        return gep(k, g->cv->panel, mul(k, s, lw_i64(k, g->nr)));
+        return gep(k, g->cv->panel, mul(k, s, lw_i64(k, KC * g->nr)));
     }
 }
 
@@ -318,7 +443,7 @@ static int emit_task(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef mb) {
         first = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, 0), "");
         last = LLVMBuildICmp(k->b, LLVMIntEQ, lc.iv, lw_i64(k, nchunks - 1), "");
     }
-    if (g->bkind == B_IM2COL) im2col_pack(k, g, k0, kn);
+    if (g->bkind == B_IM2COL) im2col_pack(k, g, jy0, k0, kn);
     lw_loop_t li;
     lw_loop_begin(k, &li, it0, it1, "it");
     if (emit_rowtile(k, g, MR, mul(k, li.iv, lw_i64(k, MR)), grp, jy0, nsub, has_tail, k0, kn, first, last)) return -1;
@@ -344,6 +469,7 @@ static int emit_task(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef mb) {
 /* Chooses the task split and opens the kernel with the parallel range over (batch dims
  * of y, column groups, M blocks). */
 static void begin_tiles(lw_t *k, gm_t *g, const ir_value_t *y, int nb) {
+    classify_post(g);
     int64_t ntiles = (g->N + g->nr - 1) / g->nr;
     g->nt = GROUP_COLS / g->nr;
     if (g->nt < 1) g->nt = 1;
@@ -404,6 +530,7 @@ static void init_gm(lw_t *k, gm_t *g, const ir_node_t *n) {
     g->nr = 2 * g->vl;
     g->vt = LLVMVectorType(k->f32, (unsigned)g->vl);
     g->alpha = g->beta = 1.0;
+    g->ncol = 1;
 }
 
 /* Post-ops we can apply: everything lw_apply_post knows except a dtype change. */
@@ -452,22 +579,6 @@ static LLVMValueRef pack_const_b(lw_t *k, const gm_t *g, const ir_value_t *B, bo
     return gv;
 }
 
-/* A [M, K] row-major as [M/MR][K][MR] slivers, zero padded past M. */
-static LLVMValueRef pack_const_a(lw_t *k, const gm_t *g, const ir_value_t *A) {
-    int64_t K = g->K, M = g->Ms, nt = (M + MR - 1) / MR;
-    if (!A->data || M < 0 || A->data_size != (size_t)(K * M) * sizeof(float)) return NULL;
-    size_t cnt = (size_t)(nt * K * MR);
-    float *buf = calloc(cnt, sizeof(float));
-    if (!buf) return NULL;
-    const float *src = A->data;
-    for (int64_t t = 0; t < nt; t++)
-        for (int64_t kk = 0; kk < K; kk++)
-            for (int64_t r = 0; r < MR && t * MR + r < M; r++) buf[(t * K + kk) * MR + r] = src[(t * MR + r) * K + kk];
-    LLVMValueRef gv = const_global(k, buf, cnt, "apack");
-    free(buf);
-    return gv;
-}
-
 /* ---------------------------------------------------------------- Gemm / MatMul */
 static void gemm_idx(lw_t *k, const gm_t *g, LLVMValueRef i, LLVMValueRef j, LLVMValueRef *idx) {
     (void)k; (void)g;
@@ -499,7 +610,7 @@ int lw_fast_gemm(lw_t *k, const ir_node_t *n) {
     g.a_rs = ta ? lw_i64(k, 1) : lw_i64(k, g.K);
     g.a_cs = ta ? g.M : lw_i64(k, 1);
     g.bsrc = pk ? pk : lw_base(k, B);
-    g.ldb = lw_i64(k, g.N);
+    g.ldb = lw_i64(k, pk ? g.nr : g.N);
     g.y = lw_base(k, Y);
     g.ldy = lw_i64(k, g.N);
     if (Cv && g.beta != 0.0) {
@@ -571,7 +682,7 @@ int lw_fast_matmul(lw_t *k, const ir_node_t *n) {
     g.bsrc = pk;
     g.a_rs = lw_i64(k, g.K);
     g.a_cs = lw_i64(k, 1);
-    g.ldb = lw_i64(k, g.N);
+    g.ldb = lw_i64(k, pk ? g.nr : g.N);
     g.ldy = lw_i64(k, g.N);
     g.mkidx = matmul_idx;
     return emit_tasks(k, &g, Y, matmul_setb, &m);
@@ -647,18 +758,17 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     g.Ms = w->shape.dims[0].v;
     if (g.N < 1 || g.K < 1 || g.Ms < 1) return 1;
     g.nsp = nsp;
+    g.ncol = nsp;
     g.ow = cv.OW;
     g.nb = 1;
     g.cv = &cv;
     g.bkind = direct ? B_DIRECT : B_IM2COL;
-    LLVMValueRef apk = pack_const_a(k, &g, w);
     begin_tiles(k, &g, y, 1);
     g.M = lw_i64(k, g.Ms);
-    g.a = apk ? apk : lw_base(k, w);
-    g.a_packed = apk != NULL;
+    g.a = lw_base(k, w);
     g.a_rs = lw_i64(k, g.K);
     g.a_cs = lw_i64(k, 1);
-    g.ldb = lw_i64(k, direct ? g.N : (int64_t)g.nt * g.nr);
+    g.ldb = lw_i64(k, direct ? g.N : g.nr);
     g.ldy = lw_i64(k, g.N);
     g.bias = bias ? lw_base(k, bias) : NULL;
     g.mkidx = conv_idx;

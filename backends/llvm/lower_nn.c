@@ -820,7 +820,7 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
     LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sum, ""), v), sum);
     lw_loop_end(k, &ll);
-    LLVMValueRef mean = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "mean");
+    LLVMValueRef mean = n->op == IR_OP_RMS_NORM ? LLVMConstReal(dt, 0) : LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "mean");
     LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sq);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
     v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
@@ -853,6 +853,64 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
+/* Instance/Group normalisation over NCHW: a group of one sample is contiguous, so each
+ * (n, g) is one row of L = C/G * spatial elements; scale/bias are per channel (or per
+ * group for GroupNormalization-18's [num_groups] form). */
+static int lower_groupnorm(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *sc = n->in[1], *bi = n->in[2], *y = n->out[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t), dt = k->f64;
+    int64_t C = x->shape.dims[1].v, G = n->op == IR_OP_GROUP_NORM ? ir_attr_int(n, "num_groups", 1) : C;
+    bool per_group = ir_shape_numel(&sc->shape) == G && G != C;
+    double eps = ir_attr_float(n, "epsilon", 1e-5);
+    lw_kernel_begin_range(k, n, x, 0, 2);  /* N*C rows of work; we split N*G */
+    LLVMValueRef S = lw_i64(k, 1);
+    for (int d = 2; d < x->shape.rank; d++) S = LLVMBuildNSWMul(k->b, S, lw_dim(k, x, d), "");
+    LLVMValueRef L = LLVMBuildNSWMul(k->b, S, lw_i64(k, C / G), "");
+    LLVMValueRef Ld = LLVMBuildSIToFP(k->b, L, dt, "");
+    /* the parallel extent counts N*C; map it onto rows N*G */
+    LLVMValueRef r0 = LLVMBuildSDiv(k->b, LLVMBuildNSWMul(k->b, k->begin, lw_i64(k, G), ""), lw_i64(k, C), "");
+    LLVMValueRef r1 = LLVMBuildSDiv(k->b, LLVMBuildNSWMul(k->b, k->end, lw_i64(k, G), ""), lw_i64(k, C), "");
+    LLVMValueRef sum = lw_alloca(k, dt, "sum"), sq = lw_alloca(k, dt, "sq");
+    lw_loop_t lo, ll;
+    lw_loop_begin(k, &lo, r0, r1, "row");
+    LLVMValueRef base = LLVMBuildNSWMul(k->b, lo.iv, L, "");
+    LLVMValueRef grp = LLVMBuildSRem(k->b, lo.iv, lw_i64(k, G), "");
+    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sum);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
+    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sum, ""), v), sum);
+    lw_loop_end(k, &ll);
+    LLVMValueRef mean = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "");
+    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sq);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
+    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sq, ""), LLVMBuildFMul(k->b, v, v, "")), sq);
+    lw_loop_end(k, &ll);
+    LLVMValueRef inv = LLVMBuildFDiv(k->b, LLVMConstReal(dt, 1),
+                                     lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sq, ""), Ld, ""), LLVMConstReal(dt, eps), "")}, 1), "");
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
+    LLVMValueRef ch = per_group ? grp : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, C / G), ""), LLVMBuildSDiv(k->b, ll.iv, S, ""), "");
+    v = LLVMBuildFMul(k->b, LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, flat), dt, ""), mean, ""), inv, "");
+    LLVMValueRef o = LLVMBuildFAdd(k->b, LLVMBuildFMul(k->b, LLVMBuildFPCast(k->b, v, ty, ""), lw_load(k, sc, ch), ""), lw_load(k, bi, ch), "");
+    if (n->n_post) {
+        LLVMValueRef idx[IR_MAX_RANK], rem = flat;
+        for (int d = x->shape.rank - 1; d >= 0; d--) {
+            LLVMValueRef D = lw_dim(k, x, d);
+            idx[d] = LLVMBuildSRem(k->b, rem, D, "");
+            rem = LLVMBuildSDiv(k->b, rem, D, "");
+        }
+        o = lw_apply_post(k, n, o, idx);
+        if (!o) return -1;
+    }
+    lw_store(k, y, flat, o);
+    lw_loop_end(k, &ll);
+    lw_loop_end(k, &lo);
+    lw_kernel_end(k);
+    return 0;
+}
+
 int lw_lower_nn(lw_t *k, const ir_node_t *n) {
     switch (n->op) {
     case IR_OP_CONV: return lower_conv(k, n);
@@ -870,7 +928,8 @@ int lw_lower_nn(lw_t *k, const ir_node_t *n) {
     case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: return lower_softmax(k, n);
     case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD:
         return lower_reduce(k, n);
-    case IR_OP_LAYER_NORM: return lower_layernorm(k, n);
+    case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: return lower_layernorm(k, n);
+    case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: return lower_groupnorm(k, n);
     case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
     case IR_OP_REDUCE_SUM_SQUARE:
         if (!ir_dtype_is_float(n->in[0]->dtype) && (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP))
