@@ -1202,6 +1202,29 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
         rc = 0;
         break;
     }
+    case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS: {
+        ir_value_t *x = n->in[0], *t = n->in[1];
+        rc = 0;
+        if (need_float(g, n, x)) { rc = -1; break; }
+        if (t->dtype != IR_I32 && t->dtype != IR_I64) { rc = ir_error(g, n, "target must be int32 or int64"); break; }
+        if (x->shape.rank < 2 || t->shape.rank != x->shape.rank - 1 || !ir_shape_is_static(&x->shape)) {
+            rc = ir_error(g, n, "input must be a static [N, C, ...] tensor and target [N, ...]");
+            break;
+        }
+        for (int d = 0; d < t->shape.rank; d++)
+            if (!ir_dim_eq(t->shape.dims[d], x->shape.dims[d ? d + 1 : 0])) rc = ir_error(g, n, "target shape does not match the input");
+        if (rc) break;
+        if (n->n_in > 2 && n->in[2] && (same_dtype(g, n, x, n->in[2]) || ir_shape_numel(&n->in[2]->shape) != x->shape.dims[1].v)) {
+            rc = ir_error(g, n, "weight must have C elements");
+            break;
+        }
+        const char *red = ir_attr_str(n, "reduction", "mean");
+        if (strcmp(red, "none") && strcmp(red, "sum") && strcmp(red, "mean")) { rc = ir_error(g, n, "reduction '%s' is not supported", red); break; }
+        ir_shape_t scalar = {.rank = 0};
+        set_out(n, 0, x->dtype, strcmp(red, "none") ? &scalar : &t->shape);
+        set_out(n, 1, x->dtype, &x->shape);
+        break;
+    }
     case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH: {
         ir_value_t *x = n->in[0];
         int64_t b = ir_attr_int(n, "blocksize", 0);

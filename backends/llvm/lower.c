@@ -413,7 +413,7 @@ static int lower_node(lw_t *k, ir_node_t *n) {
     case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
     case IR_OP_REDUCE_SUM_SQUARE: case IR_OP_ARG_MAX: case IR_OP_ARG_MIN:
     case IR_OP_LRN: case IR_OP_HARDMAX: case IR_OP_CUM_SUM: case IR_OP_RMS_NORM: case IR_OP_INSTANCE_NORM:
-    case IR_OP_GROUP_NORM:
+    case IR_OP_GROUP_NORM: case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS:
         return lw_lower_nn(k, n);
     case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT: case IR_OP_SLICE: case IR_OP_GATHER:
     case IR_OP_EXPAND: case IR_OP_TILE: case IR_OP_PAD: case IR_OP_SHAPE: case IR_OP_SIZE:

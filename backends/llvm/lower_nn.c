@@ -911,6 +911,76 @@ static int lower_groupnorm(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
+/* NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (log-softmax over C first). One
+ * serial pass over the target's index space; sums in double. */
+static int lower_loss(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *tg = n->in[1], *w = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
+    const ir_value_t *lp = n->op == IR_OP_SCE_LOSS && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef dt = k->f64;
+    LLVMBuilderRef b = k->b;
+    const char *red = ir_attr_str(n, "reduction", "mean");
+    bool none = strcmp(red, "none") == 0, mean = strcmp(red, "mean") == 0;
+    const ir_attr_t *ig = ir_attr_find(n, "ignore_index");
+    int64_t N = x->shape.dims[0].v, C = x->shape.dims[1].v, S = 1;
+    for (int d = 2; d < x->shape.rank; d++) S *= x->shape.dims[d].v;
+    lw_kernel_begin(k, n, y, -1);
+    LLVMValueRef acc = lw_alloca(k, dt, "acc"), accw = lw_alloca(k, dt, "accw"), mx = lw_alloca(k, dt, "mx"), se = lw_alloca(k, dt, "se");
+    LLVMBuildStore(b, LLVMConstReal(dt, 0), acc);
+    LLVMBuildStore(b, LLVMConstReal(dt, 0), accw);
+    lw_loop_t ln, ls, lc;
+    lw_loop_begin(k, &ln, lw_i64(k, 0), lw_i64(k, N), "n");
+    lw_loop_begin(k, &ls, lw_i64(k, 0), lw_i64(k, S), "s");
+    LLVMValueRef toff = LLVMBuildAdd(b, LLVMBuildMul(b, ln.iv, lw_i64(k, S), ""), ls.iv, "");
+    LLVMValueRef tv = LLVMBuildSExt(b, lw_load(k, tg, toff), k->i64, "");
+    LLVMValueRef ign = ig && ig->kind == IR_ATTR_INT ? LLVMBuildICmp(b, LLVMIntEQ, tv, lw_i64(k, ig->i), "") : LLVMConstInt(k->i1, 0, 0);
+    LLVMValueRef tc = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, tv, lw_i64(k, 0), ""), lw_i64(k, 0), tv, "");
+    tc = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, tc, lw_i64(k, C - 1), ""), lw_i64(k, C - 1), tc, "");
+    tc = LLVMBuildSelect(b, ign, lw_i64(k, 0), tc, "");
+#define XOFF(c) LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, ln.iv, lw_i64(k, C), ""), c, ""), lw_i64(k, S), ""), ls.iv, "")
+    LLVMValueRef val = lw_cast(k, lw_load(k, x, XOFF(tc)), t, IR_F64);
+    if (n->op == IR_OP_SCE_LOSS) {
+        LLVMBuildStore(b, LLVMConstReal(dt, -INFINITY), mx);
+        lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, C), "c");
+        LLVMBuildStore(b, lw_fmax(k, LLVMBuildLoad2(b, dt, mx, ""), lw_cast(k, lw_load(k, x, XOFF(lc.iv)), t, IR_F64)), mx);
+        lw_loop_end(k, &lc);
+        LLVMValueRef m = LLVMBuildLoad2(b, dt, mx, "");
+        LLVMBuildStore(b, LLVMConstReal(dt, 0), se);
+        lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, C), "c");
+        LLVMValueRef e = lw_intrin(k, "llvm.exp", dt, (LLVMValueRef[]){LLVMBuildFSub(b, lw_cast(k, lw_load(k, x, XOFF(lc.iv)), t, IR_F64), m, "")}, 1);
+        LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, dt, se, ""), e, ""), se);
+        lw_loop_end(k, &lc);
+        LLVMValueRef sev = LLVMBuildLoad2(b, dt, se, "");
+        LLVMValueRef lse = LLVMBuildFAdd(b, m, lw_intrin(k, "llvm.log", dt, &sev, 1), "");
+        if (lp) {
+            lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, C), "c");
+            LLVMValueRef o = XOFF(lc.iv);
+            lw_store(k, lp, o, lw_cast(k, LLVMBuildFSub(b, lw_cast(k, lw_load(k, x, o), t, IR_F64), lse, ""), IR_F64, lp->dtype));
+            lw_loop_end(k, &lc);
+        }
+        val = LLVMBuildFSub(b, val, lse, "");
+    }
+#undef XOFF
+    LLVMValueRef wv = w ? lw_cast(k, lw_load(k, w, tc), w->dtype, IR_F64) : LLVMConstReal(dt, 1);
+    wv = LLVMBuildSelect(b, ign, LLVMConstReal(dt, 0), wv, "");
+    LLVMValueRef loss = LLVMBuildFNeg(b, LLVMBuildFMul(b, val, wv, ""), "");
+    if (none) {
+        lw_store(k, y, toff, lw_cast(k, loss, IR_F64, y->dtype));
+    } else {
+        LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, dt, acc, ""), loss, ""), acc);
+        LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, dt, accw, ""), wv, ""), accw);
+    }
+    lw_loop_end(k, &ls);
+    lw_loop_end(k, &ln);
+    if (!none) {
+        LLVMValueRef r = LLVMBuildLoad2(b, dt, acc, "");
+        if (mean) r = LLVMBuildFDiv(b, r, LLVMBuildLoad2(b, dt, accw, ""), "");
+        lw_store(k, y, lw_i64(k, 0), lw_cast(k, r, IR_F64, y->dtype));
+    }
+    lw_kernel_end(k);
+    return 0;
+}
+
 int lw_lower_nn(lw_t *k, const ir_node_t *n) {
     switch (n->op) {
     case IR_OP_CONV: return lower_conv(k, n);
@@ -930,6 +1000,7 @@ int lw_lower_nn(lw_t *k, const ir_node_t *n) {
         return lower_reduce(k, n);
     case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: return lower_layernorm(k, n);
     case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: return lower_groupnorm(k, n);
+    case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS: return lower_loss(k, n);
     case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
     case IR_OP_REDUCE_SUM_SQUARE:
         if (!ir_dtype_is_float(n->in[0]->dtype) && (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP))
