@@ -151,6 +151,7 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   # The example: a generated object + header linked into examples/main.c with plain cc.
   step example build bash -c "'$py' tools/make_demo_model.py '$bdir/example-model' >/dev/null \
       && ONNXC='$bdir/onnxc' bash examples/run_example.sh '$bdir/example-model/model.onnx'"
+  step contractions runner "$py" tests/backend/check_contractions.py "$bdir/onnxc"
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
   left=$((budget - ($(date +%s) - start) - 360))
