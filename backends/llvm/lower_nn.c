@@ -792,6 +792,35 @@ static int lower_softmax(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
+/* Mean and 1/sqrt(var + eps) of the L contiguous elements of x at base, in double
+ * (two passes: the mean first, then the centred squares, for accuracy). With rms the
+ * mean is taken as 0 (RMSNormalization). */
+static void row_moments(lw_t *k, const ir_value_t *x, LLVMValueRef base, LLVMValueRef L, double eps, bool rms,
+                        LLVMValueRef *mean_out, LLVMValueRef *inv_out) {
+    LLVMTypeRef dt = k->f64;
+    LLVMValueRef Ld = LLVMBuildSIToFP(k->b, L, dt, "");
+    LLVMValueRef acc = lw_alloca(k, dt, "acc");
+    lw_loop_t ll;
+    LLVMValueRef mean = LLVMConstReal(dt, 0);
+    if (!rms) {
+        LLVMBuildStore(k->b, LLVMConstReal(dt, 0), acc);
+        lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+        LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
+        LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, acc, ""), v), acc);
+        lw_loop_end(k, &ll);
+        mean = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, acc, ""), Ld, "mean");
+    }
+    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), acc);
+    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+    LLVMValueRef v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
+    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, acc, ""), LLVMBuildFMul(k->b, v, v, "")), acc);
+    lw_loop_end(k, &ll);
+    LLVMValueRef var = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, acc, ""), Ld, "");
+    *mean_out = mean;
+    *inv_out = LLVMBuildFDiv(k->b, LLVMConstReal(dt, 1),
+                             lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, var, LLVMConstReal(dt, eps), "")}, 1), "inv");
+}
+
 static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *sc = n->in[1], *bi = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
     ir_dtype_t t = x->dtype;
@@ -806,8 +835,6 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     lw_kernel_begin_range(k, n, x, 0, axis);
     LLVMValueRef L = lw_i64(k, 1);
     for (int d = axis; d < r; d++) L = LLVMBuildNSWMul(k->b, L, lw_dim(k, x, d), "");
-    LLVMValueRef Ld = LLVMBuildSIToFP(k->b, L, dt, "");
-    LLVMValueRef sum = lw_alloca(k, dt, "sum"), sq = lw_alloca(k, dt, "sq");
     LLVMValueRef sst[IR_MAX_RANK], bst[IR_MAX_RANK], xst[IR_MAX_RANK];
     lw_bcast_strides(k, sc, x, sst);
     if (bi) lw_bcast_strides(k, bi, x, bst);
@@ -815,20 +842,8 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     lw_loop_t lo, ll;
     lw_loop_begin(k, &lo, k->begin, k->end, "o");
     LLVMValueRef base = LLVMBuildNSWMul(k->b, lo.iv, L, "");
-    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sum);
-    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
-    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sum, ""), v), sum);
-    lw_loop_end(k, &ll);
-    LLVMValueRef mean = n->op == IR_OP_RMS_NORM ? LLVMConstReal(dt, 0) : LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "mean");
-    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sq);
-    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
-    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sq, ""), LLVMBuildFMul(k->b, v, v, "")), sq);
-    lw_loop_end(k, &ll);
-    LLVMValueRef var = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sq, ""), Ld, "");
-    LLVMValueRef inv = LLVMBuildFDiv(k->b, LLVMConstReal(dt, 1),
-                                     lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, var, LLVMConstReal(dt, eps), "")}, 1), "inv");
+    LLVMValueRef mean, inv, v;
+    row_moments(k, x, base, L, eps, n->op == IR_OP_RMS_NORM, &mean, &inv);
     if (mo) lw_store(k, mo, lo.iv, LLVMBuildFPCast(k->b, mean, lw_type(k, mo->dtype), ""));
     if (io) lw_store(k, io, lo.iv, LLVMBuildFPCast(k->b, inv, lw_type(k, io->dtype), ""));
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
@@ -867,28 +882,15 @@ static int lower_groupnorm(lw_t *k, const ir_node_t *n) {
     LLVMValueRef S = lw_i64(k, 1);
     for (int d = 2; d < x->shape.rank; d++) S = LLVMBuildNSWMul(k->b, S, lw_dim(k, x, d), "");
     LLVMValueRef L = LLVMBuildNSWMul(k->b, S, lw_i64(k, C / G), "");
-    LLVMValueRef Ld = LLVMBuildSIToFP(k->b, L, dt, "");
     /* the parallel extent counts N*C; map it onto rows N*G */
     LLVMValueRef r0 = LLVMBuildSDiv(k->b, LLVMBuildNSWMul(k->b, k->begin, lw_i64(k, G), ""), lw_i64(k, C), "");
     LLVMValueRef r1 = LLVMBuildSDiv(k->b, LLVMBuildNSWMul(k->b, k->end, lw_i64(k, G), ""), lw_i64(k, C), "");
-    LLVMValueRef sum = lw_alloca(k, dt, "sum"), sq = lw_alloca(k, dt, "sq");
     lw_loop_t lo, ll;
     lw_loop_begin(k, &lo, r0, r1, "row");
     LLVMValueRef base = LLVMBuildNSWMul(k->b, lo.iv, L, "");
     LLVMValueRef grp = LLVMBuildSRem(k->b, lo.iv, lw_i64(k, G), "");
-    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sum);
-    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMValueRef v = LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, "");
-    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sum, ""), v), sum);
-    lw_loop_end(k, &ll);
-    LLVMValueRef mean = LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sum, ""), Ld, "");
-    LLVMBuildStore(k->b, LLVMConstReal(dt, 0), sq);
-    lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    v = LLVMBuildFSub(k->b, LLVMBuildFPCast(k->b, lw_load(k, x, LLVMBuildNSWAdd(k->b, base, ll.iv, "")), dt, ""), mean, "");
-    LLVMBuildStore(k->b, radd(k, IR_F64, LLVMBuildLoad2(k->b, dt, sq, ""), LLVMBuildFMul(k->b, v, v, "")), sq);
-    lw_loop_end(k, &ll);
-    LLVMValueRef inv = LLVMBuildFDiv(k->b, LLVMConstReal(dt, 1),
-                                     lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, LLVMBuildFDiv(k->b, LLVMBuildLoad2(k->b, dt, sq, ""), Ld, ""), LLVMConstReal(dt, eps), "")}, 1), "");
+    LLVMValueRef mean, inv, v;
+    row_moments(k, x, base, L, eps, false, &mean, &inv);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
     LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
     LLVMValueRef ch = per_group ? grp : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, C / G), ""), LLVMBuildSDiv(k->b, ll.iv, S, ""), "");
