@@ -99,8 +99,10 @@ static LLVMValueRef sym_value(lw_t *k, int s) {
     return k->symv[s];
 }
 
-LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d) {
-    ir_dim_t dim = v->shape.dims[d];
+LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d) { return lw_shape_dim(k, &v->shape, d); }
+
+LLVMValueRef lw_shape_dim(lw_t *k, const ir_shape_t *shape, int d) {
+    ir_dim_t dim = shape->dims[d];
     if (dim.sym < 0) return lw_i64(k, dim.v);
     LLVMValueRef s = sym_value(k, dim.sym);
     if (dim.v == 1) return s;
@@ -245,6 +247,10 @@ static void set_args5(lw_t *k, LLVMValueRef a0, LLVMValueRef a1, LLVMValueRef a2
 #define PAR_MIN_WORK 32768
 
 void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int d0, int d1) {
+    lw_kernel_begin_shape(k, n, &v->shape, d0, d1);
+}
+
+void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape, int d0, int d1) {
     char name[64];
     k->kernel_id++;
     /* wrapper */
@@ -262,7 +268,7 @@ void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int
               LLVMGetParam(wrap, 4));
     start_code(k);
     LLVMValueRef extent = lw_i64(k, 1);
-    for (int d = d0; d < d1; d++) extent = LLVMBuildNSWMul(k->b, extent, lw_dim(k, v, d), "");
+    for (int d = d0; d < d1; d++) extent = LLVMBuildNSWMul(k->b, extent, lw_shape_dim(k, shape, d), "");
     LLVMTypeRef arr_t = LLVMArrayType2(k->ptr, 5);
     LLVMValueRef args = lw_alloca(k, arr_t, "args");
     LLVMValueRef av[5] = {k->a_ctx, k->a_syms, k->a_in, k->a_out, k->a_ws};
@@ -271,7 +277,7 @@ void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int
         LLVMBuildStore(k->b, av[i], p);
     }
     bool worth = d1 > d0;
-    if (worth && ir_shape_is_static(&v->shape)) worth = ir_shape_numel(&v->shape) >= PAR_MIN_WORK;
+    if (worth && ir_shape_is_static(shape)) worth = ir_shape_numel(shape) >= PAR_MIN_WORK;
     if (worth) {
         /* if (ctx && ctx->parallel_for && extent > 1) ctx->parallel_for(ctx, body, args, extent) */
         LLVMBasicBlockRef chk = lw_block(k, "chk"), par = lw_block(k, "par"), ser = lw_block(k, "ser"),

@@ -485,17 +485,13 @@ static void begin_tiles(lw_t *k, gm_t *g, const ir_value_t *y, int nb) {
         g->tpb = (mtiles + want - 1) / want;
         g->mblocks = (mtiles + g->tpb - 1) / g->tpb;
     }
-    /* lw_kernel_begin_range only reads the shape: a stand-in whose leading dims are the
-     * task extent and whose element count is the work, for the threading threshold */
-    ir_value_t fake;
-    memset(&fake, 0, sizeof fake);
-    fake.dtype = y->dtype;
-    fake.shape.rank = nb + 2;
-    for (int d = 0; d < nb; d++) fake.shape.dims[d] = y->shape.dims[d];
-    fake.shape.dims[nb] = ir_dim_const(g->ngroups * g->mblocks);
+    /* the iteration space: batch dims x tasks, then the work per task (for the threshold) */
+    ir_shape_t space = {.rank = nb + 2};
+    for (int d = 0; d < nb; d++) space.dims[d] = y->shape.dims[d];
+    space.dims[nb] = ir_dim_const(g->ngroups * g->mblocks);
     int64_t work = (g->Ms > 0 ? g->Ms : 1) * g->nt * g->nr / g->mblocks * (g->K > 64 ? g->K / 64 : 1);
-    fake.shape.dims[nb + 1] = ir_dim_const(work > 0 ? work : 1);
-    lw_kernel_begin_range(k, g->n, &fake, 0, nb + 1);
+    space.dims[nb + 1] = ir_dim_const(work > 0 ? work : 1);
+    lw_kernel_begin_shape(k, g->n, &space, 0, nb + 1);
 }
 
 /* The task loop over [begin, end); batch indices into g->bidx, then setb places the

@@ -55,6 +55,7 @@ void lw_if_end(lw_t *k, lw_if_t *f);
 /* ---- values */
 LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t);                 /* element type in memory and in compute */
 LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d);    /* i64 size of dimension d */
+LLVMValueRef lw_shape_dim(lw_t *k, const ir_shape_t *s, int d);
 LLVMValueRef lw_numel(lw_t *k, const ir_value_t *v);
 LLVMValueRef lw_base(lw_t *k, const ir_value_t *v);          /* ptr to element 0 */
 LLVMValueRef lw_load(lw_t *k, const ir_value_t *v, LLVMValueRef off);   /* element at flat offset */
@@ -84,6 +85,10 @@ void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_d
 void lw_kernel_end(lw_t *k);
 /* Same, with the extent the product of dims [d0, d1) of v (d0 == d1: extent 1). */
 void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int d0, int d1);
+/* Same over an iteration space that is no tensor's shape (e.g. batch x tiles x work): the
+ * extent is the product of dims [d0, d1), and the element count decides whether threads
+ * pay off. */
+void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape, int d0, int d1);
 /* The first dim of v that is not a constant 1 (so all dims before it are 1), or -1. */
 int lw_par_dim(const ir_value_t *v);
 
