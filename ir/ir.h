@@ -157,7 +157,9 @@ typedef struct ir_postop {
     const struct ir_node *node; /* the fused node (dead, kept for its attributes and constant
                                    scalar inputs, which recipes read); NULL for Cast */
     ir_value_t *other;
-    bool swap;
+    bool swap;                 /* the running value is input 1 of the fused node */
+    int8_t self, oidx;         /* inputs of `node` that are the running value and `other`
+                                  (-1: none); any further input is a constant scalar */
     double alpha, beta;
     ir_dtype_t to;             /* Cast target */
 } ir_postop_t;

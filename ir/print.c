@@ -1,5 +1,6 @@
 /* Readable dump of a graph (--dump-ir). One line per node:
  *   %out: float32[1,64,112,112] = Conv(%x, $w, $b) {strides=[2,2]} post: Relu @ws+0 */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,19 @@ static void print_attr(FILE *f, const ir_attr_t *a) {
     }
 }
 
+static double const_scalar(const ir_value_t *v) {
+    switch (v->dtype) {
+    case IR_F32: { float x; memcpy(&x, v->data, 4); return x; }
+    case IR_F64: { double x; memcpy(&x, v->data, 8); return x; }
+    case IR_I64: { int64_t x; memcpy(&x, v->data, 8); return (double)x; }
+    case IR_I32: { int32_t x; memcpy(&x, v->data, 4); return x; }
+    case IR_I16: { int16_t x; memcpy(&x, v->data, 2); return x; }
+    case IR_I8: { int8_t x; memcpy(&x, v->data, 1); return x; }
+    case IR_U8: { uint8_t x; memcpy(&x, v->data, 1); return x; }
+    default: return NAN;
+    }
+}
+
 void ir_graph_print(const ir_graph_t *g, void *file) {
     FILE *f = file;
     char sb[256];
@@ -120,10 +134,30 @@ void ir_graph_print(const ir_graph_t *g, void *file) {
         for (int k = 0; k < n->n_post; k++) {
             const ir_postop_t *p = &n->post[k];
             fprintf(f, k ? ", %s" : " post: %s", ir_op_name(p->op));
-            if (p->other) {
-                fputs(p->swap ? "(" : "(x, ", f);
-                print_value_ref(f, p->other);
-                fputs(p->swap ? ", x)" : ")", f);
+            const ir_node_t *src = p->node;
+            if (!src) {   /* Cast */
+                fprintf(f, "(x to %s)", ir_dtype_name(p->to));
+                continue;
+            }
+            /* the running value is x; constant scalars are shown by value */
+            if (src->n_in > 1) {
+                fputc('(', f);
+                for (int j = 0; j < src->n_in; j++) {
+                    const ir_value_t *u = src->in[j];
+                    if (j) fputs(", ", f);
+                    if (j == p->self) fputc('x', f);
+                    else if (j == p->oidx || !u) print_value_ref(f, u);
+                    else fprintf(f, "%g", const_scalar(u));
+                }
+                fputc(')', f);
+            }
+            if (src->n_attrs) {
+                fputs(" {", f);
+                for (int j = 0; j < src->n_attrs; j++) {
+                    if (j) fputs(", ", f);
+                    print_attr(f, &src->attrs[j]);
+                }
+                fputc('}', f);
             }
         }
         fprintf(f, "  # %s\n", n->name);

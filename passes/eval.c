@@ -194,7 +194,8 @@ static int64_t offset_of(const sh_t *s, int64_t i, const int64_t *st) {
 /* Any op with a scalar recipe (ir/recipe.h): the same semantics the backends lower. */
 static int eval_map(ir_graph_t *g, ir_node_t *n, res_t *r) {
     const ir_rexpr_t *e = ir_recipe(n->op, NULL);
-    int na = n->n_in, arity = ir_recipe_arity(e);
+    int na = n->n_in, arity = ir_recipe_arity(e), mi, xi, mo, xo;
+    ir_op_arity(n->op, &mi, &xi, &mo, &xo);
     if (!e || na < 1 || na > EVAL_MAX_IN) return 0;
     sh_t s[EVAL_MAX_IN], out = {0, {0}};
     bool present[EVAL_MAX_IN] = {false}, in_bool[EVAL_MAX_IN] = {false};
@@ -225,7 +226,7 @@ static int eval_map(ir_graph_t *g, ir_node_t *n, res_t *r) {
             else v[k].i = ld_i(n->in[k]->dtype, n->in[k]->data, o);
         }
         ir_rval_t x;
-        if (na <= arity) {
+        if (xi <= arity) {
             x = ir_recipe_eval(e, n, t, v, in_bool, present);
         } else {
             /* variadic (Max, Min, Sum): fold the binary recipe left to right */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/infer_util.h"
+#include "ir/recipe.h"
 #include "passes/passes.h"
 
 /* ---------------------------------------------------------------- BatchNorm folding */
@@ -84,27 +86,10 @@ int pass_fold_batchnorm(ir_graph_t *g) {
 }
 
 /* ---------------------------------------------------------------- epilogue fusion */
-static bool is_contraction(ir_op_t op) {
-    return op == IR_OP_CONV || op == IR_OP_CONV_TRANSPOSE || op == IR_OP_GEMM || op == IR_OP_MATMUL;
-}
-
-/* Ops that compute one output element from the same-index elements of their
- * (broadcast) inputs, so post-ops can run on the element before it is stored. */
-static bool is_eltwise(ir_op_t op) {
-    switch (op) {
-    case IR_OP_RELU: case IR_OP_LEAKY_RELU: case IR_OP_SIGMOID: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH:
-    case IR_OP_TANH: case IR_OP_ELU: case IR_OP_SELU: case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_CLIP:
-    case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_RECIPROCAL: case IR_OP_NEG: case IR_OP_ABS: case IR_OP_EXP:
-    case IR_OP_LOG: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_NOT:
-    case IR_OP_SIGN: case IR_OP_CAST:
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW: case IR_OP_MAX:
-    case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_PRELU: case IR_OP_EQUAL: case IR_OP_LESS:
-    case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL: case IR_OP_AND: case IR_OP_OR:
-    case IR_OP_XOR: case IR_OP_WHERE:
-        return true;
-    default:
-        return false;
-    }
+/* Heads: kernels that compute one output element at a time (or a tile of them) and can run
+ * post-ops on it before it is stored. */
+static bool is_head(ir_op_t op) {
+    return ir_op_class(op) == IR_K_CONTRACT || ir_op_class(op) == IR_K_MAP;
 }
 
 static bool same_shape(const ir_shape_t *a, const ir_shape_t *b) {
@@ -125,76 +110,50 @@ static bool bcasts_to(const ir_shape_t *other, const ir_shape_t *out) {
     return true;
 }
 
-/* A scalar constant bound of Clip, or the default when the input is omitted. */
-static bool clip_bound(const ir_node_t *c, int k, double dflt, double *out) {
-    const ir_value_t *v = k < c->n_in ? c->in[k] : NULL;
-    if (!v) {
-        *out = ir_attr_float(c, k == 1 ? "min" : "max", dflt);
-        return true;
-    }
-    if (!v->data || ir_shape_numel(&v->shape) != 1) return false;
-    switch (v->dtype) {
-    case IR_F32: *out = *(const float *)v->data; return true;
-    case IR_F64: *out = *(const double *)v->data; return true;
-    case IR_I32: *out = *(const int32_t *)v->data; return true;
-    case IR_I64: *out = (double)*(const int64_t *)v->data; return true;
-    default: return false;
-    }
+static bool const_scalar(const ir_value_t *v) {
+    double x;
+    return v && v->data && v->dtype != IR_BOOL && ir_shape_numel(&v->shape) == 1 && ir_const_scalar(v, &x) == 0;
 }
 
-/* Describes consumer c of chain value v as a post-op of a head writing shape `shape`.
- * false when c cannot be expressed that way. */
+/* Describes consumer c of chain value v as a post-op of a head writing shape `shape`:
+ * a Cast, or any op with a scalar recipe whose inputs are v, at most one other tensor
+ * that broadcasts to the head's output, and constant scalars. false when c cannot be
+ * expressed that way. */
 static bool make_post(const ir_node_t *c, const ir_value_t *v, const ir_shape_t *shape, ir_postop_t *p) {
     memset(p, 0, sizeof *p);
     p->op = c->op;
+    p->self = p->oidx = -1;
     if (c->n_out < 1 || !c->out[0] || c->out[0]->dtype != v->dtype || !same_shape(&c->out[0]->shape, shape))
         return false;
     for (int k = 1; k < c->n_out; k++)
         if (c->out[k]) return false;
-    bool fl = ir_dtype_is_float(v->dtype);
-    switch (c->op) {
-    case IR_OP_RELU: case IR_OP_NEG: case IR_OP_ABS: case IR_OP_SIGN:
-        return c->n_in == 1 && c->in[0] == v && v->dtype != IR_BOOL;
-    case IR_OP_NOT:
-        return c->n_in == 1 && c->in[0] == v && v->dtype == IR_BOOL;
-    case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG:
-    case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_RECIPROCAL:
-    case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_HARD_SWISH:
-        return fl && c->n_in == 1 && c->in[0] == v;
-    case IR_OP_LEAKY_RELU:
-        p->alpha = ir_attr_float(c, "alpha", 0.01);
-        return fl && c->in[0] == v;
-    case IR_OP_HARD_SIGMOID:
-        p->alpha = ir_attr_float(c, "alpha", 0.2);
-        p->beta = ir_attr_float(c, "beta", 0.5);
-        return fl && c->in[0] == v;
-    case IR_OP_ELU:
-        p->alpha = ir_attr_float(c, "alpha", 1.0);
-        return fl && c->in[0] == v;
-    case IR_OP_SELU:
-        p->alpha = ir_attr_float(c, "alpha", 1.67326319217681884765625);
-        p->beta = ir_attr_float(c, "gamma", 1.05070102214813232421875);
-        return fl && c->in[0] == v;
-    case IR_OP_CLIP:
-        return c->in[0] == v && v->dtype != IR_BOOL && clip_bound(c, 1, -INFINITY, &p->alpha) &&
-               clip_bound(c, 2, INFINITY, &p->beta);
-    case IR_OP_CAST:
+    const ir_rexpr_t *e = ir_recipe(c->op, NULL);
+    if (!e) {
+        /* Cast to the same dtype (only the recipe-less cast the post-op chain can carry) */
         p->to = (ir_dtype_t)ir_attr_int(c, "to", 0);
-        return c->in[0] == v && p->to == v->dtype;
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_MAX: case IR_OP_MIN:
-    case IR_OP_POW: case IR_OP_PRELU: case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: {
-        if (c->n_in != 2 || !c->in[0] || !c->in[1] || (c->in[0] == v) == (c->in[1] == v)) return false;
-        p->swap = c->in[1] == v;
-        p->other = p->swap ? c->in[0] : c->in[1];
-        if (p->other->dtype != v->dtype || !bcasts_to(&p->other->shape, shape)) return false;
-        bool logic = c->op == IR_OP_AND || c->op == IR_OP_OR || c->op == IR_OP_XOR;
-        if (logic != (v->dtype == IR_BOOL)) return false;
-        if ((c->op == IR_OP_POW || c->op == IR_OP_PRELU) && !fl) return false;
-        return !(c->op == IR_OP_PRELU && p->swap);
+        return ir_op_class(c->op) == IR_K_MAP && ir_attr_find(c, "to") && c->n_in == 1 && c->in[0] == v &&
+               p->to == v->dtype;
     }
-    default:
-        return false;
+    if (c->n_in > 3 || c->n_in > ir_recipe_arity(e)) return false;   /* no variadic folds */
+    bool in_bool[3] = {false, false, false};
+    for (int k = 0; k < c->n_in; k++) {
+        const ir_value_t *u = c->in[k];
+        if (!u) continue;
+        if (u->dtype != v->dtype) return false;
+        in_bool[k] = u->dtype == IR_BOOL;
+        if (u == v) {
+            if (p->self >= 0) return false;
+            p->self = (int8_t)k;
+        } else if (!const_scalar(u)) {
+            if (p->other || !bcasts_to(&u->shape, shape)) return false;
+            p->other = (ir_value_t *)u;
+            p->oidx = (int8_t)k;
+        }
     }
+    if (p->self < 0 || ir_recipe_is_bool(e, in_bool) != (v->dtype == IR_BOOL)) return false;
+    p->node = c;
+    p->swap = p->self == 1;
+    return true;
 }
 
 /* The one live node reading v as a plain input; NULL if v is read as a post-op operand. */
@@ -237,7 +196,7 @@ int pass_fuse(ir_graph_t *g) {
     ir_graph_recount(g);
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node_t *h = g->nodes[i];
-        if (h->dead || !(is_contraction(h->op) || is_eltwise(h->op))) continue;
+        if (h->dead || !is_head(h->op)) continue;
         if (fuse_from(g, h) < 0) return -1;
     }
     /* A post-op operand may be computed after its new reader: order again. */

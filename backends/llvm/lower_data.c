@@ -530,7 +530,7 @@ int lw_lower_data(lw_t *k, const ir_node_t *n) {
         lw_loop_t l;
         lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, out), "i");
         LLVMValueRef fi = lw_cast(k, l.iv, IR_I64, t);
-        lw_store(k, out, l.iv, lw_binary(k, IR_OP_ADD, t, start, lw_binary(k, IR_OP_MUL, t, fi, delta)));
+        lw_store(k, out, l.iv, lw_add(k, t, start, lw_mul(k, t, fi, delta)));
         lw_loop_end(k, &l);
         lw_kernel_end(k);
         return 0;

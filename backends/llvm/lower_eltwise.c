@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/recipe.h"
 
 LLVMValueRef lw_const_f(lw_t *k, ir_dtype_t t, double x) {
     if (ir_dtype_is_float(t)) return LLVMConstReal(lw_type(k, t), x);
@@ -47,191 +48,30 @@ static LLVMValueRef fsel_cmp(lw_t *k, LLVMRealPredicate p, LLVMValueRef a, LLVMV
 
 static LLVMValueRef bool_of(lw_t *k, LLVMValueRef c) { return LLVMBuildZExt(k->b, c, k->i8, ""); }
 
-LLVMValueRef lw_unary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef x, double alpha, double beta) {
-    LLVMBuilderRef b = k->b;
-    bool fl = ir_dtype_is_float(t);
-    LLVMValueRef zero = lw_const_f(k, t, 0), one = lw_const_f(k, t, 1);
-    switch (op) {
-    case IR_OP_IDENTITY: case IR_OP_DROPOUT: case IR_OP_FLATTEN: case IR_OP_RESHAPE:
-    case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
-        return x;
-    case IR_OP_RELU:
-        if (fl) return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
-        return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, zero, ""), x, zero, "");
-    case IR_OP_LEAKY_RELU: {
-        LLVMValueRef ax = LLVMBuildFMul(b, x, lw_const_f(k, t, alpha), "");
-        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGE, x, zero, ""), x, ax, "");
-    }
-    case IR_OP_SIGMOID: {
-        LLVMValueRef e = fintrin1(k, "llvm.exp", t, LLVMBuildFNeg(b, x, ""));
-        return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
-    }
-    case IR_OP_HARD_SIGMOID: {
-        LLVMValueRef y = LLVMBuildFAdd(b, LLVMBuildFMul(b, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, beta), "");
-        y = fsel_cmp(k, LLVMRealOGT, y, zero);
-        return fsel_cmp(k, LLVMRealOLT, y, one);
-    }
-    case IR_OP_HARD_SWISH: {
-        LLVMValueRef y = LLVMBuildFAdd(b, LLVMBuildFMul(b, x, lw_const_f(k, t, 1.0 / 6), ""), lw_const_f(k, t, 0.5), "");
-        y = fsel_cmp(k, LLVMRealOGT, y, zero);
-        y = fsel_cmp(k, LLVMRealOLT, y, one);
-        return LLVMBuildFMul(b, x, y, "");
-    }
-    case IR_OP_TANH: return lw_call_math(k, "tanhf", "tanh", t, x);
-    case IR_OP_ERF: return lw_call_math(k, "erff", "erf", t, x);
-    case IR_OP_ELU: case IR_OP_SELU: {
-        double a = op == IR_OP_ELU ? alpha : alpha, g = op == IR_OP_SELU ? beta : 1.0;
-        LLVMValueRef neg = LLVMBuildFMul(b, lw_const_f(k, t, a),
-                                         LLVMBuildFSub(b, fintrin1(k, "llvm.exp", t, x), one, ""), "");
-        LLVMValueRef y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, neg, "");
-        return g == 1.0 ? y : LLVMBuildFMul(b, y, lw_const_f(k, t, g), "");
-    }
-    case IR_OP_SOFTPLUS:
-        return fintrin1(k, "llvm.log", t, LLVMBuildFAdd(b, fintrin1(k, "llvm.exp", t, x), one, ""));
-    case IR_OP_SOFTSIGN:
-        return LLVMBuildFDiv(b, x, LLVMBuildFAdd(b, one, fintrin1(k, "llvm.fabs", t, x), ""), "");
-    case IR_OP_CLIP:
-        if (fl) {
-            if (!isinf(alpha) || alpha > 0) x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, alpha), x, "");
-            if (!isinf(beta) || beta < 0) x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, lw_const_f(k, t, beta), ""), lw_const_f(k, t, beta), x, "");
-            return x;
-        } else {
-            bool s = ir_dtype_is_signed(t);
-            if (!isinf(alpha)) x = LLVMBuildSelect(b, LLVMBuildICmp(b, s ? LLVMIntSLT : LLVMIntULT, x, lw_const_f(k, t, alpha), ""), lw_const_f(k, t, alpha), x, "");
-            if (!isinf(beta)) x = LLVMBuildSelect(b, LLVMBuildICmp(b, s ? LLVMIntSGT : LLVMIntUGT, x, lw_const_f(k, t, beta), ""), lw_const_f(k, t, beta), x, "");
-            return x;
-        }
-    case IR_OP_SQRT: return fintrin1(k, "llvm.sqrt", t, x);
-    case IR_OP_RECIPROCAL: return LLVMBuildFDiv(b, one, x, "");
-    case IR_OP_NEG: return fl ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
-    case IR_OP_ABS:
-        if (fl) return fintrin1(k, "llvm.fabs", t, x);
-        if (!ir_dtype_is_signed(t)) return x;
-        return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), LLVMBuildNeg(b, x, ""), x, "");
-    case IR_OP_EXP: return fintrin1(k, "llvm.exp", t, x);
-    case IR_OP_LOG: return fintrin1(k, "llvm.log", t, x);
-    case IR_OP_FLOOR: return fl ? fintrin1(k, "llvm.floor", t, x) : x;
-    case IR_OP_CEIL: return fl ? fintrin1(k, "llvm.ceil", t, x) : x;
-    case IR_OP_SIN: return fintrin1(k, "llvm.sin", t, x);
-    case IR_OP_COS: return fintrin1(k, "llvm.cos", t, x);
-    case IR_OP_NOT: return LLVMBuildXor(b, x, LLVMConstInt(k->i8, 1, 0), "");
-    case IR_OP_ROUND: return fintrin1(k, "llvm.roundeven", t, x);
-    case IR_OP_TAN: return lw_call_math(k, "tanf", "tan", t, x);
-    case IR_OP_ASIN: return lw_call_math(k, "asinf", "asin", t, x);
-    case IR_OP_ACOS: return lw_call_math(k, "acosf", "acos", t, x);
-    case IR_OP_ATAN: return lw_call_math(k, "atanf", "atan", t, x);
-    case IR_OP_SINH: return lw_call_math(k, "sinhf", "sinh", t, x);
-    case IR_OP_COSH: return lw_call_math(k, "coshf", "cosh", t, x);
-    case IR_OP_ASINH: return lw_call_math(k, "asinhf", "asinh", t, x);
-    case IR_OP_ACOSH: return lw_call_math(k, "acoshf", "acosh", t, x);
-    case IR_OP_ATANH: return lw_call_math(k, "atanhf", "atanh", t, x);
-    case IR_OP_IS_NAN: return bool_of(k, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""));
-    case IR_OP_IS_INF: {
-        /* alpha = detect_negative, beta = detect_positive */
-        LLVMValueRef r = LLVMConstInt(k->i1, 0, 0);
-        if (alpha != 0) r = LLVMBuildOr(b, r, LLVMBuildFCmp(b, LLVMRealOEQ, x, lw_const_f(k, t, -INFINITY), ""), "");
-        if (beta != 0) r = LLVMBuildOr(b, r, LLVMBuildFCmp(b, LLVMRealOEQ, x, lw_const_f(k, t, INFINITY), ""), "");
-        return bool_of(k, r);
-    }
-    case IR_OP_GELU: {
-        LLVMValueRef half = lw_const_f(k, t, 0.5), inner;
-        if (alpha != 0) { /* approximate = "tanh" */
-            LLVMValueRef x3 = LLVMBuildFMul(b, LLVMBuildFMul(b, x, x, ""), x, "");
-            inner = LLVMBuildFMul(b, lw_const_f(k, t, 0.7978845608028654),
-                                  LLVMBuildFAdd(b, x, LLVMBuildFMul(b, x3, lw_const_f(k, t, 0.044715), ""), ""), "");
-            inner = lw_call_math(k, "tanhf", "tanh", t, inner);
-        } else {
-            inner = lw_call_math(k, "erff", "erf", t, LLVMBuildFMul(b, x, lw_const_f(k, t, 0.7071067811865476), ""));
-        }
-        return LLVMBuildFMul(b, LLVMBuildFMul(b, half, x, ""), LLVMBuildFAdd(b, one, inner, ""), "");
-    }
-    case IR_OP_MISH: {
-        LLVMValueRef sp = fintrin1(k, "llvm.log", t, LLVMBuildFAdd(b, fintrin1(k, "llvm.exp", t, x), one, ""));
-        return LLVMBuildFMul(b, x, lw_call_math(k, "tanhf", "tanh", t, sp), "");
-    }
-    case IR_OP_THRESHOLDED_RELU:
-        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, lw_const_f(k, t, alpha), ""), x, zero, "");
-    case IR_OP_CELU: {
-        LLVMValueRef a = lw_const_f(k, t, alpha);
-        LLVMValueRef e = LLVMBuildFMul(b, a, LLVMBuildFSub(b, fintrin1(k, "llvm.exp", t, LLVMBuildFDiv(b, x, a, "")), one, ""), "");
-        LLVMValueRef pos = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
-        LLVMValueRef neg = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, e, zero, ""), e, zero, "");
-        return LLVMBuildFAdd(b, pos, neg, "");
-    }
-    case IR_OP_SHRINK: {
-        /* alpha = lambd, beta = bias; integer inputs go through double */
-        bool fl2 = ir_dtype_is_float(t);
-        LLVMValueRef xd = fl2 ? x : lw_cast(k, x, t, IR_F64);
-        ir_dtype_t tt = fl2 ? t : IR_F64;
-        LLVMValueRef lo = LLVMBuildFCmp(b, LLVMRealOLT, xd, lw_const_f(k, tt, -alpha), "");
-        LLVMValueRef hi = LLVMBuildFCmp(b, LLVMRealOGT, xd, lw_const_f(k, tt, alpha), "");
-        LLVMValueRef r = LLVMBuildSelect(b, lo, LLVMBuildFAdd(b, xd, lw_const_f(k, tt, beta), ""),
-                                         LLVMBuildSelect(b, hi, LLVMBuildFSub(b, xd, lw_const_f(k, tt, beta), ""), lw_const_f(k, tt, 0), ""), "");
-        return fl2 ? r : lw_cast(k, r, IR_F64, t);
-    }
-    case IR_OP_SIGN:
-        if (fl) {
-            LLVMValueRef pos = LLVMBuildUIToFP(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), lw_type(k, t), "");
-            LLVMValueRef neg = LLVMBuildUIToFP(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), lw_type(k, t), "");
-            return LLVMBuildFSub(b, pos, neg, "");
-        } else {
-            LLVMValueRef pos = LLVMBuildZExt(b, LLVMBuildICmp(b, ir_dtype_is_signed(t) ? LLVMIntSGT : LLVMIntUGT, x, zero, ""), lw_type(k, t), "");
-            LLVMValueRef neg = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), lw_type(k, t), "");
-            return ir_dtype_is_signed(t) ? LLVMBuildSub(b, pos, neg, "") : pos;
-        }
-    default:
-        return NULL;
-    }
+/* Scalar arithmetic the kernels (reductions, GEMM fallbacks, Range) build on. Element-wise
+ * ops themselves are lowered from their recipes (lower_recipe.c). */
+LLVMValueRef lw_add(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
+    return ir_dtype_is_float(t) ? LLVMBuildFAdd(k->b, a, c, "") : LLVMBuildAdd(k->b, a, c, "");
 }
-
-LLVMValueRef lw_binary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
-    LLVMBuilderRef b = k->b;
-    bool fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
-    switch (op) {
-    case IR_OP_ADD: case IR_OP_SUM: return fl ? LLVMBuildFAdd(b, a, c, "") : LLVMBuildAdd(b, a, c, "");
-    case IR_OP_SUB: return fl ? LLVMBuildFSub(b, a, c, "") : LLVMBuildSub(b, a, c, "");
-    case IR_OP_MUL: return fl ? LLVMBuildFMul(b, a, c, "") : LLVMBuildMul(b, a, c, "");
-    case IR_OP_DIV:
-        if (fl) return LLVMBuildFDiv(b, a, c, "");
-        {
-            /* integer division by zero would trap; ONNX leaves it undefined, we give 0 */
-            LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, c, lw_const_f(k, t, 0), "");
-            LLVMValueRef safe = LLVMBuildSelect(b, z, lw_const_f(k, t, 1), c, "");
-            if (sg) {
-                /* INT_MIN / -1 traps too */
-                LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, safe, lw_const_f(k, t, -1), "");
-                LLVMValueRef q = LLVMBuildSDiv(b, a, LLVMBuildSelect(b, m1, lw_const_f(k, t, 1), safe, ""), "");
-                q = LLVMBuildSelect(b, m1, LLVMBuildNeg(b, a, ""), q, "");
-                return LLVMBuildSelect(b, z, lw_const_f(k, t, 0), q, "");
-            }
-            return LLVMBuildSelect(b, z, lw_const_f(k, t, 0), LLVMBuildUDiv(b, a, safe, ""), "");
-        }
-    case IR_OP_POW:
-        if (fl) return lw_intrin(k, "llvm.pow", lw_type(k, t), (LLVMValueRef[]){a, c}, 2);
-        return NULL; /* handled by the caller with mixed dtypes */
-    case IR_OP_MAX:
-        if (fl) return fsel_cmp(k, LLVMRealUGT, a, c);
-        return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, a, c, ""), a, c, "");
-    case IR_OP_MIN:
-        if (fl) return fsel_cmp(k, LLVMRealULT, a, c);
-        return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, a, c, ""), a, c, "");
-    case IR_OP_PRELU: {
-        LLVMValueRef ax = fl ? LLVMBuildFMul(b, a, c, "") : LLVMBuildMul(b, a, c, "");
-        LLVMValueRef pos = fl ? LLVMBuildFCmp(b, LLVMRealOGE, a, lw_const_f(k, t, 0), "")
-                              : LLVMBuildICmp(b, LLVMIntSGE, a, lw_const_f(k, t, 0), "");
-        return LLVMBuildSelect(b, pos, a, ax, "");
-    }
-    case IR_OP_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOEQ, a, c, "") : LLVMBuildICmp(b, LLVMIntEQ, a, c, ""));
-    case IR_OP_LESS: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOLT, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, a, c, ""));
-    case IR_OP_GREATER: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOGT, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, a, c, ""));
-    case IR_OP_LESS_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOLE, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSLE : LLVMIntULE, a, c, ""));
-    case IR_OP_GREATER_EQUAL: return bool_of(k, fl ? LLVMBuildFCmp(b, LLVMRealOGE, a, c, "") : LLVMBuildICmp(b, sg ? LLVMIntSGE : LLVMIntUGE, a, c, ""));
-    case IR_OP_AND: return LLVMBuildAnd(b, a, c, "");
-    case IR_OP_OR: return LLVMBuildOr(b, a, c, "");
-    case IR_OP_XOR: return LLVMBuildXor(b, a, c, "");
-    default: return NULL;
-    }
+LLVMValueRef lw_mul(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
+    return ir_dtype_is_float(t) ? LLVMBuildFMul(k->b, a, c, "") : LLVMBuildMul(k->b, a, c, "");
 }
+/* NaN-propagating for floats (select on "greater or unordered"), signedness by dtype. */
+LLVMValueRef lw_max(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
+    if (ir_dtype_is_float(t)) return fsel_cmp(k, LLVMRealUGT, a, c);
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, ir_dtype_is_signed(t) ? LLVMIntSGT : LLVMIntUGT, a, c, ""), a, c, "");
+}
+LLVMValueRef lw_min(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c) {
+    if (ir_dtype_is_float(t)) return fsel_cmp(k, LLVMRealULT, a, c);
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, ir_dtype_is_signed(t) ? LLVMIntSLT : LLVMIntULT, a, c, ""), a, c, "");
+}
+LLVMValueRef lw_abs(lw_t *k, ir_dtype_t t, LLVMValueRef x) {
+    if (ir_dtype_is_float(t)) return fintrin1(k, "llvm.fabs", t, x);
+    if (!ir_dtype_is_signed(t)) return x;
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, x, lw_const_f(k, t, 0), ""), LLVMBuildNeg(k->b, x, ""), x, "");
+}
+/* exp, log, sqrt by intrinsic name ("llvm.exp", ...): float types only. */
+LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x) { return fintrin1(k, intrinsic, t, x); }
 
 LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
     LLVMBuilderRef b = k->b;
@@ -261,28 +101,46 @@ LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
     return LLVMBuildIntCast2(b, x, tt, fs, "");
 }
 
+/* Recipe inputs in the compute type: bool as i1, float16/bfloat16 widened to float. */
+static LLVMValueRef to_compute(lw_t *k, LLVMValueRef x, ir_dtype_t t) {
+    if (t == IR_BOOL) return LLVMBuildICmp(k->b, LLVMIntNE, x, LLVMConstInt(k->i8, 0, 0), "");
+    return lw_cast(k, x, t, lw_recipe_ctype(t));
+}
+
+static LLVMValueRef from_compute(lw_t *k, LLVMValueRef x, ir_dtype_t t, bool boolean) {
+    if (boolean) return bool_of(k, x);
+    return lw_cast(k, x, lw_recipe_ctype(t), t);
+}
+
 LLVMValueRef lw_apply_post(lw_t *k, const ir_node_t *n, LLVMValueRef x, LLVMValueRef *idx) {
     const ir_value_t *out = n->out[0];
     ir_dtype_t t = out->dtype;
     for (int i = 0; i < n->n_post; i++) {
         const ir_postop_t *p = &n->post[i];
-        if (p->op == IR_OP_CAST) {
+        if (!p->node) {   /* Cast */
             x = lw_cast(k, x, t, p->to);
             t = p->to;
             continue;
         }
-        if (p->other) {
-            LLVMValueRef st[IR_MAX_RANK];
-            lw_bcast_strides(k, p->other, out, st);
-            LLVMValueRef o = lw_load(k, p->other, lw_dot(k, idx, st, out->shape.rank));
-            x = p->swap ? lw_binary(k, p->op, t, o, x) : lw_binary(k, p->op, t, x, o);
-        } else {
-            x = lw_unary(k, p->op, t, x, p->alpha, p->beta);
+        LLVMValueRef in[3] = {NULL, NULL, NULL};
+        bool present[3] = {false, false, false};
+        for (int j = 0; j < p->node->n_in && j < 3; j++) {
+            const ir_value_t *u = p->node->in[j];
+            if (!u) continue;
+            present[j] = true;
+            if (j == p->self) {
+                in[j] = to_compute(k, x, t);
+            } else if (j == p->oidx) {
+                LLVMValueRef st[IR_MAX_RANK];
+                lw_bcast_strides(k, u, out, st);
+                in[j] = to_compute(k, lw_load(k, u, lw_dot(k, idx, st, out->shape.rank)), t);
+            } else {
+                in[j] = lw_recipe_const(k, u, t, 0);
+            }
         }
-        if (!x) {
-            lw_error(k, "fused post-op %s is not supported for %s", ir_op_name(p->op), ir_dtype_name(t));
-            return NULL;
-        }
+        LLVMValueRef r = lw_recipe(k, p->node, t, 0, in, present);
+        if (!r) return NULL;
+        x = from_compute(k, r, t, t == IR_BOOL);
     }
     return x;
 }
@@ -294,15 +152,44 @@ static LLVMValueRef load_bcast(lw_t *k, const ir_value_t *v, const ir_value_t *o
     return lw_load(k, v, lw_dot(k, idx, st, out->shape.rank));
 }
 
+/* An op with a recipe; variadic ones (Max, Min, Sum) fold it left to right. */
+static LLVMValueRef elem_recipe(lw_t *k, const ir_node_t *n, LLVMValueRef *idx) {
+    const ir_value_t *out = n->out[0];
+    const ir_rexpr_t *e = ir_recipe(n->op, NULL);
+    ir_dtype_t t = IR_BOOL;
+    bool present[3] = {false, false, false}, in_bool[3] = {false, false, false};
+    for (int j = n->n_in - 1; j >= 0; j--)
+        if (n->in[j] && n->in[j]->dtype != IR_BOOL) t = n->in[j]->dtype;
+    LLVMValueRef in[3] = {NULL, NULL, NULL};
+    int arity = ir_recipe_arity(e), mi, xi, mo, xo;
+    ir_op_arity(n->op, &mi, &xi, &mo, &xo);
+    if (xi <= arity) {   /* not variadic */
+        for (int j = 0; j < n->n_in; j++) {
+            const ir_value_t *u = n->in[j];
+            if (!u) continue;
+            present[j] = true;
+            in_bool[j] = u->dtype == IR_BOOL;
+            in[j] = lw_recipe_const(k, u, t, 0);
+            if (!in[j]) in[j] = to_compute(k, load_bcast(k, u, out, idx), u->dtype);
+        }
+        LLVMValueRef r = lw_recipe(k, n, t, 0, in, present);
+        return r ? from_compute(k, r, out->dtype, ir_recipe_is_bool(e, in_bool)) : NULL;
+    }
+    LLVMValueRef acc = to_compute(k, load_bcast(k, n->in[0], out, idx), t);
+    present[0] = present[1] = true;
+    for (int j = 1; j < n->n_in; j++) {
+        in[0] = acc;
+        in[1] = to_compute(k, load_bcast(k, n->in[j], out, idx), t);
+        if (!(acc = lw_recipe(k, n, t, 0, in, present))) return NULL;
+    }
+    return from_compute(k, acc, out->dtype, false);
+}
+
 static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const ir_value_t *out = n->out[0];
     ir_dtype_t t = n->in[0]->dtype;
+    if (ir_recipe(n->op, NULL)) return elem_recipe(k, n, idx);
     switch (n->op) {
-    case IR_OP_WHERE: {
-        LLVMValueRef c = load_bcast(k, n->in[0], out, idx);
-        LLVMValueRef a = load_bcast(k, n->in[1], out, idx), e = load_bcast(k, n->in[2], out, idx);
-        return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntNE, c, LLVMConstInt(k->i8, 0, 0), ""), a, e, "");
-    }
     case IR_OP_CAST: case IR_OP_CAST_LIKE:
         return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
     case IR_OP_MOD: {
@@ -346,82 +233,33 @@ static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
             fill = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, fill, ""), lw_const_f(k, t, -1), fill, "");
         return LLVMBuildSelect(k->b, big, fill, r, "");
     }
-    case IR_OP_CLIP: {
-        LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
-        bool fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
-        for (int j = 1; j <= 2; j++) {
-            if (j >= n->n_in || !n->in[j]) continue;
-            LLVMValueRef bound = lw_load(k, n->in[j], lw_i64(k, 0));
-            LLVMValueRef c = fl ? LLVMBuildFCmp(k->b, j == 1 ? LLVMRealOLT : LLVMRealOGT, x, bound, "")
-                                : LLVMBuildICmp(k->b, j == 1 ? (sg ? LLVMIntSLT : LLVMIntULT) : (sg ? LLVMIntSGT : LLVMIntUGT), x, bound, "");
-            x = LLVMBuildSelect(k->b, c, bound, x, "");
-        }
-        return x;
-    }
     case IR_OP_POW: {
         LLVMValueRef a = load_bcast(k, n->in[0], out, idx), e = load_bcast(k, n->in[1], out, idx);
         ir_dtype_t te = n->in[1]->dtype;
         /* Pow allows a different exponent dtype: compute in double unless both are the same float type */
-        if (ir_dtype_is_float(t) && te == t) return lw_binary(k, IR_OP_POW, t, a, e);
+        if (ir_dtype_is_float(t) && te == t) return lw_intrin(k, "llvm.pow", lw_type(k, t), (LLVMValueRef[]){a, e}, 2);
         LLVMValueRef ad = lw_cast(k, a, t, IR_F64), ed = lw_cast(k, e, te, IR_F64);
         LLVMValueRef r = lw_intrin(k, "llvm.pow", k->f64, (LLVMValueRef[]){ad, ed}, 2);
         return lw_cast(k, r, IR_F64, t);
     }
-    case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_MAX: case IR_OP_MIN: {
-        ir_op_t bop = n->op == IR_OP_MEAN ? IR_OP_ADD : n->op;
+    case IR_OP_MEAN: {
         LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
-        for (int j = 1; j < n->n_in; j++) x = lw_binary(k, bop, t, x, load_bcast(k, n->in[j], out, idx));
-        if (n->op == IR_OP_MEAN) x = LLVMBuildFDiv(k->b, x, lw_const_f(k, t, n->n_in), "");
-        return x;
+        for (int j = 1; j < n->n_in; j++) x = lw_add(k, t, x, load_bcast(k, n->in[j], out, idx));
+        return LLVMBuildFDiv(k->b, x, lw_const_f(k, t, n->n_in), "");
     }
     default:
         break;
     }
-    if (n->n_in >= 2 && n->in[1] && n->op != IR_OP_DROPOUT && n->op != IR_OP_RESHAPE && n->op != IR_OP_UNSQUEEZE &&
-        n->op != IR_OP_SQUEEZE) {
-        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
-        LLVMValueRef r = lw_binary(k, n->op, t, a, c);
-        if (!r) lw_error(k, "op is not supported for dtype %s", ir_dtype_name(t));
-        return r;
-    }
-    double alpha = 0, beta = 0;
-    switch (n->op) {
-    case IR_OP_LEAKY_RELU: alpha = ir_attr_float(n, "alpha", 0.01); break;
-    case IR_OP_HARD_SIGMOID: alpha = ir_attr_float(n, "alpha", 0.2); beta = ir_attr_float(n, "beta", 0.5); break;
-    case IR_OP_ELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
-    case IR_OP_SELU:
-        alpha = ir_attr_float(n, "alpha", 1.67326319217681884765625) ;
-        beta = ir_attr_float(n, "gamma", 1.05070102214813232421875);
-        break;
-    case IR_OP_THRESHOLDED_RELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
-    case IR_OP_CELU: alpha = ir_attr_float(n, "alpha", 1.0); break;
-    case IR_OP_SHRINK: alpha = ir_attr_float(n, "lambd", 0.5); beta = ir_attr_float(n, "bias", 0.0); break;
-    case IR_OP_GELU: alpha = strcmp(ir_attr_str(n, "approximate", "none"), "tanh") == 0; break;
-    case IR_OP_IS_INF:
-        alpha = (double)ir_attr_int(n, "detect_negative", 1);
-        beta = (double)ir_attr_int(n, "detect_positive", 1);
-        break;
-    default: break;
-    }
-    LLVMValueRef x;
-    if (n->op == IR_OP_IDENTITY || n->op == IR_OP_DROPOUT || n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE ||
-        n->op == IR_OP_SQUEEZE || n->op == IR_OP_UNSQUEEZE) {
-        /* same element count, same order: flat copy */
-        LLVMValueRef st[IR_MAX_RANK];
-        lw_strides(k, out, st);
-        x = lw_load(k, n->in[0], lw_dot(k, idx, st, out->shape.rank));
-    } else {
-        x = load_bcast(k, n->in[0], out, idx);
-    }
-    LLVMValueRef r = lw_unary(k, n->op, t, x, alpha, beta);
-    if (!r) lw_error(k, "op is not supported for dtype %s", ir_dtype_name(t));
-    return r;
+    /* the rest are views that a kernel copies: same element count, same order */
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_strides(k, out, st);
+    return lw_load(k, n->in[0], lw_dot(k, idx, st, out->shape.rank));
 }
 
 /* Dropout. In inference mode (the usual export) it is a copy with an all-true mask. When
  * training_mode is true at run time, elements are dropped with probability `ratio` using a
  * counter-based hash of (seed, index), and kept ones scaled by 1/(1-ratio). */
-static int lower_dropout(lw_t *k, const ir_node_t *n) {
+int lw_lower_dropout(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *y = n->out[0];
     const ir_value_t *mask = n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
     const ir_value_t *ratio = n->n_in > 1 ? n->in[1] : NULL, *train = n->n_in > 2 ? n->in[2] : NULL;
@@ -455,23 +293,5 @@ static int lower_dropout(lw_t *k, const ir_node_t *n) {
 }
 
 int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
-    const ir_value_t *out = n->out[0];
-    if (n->op == IR_OP_DROPOUT) return lower_dropout(k, n);
-    if (n->op == IR_OP_BIT_SHIFT && !ir_dtype_is_int(n->in[0]->dtype))
-        return lw_error(k, "BitShift needs an integer type, got %s", ir_dtype_name(n->in[0]->dtype));
-    if (ir_dtype_is_float(n->in[0]->dtype) || n->op == IR_OP_CAST || n->op == IR_OP_CAST_LIKE || n->op == IR_OP_WHERE) {
-        /* fine */
-    } else {
-        switch (n->op) {
-        case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG:
-        case IR_OP_SIN: case IR_OP_COS: case IR_OP_RECIPROCAL: case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_SELU:
-        case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH: case IR_OP_MEAN:
-        case IR_OP_ROUND: case IR_OP_TAN: case IR_OP_ASIN: case IR_OP_ACOS: case IR_OP_ATAN: case IR_OP_SINH:
-        case IR_OP_COSH: case IR_OP_ASINH: case IR_OP_ACOSH: case IR_OP_ATANH: case IR_OP_GELU: case IR_OP_MISH:
-        case IR_OP_THRESHOLDED_RELU: case IR_OP_CELU: case IR_OP_IS_NAN: case IR_OP_IS_INF:
-            return lw_error(k, "%s is not supported for dtype %s", ir_op_name(n->op), ir_dtype_name(n->in[0]->dtype));
-        default: break;
-        }
-    }
-    return lw_emit_map(k, n, out, elem_eltwise, NULL);
+    return lw_emit_map(k, n, n->out[0], elem_eltwise, NULL);
 }

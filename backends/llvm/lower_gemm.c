@@ -158,31 +158,12 @@ static void classify_post(gm_t *g) {
     }
 }
 
-/* Lane by lane through the scalar lowering, for ops with no vector form here. */
-static LLVMValueRef per_lane(lw_t *k, const gm_t *g, const ir_postop_t *p, LLVMValueRef x, LLVMValueRef o) {
-    LLVMValueRef r = LLVMGetUndef(g->vt);
-    for (int l = 0; l < g->vl; l++) {
-        LLVMValueRef xl = LLVMBuildExtractElement(k->b, x, lw_i32(k, l), "");
-        LLVMValueRef v;
-        if (o) {
-            LLVMValueRef ol = LLVMBuildExtractElement(k->b, o, lw_i32(k, l), "");
-            v = p->swap ? lw_binary(k, p->op, IR_F32, ol, xl) : lw_binary(k, p->op, IR_F32, xl, ol);
-        } else {
-            v = lw_unary(k, p->op, IR_F32, xl, p->alpha, p->beta);
-        }
-        if (!v) return NULL;
-        r = LLVMBuildInsertElement(k->b, r, v, lw_i32(k, l), "");
-    }
-    return r;
-}
-
 /* The post-ops on the vector of Y(i, jv .. jv+valid). */
 static LLVMValueRef vec_post(lw_t *k, gm_t *g, LLVMValueRef x, LLVMValueRef i, LLVMValueRef jv, int valid) {
     const ir_node_t *n = g->n;
     const ir_value_t *out = n->out[0];
     LLVMValueRef idx[IR_MAX_RANK];
     bool have_idx = false;
-    LLVMValueRef zero = LLVMConstNull(g->vt);
     for (int q = 0; q < n->n_post; q++) {
         const ir_postop_t *p = &n->post[q];
         LLVMValueRef o = NULL;
@@ -194,22 +175,15 @@ static LLVMValueRef vec_post(lw_t *k, gm_t *g, LLVMValueRef x, LLVMValueRef i, L
             LLVMValueRef op = gep(k, lw_base(k, p->other), lw_dot(k, idx, st, out->shape.rank));
             o = g->other_contig[q] ? vload(k, g, op, valid) : splat(k, g, LLVMBuildLoad2(k->b, k->f32, op, ""));
         }
-        LLVMValueRef a = p->swap && o ? o : x, b = p->swap && o ? x : o;
-        switch (p->op) {
-        case IR_OP_ADD: x = LLVMBuildFAdd(k->b, a, b, ""); break;
-        case IR_OP_SUB: x = LLVMBuildFSub(k->b, a, b, ""); break;
-        case IR_OP_MUL: x = LLVMBuildFMul(k->b, a, b, ""); break;
-        case IR_OP_DIV: x = LLVMBuildFDiv(k->b, a, b, ""); break;
-        case IR_OP_RELU:
-            x = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, x, zero, ""), x, zero, "");
-            break;
-        default:
-            x = per_lane(k, g, p, x, o);
-            if (!x) {
-                lw_error(k, "fused post-op %s is not supported for float32", ir_op_name(p->op));
-                return NULL;
-            }
+        /* the op's recipe on whole vectors (constant scalar inputs splatted) */
+        LLVMValueRef in[3] = {NULL, NULL, NULL};
+        bool present[3] = {false, false, false};
+        for (int j = 0; j < p->node->n_in && j < 3; j++) {
+            if (!p->node->in[j]) continue;
+            present[j] = true;
+            in[j] = j == p->self ? x : j == p->oidx ? o : lw_recipe_const(k, p->node->in[j], IR_F32, (unsigned)g->vl);
         }
+        if (!(x = lw_recipe(k, p->node, IR_F32, (unsigned)g->vl, in, present))) return NULL;
     }
     return x;
 }
@@ -534,7 +508,7 @@ static bool all_f32(const ir_node_t *n) {
     for (int i = 0; i < n->n_in; i++)
         if (n->in[i] && n->in[i]->dtype != IR_F32) return false;
     for (int i = 0; i < n->n_post; i++) {
-        if (n->post[i].op == IR_OP_CAST) return false;
+        if (!n->post[i].node) return false;   /* a Cast */
         if (n->post[i].other && n->post[i].other->dtype != IR_F32) return false;
     }
     return n->out[0]->dtype == IR_F32;

@@ -69,8 +69,18 @@ LLVMValueRef lw_const_f(lw_t *k, ir_dtype_t t, double x);    /* constant of a dt
 LLVMValueRef lw_load_scalar_f64(lw_t *k, const ir_value_t *v, int64_t i, double dflt); /* constant inputs */
 
 /* ---- scalar arithmetic by dtype (ops.def semantics) */
-LLVMValueRef lw_unary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef x, double alpha, double beta);
-LLVMValueRef lw_binary(lw_t *k, ir_op_t op, ir_dtype_t t, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef lw_add(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
+LLVMValueRef lw_mul(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
+LLVMValueRef lw_max(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
+LLVMValueRef lw_min(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
+LLVMValueRef lw_abs(lw_t *k, ir_dtype_t t, LLVMValueRef x);
+LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x);
+int lw_lower_dropout(lw_t *k, const ir_node_t *n);
+/* ---- recipes (lower_recipe.c): in[k] are the node's inputs in the compute type
+ * (lw_recipe_ctype; bool as i1), present[k] whether input k exists; lanes 0 = scalar. */
+ir_dtype_t lw_recipe_ctype(ir_dtype_t t);
+LLVMValueRef lw_recipe(lw_t *k, const ir_node_t *n, ir_dtype_t t, unsigned lanes, LLVMValueRef *in, const bool *present);
+LLVMValueRef lw_recipe_const(lw_t *k, const ir_value_t *v, ir_dtype_t t, unsigned lanes);
 LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to);
 LLVMValueRef lw_call_math(lw_t *k, const char *f32name, const char *f64name, ir_dtype_t t, LLVMValueRef x);
 LLVMValueRef lw_intrin(lw_t *k, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);

@@ -319,7 +319,7 @@ static int lower_gemm(lw_t *k, const ir_node_t *n) {
         LLVMValueRef ai = ta ? LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lkk.iv, M, ""), li.iv, "")
                              : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, li.iv, K, ""), lkk.iv, "");
         LLVMValueRef a = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, ab, &ai, 1, ""), "a");
-        if (alpha != 1.0) a = lw_binary(k, IR_OP_MUL, t, a, lw_const_f(k, t, alpha));
+        if (alpha != 1.0) a = lw_mul(k, t, a, lw_const_f(k, t, alpha));
         LLVMValueRef brow = LLVMBuildNSWMul(k->b, lkk.iv, N, "");
         lw_loop_begin(k, &lj, lw_i64(k, 0), N, "j");
         LLVMValueRef bv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, bb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, brow, lj.iv, "")}, 1, ""), "");
@@ -337,10 +337,10 @@ static int lower_gemm(lw_t *k, const ir_node_t *n) {
                              : LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, li.iv, K, ""), lkk.iv, "");
         LLVMValueRef a = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, ab, &ai, 1, ""), "a");
         LLVMValueRef bv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, bb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, brow, lkk.iv, "")}, 1, ""), "");
-        LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), lw_binary(k, IR_OP_MUL, t, a, bv)), acc);
+        LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), lw_mul(k, t, a, bv)), acc);
         lw_loop_end(k, &lkk);
         LLVMValueRef s = LLVMBuildLoad2(k->b, ty, acc, "");
-        if (alpha != 1.0) s = lw_binary(k, IR_OP_MUL, t, s, lw_const_f(k, t, alpha));
+        if (alpha != 1.0) s = lw_mul(k, t, s, lw_const_f(k, t, alpha));
         LLVMBuildStore(k->b, s, LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, row, lj.iv, "")}, 1, ""));
         lw_loop_end(k, &lj);
     }
@@ -353,8 +353,8 @@ static int lower_gemm(lw_t *k, const ir_node_t *n) {
         LLVMValueRef v = LLVMBuildLoad2(k->b, ty, yp, "");
         if (Cv) {
             LLVMValueRef c = lw_load(k, Cv, lw_dot(k, idx, cst, 2));
-            if (beta != 1.0) c = lw_binary(k, IR_OP_MUL, t, c, lw_const_f(k, t, beta));
-            v = lw_binary(k, IR_OP_ADD, t, v, c);
+            if (beta != 1.0) c = lw_mul(k, t, c, lw_const_f(k, t, beta));
+            v = lw_add(k, t, v, c);
         }
         v = lw_apply_post(k, n, v, idx);
         if (!v) return -1;
@@ -483,7 +483,7 @@ static LLVMValueRef elem_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, vo
     }
     LLVMValueRef xv = lw_load(k, x, off);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
-    LLVMValueRef nv = p->max ? lw_binary(k, IR_OP_MAX, t, cur, xv) : LLVMBuildFAdd(k->b, cur, xv, "");
+    LLVMValueRef nv = p->max ? lw_max(k, t, cur, xv) : LLVMBuildFAdd(k->b, cur, xv, "");
     LLVMBuildStore(k->b, LLVMBuildSelect(k->b, valid, nv, cur, ""), acc);
     LLVMValueRef counted = p->include_pad ? inpad : valid;
     LLVMValueRef c = LLVMBuildLoad2(k->b, k->i64, cnt, "");
@@ -512,7 +512,7 @@ static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *
     lw_loop_begin(k, &l, lw_i64(k, 0), S, "s");
     LLVMValueRef xv = lw_load(k, x, LLVMBuildNSWAdd(k->b, base, l.iv, ""));
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
-    LLVMBuildStore(k->b, mx ? lw_binary(k, IR_OP_MAX, t, cur, xv) : radd(k, t, cur, xv), acc);
+    LLVMBuildStore(k->b, mx ? lw_max(k, t, cur, xv) : radd(k, t, cur, xv), acc);
     lw_loop_end(k, &l);
     LLVMValueRef r = LLVMBuildLoad2(k->b, ty, acc, "");
     if (!mx) r = LLVMBuildFDiv(k->b, r, LLVMBuildSIToFP(k->b, S, ty, ""), "");
@@ -548,17 +548,17 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     int r = x->shape.rank;
     bool fl = ir_dtype_is_float(t);
     double init = 0;
-    ir_op_t op = IR_OP_ADD;
+    enum { R_ADD, R_MAX, R_MIN, R_MUL } op = R_ADD;
     switch (n->op) {
-    case IR_OP_REDUCE_MAX: init = -INFINITY; op = IR_OP_MAX; break;
-    case IR_OP_REDUCE_MIN: init = INFINITY; op = IR_OP_MIN; break;
-    case IR_OP_REDUCE_PROD: init = 1; op = IR_OP_MUL; break;
+    case IR_OP_REDUCE_MAX: init = -INFINITY; op = R_MAX; break;
+    case IR_OP_REDUCE_MIN: init = INFINITY; op = R_MIN; break;
+    case IR_OP_REDUCE_PROD: init = 1; op = R_MUL; break;
     default: break;
     }
     LLVMValueRef iv;
     if (fl) iv = lw_const_f(k, t, init);
-    else if (op == IR_OP_MAX) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? 1ull << (LLVMGetIntTypeWidth(ty) - 1) : 0, 0);
-    else if (op == IR_OP_MIN) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? ~(1ull << (LLVMGetIntTypeWidth(ty) - 1)) : ~0ull, 0);
+    else if (op == R_MAX) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? 1ull << (LLVMGetIntTypeWidth(ty) - 1) : 0, 0);
+    else if (op == R_MIN) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? ~(1ull << (LLVMGetIntTypeWidth(ty) - 1)) : ~0ull, 0);
     else iv = lw_const_f(k, t, init);
     LLVMValueRef acc = lw_alloca(k, ty, "acc");
     LLVMBuildStore(k->b, iv, acc);
@@ -579,19 +579,20 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         }
     }
     LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
-    if (n->op == IR_OP_REDUCE_L1) v = lw_unary(k, IR_OP_ABS, t, v, 0, 0);
-    if (n->op == IR_OP_REDUCE_L2 || n->op == IR_OP_REDUCE_SUM_SQUARE) v = lw_binary(k, IR_OP_MUL, t, v, v);
-    if (n->op == IR_OP_REDUCE_LOG_SUM_EXP) v = lw_unary(k, IR_OP_EXP, t, v, 0, 0);
+    if (n->op == IR_OP_REDUCE_L1) v = lw_abs(k, t, v);
+    if (n->op == IR_OP_REDUCE_L2 || n->op == IR_OP_REDUCE_SUM_SQUARE) v = lw_mul(k, t, v, v);
+    if (n->op == IR_OP_REDUCE_LOG_SUM_EXP) v = lw_fmath(k, "llvm.exp", t, v);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
-    LLVMValueRef nv = op == IR_OP_ADD ? radd(k, t, cur, v) : lw_binary(k, op, t, cur, v);
+    LLVMValueRef nv = op == R_ADD ? radd(k, t, cur, v) : op == R_MAX ? lw_max(k, t, cur, v)
+                    : op == R_MIN ? lw_min(k, t, cur, v) : lw_mul(k, t, cur, v);
     LLVMBuildStore(k->b, nv, acc);
     for (int j = nl - 1; j >= 0; j--) lw_loop_end(k, &lr[j]);
     LLVMValueRef res = LLVMBuildLoad2(k->b, ty, acc, "");
     if (n->op == IR_OP_REDUCE_L2) {
-        if (fl) res = lw_unary(k, IR_OP_SQRT, t, res, 0, 0);
-        else res = lw_cast(k, lw_unary(k, IR_OP_SQRT, IR_F64, lw_cast(k, res, t, IR_F64), 0, 0), IR_F64, t);
+        if (fl) res = lw_fmath(k, "llvm.sqrt", t, res);
+        else res = lw_cast(k, lw_fmath(k, "llvm.sqrt", IR_F64, lw_cast(k, res, t, IR_F64)), IR_F64, t);
     }
-    if (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP) res = lw_unary(k, IR_OP_LOG, t, res, 0, 0);
+    if (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP) res = lw_fmath(k, "llvm.log", t, res);
     if (n->op == IR_OP_REDUCE_MEAN) {
         if (fl) res = LLVMBuildFDiv(k->b, res, LLVMBuildSIToFP(k->b, cnt, ty, ""), "");
         else res = LLVMBuildSDiv(k->b, res, LLVMBuildIntCast2(k->b, cnt, ty, 1, ""), "");
@@ -700,7 +701,7 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     lw_loop_begin(k, &l, lo, hi, "j");
     xi[c->axis] = l.iv;
     LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
-    LLVMBuildStore(k->b, lw_binary(k, IR_OP_ADD, t, LLVMBuildLoad2(k->b, ty, acc, ""), v), acc);
+    LLVMBuildStore(k->b, lw_add(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), v), acc);
     lw_loop_end(k, &l);
     return LLVMBuildLoad2(k->b, ty, acc, "");
 }

@@ -363,12 +363,16 @@ static void test_gemm_clip_leaky_fuses(void **state) {
     assert_int_equal(g->n_nodes, 1);
     assert_int_equal(gemm->n_post, 3);
     assert_int_equal(gemm->post[0].op, IR_OP_CLIP);
-    assert_true(isinf(gemm->post[0].alpha) && gemm->post[0].alpha < 0);
-    assert_true(gemm->post[0].beta == 6.0);
-    assert_true(gemm->post[1].alpha == -1.0);
-    assert_true(isinf(gemm->post[1].beta) && gemm->post[1].beta > 0);
+    /* post-ops keep their node: Clip's constant bounds and LeakyRelu's alpha are read
+     * from it by the recipe, the running value is input 0, no tensor operand */
+    assert_int_equal(gemm->post[0].self, 0);
+    assert_null(gemm->post[0].other);
+    assert_int_equal(gemm->post[0].node->n_in, 3);
+    assert_null(gemm->post[0].node->in[1]);
+    assert_true(*(const float *)gemm->post[0].node->in[2]->data == 6.0f);
+    assert_true(*(const float *)gemm->post[1].node->in[1]->data == -1.0f);
     assert_int_equal(gemm->post[2].op, IR_OP_LEAKY_RELU);
-    assert_true(gemm->post[2].alpha == 0.25);
+    assert_true(ir_attr_num(gemm->post[2].node, "alpha", 0) == 0.25);
     ir_graph_free(g);
 }
 
