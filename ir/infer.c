@@ -1170,6 +1170,11 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
     case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;
+    case IR_OP_GATHER_ND: rc = ir_infer_gather_nd(g, n); break;
+    case IR_OP_SCATTER_ND: rc = ir_infer_scatter_nd(g, n); break;
+    case IR_OP_SCATTER_ELEMENTS: rc = ir_infer_scatter_elements(g, n); break;
+    case IR_OP_LP_POOL: rc = ir_infer_lp_pool(g, n); break;
+    case IR_OP_LP_NORM: rc = ir_infer_lp_norm(g, n); break;
     case IR_OP_TRILU:
         if (n->in[0]->shape.rank < 2) { rc = ir_error(g, n, "input must have rank >= 2"); break; }
         set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;

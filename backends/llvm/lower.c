@@ -426,6 +426,11 @@ static int lower_node(lw_t *k, ir_node_t *n) {
     case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE: case IR_OP_TRILU: case IR_OP_GATHER_ELEMENTS: case IR_OP_RESIZE:
     case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
         return lw_lower_data(k, n);
+    case IR_OP_GATHER_ND: return lw_lower_gather_nd(k, n);
+    case IR_OP_SCATTER_ND: return lw_lower_scatter_nd(k, n);
+    case IR_OP_SCATTER_ELEMENTS: return lw_lower_scatter_elements(k, n);
+    case IR_OP_LP_POOL: return lw_lower_lp_pool(k, n);
+    case IR_OP_LP_NORM: return lw_lower_lp_norm(k, n);
     default:
         return lw_lower_eltwise(k, n);
     }
