@@ -1,13 +1,13 @@
 /* Shape and dtype inference of the index-driven ops: GatherND, ScatterND and
  * ScatterElements (the deprecated Scatter arrives here as ScatterElements, mapped by the
  * frontend). Indices are run-time data, so only their shapes are checked here; the
- * kernels deal with out-of-range values (see backends/llvm/lower_index.c). */
+ * kernels deal with out-of-range values (see backends/llvm/lower_index.c). Input dtypes
+ * (indices int32 or int64: the spec says int64, int32 costs nothing) are checked by the
+ * "types" column of ir/ops.def before these run. */
 #include "ir/infer_util.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
 
 typedef struct { char s[192]; } shp_t;
 static shp_t shp(const ir_graph_t *g, const ir_shape_t *s) {
@@ -22,13 +22,6 @@ static void set_out0(ir_node_t *n, ir_dtype_t dt, const ir_shape_t *s) {
         n->out[0]->dtype = dt;
         n->out[0]->shape = *s;
     }
-}
-
-static int need_index_dtype(ir_graph_t *g, ir_node_t *n, const ir_value_t *ind) {
-    /* The spec says int64; int32 costs nothing to accept and some exporters emit it. */
-    if (ind->dtype != IR_I64 && ind->dtype != IR_I32)
-        return ir_error(g, n, "indices '%s' must be int64 or int32, got %s", vname(ind), ir_dtype_name(ind->dtype));
-    return 0;
 }
 
 /* The length of an index tuple (indices' last dim) decides the output's rank, so it must
@@ -58,7 +51,7 @@ int ir_infer_gather_nd(ir_graph_t *g, ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1];
     int r = x->shape.rank, q = ind->shape.rank;
     int64_t b = ir_attr_int(n, "batch_dims", 0), m = 0;
-    if (need_index_dtype(g, n, ind) || index_tuple_len(g, n, ind, &m)) return -1;
+    if (index_tuple_len(g, n, ind, &m)) return -1;
     if (r < 1) return ir_error(g, n, "data must have rank >= 1, got a scalar");
     if (b < 0 || b >= r || b >= q)
         return ir_error(g, n, "batch_dims %lld must be in [0, min(data rank %d, indices rank %d))", (long long)b, r, q);
@@ -82,7 +75,7 @@ int ir_infer_scatter_nd(ir_graph_t *g, ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1], *u = n->in[2];
     int r = x->shape.rank, q = ind->shape.rank;
     int64_t m = 0;
-    if (need_index_dtype(g, n, ind) || index_tuple_len(g, n, ind, &m)) return -1;
+    if (index_tuple_len(g, n, ind, &m)) return -1;
     if (r < 1) return ir_error(g, n, "data must have rank >= 1, got a scalar");
     if (m < 1 || m > r)
         return ir_error(g, n, "indices' last dim %lld must be in [1, %d] for data %s", (long long)m, r, SHP(&x->shape));
@@ -109,7 +102,6 @@ int ir_infer_scatter_nd(ir_graph_t *g, ir_node_t *n) {
 int ir_infer_scatter_elements(ir_graph_t *g, ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1], *u = n->in[2];
     int r = x->shape.rank, axis;
-    if (need_index_dtype(g, n, ind)) return -1;
     if (r < 1) return ir_error(g, n, "data must have rank >= 1, got a scalar");
     if (ind->shape.rank != r)
         return ir_error(g, n, "indices rank %d differs from data rank %d", ind->shape.rank, r);

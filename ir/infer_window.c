@@ -1,17 +1,10 @@
 /* Shape and dtype inference of the Lp family: LpPool (a sliding window, so its geometry
  * comes from ir_window_params like every other pool) and LpNormalization (its
- * axis-wise sibling, kept here so the two Lp ops read together). */
+ * axis-wise sibling, kept here so the two Lp ops read together). Both take float input,
+ * checked by the "types" column of ir/ops.def before these run. */
 #include "ir/infer_util.h"
 
 #include <stdio.h>
-
-static int need_float_x(ir_graph_t *g, ir_node_t *n) {
-    const ir_value_t *x = n->in[0];
-    if (!ir_dtype_is_float(x->dtype))
-        return ir_error(g, n, "input '%s' must be a floating-point tensor, got %s", x->name ? x->name : "?",
-                        ir_dtype_name(x->dtype));
-    return 0;
-}
 
 static void set_out0(ir_node_t *n, ir_dtype_t dt, const ir_shape_t *s) {
     if (n->n_out > 0 && n->out[0]) {
@@ -24,7 +17,6 @@ static void set_out0(ir_node_t *n, ir_dtype_t dt, const ir_shape_t *s) {
  * pools; p is an integer exponent. */
 int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n) {
     const ir_value_t *x = n->in[0];
-    if (need_float_x(g, n)) return -1;
     int64_t p = ir_attr_int(n, "p", 2);
     /* p < 1 is not a norm (p = 0 would divide by zero in the 1/p root). */
     if (p < 1 || p > 1024) return ir_error(g, n, "p %lld must be in [1, 1024]", (long long)p);
@@ -39,7 +31,6 @@ int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n) {
 /* LpNormalization-1: x / ||x||_p along axis; the spec allows p = 1 or 2 only. */
 int ir_infer_lp_norm(ir_graph_t *g, ir_node_t *n) {
     const ir_value_t *x = n->in[0];
-    if (need_float_x(g, n)) return -1;
     int axis;
     int64_t a = ir_attr_int(n, "axis", -1), p = ir_attr_int(n, "p", 2);
     if (ir_norm_axis(a, x->shape.rank, &axis))

@@ -721,7 +721,7 @@ static void test_gather_scatter_nd(void **st) {
     n = mk(IR_OP_GATHER_ND, "gnd_q0", 1, 2, f32(SHAPE(C(2), C(4))), in(IR_I64, SCALAR));
     err(n, "indices must have rank >= 1");
     n = mk(IR_OP_GATHER_ND, "gnd_fidx", 1, 2, f32(SHAPE(C(2), C(4))), f32(SHAPE(C(1), C(1))));
-    err(n, "must be int64 or int32");
+    err(n, "must be int32 or int64");
 
     /* ScatterND: updates = indices.shape[:-1] ++ data.shape[m:]; output = data. */
     ir_value_t *d = f32(SHAPE(C(4), C(5), C(6)));
