@@ -135,7 +135,7 @@ static void label_of(const Onnx__NodeProto *np, char *buf, size_t n)
 
 static bool op_supported(const Onnx__NodeProto *np)
 {
-    return default_domain(np->domain) && np->op_type && ir_op_lookup(np->op_type) != IR_OP_COUNT;
+    return default_domain(np->domain) && np->op_type && fe_op_lookup(np->op_type) != IR_OP_COUNT;
 }
 
 /* One message naming every unsupported op and where it is used, so a user learns the
@@ -442,7 +442,7 @@ static int define_node_outputs(fe_ctx_t *c, const Onnx__NodeProto *np)
 /* Pass 2: resolve, normalise, check arity, emit. */
 static int convert_node(fe_ctx_t *c, const Onnx__NodeProto *np, const char *name)
 {
-    fe_node_t fn = {.np = np, .op = ir_op_lookup(np->op_type), .name = name,
+    fe_node_t fn = {.np = np, .op = fe_op_lookup(np->op_type), .name = name,
                     .op_type = np->op_type};
     int n_in = (int)np->n_input, n_out = (int)np->n_output, rc = -1;
     while (n_in > 0 && empty(np->input[n_in - 1])) n_in--;

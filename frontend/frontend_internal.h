@@ -50,6 +50,9 @@ const char *fe_onnx_type_name(int32_t onnx_type);   /* also for codes the IR lac
 ir_value_t *fe_tensor_to_value(fe_ctx_t *c, const Onnx__TensorProto *t, const char *name);
 
 /* normalize.c */
+/* ir_op_lookup plus the legacy spellings the IR maps to a current op (Scatter ->
+ * ScatterElements); IR_OP_COUNT if unknown. */
+ir_op_t fe_op_lookup(const char *op_type);
 /* A node on its way into the IR: inputs resolved, attributes still in the proto. */
 typedef struct fe_node {
     const Onnx__NodeProto *np;

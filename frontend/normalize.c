@@ -259,6 +259,21 @@ static int cast_legacy(fe_ctx_t *c, fe_node_t *fn)
                   (const char *)ap->s.data);
 }
 
+/* Ops that older opsets spelled differently but whose meaning a current op has exactly.
+ * Scatter (opset 9-10, deprecated in 11) is ScatterElements without the reduction
+ * attribute, whose default 'none' is Scatter's behaviour. */
+static const struct { const char *name; ir_op_t op; } legacy_ops[] = {
+    {"Scatter", IR_OP_SCATTER_ELEMENTS},
+};
+
+ir_op_t fe_op_lookup(const char *op_type)
+{
+    ir_op_t op = ir_op_lookup(op_type);
+    for (size_t i = 0; op == IR_OP_COUNT && i < sizeof legacy_ops / sizeof legacy_ops[0]; i++)
+        if (!strcmp(op_type, legacy_ops[i].name)) op = legacy_ops[i].op;
+    return op;
+}
+
 int fe_normalize(fe_ctx_t *c, fe_node_t *fn)
 {
     int64_t v = c->opset;

@@ -53,6 +53,14 @@ typedef struct ir_resize {
 } ir_resize_t;
 int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *out);
 
+/* Per-op inference rules kept outside infer.c, one file per family; each sets the
+ * node's output dtypes and shapes, or records an error naming the node and returns -1. */
+int ir_infer_gather_nd(ir_graph_t *g, ir_node_t *n);        /* ir/infer_index.c */
+int ir_infer_scatter_nd(ir_graph_t *g, ir_node_t *n);
+int ir_infer_scatter_elements(ir_graph_t *g, ir_node_t *n);
+int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n);          /* ir/infer_window.c */
+int ir_infer_lp_norm(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

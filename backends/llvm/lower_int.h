@@ -114,6 +114,12 @@ lw_lower_fn lw_lowering(ir_op_t op);
 int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic, Where, Cast, copies */
 int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
 int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */
+/* ---- single ops (one lowering function per op) */
+int lw_lower_gather_nd(lw_t *k, const ir_node_t *n);          /* lower_index.c */
+int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n);
+int lw_lower_scatter_elements(lw_t *k, const ir_node_t *n);
+int lw_lower_lp_pool(lw_t *k, const ir_node_t *n);            /* lower_lp.c */
+int lw_lower_lp_norm(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

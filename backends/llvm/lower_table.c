@@ -66,6 +66,11 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_SPACE_TO_DEPTH] = lw_lower_data,
     [IR_OP_NLL_LOSS] = lw_lower_nn,
     [IR_OP_SCE_LOSS] = lw_lower_nn,
+    [IR_OP_GATHER_ND] = lw_lower_gather_nd,
+    [IR_OP_SCATTER_ND] = lw_lower_scatter_nd,
+    [IR_OP_SCATTER_ELEMENTS] = lw_lower_scatter_elements,
+    [IR_OP_LP_NORM] = lw_lower_lp_norm,
+    [IR_OP_LP_POOL] = lw_lower_lp_pool,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

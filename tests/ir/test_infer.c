@@ -688,6 +688,122 @@ static void test_limits(void **st) {
     assert_true(ir_dim_eq(d, SY(6, 0)));
 }
 
+/* ---------------------------------------------------------------- gather/scatter by index */
+static void test_gather_scatter_nd(void **st) {
+    (void)st;
+    int B = ir_graph_add_sym(G, "batch");
+    /* Output = indices.shape[:-1] ++ data.shape[batch_dims + m:] (ONNX shape inference). */
+    ir_node_t *n = mk(IR_OP_GATHER_ND, "gnd", 1, 2, f32(SHAPE(C(5), C(4), C(3))), in(IR_I64, SHAPE(C(2), C(2))));
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(2), C(3)));
+    n = mk(IR_OP_GATHER_ND, "gnd_b1", 1, 2, f32(SHAPE(C(2), C(3), C(4), C(5))), in(IR_I64, SHAPE(C(2), C(6), C(2))));
+    a_int(n, "batch_dims", 1);
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(2), C(6), C(5)));
+    n = mk(IR_OP_GATHER_ND, "gnd_sym", 1, 2, in(IR_I32, SHAPE(SY(1, B), C(3), C(4))), in(IR_I64, SHAPE(SY(1, B), C(7), C(1))));
+    a_int(n, "batch_dims", 1);
+    ok(n);
+    expect(n->out[0], IR_I32, SHAPE(SY(1, B), C(7), C(4)));
+    n = mk(IR_OP_GATHER_ND, "gnd_scalar", 1, 2, f32(SHAPE(C(5), C(4))), in(IR_I64, SHAPE(C(2))));
+    ok(n);
+    expect(n->out[0], IR_F32, SCALAR);
+    n = mk(IR_OP_GATHER_ND, "gnd_long", 1, 2, f32(SHAPE(C(5), C(4), C(3))), in(IR_I64, SHAPE(C(2), C(4))));
+    err(n, "indices' last dim 4 must be in [1, 3]");
+    n = mk(IR_OP_GATHER_ND, "gnd_b_long", 1, 2, f32(SHAPE(C(2), C(4), C(3))), in(IR_I64, SHAPE(C(2), C(3))));
+    a_int(n, "batch_dims", 1);
+    err(n, "must be in [1, 2]");
+    n = mk(IR_OP_GATHER_ND, "gnd_bdim", 1, 2, f32(SHAPE(C(2), C(4))), in(IR_I64, SHAPE(C(3), C(1))));
+    a_int(n, "batch_dims", 1);
+    err(n, "batch dim 0 differs");
+    n = mk(IR_OP_GATHER_ND, "gnd_brank", 1, 2, f32(SHAPE(C(2), C(4))), in(IR_I64, SHAPE(C(2), C(1))));
+    a_int(n, "batch_dims", 2);
+    err(n, "batch_dims 2 must be in [0, min(data rank 2, indices rank 2))");
+    n = mk(IR_OP_GATHER_ND, "gnd_q0", 1, 2, f32(SHAPE(C(2), C(4))), in(IR_I64, SCALAR));
+    err(n, "indices must have rank >= 1");
+    n = mk(IR_OP_GATHER_ND, "gnd_fidx", 1, 2, f32(SHAPE(C(2), C(4))), f32(SHAPE(C(1), C(1))));
+    err(n, "must be int32 or int64");
+
+    /* ScatterND: updates = indices.shape[:-1] ++ data.shape[m:]; output = data. */
+    ir_value_t *d = f32(SHAPE(C(4), C(5), C(6)));
+    n = mk(IR_OP_SCATTER_ND, "snd", 1, 3, d, in(IR_I64, SHAPE(C(3), C(2))), f32(SHAPE(C(3), C(6))));
+    a_str(n, "reduction", "max");
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(4), C(5), C(6)));
+    n = mk(IR_OP_SCATTER_ND, "snd_upd", 1, 3, d, in(IR_I64, SHAPE(C(3), C(2))), f32(SHAPE(C(3), C(5))));
+    err(n, "updates shape [3,5] does not match [3,6]");
+    n = mk(IR_OP_SCATTER_ND, "snd_red", 1, 3, d, in(IR_I64, SHAPE(C(3), C(1))), f32(SHAPE(C(3), C(5), C(6))));
+    a_str(n, "reduction", "sub");
+    err(n, "reduction 'sub' is not one of");
+    n = mk(IR_OP_SCATTER_ND, "snd_bool", 1, 3, in(IR_BOOL, SHAPE(C(4))), in(IR_I64, SHAPE(C(1), C(1))), in(IR_BOOL, SHAPE(C(1))));
+    a_str(n, "reduction", "add");
+    err(n, "needs numeric data");
+    n = mk(IR_OP_SCATTER_ND, "snd_dt", 1, 3, d, in(IR_I64, SHAPE(C(1), C(3))), in(IR_F64, SHAPE(C(1))));
+    err(n, "updates dtype float64 differs");
+}
+
+static void test_scatter_elements(void **st) {
+    (void)st;
+    ir_value_t *d = f32(SHAPE(C(3), C(4)));
+    /* Along the axis indices may be longer than data; elsewhere they must fit. */
+    ir_node_t *n = mk(IR_OP_SCATTER_ELEMENTS, "se", 1, 3, d, in(IR_I64, SHAPE(C(5), C(2))), f32(SHAPE(C(5), C(2))));
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(3), C(4)));
+    n = mk(IR_OP_SCATTER_ELEMENTS, "se_wide", 1, 3, d, in(IR_I64, SHAPE(C(2), C(5))), f32(SHAPE(C(2), C(5))));
+    err(n, "larger than data [3,4] in dim 1");
+    n = mk(IR_OP_SCATTER_ELEMENTS, "se_ax", 1, 3, d, in(IR_I64, SHAPE(C(2), C(5))), f32(SHAPE(C(2), C(5))));
+    a_int(n, "axis", -1);
+    ok(n);
+    n = mk(IR_OP_SCATTER_ELEMENTS, "se_ax2", 1, 3, d, in(IR_I64, SHAPE(C(2), C(2))), f32(SHAPE(C(2), C(2))));
+    a_int(n, "axis", 2);
+    err(n, "axis 2 is out of range for rank 2");
+    n = mk(IR_OP_SCATTER_ELEMENTS, "se_rank", 1, 3, d, in(IR_I64, SHAPE(C(2))), f32(SHAPE(C(2))));
+    err(n, "indices rank 1 differs from data rank 2");
+    n = mk(IR_OP_SCATTER_ELEMENTS, "se_upd", 1, 3, d, in(IR_I64, SHAPE(C(2), C(2))), f32(SHAPE(C(2), C(3))));
+    err(n, "updates shape [2,3] differs from indices shape [2,2]");
+}
+
+/* ---------------------------------------------------------------- Lp family */
+static void test_lp(void **st) {
+    (void)st;
+    ir_node_t *n = mk(IR_OP_LP_POOL, "lpp_same", 1, 1, f32(SHAPE(C(1), C(3), C(32), C(32))));
+    a_ints(n, "kernel_shape", I64S(2, 2));
+    a_str(n, "auto_pad", "SAME_LOWER");
+    a_int(n, "p", 4);
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(1), C(3), C(32), C(32)));
+    n = mk(IR_OP_LP_POOL, "lpp_s3", 1, 1, f32(SHAPE(C(1), C(3), C(32), C(32))));
+    a_ints(n, "kernel_shape", I64S(5, 5));
+    a_ints(n, "strides", I64S(3, 3));
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(1), C(3), C(10), C(10)));
+    n = mk(IR_OP_LP_POOL, "lpp_dil", 1, 1, in(IR_F64, SHAPE(C(1), C(1), C(4), C(4), C(9))));
+    a_ints(n, "kernel_shape", I64S(2, 2, 3));
+    a_ints(n, "dilations", I64S(2, 2, 4));
+    a_ints(n, "pads", I64S(0, 0, 1, 0, 0, 2));
+    ok(n);
+    expect(n->out[0], IR_F64, SHAPE(C(1), C(1), C(2), C(2), C(4)));
+    n = mk(IR_OP_LP_POOL, "lpp_p0", 1, 1, f32(SHAPE(C(1), C(1), C(4))));
+    a_ints(n, "kernel_shape", I64S(2));
+    a_int(n, "p", 0);
+    err(n, "p 0 must be in [1, 1024]");
+    n = mk(IR_OP_LP_POOL, "lpp_int", 1, 1, in(IR_I32, SHAPE(C(1), C(1), C(4))));
+    a_ints(n, "kernel_shape", I64S(2));
+    err(n, "must be a floating-point tensor");
+    n = mk(IR_OP_LP_POOL, "lpp_rank", 1, 1, f32(SHAPE(C(4), C(4))));
+    a_ints(n, "kernel_shape", I64S(2));
+    err(n, "input must have rank >= 3");
+
+    n = mk(IR_OP_LP_NORM, "lpn", 1, 1, f32(SHAPE(C(2), C(2), C(3))));
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(C(2), C(2), C(3)));
+    n = mk(IR_OP_LP_NORM, "lpn_p3", 1, 1, f32(SHAPE(C(2), C(3))));
+    a_int(n, "p", 3);
+    err(n, "p 3 is not supported");
+    n = mk(IR_OP_LP_NORM, "lpn_ax", 1, 1, f32(SHAPE(C(2), C(3))));
+    a_int(n, "axis", -3);
+    err(n, "axis -3 is out of range for rank 2");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
@@ -705,6 +821,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_expand_tile_pad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shape_constants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gather_scatter_nd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scatter_elements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lp, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

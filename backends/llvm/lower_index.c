@@ -1,0 +1,163 @@
+/* Index-driven kernels: GatherND, ScatterND and ScatterElements (the deprecated Scatter
+ * reaches here as ScatterElements).
+ *
+ * Indices are run-time data. Negative values count from the end of their axis, as the
+ * spec says. Values still outside [0, dim) after that must never address memory outside
+ * a buffer; until a later change reports them as a run-time error:
+ *   - gathers CLAMP them to the nearest valid position (as Gather and GatherElements do),
+ *   - scatters SKIP the update (writing it to a clamped position would silently corrupt
+ *     a valid element that no index names).
+ *
+ * Scatters copy data to the output, then apply the updates one at a time in the
+ * row-major order of the updates tensor, serially: with duplicate indices the result
+ * depends on that order (reduction 'none': last write wins, as in the ONNX reference;
+ * add/mul/max/min accumulate in that order). */
+#include <string.h>
+
+#include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
+
+/* An index value as i64, negative values counted from the end of an axis of size D. */
+static LLVMValueRef index_value(lw_t *k, LLVMValueRef iv, LLVMValueRef D) {
+    iv = LLVMBuildSExt(k->b, iv, k->i64, "");   /* no-op for int64 indices */
+    LLVMValueRef neg = LLVMBuildICmp(k->b, LLVMIntSLT, iv, lw_i64(k, 0), "");
+    return LLVMBuildSelect(k->b, neg, LLVMBuildAdd(k->b, iv, D, ""), iv, "");
+}
+
+static LLVMValueRef clamp_index(lw_t *k, LLVMValueRef iv, LLVMValueRef D) {
+    LLVMValueRef hi = LLVMBuildSub(k->b, D, lw_i64(k, 1), "");
+    iv = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, iv, hi, ""), hi, iv, "");
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, iv, lw_i64(k, 0), ""), lw_i64(k, 0), iv, "");
+}
+
+static LLVMValueRef in_range(lw_t *k, LLVMValueRef iv, LLVMValueRef D) {
+    /* One unsigned compare covers both iv < 0 and iv >= D. */
+    return LLVMBuildICmp(k->b, LLVMIntULT, iv, D, "");
+}
+
+/* ---------------------------------------------------------------- GatherND */
+typedef struct { int b, m; } gnd_t;
+
+/* out[i0..iq-2, j...] = data[i0..ib-1, indices[i0..iq-2, :], j...] */
+static LLVMValueRef elem_gather_nd(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const gnd_t *p = ud;
+    const ir_value_t *x = n->in[0], *ind = n->in[1];
+    int r = x->shape.rank, q = ind->shape.rank;
+    LLVMValueRef ist[IR_MAX_RANK], xst[IR_MAX_RANK], xi[IR_MAX_RANK];
+    lw_strides(k, ind, ist);
+    lw_strides(k, x, xst);
+    /* The tuple is contiguous: indices' last dim has stride 1. */
+    LLVMValueRef tuple = lw_dot(k, idx, ist, q - 1);
+    for (int d = 0; d < p->b; d++) xi[d] = idx[d];
+    for (int j = 0; j < p->m; j++) {
+        LLVMValueRef D = lw_dim(k, x, p->b + j);
+        LLVMValueRef iv = lw_load(k, ind, LLVMBuildNSWAdd(k->b, tuple, lw_i64(k, j), ""));
+        xi[p->b + j] = clamp_index(k, index_value(k, iv, D), D);
+    }
+    for (int d = p->b + p->m; d < r; d++) xi[d] = idx[q - 1 + d - (p->b + p->m)];
+    return lw_load(k, x, lw_dot(k, xi, xst, r));
+}
+
+int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *ind = n->in[1];
+    gnd_t p = {(int)ir_attr_int(n, "batch_dims", 0), 0};
+    if (ind->shape.rank < 1 || ind->shape.dims[ind->shape.rank - 1].sym >= 0)
+        return lw_error(k, "indices' last dim must be constant");
+    p.m = (int)ind->shape.dims[ind->shape.rank - 1].v;
+    if (p.b < 0 || p.m < 1 || p.b + p.m > x->shape.rank) return lw_error(k, "batch_dims/indices do not fit data");
+    return lw_emit_map(k, n, n->out[0], elem_gather_nd, &p);
+}
+
+/* ---------------------------------------------------------------- scatters */
+/* reduction attribute -> the binary op combining old and new values; IR_OP_COUNT = replace */
+static int scatter_reduction(lw_t *k, const ir_node_t *n, ir_op_t *op) {
+    const char *red = ir_attr_str(n, "reduction", "none");
+    static const struct { const char *name; ir_op_t op; } tab[] = {
+        {"none", IR_OP_COUNT}, {"add", IR_OP_ADD}, {"mul", IR_OP_MUL}, {"max", IR_OP_MAX}, {"min", IR_OP_MIN},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (!strcmp(red, tab[i].name)) {
+            *op = tab[i].op;
+            return 0;
+        }
+    return lw_error(k, "reduction '%s' is not supported", red);
+}
+
+/* Starts the serial kernel, copies data into the output, and opens a loop nest over the
+ * updates' index space (idx receives the loop variables). */
+static void scatter_begin(lw_t *k, const ir_node_t *n, lw_loop_t *loops, LLVMValueRef *idx) {
+    const ir_value_t *x = n->in[0], *u = n->in[2], *y = n->out[0];
+    lw_kernel_begin(k, n, y, -1);
+    lw_loop_t cp;
+    lw_loop_begin(k, &cp, lw_i64(k, 0), lw_numel(k, x), "c");
+    lw_store(k, y, cp.iv, lw_load(k, x, cp.iv));
+    lw_loop_end(k, &cp);
+    for (int d = 0; d < u->shape.rank; d++) {
+        lw_loop_begin(k, &loops[d], lw_i64(k, 0), lw_dim(k, u, d), "u");
+        idx[d] = loops[d].iv;
+    }
+}
+
+/* if (ok) y[yoff] = red(y[yoff], updates[idx]); then closes the loop nest. */
+static void scatter_end(lw_t *k, const ir_node_t *n, ir_op_t red, lw_loop_t *loops, LLVMValueRef *idx,
+                        LLVMValueRef ok, LLVMValueRef yoff) {
+    const ir_value_t *u = n->in[2], *y = n->out[0];
+    LLVMValueRef ust[IR_MAX_RANK];
+    lw_strides(k, u, ust);
+    lw_if_t f;
+    lw_if_begin(k, &f, ok);
+    LLVMValueRef v = lw_load(k, u, lw_dot(k, idx, ust, u->shape.rank));
+    if (red != IR_OP_COUNT) v = lw_binary(k, red, y->dtype, lw_load(k, y, yoff), v);
+    lw_store(k, y, yoff, v);
+    lw_if_end(k, &f);
+    for (int d = u->shape.rank - 1; d >= 0; d--) lw_loop_end(k, &loops[d]);
+    lw_kernel_end(k);
+}
+
+/* y[indices[u0..uq-2, :], j...] = red(., updates[u0..uq-2, j...]) */
+int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *ind = n->in[1], *y = n->out[0];
+    int r = x->shape.rank, q = ind->shape.rank;
+    ir_op_t red = IR_OP_COUNT;
+    if (scatter_reduction(k, n, &red)) return -1;
+    if (n->n_post) return lw_error(k, "fused post-ops on %s are not supported", ir_op_name(n->op));
+    if (q < 1 || ind->shape.dims[q - 1].sym >= 0) return lw_error(k, "indices' last dim must be constant");
+    int m = (int)ind->shape.dims[q - 1].v;
+    if (m < 1 || m > r) return lw_error(k, "indices do not fit data");
+    lw_loop_t loops[IR_MAX_RANK];
+    LLVMValueRef idx[IR_MAX_RANK], ist[IR_MAX_RANK], yst[IR_MAX_RANK], yi[IR_MAX_RANK];
+    scatter_begin(k, n, loops, idx);
+    lw_strides(k, ind, ist);
+    lw_strides(k, y, yst);
+    LLVMValueRef tuple = lw_dot(k, idx, ist, q - 1), ok = LLVMConstInt(k->i1, 1, 0);
+    for (int j = 0; j < m; j++) {
+        LLVMValueRef D = lw_dim(k, x, j);
+        LLVMValueRef iv = index_value(k, lw_load(k, ind, LLVMBuildNSWAdd(k->b, tuple, lw_i64(k, j), "")), D);
+        ok = LLVMBuildAnd(k->b, ok, in_range(k, iv, D), "");
+        yi[j] = iv;
+    }
+    for (int d = m; d < r; d++) yi[d] = idx[q - 1 + d - m];
+    scatter_end(k, n, red, loops, idx, ok, lw_dot(k, yi, yst, r));
+    return 0;
+}
+
+/* y[u0.., indices[u], ..uq-1] = red(., updates[u]) with indices[u] on the axis. Off the
+ * axis, inference guaranteed indices' dims fit inside data's. */
+int lw_lower_scatter_elements(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *ind = n->in[1], *y = n->out[0];
+    int r = x->shape.rank, axis;
+    ir_op_t red = IR_OP_COUNT;
+    if (scatter_reduction(k, n, &red)) return -1;
+    if (n->n_post) return lw_error(k, "fused post-ops on %s are not supported", ir_op_name(n->op));
+    if (ir_norm_axis(ir_attr_int(n, "axis", 0), r, &axis)) return lw_error(k, "axis out of range");
+    lw_loop_t loops[IR_MAX_RANK];
+    LLVMValueRef idx[IR_MAX_RANK], ist[IR_MAX_RANK], yst[IR_MAX_RANK], yi[IR_MAX_RANK];
+    scatter_begin(k, n, loops, idx);
+    lw_strides(k, ind, ist);
+    lw_strides(k, y, yst);
+    LLVMValueRef D = lw_dim(k, x, axis);
+    LLVMValueRef iv = index_value(k, lw_load(k, ind, lw_dot(k, idx, ist, r)), D);
+    for (int d = 0; d < r; d++) yi[d] = d == axis ? iv : idx[d];
+    scatter_end(k, n, red, loops, idx, in_range(k, iv, D), lw_dot(k, yi, yst, r));
+    return 0;
+}
