@@ -1167,6 +1167,10 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
         rc = 0;
         break;
     }
+    case IR_OP_EINSUM: rc = ir_infer_einsum(g, n); break;
+    case IR_OP_GRID_SAMPLE: rc = ir_infer_grid_sample(g, n); break;
+    case IR_OP_DEFORM_CONV: rc = ir_infer_deform_conv(g, n); break;
+    case IR_OP_ROI_ALIGN: rc = ir_infer_roi_align(g, n); break;
     case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
     case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
     case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;

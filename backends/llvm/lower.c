@@ -411,6 +411,10 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
 static int lower_node(lw_t *k, ir_node_t *n) {
     k->node = n;
     switch (n->op) {
+    case IR_OP_EINSUM: return lw_lower_einsum(k, n);
+    case IR_OP_GRID_SAMPLE: return lw_lower_grid_sample(k, n);
+    case IR_OP_DEFORM_CONV: return lw_lower_deform_conv(k, n);
+    case IR_OP_ROI_ALIGN: return lw_lower_roi_align(k, n);
     case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: case IR_OP_GEMM: case IR_OP_MATMUL:
     case IR_OP_BATCH_NORM: case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL:
     case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_SOFTMAX:

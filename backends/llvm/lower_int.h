@@ -102,6 +102,12 @@ int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic,
 int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
 int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */
 
+/* One op each (lower_einsum.c, lower_sample.c): the shape the op table's lowering column takes. */
+int lw_lower_einsum(lw_t *k, const ir_node_t *n);
+int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
+int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
+int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
+
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */
 int lw_fast_conv(lw_t *k, const ir_node_t *n);
