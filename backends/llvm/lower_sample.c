@@ -112,7 +112,10 @@ static LLVMValueRef elem_grid_sample(lw_t *k, const ir_node_t *n, LLVMValueRef *
         LLVMValueRef Df = LLVMBuildSIToFP(k->b, D, k->f64, "");
         LLVMValueRef lo = dc(k, P->align ? 0 : -0.5);
         LLVMValueRef hi = P->align ? fsub(k, Df, dc(k, 1)) : fsub(k, Df, dc(k, 0.5));
-        if (P->pad == GS_BORDER) {
+        /* Border padding clamps the coordinate before linear/nearest sampling; for cubic,
+         * PyTorch and onnxruntime clamp only the four taps (the ONNX reference evaluator
+         * clamps both, which no node test pins down), and models come from PyTorch. */
+        if (P->pad == GS_BORDER && P->mode != GS_CUBIC) {
             LLVMValueRef last = fsub(k, Df, dc(k, 1));
             LLVMValueRef cl = sel(k, fcmp(k, LLVMRealOLT, c, dc(k, 0)), dc(k, 0), sel(k, fcmp(k, LLVMRealOGT, c, last), last, c));
             c = sel(k, LLVMBuildOr(k->b, fcmp(k, LLVMRealOLT, c, lo), fcmp(k, LLVMRealOGT, c, hi), ""), cl, c);
