@@ -715,43 +715,29 @@ static int eval_constant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
+static int eval_none(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    (void)g; (void)n; (void)r;
+    return 0;
+}
+
+typedef int (*eval_fn)(ir_graph_t *, ir_node_t *, res_t *);
+static const eval_fn eval_table[IR_OP_COUNT] = {
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) ev,
+#include "ir/ops.def"
+#undef OP
+};
+
 int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
     if (n->dead || n->n_post || n->n_out < 1 || !n->out[0]) return 0;
     for (int k = 1; k < n->n_out; k++)
         if (n->out[k]) return 0;   /* secondary outputs (Dropout mask, Split) stay computed */
     if (n->out[0]->is_input) return 0;
-    if (n->op != IR_OP_SHAPE && n->op != IR_OP_SIZE)
+    if (eval_table[n->op] != eval_shape)   /* Shape and Size read only the input shape */
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
     res_t r = {0};
     int rc;
-    switch (n->op) {
-    case IR_OP_SHAPE: case IR_OP_SIZE: rc = eval_shape(g, n, &r); break;
-    case IR_OP_GATHER: rc = eval_gather(g, n, &r); break;
-    case IR_OP_CONCAT: rc = eval_concat(g, n, &r); break;
-    case IR_OP_SLICE: rc = eval_slice(g, n, &r); break;
-    case IR_OP_RESHAPE: case IR_OP_FLATTEN: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
-    case IR_OP_IDENTITY: case IR_OP_DROPOUT:
-        rc = eval_view(g, n, &r);
-        break;
-    case IR_OP_CAST: rc = eval_cast(g, n, &r); break;
-    case IR_OP_CONSTANT_OF_SHAPE: rc = eval_const_of_shape(g, n, &r); break;
-    case IR_OP_RANGE: rc = eval_range(g, n, &r); break;
-    case IR_OP_TRANSPOSE: rc = eval_transpose(g, n, &r); break;
-    case IR_OP_EXPAND: rc = eval_expand(g, n, &r); break;
-    case IR_OP_WHERE: rc = eval_where(g, n, &r); break;
-    case IR_OP_CONSTANT: rc = eval_constant(g, n, &r); break;
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
-    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN:
-    case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
-    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_NOT:
-    case IR_OP_NEG: case IR_OP_ABS: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_ERF:
-    case IR_OP_TANH: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_RECIPROCAL: case IR_OP_RELU: case IR_OP_SIGN:
-        rc = eval_eltwise(g, n, &r);
-        break;
-    default:
-        return 0;
-    }
+    rc = eval_table[n->op](g, n, &r);
     if (rc <= 0) return rc;
     ir_value_t *v = n->out[0];
     v->dtype = r.dt;

@@ -397,7 +397,11 @@ int lw_lower_roi_align(lw_t *k, const ir_node_t *n) {
     roi_t P;
     memset(&P, 0, sizeof P);
     P.max = !strcmp(ir_attr_str(n, "mode", "avg"), "max");
-    P.half_pixel = !strcmp(ir_attr_str(n, "coordinate_transformation_mode", "half_pixel"), "half_pixel");
+    /* RoiAlign-10 has no coordinate_transformation_mode and behaves as output_half_pixel;
+     * opset 16 added the attribute with half_pixel as its default. */
+    const ir_attr_t *ctm = ir_attr_find(n, "coordinate_transformation_mode");
+    if (ctm && ctm->kind == IR_ATTR_STRING && ctm->s) P.half_pixel = !strcmp(ctm->s, "half_pixel");
+    else P.half_pixel = k->g->opset >= 16;
     P.scale = ir_attr_float(n, "spatial_scale", 1.0);
     P.ratio = ir_attr_int(n, "sampling_ratio", 0);
     if (n->in[0]->shape.rank != 4) return lw_error(k, "input must be 4-D");
