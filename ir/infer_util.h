@@ -60,6 +60,28 @@ int ir_infer_scatter_nd(ir_graph_t *g, ir_node_t *n);
 int ir_infer_scatter_elements(ir_graph_t *g, ir_node_t *n);
 int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n);          /* ir/infer_window.c */
 int ir_infer_lp_norm(ir_graph_t *g, ir_node_t *n);
+/* Einsum (ir/einsum.c): the equation parsed at compile time. Every distinct index is a
+ * label; the dims an ellipsis stands for become labels 0..n_ell-1 (right-aligned across
+ * inputs, numpy broadcasting), letters follow. A label repeated within one input (a
+ * diagonal, 'ii') simply maps several axes of that input to the same label. */
+#define IR_EINSUM_MAX_IN 16
+#define IR_EINSUM_MAX_LABELS (52 + IR_MAX_RANK)
+typedef struct ir_einsum {
+    int n_labels, n_ell;
+    ir_dim_t size[IR_EINSUM_MAX_LABELS];     /* extent of each label */
+    int n_in;
+    int rank[IR_EINSUM_MAX_IN];
+    int lab[IR_EINSUM_MAX_IN][IR_MAX_RANK];  /* label of each input axis */
+    int out_rank;
+    int out_lab[IR_MAX_RANK];
+} ir_einsum_t;
+int ir_einsum_parse(ir_graph_t *g, const ir_node_t *n, ir_einsum_t *out);
+
+/* Per-op inference functions outside infer.c (one per op, the op table's shape). */
+int ir_infer_einsum(ir_graph_t *g, ir_node_t *n);
+int ir_infer_grid_sample(ir_graph_t *g, ir_node_t *n);
+int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n);
+int ir_infer_roi_align(ir_graph_t *g, ir_node_t *n);
 
 #ifdef __cplusplus
 }

@@ -69,11 +69,12 @@ int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- scatters */
-/* reduction attribute -> the binary op combining old and new values; IR_OP_COUNT = replace */
-static int scatter_reduction(lw_t *k, const ir_node_t *n, ir_op_t *op) {
+/* reduction attribute -> how old and new values combine */
+typedef enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN } red_t;
+static int scatter_reduction(lw_t *k, const ir_node_t *n, red_t *op) {
     const char *red = ir_attr_str(n, "reduction", "none");
-    static const struct { const char *name; ir_op_t op; } tab[] = {
-        {"none", IR_OP_COUNT}, {"add", IR_OP_ADD}, {"mul", IR_OP_MUL}, {"max", IR_OP_MAX}, {"min", IR_OP_MIN},
+    static const struct { const char *name; red_t op; } tab[] = {
+        {"none", RED_NONE}, {"add", RED_ADD}, {"mul", RED_MUL}, {"max", RED_MAX}, {"min", RED_MIN},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (!strcmp(red, tab[i].name)) {
@@ -99,7 +100,7 @@ static void scatter_begin(lw_t *k, const ir_node_t *n, lw_loop_t *loops, LLVMVal
 }
 
 /* if (ok) y[yoff] = red(y[yoff], updates[idx]); then closes the loop nest. */
-static void scatter_end(lw_t *k, const ir_node_t *n, ir_op_t red, lw_loop_t *loops, LLVMValueRef *idx,
+static void scatter_end(lw_t *k, const ir_node_t *n, red_t red, lw_loop_t *loops, LLVMValueRef *idx,
                         LLVMValueRef ok, LLVMValueRef yoff) {
     const ir_value_t *u = n->in[2], *y = n->out[0];
     LLVMValueRef ust[IR_MAX_RANK];
@@ -107,7 +108,12 @@ static void scatter_end(lw_t *k, const ir_node_t *n, ir_op_t red, lw_loop_t *loo
     lw_if_t f;
     lw_if_begin(k, &f, ok);
     LLVMValueRef v = lw_load(k, u, lw_dot(k, idx, ust, u->shape.rank));
-    if (red != IR_OP_COUNT) v = lw_binary(k, red, y->dtype, lw_load(k, y, yoff), v);
+    if (red != RED_NONE) {
+        LLVMValueRef old = lw_load(k, y, yoff);
+        ir_dtype_t t = y->dtype;
+        v = red == RED_ADD ? lw_add(k, t, old, v) : red == RED_MUL ? lw_mul(k, t, old, v)
+          : red == RED_MAX ? lw_max(k, t, old, v) : lw_min(k, t, old, v);
+    }
     lw_store(k, y, yoff, v);
     lw_if_end(k, &f);
     for (int d = u->shape.rank - 1; d >= 0; d--) lw_loop_end(k, &loops[d]);
@@ -118,7 +124,7 @@ static void scatter_end(lw_t *k, const ir_node_t *n, ir_op_t red, lw_loop_t *loo
 int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1], *y = n->out[0];
     int r = x->shape.rank, q = ind->shape.rank;
-    ir_op_t red = IR_OP_COUNT;
+    red_t red = RED_NONE;
     if (scatter_reduction(k, n, &red)) return -1;
     if (n->n_post) return lw_error(k, "fused post-ops on %s are not supported", ir_op_name(n->op));
     if (q < 1 || ind->shape.dims[q - 1].sym >= 0) return lw_error(k, "indices' last dim must be constant");
@@ -146,7 +152,7 @@ int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n) {
 int lw_lower_scatter_elements(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1], *y = n->out[0];
     int r = x->shape.rank, axis;
-    ir_op_t red = IR_OP_COUNT;
+    red_t red = RED_NONE;
     if (scatter_reduction(k, n, &red)) return -1;
     if (n->n_post) return lw_error(k, "fused post-ops on %s are not supported", ir_op_name(n->op));
     if (ir_norm_axis(ir_attr_int(n, "axis", 0), r, &axis)) return lw_error(k, "axis out of range");

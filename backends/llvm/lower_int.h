@@ -121,6 +121,12 @@ int lw_lower_scatter_elements(lw_t *k, const ir_node_t *n);
 int lw_lower_lp_pool(lw_t *k, const ir_node_t *n);            /* lower_lp.c */
 int lw_lower_lp_norm(lw_t *k, const ir_node_t *n);
 
+/* One op each (lower_einsum.c, lower_sample.c): the shape the op table's lowering column takes. */
+int lw_lower_einsum(lw_t *k, const ir_node_t *n);
+int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
+int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
+int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
+
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */
 int lw_fast_conv(lw_t *k, const ir_node_t *n);

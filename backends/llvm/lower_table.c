@@ -71,6 +71,10 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_SCATTER_ELEMENTS] = lw_lower_scatter_elements,
     [IR_OP_LP_NORM] = lw_lower_lp_norm,
     [IR_OP_LP_POOL] = lw_lower_lp_pool,
+    [IR_OP_EINSUM] = lw_lower_einsum,
+    [IR_OP_GRID_SAMPLE] = lw_lower_grid_sample,
+    [IR_OP_DEFORM_CONV] = lw_lower_deform_conv,
+    [IR_OP_ROI_ALIGN] = lw_lower_roi_align,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {
