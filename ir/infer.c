@@ -8,6 +8,7 @@
  * shape" rather than guessed, because the memory planner and backends rely on every
  * shape being exactly representable. */
 #include "ir/infer_util.h"
+#include "ir/recipe.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -244,43 +245,37 @@ static bool mono_eq(const mono_t *a, const mono_t *b) {
 }
 
 /* ---------------------------------------------------------------- elementwise */
+/* One input, same shape; dtypes are checked by the row's type letters, and an op whose
+ * recipe gives bool (IsNaN, IsInf, Not) outputs bool. */
 static int inf_unary(ir_graph_t *g, ir_node_t *n) {
+    (void)g;
     ir_value_t *x = n->in[0];
-    ir_dtype_t dt = x->dtype;
-    switch (n->op) {
-    case IR_OP_NOT:
-        if (dt != IR_BOOL) return ir_error(g, n, "input must be bool, got %s", ir_dtype_name(dt));
-        break;
-    case IR_OP_IDENTITY:
-        break;
-    case IR_OP_CAST: {
-        int64_t to = ir_attr_int(n, "to", -1);
-        if (to <= 0 || to >= IR_DTYPE_MAX || to == IR_STRING || ir_dtype_size((ir_dtype_t)to) == 0)
-            return ir_error(g, n, "attribute 'to' (%lld) is not a supported dtype", (long long)to);
-        if (dt == IR_STRING) return ir_error(g, n, "casting from string is not supported");
-        dt = (ir_dtype_t)to;
-        break;
+    const ir_rexpr_t *e = ir_recipe(n->op, NULL);
+    bool in_bool[3] = {x->dtype == IR_BOOL, false, false};
+    set_out(n, 0, e && ir_recipe_is_bool(e, in_bool) ? IR_BOOL : x->dtype, &x->shape);
+    return 0;
+}
+
+static int inf_cast(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int64_t to = ir_attr_int(n, "to", -1);
+    if (to <= 0 || to >= IR_DTYPE_MAX || to == IR_STRING || ir_dtype_size((ir_dtype_t)to) == 0)
+        return ir_error(g, n, "attribute 'to' (%lld) is not a supported dtype", (long long)to);
+    if (x->dtype == IR_STRING) return ir_error(g, n, "casting from string is not supported");
+    set_out(n, 0, (ir_dtype_t)to, &x->shape);
+    return 0;
+}
+
+static int inf_clip(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    for (int i = 1; i < n->n_in; i++) {
+        ir_value_t *b = n->in[i];
+        if (!b) continue;
+        if (same_dtype(g, n, x, b)) return -1;
+        if (b->shape.rank != 0 && ir_shape_numel(&b->shape) != 1)
+            return ir_error(g, n, "%s must be a scalar, got shape %s", i == 1 ? "min" : "max", SHP(&b->shape));
     }
-    case IR_OP_RELU: case IR_OP_ABS: case IR_OP_SIGN: case IR_OP_ERF: case IR_OP_CLIP:
-        if (need_numeric(g, n, x)) return -1;
-        break;
-    case IR_OP_NEG:
-        if (!ir_dtype_is_signed(dt)) return ir_error(g, n, "input must be a signed type, got %s", ir_dtype_name(dt));
-        break;
-    default:
-        if (need_float(g, n, x)) return -1;
-    }
-    if (n->op == IR_OP_CLIP) {
-        for (int i = 1; i < n->n_in; i++) {
-            ir_value_t *b = n->in[i];
-            if (!b) continue;
-            if (same_dtype(g, n, x, b)) return -1;
-            if (b->shape.rank != 0 && ir_shape_numel(&b->shape) != 1)
-                return ir_error(g, n, "%s must be a scalar, got shape %s", i == 1 ? "min" : "max", SHP(&b->shape));
-        }
-    }
-    if (n->op == IR_OP_IS_NAN || n->op == IR_OP_IS_INF) dt = IR_BOOL;
-    set_out(n, 0, dt, &x->shape);
+    set_out(n, 0, x->dtype, &x->shape);
     return 0;
 }
 
@@ -1239,6 +1234,7 @@ static bool type_ok(char c, ir_dtype_t t) {
     case 'f': return ir_dtype_is_float(t);
     case 'n': return t != IR_BOOL && t != IR_STRING;
     case 'i': return ir_dtype_is_int(t);
+    case 's': return ir_dtype_is_signed(t);
     case 'b': return t == IR_BOOL;
     case 'x': return t == IR_I32 || t == IR_I64;
     default: return true;
@@ -1250,6 +1246,7 @@ static const char *type_word(char c) {
     case 'f': return "a floating-point tensor";
     case 'n': return "numeric";
     case 'i': return "an integer type";
+    case 's': return "a signed type";
     case 'b': return "bool";
     case 'x': return "int32 or int64";
     default: return "any type";

@@ -34,6 +34,7 @@ static bool eat(parser_t *P, const char *tok) {
     if (strncmp(P->p, tok, l)) return false;
     /* "<" must not swallow "<=", "!" not "!=" */
     if (l == 1 && (tok[0] == '<' || tok[0] == '>' || tok[0] == '!' || tok[0] == '=') && P->p[1] == '=') return false;
+    if (l == 1 && (tok[0] == '&' || tok[0] == '|') && P->p[1] == tok[0]) return false;
     P->p += l;
     return true;
 }
@@ -122,6 +123,7 @@ static ir_rexpr_t *primary(parser_t *P) {
 static ir_rexpr_t *unary(parser_t *P) {
     if (eat(P, "-")) return node(IR_R_NEG, unary(P), NULL, NULL);
     if (eat(P, "!")) return node(IR_R_NOT, unary(P), NULL, NULL);
+    if (eat(P, "~")) return node(IR_R_BNOT, unary(P), NULL, NULL);
     return primary(P);
 }
 
@@ -131,9 +133,12 @@ static const binop_t lv_mul[] = {{"*", IR_R_MUL}, {"/", IR_R_DIV}, {NULL, 0}};
 static const binop_t lv_add[] = {{"+", IR_R_ADD}, {"-", IR_R_SUB}, {NULL, 0}};
 static const binop_t lv_cmp[] = {{"<=", IR_R_LE}, {">=", IR_R_GE}, {"<", IR_R_LT}, {">", IR_R_GT}, {NULL, 0}};
 static const binop_t lv_eq[] = {{"==", IR_R_EQ}, {"!=", IR_R_NE}, {NULL, 0}};
+static const binop_t lv_band[] = {{"&", IR_R_BAND}, {NULL, 0}};
+static const binop_t lv_bxor[] = {{"^", IR_R_BXOR}, {NULL, 0}};
+static const binop_t lv_bor[] = {{"|", IR_R_BOR}, {NULL, 0}};
 static const binop_t lv_and[] = {{"&&", IR_R_AND}, {NULL, 0}};
 static const binop_t lv_or[] = {{"||", IR_R_OR}, {NULL, 0}};
-static const binop_t *const levels[] = {lv_mul, lv_add, lv_cmp, lv_eq, lv_and, lv_or};
+static const binop_t *const levels[] = {lv_mul, lv_add, lv_cmp, lv_eq, lv_band, lv_bxor, lv_bor, lv_and, lv_or};
 
 static ir_rexpr_t *binary(parser_t *P, int level) {
     ir_rexpr_t *a = level ? binary(P, level - 1) : unary(P);
@@ -149,7 +154,7 @@ static ir_rexpr_t *binary(parser_t *P, int level) {
 }
 
 static ir_rexpr_t *expr(parser_t *P) {
-    ir_rexpr_t *c = binary(P, 5);
+    ir_rexpr_t *c = binary(P, (int)(sizeof levels / sizeof levels[0]) - 1);
     if (!eat(P, "?")) return c;
     ir_rexpr_t *a = expr(P);
     if (!eat(P, ":")) return fail(P, "':' expected");
@@ -322,6 +327,10 @@ static ir_rval_t ev(const ev_t *E, const ir_rexpr_t *e) {
     }
     a = ev(E, e->a);
     bool boolean = is_bool(E, e->a);
+    if (e->kind == IR_R_BNOT) {
+        r.i = wrap(E->t, ~(uint64_t)a.i);
+        return r;
+    }
     if (e->kind == IR_R_NEG) {
         if (E->fl) r.f = -a.f; else r.i = wrap(E->t, 0 - (uint64_t)a.i);
         return r;
@@ -356,6 +365,9 @@ static ir_rval_t ev(const ev_t *E, const ir_rexpr_t *e) {
     uint64_t ua = (uint64_t)a.i, ub = (uint64_t)b.i;
     switch (e->kind) {
     case IR_R_ADD: r.i = wrap(E->t, ua + ub); return r;
+    case IR_R_BAND: r.i = wrap(E->t, ua & ub); return r;
+    case IR_R_BXOR: r.i = wrap(E->t, ua ^ ub); return r;
+    case IR_R_BOR: r.i = wrap(E->t, ua | ub); return r;
     case IR_R_SUB: r.i = wrap(E->t, ua - ub); return r;
     case IR_R_MUL: r.i = wrap(E->t, ua * ub); return r;
     case IR_R_DIV:

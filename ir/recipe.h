@@ -7,7 +7,7 @@
  *   NAME                  a numeric attribute (schema default when absent)
  *   NAME == 'text'        a string attribute compared with a literal: a constant per node
  *   1.5  inf  lowest  highest      numbers; lowest/highest: the dtype's range (±inf for floats)
- *   - !  * /  + -  < > <= >= == !=  &&  ||  c ? a : b
+ *   - ! ~  * /  + -  < > <= >= == !=  &  ^  |  &&  ||  c ? a : b   (~ & ^ |: integers, bitwise)
  *   exp log sqrt abs floor ceil round sin cos tan asin acos atan sinh cosh asinh acosh
  *   atanh erf tanh isnan (one argument); min max pow (two); opt(y, e): input y, or e when
  *   the node omits that optional input.
@@ -24,7 +24,7 @@
 
 typedef enum ir_rkind {
     IR_R_NUM, IR_R_IN, IR_R_ATTR, IR_R_STREQ, IR_R_LOWEST, IR_R_HIGHEST,
-    IR_R_NEG, IR_R_NOT,
+    IR_R_NEG, IR_R_NOT, IR_R_BNOT, IR_R_BAND, IR_R_BXOR, IR_R_BOR,
     IR_R_ADD, IR_R_SUB, IR_R_MUL, IR_R_DIV,
     IR_R_LT, IR_R_GT, IR_R_LE, IR_R_GE, IR_R_EQ, IR_R_NE, IR_R_AND, IR_R_OR,
     IR_R_SEL, IR_R_OPT,

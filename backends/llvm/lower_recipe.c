@@ -159,7 +159,7 @@ static LLVMValueRef lower(const rc_t *R, const ir_rexpr_t *e) {
     if (!a) return NULL;
     switch (e->kind) {
     case IR_R_NEG: return R->fl ? LLVMBuildFNeg(b, a, "") : LLVMBuildNeg(b, a, "");
-    case IR_R_NOT: return LLVMBuildNot(b, a, "");
+    case IR_R_NOT: case IR_R_BNOT: return LLVMBuildNot(b, a, "");
     case IR_R_FN1: return fn1(R, e->fn, a);
     default: break;
     }
@@ -175,8 +175,9 @@ static LLVMValueRef lower(const rc_t *R, const ir_rexpr_t *e) {
     case IR_R_SUB: return R->fl ? LLVMBuildFSub(b, a, c, "") : LLVMBuildSub(b, a, c, "");
     case IR_R_MUL: return R->fl ? LLVMBuildFMul(b, a, c, "") : LLVMBuildMul(b, a, c, "");
     case IR_R_DIV: return R->fl ? LLVMBuildFDiv(b, a, c, "") : idiv(R, a, c);
-    case IR_R_AND: return LLVMBuildAnd(b, a, c, "");
-    case IR_R_OR: return LLVMBuildOr(b, a, c, "");
+    case IR_R_AND: case IR_R_BAND: return LLVMBuildAnd(b, a, c, "");
+    case IR_R_OR: case IR_R_BOR: return LLVMBuildOr(b, a, c, "");
+    case IR_R_BXOR: return LLVMBuildXor(b, a, c, "");
     case IR_R_MIN: return LLVMBuildSelect(b, cmp(R, IR_R_GT, a, c, false), c, a, "");
     case IR_R_MAX: return LLVMBuildSelect(b, cmp(R, IR_R_LT, a, c, false), c, a, "");
     case IR_R_POW:
