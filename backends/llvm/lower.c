@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/sched.h"
 
 int lw_error(lw_t *k, const char *fmt, ...) {
     char msg[1024];
@@ -210,12 +211,6 @@ LLVMValueRef lw_dot(lw_t *k, LLVMValueRef *idx, LLVMValueRef *st, int r) {
     return o;
 }
 
-int lw_par_dim(const ir_value_t *v) {
-    for (int d = 0; d < v->shape.rank; d++)
-        if (!(v->shape.dims[d].sym < 0 && v->shape.dims[d].v == 1)) return d;
-    return -1;
-}
-
 /* ---------------------------------------------------------------- kernels */
 static void begin_function(lw_t *k, LLVMValueRef fn) {
     k->fn = fn;
@@ -380,7 +375,9 @@ void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_d
 /* ---------------------------------------------------------------- the map emitter */
 int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud) {
     int r = out->shape.rank;
-    int p = lw_par_dim(out);
+    /* the schedule's iteration space is out[0]'s shape, split along its parallel axis */
+    int p = out == n->out[0] ? n->sched->par_axis : -1;
+    if (p >= r) p = -1;
     lw_kernel_begin(k, n, out, p);
     LLVMValueRef idx[IR_MAX_RANK], ost[IR_MAX_RANK];
     lw_loop_t loops[IR_MAX_RANK];
@@ -410,6 +407,7 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
 /* ---------------------------------------------------------------- entry points */
 static int lower_node(lw_t *k, ir_node_t *n) {
     k->node = n;
+    if (!n->sched) return lw_error(k, "internal error: the node has no schedule (pass_schedule did not run)");
     switch (n->op) {
     case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: case IR_OP_GEMM: case IR_OP_MATMUL:
     case IR_OP_BATCH_NORM: case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL:
