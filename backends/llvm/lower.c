@@ -325,7 +325,13 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
             if (!dup_) vals[nv++] = x_;                                          \
         }                                                                        \
     } while (0)
-    for (int i = 0; i < n->n_in; i++) ADDV(n->in[i]);
+    /* A packed panel constant is addressed straight from the weights global instead: the
+     * global's alignment then reaches the micro-kernel's vector loads (a parameter's
+     * alignment is lost when the impl is inlined), and a constant cannot alias anything. */
+    const ir_value_t *panels = n->sched && n->sched->tiled && n->sched->tiles.bform == IR_SCHED_B_PACKED
+                                   ? n->sched->tiles.pack.packed : NULL;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] != panels) ADDV(n->in[i]);
     for (int i = 0; i < n->n_out; i++) ADDV(n->out[i]);
     for (int i = 0; i < n->n_post; i++) ADDV(n->post[i].other);
 #undef ADDV
