@@ -491,7 +491,14 @@ static int convert_node(fe_ctx_t *c, const Onnx__NodeProto *np, const char *name
         else fe_err(c, "expects %d to %d outputs, has %d", mo, xo, fn.n_out);
         goto out;
     }
-    rc = fe_emit_node(c, &fn) ? 0 : -1;
+    ir_node_t *node = fe_emit_node(c, &fn);
+    if (!node) goto out;
+    char why[256];
+    if (ir_node_check_attrs(node, why, sizeof why)) {
+        fe_err(c, "%s", why);
+        goto out;
+    }
+    rc = 0;
 out:
     free(fn.in);
     free(fn.out);

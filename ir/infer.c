@@ -1123,6 +1123,151 @@ static int check_dims(ir_graph_t *g, ir_node_t *n, const ir_value_t *v, const ch
     return 0;
 }
 
+/* ---------------------------------------------------------------- rules that were inline */
+static int inf_keep(ir_graph_t *g, ir_node_t *n) {
+    if (need_numeric(g, n, n->in[0])) return -1;
+    set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape);
+    return 0;
+}
+
+static int inf_lrn(ir_graph_t *g, ir_node_t *n) {
+    if (n->in[0]->shape.rank < 3) return ir_error(g, n, "input must have rank >= 3");
+    return inf_keep(g, n);
+}
+
+static int inf_hardmax(ir_graph_t *g, ir_node_t *n) {
+    if (n->in[0]->shape.rank < 1) return ir_error(g, n, "input must have rank >= 1");
+    return inf_keep(g, n);
+}
+
+static int inf_cumsum(ir_graph_t *g, ir_node_t *n) {
+    int64_t ax;
+    int a;
+    if (need_numeric(g, n, n->in[0])) return -1;
+    if (need_ints(g, n, 1, "axis", &ax) != 1) return ir_error(g, n, "axis must be a constant scalar");
+    if (ir_norm_axis(ax, n->in[0]->shape.rank, &a)) return ir_error(g, n, "axis %lld out of range", (long long)ax);
+    return inf_keep(g, n);
+}
+
+static int inf_resize(ir_graph_t *g, ir_node_t *n) {
+    ir_resize_t rp;
+    if (need_numeric(g, n, n->in[0]) || ir_resize_params(g, n, &n->in[0]->shape, &rp)) return -1;
+    ir_shape_t o = n->in[0]->shape;
+    for (int d = 0; d < o.rank; d++)
+        if (o.dims[d].sym < 0) o.dims[d] = ir_dim_const(rp.out[d]);
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+static int inf_cast_like(ir_graph_t *g, ir_node_t *n) {
+    (void)g;
+    set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape);
+    return 0;
+}
+
+static int inf_trilu(ir_graph_t *g, ir_node_t *n) {
+    if (n->in[0]->shape.rank < 2) return ir_error(g, n, "input must have rank >= 2");
+    set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape);
+    return 0;
+}
+
+/* InstanceNormalization is GroupNormalization with one group per channel: absent
+ * num_groups means C groups. */
+static int inf_chan_norm(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (need_float(g, n, x)) return -1;
+    if (x->shape.rank < 3 || x->shape.dims[1].sym >= 0) return ir_error(g, n, "input must be N x C x ... with a static C");
+    int64_t C = x->shape.dims[1].v, G = ir_attr_int(n, "num_groups", C);
+    if (G < 1 || C % G) return ir_error(g, n, "num_groups %lld does not divide %lld channels", (long long)G, (long long)C);
+    for (int i = 1; i < 3; i++) {
+        int64_t m = ir_shape_numel(&n->in[i]->shape);
+        if (same_dtype(g, n, x, n->in[i]) || (m != C && m != G))
+            return ir_error(g, n, "%s must have %lld elements", i == 1 ? "scale" : "bias", (long long)C);
+    }
+    set_out(n, 0, x->dtype, &x->shape);
+    return 0;
+}
+
+static int inf_loss(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0], *t = n->in[1];
+    if (need_float(g, n, x)) return -1;
+    if (t->dtype != IR_I32 && t->dtype != IR_I64) return ir_error(g, n, "target must be int32 or int64");
+    if (x->shape.rank < 2 || t->shape.rank != x->shape.rank - 1 || !ir_shape_is_static(&x->shape))
+        return ir_error(g, n, "input must be a static [N, C, ...] tensor and target [N, ...]");
+    for (int d = 0; d < t->shape.rank; d++)
+        if (!ir_dim_eq(t->shape.dims[d], x->shape.dims[d ? d + 1 : 0])) return ir_error(g, n, "target shape does not match the input");
+    if (n->n_in > 2 && n->in[2] && (same_dtype(g, n, x, n->in[2]) || ir_shape_numel(&n->in[2]->shape) != x->shape.dims[1].v))
+        return ir_error(g, n, "weight must have C elements");
+    const char *red = ir_attr_str(n, "reduction", "mean");
+    if (strcmp(red, "none") && strcmp(red, "sum") && strcmp(red, "mean")) return ir_error(g, n, "reduction '%s' is not supported", red);
+    ir_shape_t scalar = {.rank = 0};
+    set_out(n, 0, x->dtype, strcmp(red, "none") ? &scalar : &t->shape);
+    set_out(n, 1, x->dtype, &x->shape);
+    return 0;
+}
+
+/* DepthToSpace (to_space) and SpaceToDepth share the checks. */
+static int depth_space(ir_graph_t *g, ir_node_t *n, bool to_space) {
+    ir_value_t *x = n->in[0];
+    int64_t b = ir_attr_int(n, "blocksize", 0);
+    if (x->shape.rank != 4 || !ir_shape_is_static(&x->shape)) return ir_error(g, n, "input must be a static 4-D tensor");
+    if (b < 1 || b > 4096) return ir_error(g, n, "blocksize %lld is out of range", (long long)b);
+    ir_shape_t o = x->shape;
+    if (to_space) {
+        if (o.dims[1].v % (b * b)) return ir_error(g, n, "channels %lld are not a multiple of blocksize^2", (long long)o.dims[1].v);
+        o.dims[1].v /= b * b; o.dims[2].v *= b; o.dims[3].v *= b;
+    } else {
+        if (o.dims[2].v % b || o.dims[3].v % b) return ir_error(g, n, "height and width must be multiples of blocksize");
+        o.dims[1].v *= b * b; o.dims[2].v /= b; o.dims[3].v /= b;
+    }
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+}
+static int inf_depth_to_space(ir_graph_t *g, ir_node_t *n) { return depth_space(g, n, true); }
+static int inf_space_to_depth(ir_graph_t *g, ir_node_t *n) { return depth_space(g, n, false); }
+
+static int inf_size(ir_graph_t *g, ir_node_t *n) {
+    (void)g;
+    ir_shape_t o = {.rank = 0};
+    set_out(n, 0, IR_I64, &o);
+    return 0;
+}
+
+/* The "types" column: one letter per input, the last repeating. */
+static bool type_ok(char c, ir_dtype_t t) {
+    switch (c) {
+    case 'f': return ir_dtype_is_float(t);
+    case 'n': return t != IR_BOOL && t != IR_STRING;
+    case 'i': return ir_dtype_is_int(t);
+    case 'b': return t == IR_BOOL;
+    case 'x': return t == IR_I32 || t == IR_I64;
+    default: return true;
+    }
+}
+
+static const char *type_word(char c) {
+    switch (c) {
+    case 'f': return "a floating-point tensor";
+    case 'n': return "numeric";
+    case 'i': return "an integer type";
+    case 'b': return "bool";
+    case 'x': return "int32 or int64";
+    default: return "any type";
+    }
+}
+
+typedef int (*infer_fn)(ir_graph_t *, ir_node_t *);
+/* Declares each row's function; rules defined above keep their internal linkage, rules in
+ * other files (declared in infer_util.h) are external. */
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) int inf(ir_graph_t *, ir_node_t *);
+#include "ir/ops.def"
+#undef OP
+static const infer_fn infer_table[IR_OP_COUNT] = {
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) inf,
+#include "ir/ops.def"
+#undef OP
+};
+
 int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     int mi, xi, mo, xo;
     if (n->op >= IR_OP_COUNT) return ir_error(g, n, "unknown op");
@@ -1139,140 +1284,15 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
             return ir_error(g, n, "input '%s' has unsupported dtype %s", vname(v), ir_dtype_name(v->dtype));
         if (check_dims(g, n, v, "input")) return -1;
     }
-    int rc;
-    switch (n->op) {
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
-    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_PRELU:
-    case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
-    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_WHERE: case IR_OP_MOD: case IR_OP_BIT_SHIFT:
-        rc = inf_nary(g, n); break;
-    case IR_OP_LRN: case IR_OP_HARDMAX: case IR_OP_CUM_SUM:
-        if (need_numeric(g, n, n->in[0])) { rc = -1; break; }
-        if (n->op == IR_OP_LRN && n->in[0]->shape.rank < 3) { rc = ir_error(g, n, "input must have rank >= 3"); break; }
-        if (n->op == IR_OP_HARDMAX && n->in[0]->shape.rank < 1) { rc = ir_error(g, n, "input must have rank >= 1"); break; }
-        if (n->op == IR_OP_CUM_SUM) {
-            int64_t ax;
-            if (need_ints(g, n, 1, "axis", &ax) != 1) { rc = ir_error(g, n, "axis must be a constant scalar"); break; }
-            int a;
-            if (ir_norm_axis(ax, n->in[0]->shape.rank, &a)) { rc = ir_error(g, n, "axis %lld out of range", (long long)ax); break; }
-        }
-        set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;
-    case IR_OP_RESIZE: {
-        ir_resize_t rp;
-        if (need_numeric(g, n, n->in[0]) || ir_resize_params(g, n, &n->in[0]->shape, &rp)) { rc = -1; break; }
-        ir_shape_t o = n->in[0]->shape;
-        for (int d = 0; d < o.rank; d++)
-            if (o.dims[d].sym < 0) o.dims[d] = ir_dim_const(rp.out[d]);
-        set_out(n, 0, n->in[0]->dtype, &o);
-        rc = 0;
-        break;
+    const char *types = ir_op_types(n->op);
+    size_t nt = strlen(types);
+    for (int i = 0; i < n->n_in && nt; i++) {
+        char c = types[(size_t)i < nt ? (size_t)i : nt - 1];
+        if (n->in[i] && !type_ok(c, n->in[i]->dtype))
+            return ir_error(g, n, "input '%s' must be %s, got %s", vname(n->in[i]), type_word(c),
+                            ir_dtype_name(n->in[i]->dtype));
     }
-    case IR_OP_CAST_LIKE: set_out(n, 0, n->in[1]->dtype, &n->in[0]->shape); rc = 0; break;
-    case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: rc = inf_arg(g, n); break;
-    case IR_OP_GATHER_ELEMENTS: rc = inf_gather_elements(g, n); break;
-    case IR_OP_TRILU:
-        if (n->in[0]->shape.rank < 2) { rc = ir_error(g, n, "input must have rank >= 2"); break; }
-        set_out(n, 0, n->in[0]->dtype, &n->in[0]->shape); rc = 0; break;
-    case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: rc = inf_conv(g, n); break;
-    case IR_OP_GEMM: rc = inf_gemm(g, n); break;
-    case IR_OP_MATMUL: rc = inf_matmul(g, n); break;
-    case IR_OP_BATCH_NORM: rc = inf_batch_norm(g, n); break;
-    case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL:
-        rc = inf_pool(g, n); break;
-    case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: rc = inf_softmax(g, n); break;
-    case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN:
-    case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM:
-    case IR_OP_REDUCE_LOG_SUM_EXP: case IR_OP_REDUCE_SUM_SQUARE:
-        rc = inf_reduce(g, n); break;
-    case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: rc = inf_layer_norm(g, n); break;
-    case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: {
-        ir_value_t *x = n->in[0];
-        rc = 0;
-        if (need_float(g, n, x)) { rc = -1; break; }
-        if (x->shape.rank < 3 || x->shape.dims[1].sym >= 0) { rc = ir_error(g, n, "input must be N x C x ... with a static C"); break; }
-        int64_t C = x->shape.dims[1].v, G = n->op == IR_OP_GROUP_NORM ? ir_attr_int(n, "num_groups", 0) : C;
-        if (G < 1 || C % G) { rc = ir_error(g, n, "num_groups %lld does not divide %lld channels", (long long)G, (long long)C); break; }
-        for (int i = 1; i < 3 && rc != -1; i++) {
-            int64_t m = ir_shape_numel(&n->in[i]->shape);
-            if (same_dtype(g, n, x, n->in[i]) || (m != C && m != G))
-                rc = ir_error(g, n, "%s must have %lld elements", i == 1 ? "scale" : "bias", (long long)C);
-        }
-        if (rc == -1) break;
-        set_out(n, 0, x->dtype, &x->shape);
-        rc = 0;
-        break;
-    }
-    case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS: {
-        ir_value_t *x = n->in[0], *t = n->in[1];
-        rc = 0;
-        if (need_float(g, n, x)) { rc = -1; break; }
-        if (t->dtype != IR_I32 && t->dtype != IR_I64) { rc = ir_error(g, n, "target must be int32 or int64"); break; }
-        if (x->shape.rank < 2 || t->shape.rank != x->shape.rank - 1 || !ir_shape_is_static(&x->shape)) {
-            rc = ir_error(g, n, "input must be a static [N, C, ...] tensor and target [N, ...]");
-            break;
-        }
-        for (int d = 0; d < t->shape.rank; d++)
-            if (!ir_dim_eq(t->shape.dims[d], x->shape.dims[d ? d + 1 : 0])) rc = ir_error(g, n, "target shape does not match the input");
-        if (rc) break;
-        if (n->n_in > 2 && n->in[2] && (same_dtype(g, n, x, n->in[2]) || ir_shape_numel(&n->in[2]->shape) != x->shape.dims[1].v)) {
-            rc = ir_error(g, n, "weight must have C elements");
-            break;
-        }
-        const char *red = ir_attr_str(n, "reduction", "mean");
-        if (strcmp(red, "none") && strcmp(red, "sum") && strcmp(red, "mean")) { rc = ir_error(g, n, "reduction '%s' is not supported", red); break; }
-        ir_shape_t scalar = {.rank = 0};
-        set_out(n, 0, x->dtype, strcmp(red, "none") ? &scalar : &t->shape);
-        set_out(n, 1, x->dtype, &x->shape);
-        break;
-    }
-    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH: {
-        ir_value_t *x = n->in[0];
-        int64_t b = ir_attr_int(n, "blocksize", 0);
-        if (x->shape.rank != 4 || !ir_shape_is_static(&x->shape)) { rc = ir_error(g, n, "input must be a static 4-D tensor"); break; }
-        if (b < 1 || b > 4096) { rc = ir_error(g, n, "blocksize %lld is out of range", (long long)b); break; }
-        ir_shape_t o = x->shape;
-        if (n->op == IR_OP_DEPTH_TO_SPACE) {
-            if (o.dims[1].v % (b * b)) { rc = ir_error(g, n, "channels %lld are not a multiple of blocksize^2", (long long)o.dims[1].v); break; }
-            o.dims[1].v /= b * b; o.dims[2].v *= b; o.dims[3].v *= b;
-        } else {
-            if (o.dims[2].v % b || o.dims[3].v % b) { rc = ir_error(g, n, "height and width must be multiples of blocksize"); break; }
-            o.dims[1].v *= b * b; o.dims[2].v /= b; o.dims[3].v /= b;
-        }
-        set_out(n, 0, x->dtype, &o);
-        rc = 0;
-        break;
-    }
-    case IR_OP_FLATTEN: rc = inf_flatten(g, n); break;
-    case IR_OP_RESHAPE: rc = inf_reshape(g, n); break;
-    case IR_OP_TRANSPOSE: rc = inf_transpose(g, n); break;
-    case IR_OP_CONCAT: rc = inf_concat(g, n); break;
-    case IR_OP_SPLIT: rc = inf_split(g, n); break;
-    case IR_OP_SLICE: rc = inf_slice(g, n); break;
-    case IR_OP_GATHER: rc = inf_gather(g, n); break;
-    case IR_OP_SQUEEZE: rc = inf_squeeze(g, n); break;
-    case IR_OP_UNSQUEEZE: rc = inf_unsqueeze(g, n); break;
-    case IR_OP_EXPAND: rc = inf_expand(g, n); break;
-    case IR_OP_TILE: rc = inf_tile(g, n); break;
-    case IR_OP_PAD: rc = inf_pad(g, n); break;
-    case IR_OP_SHAPE: rc = inf_shape(g, n); break;
-    case IR_OP_SIZE: { ir_shape_t o = {.rank = 0}; set_out(n, 0, IR_I64, &o); rc = 0; break; }
-    case IR_OP_CONSTANT: rc = inf_constant(g, n); break;
-    case IR_OP_CONSTANT_OF_SHAPE: rc = inf_constant_of_shape(g, n); break;
-    case IR_OP_RANGE: rc = inf_range(g, n); break;
-    case IR_OP_DROPOUT: rc = inf_dropout(g, n); break;
-    case IR_OP_RELU: case IR_OP_LEAKY_RELU: case IR_OP_SIGMOID: case IR_OP_HARD_SIGMOID: case IR_OP_HARD_SWISH:
-    case IR_OP_TANH: case IR_OP_ELU: case IR_OP_SELU: case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_CLIP:
-    case IR_OP_ERF: case IR_OP_SQRT: case IR_OP_RECIPROCAL: case IR_OP_NEG: case IR_OP_ABS: case IR_OP_EXP:
-    case IR_OP_LOG: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_NOT:
-    case IR_OP_SIGN: case IR_OP_IDENTITY: case IR_OP_CAST:
-    case IR_OP_IS_NAN: case IR_OP_IS_INF: case IR_OP_ROUND: case IR_OP_TAN: case IR_OP_ASIN: case IR_OP_ACOS:
-    case IR_OP_ATAN: case IR_OP_SINH: case IR_OP_COSH: case IR_OP_ASINH: case IR_OP_ACOSH: case IR_OP_ATANH:
-    case IR_OP_GELU: case IR_OP_MISH: case IR_OP_THRESHOLDED_RELU: case IR_OP_CELU: case IR_OP_SHRINK:
-        rc = inf_unary(g, n); break;
-    default:
-        /* A new row in ops.def needs its rule here; refusing beats guessing a shape. */
-        return ir_error(g, n, "no shape inference rule for this op");
-    }
+    int rc = infer_table[n->op](g, n);
     if (rc) return rc;
     for (int i = 0; i < n->n_out; i++)
         if (n->out[i] && check_dims(g, n, n->out[i], "output")) return -1;

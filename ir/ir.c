@@ -128,11 +128,26 @@ int64_t ir_shape_numel(const ir_shape_t *s) {
 static const struct {
     const char *name;
     int min_in, max_in, min_out, max_out;
+    ir_kclass_t cls;
+    const char *types, *attrs, *recipe;
 } op_rows[IR_OP_COUNT] = {
-#define OP(e, name, mi, xi, mo, xo) {name, mi, xi, mo, xo},
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) \
+    {name, mi, xi, mo, xo, IR_K_##cls, types, attrs, recipe},
 #include "ir/ops.def"
 #undef OP
 };
+
+ir_kclass_t ir_op_class(ir_op_t op) { return op < IR_OP_COUNT ? op_rows[op].cls : IR_K_CUSTOM; }
+const char *ir_op_types(ir_op_t op) { return op < IR_OP_COUNT ? op_rows[op].types : ""; }
+const char *ir_op_attrs(ir_op_t op) { return op < IR_OP_COUNT ? op_rows[op].attrs : ""; }
+const char *ir_op_recipe(ir_op_t op) {
+    return op < IR_OP_COUNT && op_rows[op].recipe[0] ? op_rows[op].recipe : NULL;
+}
+
+const char *ir_kclass_name(ir_kclass_t c) {
+    static const char *names[IR_K_COUNT] = {"map", "reduce", "contraction", "window", "move", "control", "custom"};
+    return c < IR_K_COUNT ? names[c] : "?";
+}
 
 const char *ir_op_name(ir_op_t op) { return op < IR_OP_COUNT ? op_rows[op].name : "?"; }
 

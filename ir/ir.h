@@ -118,18 +118,35 @@ typedef struct ir_attr {
 } ir_attr_t;
 
 /* ---------------------------------------------------------------- ops
- * One row per op in ir/ops.def: OP(ENUM, "OnnxName", min_in, max_in, min_out, max_out) */
+ * One row per op in ir/ops.def (its header comment documents the columns). */
 typedef enum ir_op {
-#define OP(e, name, mi, xi, mo, xo) IR_OP_##e,
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) IR_OP_##e,
 #include "ops.def"
 #undef OP
     IR_OP_COUNT
 } ir_op_t;
 
+/* Kernel class of an op: what fusion and the schedule decide by. */
+typedef enum ir_kclass {
+    IR_K_MAP,        /* element-wise with broadcasting */
+    IR_K_REDUCE,     /* reductions and normalisations over axes */
+    IR_K_CONTRACT,   /* Conv, ConvTranspose, Gemm, MatMul: end in a micro-kernel */
+    IR_K_WINDOW,     /* sliding windows (pooling, LRN) */
+    IR_K_MOVE,       /* data movement: copies, views, gathers */
+    IR_K_CONTROL,    /* subgraphs */
+    IR_K_CUSTOM,     /* anything else (shape queries, generators, losses) */
+    IR_K_COUNT
+} ir_kclass_t;
+
 const char *ir_op_name(ir_op_t op);
 /* IR_OP_COUNT if unknown. Domain "" and "ai.onnx" only. */
 ir_op_t ir_op_lookup(const char *onnx_name);
 void ir_op_arity(ir_op_t op, int *min_in, int *max_in, int *min_out, int *max_out);
+ir_kclass_t ir_op_class(ir_op_t op);
+const char *ir_kclass_name(ir_kclass_t c);
+const char *ir_op_types(ir_op_t op);    /* the row's type letters ("" = unchecked) */
+const char *ir_op_attrs(ir_op_t op);    /* the row's attribute schema */
+const char *ir_op_recipe(ir_op_t op);   /* the scalar recipe, NULL when the op has none */
 
 /* A post-op applied to a node's result element-wise before it is stored: the fused
  * bias / activation / residual / elementwise-chain mechanism. The running value x is
@@ -139,6 +156,8 @@ void ir_op_arity(ir_op_t op, int *min_in, int *max_in, int *min_out, int *max_ou
  * Clip min/max, LeakyRelu alpha, HardSigmoid alpha/beta, Elu alpha. */
 typedef struct ir_postop {
     ir_op_t op;
+    const struct ir_node *node; /* the fused node (dead, kept for its attributes and constant
+                                   scalar inputs, which recipes read); NULL for Cast */
     ir_value_t *other;
     bool swap;
     double alpha, beta;
@@ -162,6 +181,15 @@ typedef struct ir_node {
 } ir_node_t;
 
 /* Attribute lookup; the default is returned when absent or of another kind. */
+/* The default of attribute `name` in the op's schema (ops.def); false when it has none.
+ * Numbers go to *num, strings to *str (either may be NULL). */
+bool ir_attr_default(ir_op_t op, const char *name, double *num, const char **str);
+/* The attribute as a number: the node's value (int or float), else the schema default,
+ * else dflt. Recipes read attributes through this. */
+double ir_attr_num(const ir_node_t *n, const char *name, double dflt);
+/* Checks n's attributes against its op's schema: a known attribute of the wrong kind or a
+ * missing required one is an error. Returns 0, or -1 with the reason in why[cap]. */
+int ir_node_check_attrs(const ir_node_t *n, char *why, size_t cap);
 const ir_attr_t *ir_attr_find(const ir_node_t *n, const char *name);
 int64_t ir_attr_int(const ir_node_t *n, const char *name, int64_t dflt);
 double ir_attr_float(const ir_node_t *n, const char *name, double dflt);

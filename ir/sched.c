@@ -36,12 +36,6 @@ void ir_target_cpu(ir_target_t *t, unsigned vector_bits, int64_t l1_bytes, int64
     if (threads > 0) t->threads = threads;
 }
 
-const char *ir_sched_class_name(ir_sched_class_t c) {
-    static const char *const names[IR_SCHED_CLASS_COUNT] = {"map", "reduction", "contraction", "window",
-                                                            "data", "control", "custom"};
-    return c < IR_SCHED_CLASS_COUNT ? names[c] : "?";
-}
-
 void ir_target_print(const ir_target_t *t, void *file) {
     FILE *f = file;
     if (!t) {
@@ -66,7 +60,7 @@ void ir_sched_print(const ir_graph_t *g, const ir_node_t *n, void *file) {
     }
     char sb[256];
     ir_shape_str(g, &s->space, sb, sizeof sb);
-    fprintf(f, "sched: %s space %s", ir_sched_class_name(s->cls), sb);
+    fprintf(f, "sched: %s space %s", ir_kclass_name(s->cls), sb);
     if (!s->tiled) {
         if (s->par_axis >= 0)
             fprintf(f, " par axis %d", s->par_axis);

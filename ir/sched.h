@@ -52,20 +52,6 @@ void ir_target_generic(ir_target_t *t);
 void ir_target_cpu(ir_target_t *t, unsigned vector_bits, int64_t l1_bytes, int64_t l2_bytes, int threads);
 
 /* ---------------------------------------------------------------- schedule */
-/* Kernel classes: how a node's work is shaped, which decides how it is tiled and split. */
-typedef enum ir_sched_class {
-    IR_SCHED_MAP = 0,       /* one output element from the same position of each input */
-    IR_SCHED_REDUCTION,     /* reduces along axes (reductions, softmax, norms) */
-    IR_SCHED_CONTRACTION,   /* Conv, Gemm, MatMul: sum over K of products */
-    IR_SCHED_WINDOW,        /* sliding windows (pools, ConvTranspose, LRN) */
-    IR_SCHED_DATA,          /* data movement (Transpose, Concat, Gather, Reshape, ...) */
-    IR_SCHED_CONTROL,       /* shape queries, constants of a shape (no arithmetic on data) */
-    IR_SCHED_CUSTOM,        /* anything else: the backend's own kernel */
-    IR_SCHED_CLASS_COUNT
-} ir_sched_class_t;
-
-const char *ir_sched_class_name(ir_sched_class_t c);
-
 /* Where a contraction reads B (the K x N operand) from. */
 typedef enum ir_sched_bform {
     IR_SCHED_B_DIRECT = 0,  /* from memory as it lies (row-major, ldb = N) */
@@ -106,7 +92,7 @@ typedef struct ir_sched_tiles {
 } ir_sched_tiles_t;
 
 typedef struct ir_sched {
-    ir_sched_class_t cls;
+    ir_kclass_t cls;        /* the op table's kernel class (ir_op_class) */
     ir_shape_t space;       /* iteration space: the (first) output's shape */
     int par_axis;           /* axis of space split across threads: the first non-unit one;
                                -1 when nothing is worth splitting */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/recipe.h"
 #include "passes/passes.h"
 
 #define EVAL_MAX_BYTES ((int64_t)64 << 20)
@@ -190,160 +191,73 @@ static int64_t offset_of(const sh_t *s, int64_t i, const int64_t *st) {
 }
 
 /* ---------------------------------------------------------------- element-wise */
-static bool is_cmp(ir_op_t op) {
-    return op == IR_OP_EQUAL || op == IR_OP_LESS || op == IR_OP_GREATER || op == IR_OP_LESS_EQUAL ||
-           op == IR_OP_GREATER_EQUAL;
-}
-
-static bool ipow(int64_t b, int64_t e, int64_t *r) {
-    if (e < 0) return false;
-    uint64_t acc = 1, base = (uint64_t)b;
-    while (e) {
-        if (e & 1) acc *= base;
-        base *= base;
-        e >>= 1;
-    }
-    *r = (int64_t)acc;
-    return true;
-}
-
-/* One scalar step; false when the result is not defined at compile time (x/0 on ints). */
-static bool fop(ir_op_t op, const double *a, int na, double *r) {
-    double x = a[0], y = na > 1 ? a[1] : 0;
-    switch (op) {
-    case IR_OP_ADD: *r = x + y; return true;
-    case IR_OP_SUB: *r = x - y; return true;
-    case IR_OP_MUL: *r = x * y; return true;
-    case IR_OP_DIV: *r = x / y; return true;
-    case IR_OP_POW: *r = pow(x, y); return true;
-    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN:
-        *r = x;
-        for (int k = 1; k < na; k++) {
-            if (op == IR_OP_SUM || op == IR_OP_MEAN) *r += a[k];
-            else if (isnan(a[k]) || isnan(*r)) *r = NAN;
-            else if (op == IR_OP_MAX ? a[k] > *r : a[k] < *r) *r = a[k];
-        }
-        if (op == IR_OP_MEAN) *r /= na;
-        return true;
-    case IR_OP_EQUAL: *r = x == y; return true;
-    case IR_OP_LESS: *r = x < y; return true;
-    case IR_OP_GREATER: *r = x > y; return true;
-    case IR_OP_LESS_EQUAL: *r = x <= y; return true;
-    case IR_OP_GREATER_EQUAL: *r = x >= y; return true;
-    case IR_OP_NEG: *r = -x; return true;
-    case IR_OP_ABS: *r = fabs(x); return true;
-    case IR_OP_SQRT: *r = sqrt(x); return true;
-    case IR_OP_EXP: *r = exp(x); return true;
-    case IR_OP_LOG: *r = log(x); return true;
-    case IR_OP_ERF: *r = erf(x); return true;
-    case IR_OP_TANH: *r = tanh(x); return true;
-    case IR_OP_FLOOR: *r = floor(x); return true;
-    case IR_OP_CEIL: *r = ceil(x); return true;
-    case IR_OP_RECIPROCAL: *r = 1.0 / x; return true;
-    case IR_OP_RELU: *r = x > 0 ? x : 0; return true;
-    case IR_OP_SIGN: *r = x > 0 ? 1 : x < 0 ? -1 : 0; return true;
-    default: return false;
-    }
-}
-
-static bool iop(ir_op_t op, const int64_t *a, const double *af, int na, int64_t *r) {
-    int64_t x = a[0], y = na > 1 ? a[1] : 0;
-    uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
-    switch (op) {
-    case IR_OP_ADD: *r = (int64_t)(ux + uy); return true;
-    case IR_OP_SUB: *r = (int64_t)(ux - uy); return true;
-    case IR_OP_MUL: *r = (int64_t)(ux * uy); return true;
-    case IR_OP_DIV:
-        if (y == 0 || (x == INT64_MIN && y == -1)) return false;
-        *r = x / y;   /* C truncation, as the generated code does */
-        return true;
-    case IR_OP_POW:
-        if (af[1] != (double)y) { *r = f2i(pow(af[0], af[1])); return true; }
-        return ipow(x, y, r);
-    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM:
-        *r = x;
-        for (int k = 1; k < na; k++) {
-            if (op == IR_OP_MAX) *r = a[k] > *r ? a[k] : *r;
-            else if (op == IR_OP_MIN) *r = a[k] < *r ? a[k] : *r;
-            else *r = (int64_t)((uint64_t)*r + (uint64_t)a[k]);
-        }
-        return true;
-    case IR_OP_EQUAL: *r = x == y; return true;
-    case IR_OP_LESS: *r = x < y; return true;
-    case IR_OP_GREATER: *r = x > y; return true;
-    case IR_OP_LESS_EQUAL: *r = x <= y; return true;
-    case IR_OP_GREATER_EQUAL: *r = x >= y; return true;
-    case IR_OP_AND: *r = x && y; return true;
-    case IR_OP_OR: *r = x || y; return true;
-    case IR_OP_XOR: *r = (x != 0) != (y != 0); return true;
-    case IR_OP_NOT: *r = !x; return true;
-    case IR_OP_NEG: *r = (int64_t)(0 - ux); return true;
-    case IR_OP_ABS: *r = x < 0 ? (int64_t)(0 - ux) : x; return true;
-    case IR_OP_RELU: *r = x > 0 ? x : 0; return true;
-    case IR_OP_SIGN: *r = x > 0 ? 1 : x < 0 ? -1 : 0; return true;
-    case IR_OP_FLOOR: case IR_OP_CEIL: *r = x; return true;
-    default: return false;
-    }
-}
-
-static int eval_eltwise(ir_graph_t *g, ir_node_t *n, res_t *r) {
-    int na = n->n_in;
-    if (na < 1 || na > EVAL_MAX_IN) return 0;
-    sh_t s[EVAL_MAX_IN], out;
-    for (int k = 0; k < na; k++)
+/* Any op with a scalar recipe (ir/recipe.h): the same semantics the backends lower. */
+static int eval_map(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    const ir_rexpr_t *e = ir_recipe(n->op, NULL);
+    int na = n->n_in, arity = ir_recipe_arity(e);
+    if (!e || na < 1 || na > EVAL_MAX_IN) return 0;
+    sh_t s[EVAL_MAX_IN], out = {0, {0}};
+    bool present[EVAL_MAX_IN] = {false}, in_bool[EVAL_MAX_IN] = {false};
+    ir_dtype_t t = IR_BOOL;
+    for (int k = na - 1; k >= 0; k--) {
+        if (!n->in[k]) continue;
         if (!in_const(n, k, &s[k])) return 0;
-    out = s[0];
-    for (int k = 1; k < na; k++)
-        if (!bcast_shape(&out, &s[k], &out)) return ir_error(g, n, "input shapes do not broadcast");
-    ir_dtype_t cdt = n->in[0]->dtype;
-    bool fl = ir_dtype_is_float(cdt);
-    if (!fl && (n->op == IR_OP_MEAN || n->op == IR_OP_SQRT || n->op == IR_OP_EXP || n->op == IR_OP_LOG ||
-                n->op == IR_OP_ERF || n->op == IR_OP_TANH || n->op == IR_OP_RECIPROCAL))
-        return 0;
-    ir_dtype_t odt = is_cmp(n->op) ? IR_BOOL : cdt;
+        present[k] = true;
+        in_bool[k] = n->in[k]->dtype == IR_BOOL;
+        if (!in_bool[k]) t = n->in[k]->dtype;
+    }
+    for (int k = 0; k < na; k++)
+        if (present[k] && !bcast_shape(&out, &s[k], &out)) return ir_error(g, n, "input shapes do not broadcast");
+    for (int k = 0; k < na; k++)
+        if (present[k] && n->in[k]->dtype != IR_BOOL && n->in[k]->dtype != t) return 0;
+    bool fl = ir_dtype_is_float(t);
+    ir_dtype_t odt = ir_recipe_is_bool(e, in_bool) ? IR_BOOL : t;
     if (!res_alloc(g, r, odt, &out)) return 0;
     int64_t st[EVAL_MAX_IN][IR_MAX_RANK];
-    for (int k = 0; k < na; k++) bcast_strides(&s[k], &out, st[k]);
+    for (int k = 0; k < na; k++)
+        if (present[k]) bcast_strides(&s[k], &out, st[k]);
     for (int64_t i = 0; i < r->numel; i++) {
-        int64_t ai[EVAL_MAX_IN];
-        double af[EVAL_MAX_IN];
+        ir_rval_t v[EVAL_MAX_IN];
         for (int k = 0; k < na; k++) {
+            if (!present[k]) continue;
             int64_t o = offset_of(&out, i, st[k]);
-            ai[k] = ld_i(n->in[k]->dtype, n->in[k]->data, o);
-            af[k] = ld_f(n->in[k]->dtype, n->in[k]->data, o);
+            if (fl && !in_bool[k]) v[k].f = ld_f(n->in[k]->dtype, n->in[k]->data, o);
+            else v[k].i = ld_i(n->in[k]->dtype, n->in[k]->data, o);
         }
-        if (fl) {
-            double x;
-            if (!fop(n->op, af, na, &x)) return 0;
-            st_f(odt, r->buf, i, x);
+        ir_rval_t x;
+        if (na <= arity) {
+            x = ir_recipe_eval(e, n, t, v, in_bool, present);
         } else {
-            int64_t x;
-            if (!iop(n->op, ai, af, na, &x)) return 0;
-            st_i(odt, r->buf, i, x);
+            /* variadic (Max, Min, Sum): fold the binary recipe left to right */
+            x = v[0];
+            for (int k = 1; k < na; k++) {
+                ir_rval_t pair[2] = {x, v[k]};
+                x = ir_recipe_eval(e, n, t, pair, in_bool, (const bool[]){true, true});
+            }
         }
+        if (fl && odt != IR_BOOL) st_f(odt, r->buf, i, x.f);
+        else st_i(odt, r->buf, i, x.i);
     }
     return 1;
 }
 
-static int eval_where(ir_graph_t *g, ir_node_t *n, res_t *r) {
-    sh_t s[3], out;
-    for (int k = 0; k < 3; k++)
-        if (!in_const(n, k, &s[k])) return 0;
-    if (!bcast_shape(&s[0], &s[1], &out) || !bcast_shape(&out, &s[2], &out))
-        return ir_error(g, n, "input shapes do not broadcast");
-    ir_dtype_t dt = n->in[1]->dtype;
-    if (n->in[2]->dtype != dt) return ir_error(g, n, "branches have different dtypes");
-    if (!res_alloc(g, r, dt, &out)) return 0;
-    size_t es = ir_dtype_size(dt);
-    int64_t st[3][IR_MAX_RANK];
-    for (int k = 0; k < 3; k++) bcast_strides(&s[k], &out, st[k]);
+/* Pow allows the exponent a different dtype; computed in double like the kernel does. */
+static int eval_pow(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s[2], out;
+    if (!in_const(n, 0, &s[0]) || !in_const(n, 1, &s[1])) return 0;
+    if (!bcast_shape(&s[0], &s[1], &out)) return ir_error(g, n, "input shapes do not broadcast");
+    ir_dtype_t t = n->in[0]->dtype;
+    if (!res_alloc(g, r, t, &out)) return 0;
+    int64_t st[2][IR_MAX_RANK];
+    for (int k = 0; k < 2; k++) bcast_strides(&s[k], &out, st[k]);
     for (int64_t i = 0; i < r->numel; i++) {
-        bool c = ld_i(n->in[0]->dtype, n->in[0]->data, offset_of(&out, i, st[0])) != 0;
-        int k = c ? 1 : 2;
-        memcpy((char *)r->buf + i * es, (const char *)n->in[k]->data + offset_of(&out, i, st[k]) * es, es);
+        double x = ld_f(t, n->in[0]->data, offset_of(&out, i, st[0]));
+        double y = ld_f(n->in[1]->dtype, n->in[1]->data, offset_of(&out, i, st[1]));
+        st_f(t, r->buf, i, pow(x, y));
     }
     return 1;
 }
+
 
 /* ---------------------------------------------------------------- data movement */
 /* Same elements, new shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout. */
@@ -715,43 +629,29 @@ static int eval_constant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
+static int eval_none(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    (void)g; (void)n; (void)r;
+    return 0;
+}
+
+typedef int (*eval_fn)(ir_graph_t *, ir_node_t *, res_t *);
+static const eval_fn eval_table[IR_OP_COUNT] = {
+#define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) ev,
+#include "ir/ops.def"
+#undef OP
+};
+
 int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
     if (n->dead || n->n_post || n->n_out < 1 || !n->out[0]) return 0;
     for (int k = 1; k < n->n_out; k++)
         if (n->out[k]) return 0;   /* secondary outputs (Dropout mask, Split) stay computed */
     if (n->out[0]->is_input) return 0;
-    if (n->op != IR_OP_SHAPE && n->op != IR_OP_SIZE)
+    if (eval_table[n->op] != eval_shape)   /* Shape and Size read only the input shape */
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
     res_t r = {0};
     int rc;
-    switch (n->op) {
-    case IR_OP_SHAPE: case IR_OP_SIZE: rc = eval_shape(g, n, &r); break;
-    case IR_OP_GATHER: rc = eval_gather(g, n, &r); break;
-    case IR_OP_CONCAT: rc = eval_concat(g, n, &r); break;
-    case IR_OP_SLICE: rc = eval_slice(g, n, &r); break;
-    case IR_OP_RESHAPE: case IR_OP_FLATTEN: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
-    case IR_OP_IDENTITY: case IR_OP_DROPOUT:
-        rc = eval_view(g, n, &r);
-        break;
-    case IR_OP_CAST: rc = eval_cast(g, n, &r); break;
-    case IR_OP_CONSTANT_OF_SHAPE: rc = eval_const_of_shape(g, n, &r); break;
-    case IR_OP_RANGE: rc = eval_range(g, n, &r); break;
-    case IR_OP_TRANSPOSE: rc = eval_transpose(g, n, &r); break;
-    case IR_OP_EXPAND: rc = eval_expand(g, n, &r); break;
-    case IR_OP_WHERE: rc = eval_where(g, n, &r); break;
-    case IR_OP_CONSTANT: rc = eval_constant(g, n, &r); break;
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
-    case IR_OP_MAX: case IR_OP_MIN: case IR_OP_SUM: case IR_OP_MEAN:
-    case IR_OP_EQUAL: case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
-    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR: case IR_OP_NOT:
-    case IR_OP_NEG: case IR_OP_ABS: case IR_OP_SQRT: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_ERF:
-    case IR_OP_TANH: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_RECIPROCAL: case IR_OP_RELU: case IR_OP_SIGN:
-        rc = eval_eltwise(g, n, &r);
-        break;
-    default:
-        return 0;
-    }
+    rc = eval_table[n->op](g, n, &r);
     if (rc <= 0) return rc;
     ir_value_t *v = n->out[0];
     v->dtype = r.dt;

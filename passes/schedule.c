@@ -28,35 +28,6 @@
 #define MIN_TASKS 4        /* split M too when (batch x groups) gives fewer tasks */
 #define VL_MAX 16          /* the kernel builds lane masks of at most 16 */
 
-/* ---------------------------------------------------------------- classes */
-/* Until the op table carries a class column, a local table. */
-static ir_sched_class_t op_class(ir_op_t op) {
-    switch (op) {
-    case IR_OP_CONV: case IR_OP_GEMM: case IR_OP_MATMUL:
-        return IR_SCHED_CONTRACTION;
-    case IR_OP_CONV_TRANSPOSE: case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_LRN:
-        return IR_SCHED_WINDOW;
-    case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX:
-    case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN:
-    case IR_OP_REDUCE_PROD: case IR_OP_LAYER_NORM: case IR_OP_ARG_MAX: case IR_OP_ARG_MIN:
-    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
-    case IR_OP_REDUCE_SUM_SQUARE: case IR_OP_HARDMAX: case IR_OP_CUM_SUM: case IR_OP_RMS_NORM:
-    case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS:
-        return IR_SCHED_REDUCTION;
-    case IR_OP_FLATTEN: case IR_OP_RESHAPE: case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT:
-    case IR_OP_SLICE: case IR_OP_GATHER: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE: case IR_OP_EXPAND:
-    case IR_OP_TILE: case IR_OP_PAD: case IR_OP_IDENTITY: case IR_OP_DROPOUT: case IR_OP_TRILU:
-    case IR_OP_GATHER_ELEMENTS: case IR_OP_RESIZE: case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
-        return IR_SCHED_DATA;
-    case IR_OP_SHAPE: case IR_OP_SIZE: case IR_OP_CONSTANT: case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE:
-        return IR_SCHED_CONTROL;
-    case IR_OP_BATCH_NORM:
-        return IR_SCHED_MAP;   /* inference form: a per-channel affine map */
-    default:
-        return IR_SCHED_MAP;   /* element-wise unary, binary, n-ary, Where, Cast, ... */
-    }
-}
-
 /* The first dim that is not a constant 1 (every dim before it is 1), or -1. */
 static int first_nonunit(const ir_shape_t *s) {
     for (int d = 0; d < s->rank; d++)
@@ -282,14 +253,16 @@ static int schedule_node(ir_graph_t *g, ir_node_t *n, pack_cache_t *pc) {
     if (!t || !s) return ir_error(g, n, "out of memory");
     memset(s, 0, sizeof *s);
     n->sched = s;
-    s->cls = op_class(n->op);
+    s->cls = ir_op_class(n->op);
     const ir_value_t *o = n->n_out > 0 ? n->out[0] : NULL;
     if (o)
         s->space = o->shape;
     else
         s->space.rank = -1;
     s->par_axis = first_nonunit(&s->space);
-    if (s->cls != IR_SCHED_CONTRACTION || !all_f32(n) || n->n_in < 2 || !n->in[0] || !n->in[1]) return 0;
+    /* of the contractions, the micro-kernel takes Conv, Gemm and MatMul (not ConvTranspose) */
+    bool mk = n->op == IR_OP_CONV || n->op == IR_OP_GEMM || n->op == IR_OP_MATMUL;
+    if (s->cls != IR_K_CONTRACT || !mk || !all_f32(n) || n->n_in < 2 || !n->in[0] || !n->in[1]) return 0;
 
     contraction_t c;
     memset(&c, 0, sizeof c);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/common/outcode.h"
 #include "backends/llvm/llvm_backend.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
@@ -133,7 +134,7 @@ static void parse_args(int argc, char **argv, options_t *o) {
         } else if ((v = long_value("--emit", argc, argv, &i))) {
             o->emit = parse_emit(v);
         } else if ((v = long_value("--name", argc, argv, &i))) {
-            if (!llvm_backend_valid_name(v)) USAGE_ERR("--name '%s' is not a valid C identifier", v);
+            if (!out_valid_name(v)) USAGE_ERR("--name '%s' is not a valid C identifier", v);
             o->name = v;
         } else if ((v = long_value("--cpu", argc, argv, &i)) || (v = long_value("-mcpu", argc, argv, &i))) {
             if (!*v) USAGE_ERR("--cpu needs a CPU name");

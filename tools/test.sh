@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (.ci/run calls exactly this). Steps:
 #   deps → build (Release, -Werror) → unit tests → ASan+UBSan build → unit tests under it
-#   → CLI bad-input tests (both builds) → model tests → conformance runner.
+#   → CLI bad-input tests (both builds) → golden IR/diagnostic files → model tests
+#   → conformance runner.
 # Every step runs even when an earlier one failed (unless it needs what failed), each
 # step's log goes to build/test-logs/, and a summary closes the run. Exit 1 if any failed.
 #   ONNXC_TEST_BUDGET  seconds the whole run may take (default 1560 = 26 min); the
@@ -143,6 +144,8 @@ fi
 
 if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   step cli runner "$py" tests/cli/run_cli_tests.py --onnxc "$bdir/onnxc"
+  # Expected --dump-ir text and diagnostics for small models (tests/golden/README.md).
+  step golden runner bash tests/golden/run_golden.sh --onnxc "$bdir/onnxc"
   if [ "${asan_built:-0}" = 1 ] && [ -x "$adir/onnxc" ]; then
     # Bad input through the sanitized compiler (and a program linked by it): any ASan or
     # UBSan report fails the case.
@@ -172,7 +175,7 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
     fi
   fi
 else
-  for s in cli models conformance; do not_run "$s" "$bdir/onnxc was not built"; done
+  for s in cli golden models conformance; do not_run "$s" "$bdir/onnxc was not built"; done
 fi
 
 echo

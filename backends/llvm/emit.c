@@ -17,18 +17,10 @@
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
-#include "backends/llvm/emit_int.h"
+#include "backends/common/outcode.h"
 #include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/lower.h"
 #include "ir/sched.h"
-
-bool llvm_backend_valid_name(const char *s) {
-    if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
-    for (const char *p = s; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_')) return false;
-    /* Leaves room for the longest derived symbol in our 256-byte name buffers. */
-    return strlen(s) <= 200;
-}
 
 void llvm_backend_version(char *buf, size_t n) {
     unsigned a = 0, b = 0, c = 0;
@@ -144,7 +136,7 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
     LLVMTargetRef tgt = NULL;
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(t->triple, &tgt, &msg)) {
-        ef_err(err, n, "unsupported target triple '%s': %s", host ? t->triple : o->triple, msg ? msg : "");
+        out_err(err, n, "unsupported target triple '%s': %s", host ? t->triple : o->triple, msg ? msg : "");
         LLVMDisposeMessage(msg);
         target_dispose(t);
         return -1;
@@ -154,12 +146,12 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
     char warn[512];
     t->tm = create_tm_checked(tgt, t, lv[o->opt_level], !native, warn, sizeof warn);
     if (!t->tm) {
-        ef_err(err, n, "cannot create a target machine for '%s' (cpu '%s')", t->triple, t->cpu);
+        out_err(err, n, "cannot create a target machine for '%s' (cpu '%s')", t->triple, t->cpu);
         target_dispose(t);
         return -1;
     }
     if (strstr(warn, "not a recognized processor")) {
-        ef_err(err, n, "unknown CPU '%s' for target '%s'", t->cpu, t->triple);
+        out_err(err, n, "unknown CPU '%s' for target '%s'", t->cpu, t->triple);
         target_dispose(t);
         return -1;
     }
@@ -219,30 +211,17 @@ static LLVMValueRef cstring(emitter_t *e, const char *s) {
     return private_const(e, LLVMConstStringInContext2(e->ctx, s, strlen(s), 0), nm);
 }
 
-/* One byte-array constant holding every constant value at its planned offset: emitting
- * one LLVM constant per element costs orders of magnitude more time and memory. */
+/* The blob's bytes (backends/common) as one private byte-array constant; out_weights_blob
+ * says why one. */
 static int build_blob(emitter_t *e, LLVMValueRef *out, char *err, size_t n) {
-    ir_graph_t *g = e->g;
     *out = NULL;
-    if (g->blob_size <= 0) return 0;
-    if ((uint64_t)g->blob_size > (uint64_t)SIZE_MAX / 2)
-        return ef_err(err, n, "%s: weights blob of %lld bytes is too large", g->path, (long long)g->blob_size);
-    char *bytes = calloc(1, (size_t)g->blob_size);
-    if (!bytes) return ef_err(err, n, "%s: out of memory for %lld bytes of weights", g->path, (long long)g->blob_size);
-    for (int i = 0; i < g->n_values; i++) {
-        const ir_value_t *v = g->values[i];
-        if (v->storage != IR_ST_CONST) continue;
-        if (!v->data || v->offset < 0 || v->offset > g->blob_size ||
-            v->data_size > (uint64_t)(g->blob_size - v->offset)) {
-            free(bytes);
-            return ef_err(err, n, "%s: internal error: constant '%s' (%zu bytes at offset %lld) does not fit the %lld-byte weights blob",
-                          g->path, v->name, v->data_size, (long long)v->offset, (long long)g->blob_size);
-        }
-        memcpy(bytes + v->offset, v->data, v->data_size);
-    }
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    if (out_weights_blob(e->g, &bytes, &size, err, n)) return -1;
+    if (!bytes) return 0;
     char nm[256];
     snprintf(nm, sizeof nm, "%s_weights", e->o->name);
-    LLVMValueRef init = LLVMConstStringInContext2(e->ctx, bytes, (size_t)g->blob_size, 1);
+    LLVMValueRef init = LLVMConstStringInContext2(e->ctx, (const char *)bytes, size, 1);
     free(bytes);
     LLVMValueRef gv = private_const(e, init, nm);
     LLVMSetAlignment(gv, 64);
@@ -250,28 +229,28 @@ static int build_blob(emitter_t *e, LLVMValueRef *out, char *err, size_t n) {
     return 0;
 }
 
-static LLVMValueRef tensor_desc(emitter_t *e, const ir_value_t *v) {
-    int r = v->shape.rank;
+static LLVMValueRef tensor_desc(emitter_t *e, const out_tensor_t *t) {
+    int r = t->rank;
     LLVMValueRef dims = LLVMConstPointerNull(e->ptr), syms = LLVMConstPointerNull(e->ptr);
     if (r > 0) {
         LLVMValueRef dv[IR_MAX_RANK], sv[IR_MAX_RANK];
         for (int d = 0; d < r; d++) {
-            dv[d] = LLVMConstInt(e->i64, (unsigned long long)v->shape.dims[d].v, 1);
-            sv[d] = LLVMConstInt(e->i32, (unsigned long long)(int64_t)v->shape.dims[d].sym, 1);
+            dv[d] = LLVMConstInt(e->i64, (unsigned long long)t->dims[d], 1);
+            sv[d] = LLVMConstInt(e->i32, (unsigned long long)(int64_t)t->dim_sym[d], 1);
         }
         dims = private_const(e, LLVMConstArray2(e->i64, dv, (uint64_t)r), ".dims");
         syms = private_const(e, LLVMConstArray2(e->i32, sv, (uint64_t)r), ".dim_sym");
     }
-    LLVMValueRef f[5] = {cstring(e, v->name), LLVMConstInt(e->i32, (unsigned long long)v->dtype, 0),
-                         LLVMConstInt(e->i32, (unsigned long long)(r > 0 ? r : 0), 0), dims, syms};
+    LLVMValueRef f[5] = {cstring(e, t->name), LLVMConstInt(e->i32, (unsigned long long)t->dtype, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)r, 0), dims, syms};
     return LLVMConstNamedStruct(e->tensor_desc_t, f, 5);
 }
 
-static LLVMValueRef tensor_descs(emitter_t *e, ir_value_t **vs, int count, const char *nm) {
+static LLVMValueRef tensor_descs(emitter_t *e, const out_tensor_t *ts, int count, const char *nm) {
     if (count == 0) return LLVMConstPointerNull(e->ptr);
     LLVMValueRef *el = malloc(sizeof(LLVMValueRef) * (size_t)count);
     if (!el) return NULL;
-    for (int i = 0; i < count; i++) el[i] = tensor_desc(e, vs[i]);
+    for (int i = 0; i < count; i++) el[i] = tensor_desc(e, &ts[i]);
     LLVMValueRef arr = private_const(e, LLVMConstArray2(e->tensor_desc_t, el, (uint64_t)count), nm);
     free(el);
     return arr;
@@ -282,18 +261,16 @@ static LLVMValueRef tensor_descs(emitter_t *e, ir_value_t **vs, int count, const
 static int build_descriptor(emitter_t *e, char *err, size_t n) {
     ir_graph_t *g = e->g;
     const char *N = e->o->name;
-    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
-        const ir_value_t *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
-        if (v->shape.rank < 0 || v->shape.rank > IR_MAX_RANK)
-            return ef_err(err, n, "%s: %s '%s' has no known shape", g->path, i < g->n_inputs ? "input" : "output",
-                          v->name);
-    }
+    out_desc_t d;
+    if (out_desc_build(g, N, &d, err, n)) return -1;
     char fn_run[256], fn_ws[256], nm[256];
     snprintf(fn_run, sizeof fn_run, "%s_run", N);
     snprintf(fn_ws, sizeof fn_ws, "%s_workspace_size", N);
     LLVMValueRef run = LLVMGetNamedFunction(e->mod, fn_run), ws = LLVMGetNamedFunction(e->mod, fn_ws);
-    if (!run || !ws || LLVMCountBasicBlocks(run) == 0 || LLVMCountBasicBlocks(ws) == 0)
-        return ef_err(err, n, "%s: internal error: the lowering did not define %s and %s", g->path, fn_run, fn_ws);
+    if (!run || !ws || LLVMCountBasicBlocks(run) == 0 || LLVMCountBasicBlocks(ws) == 0) {
+        out_desc_free(&d);
+        return out_err(err, n, "%s: internal error: the lowering did not define %s and %s", g->path, fn_run, fn_ws);
+    }
 
     LLVMTypeRef td[5] = {e->ptr, e->i32, e->i32, e->ptr, e->ptr};
     e->tensor_desc_t = LLVMStructCreateNamed(e->ctx, "onnxc_tensor_desc_t");
@@ -302,25 +279,26 @@ static int build_descriptor(emitter_t *e, char *err, size_t n) {
     e->model_desc_t = LLVMStructCreateNamed(e->ctx, "onnxc_model_desc_t");
     LLVMStructSetBody(e->model_desc_t, md, 9, 0);
 
-    LLVMValueRef ins = tensor_descs(e, g->inputs, g->n_inputs, ".inputs");
-    LLVMValueRef outs = tensor_descs(e, g->outputs, g->n_outputs, ".outputs");
+    LLVMValueRef ins = tensor_descs(e, d.inputs, d.n_inputs, ".inputs");
+    LLVMValueRef outs = tensor_descs(e, d.outputs, d.n_outputs, ".outputs");
     LLVMValueRef syms = LLVMConstPointerNull(e->ptr);
-    if (g->n_syms > 0) {
-        LLVMValueRef *sv = malloc(sizeof(LLVMValueRef) * (size_t)g->n_syms);
+    if (d.n_syms > 0) {
+        LLVMValueRef *sv = malloc(sizeof(LLVMValueRef) * (size_t)d.n_syms);
         if (sv) {
-            for (int s = 0; s < g->n_syms; s++) sv[s] = cstring(e, g->syms[s]);
-            syms = private_const(e, LLVMConstArray2(e->ptr, sv, (uint64_t)g->n_syms), ".sym_names");
+            for (int s = 0; s < d.n_syms; s++) sv[s] = cstring(e, d.sym_names[s]);
+            syms = private_const(e, LLVMConstArray2(e->ptr, sv, (uint64_t)d.n_syms), ".sym_names");
             free(sv);
         } else {
             syms = NULL;
         }
     }
-    if (!ins || !outs || !syms) return ef_err(err, n, "%s: out of memory building the descriptor", g->path);
     LLVMValueRef f[9] = {cstring(e, N),
-                         LLVMConstInt(e->i32, (unsigned long long)g->n_inputs, 0),
-                         LLVMConstInt(e->i32, (unsigned long long)g->n_outputs, 0),
-                         LLVMConstInt(e->i32, (unsigned long long)g->n_syms, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)d.n_inputs, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)d.n_outputs, 0),
+                         LLVMConstInt(e->i32, (unsigned long long)d.n_syms, 0),
                          ins, outs, syms, ws, run};
+    out_desc_free(&d);
+    if (!ins || !outs || !syms) return out_err(err, n, "%s: out of memory building the descriptor", g->path);
     snprintf(nm, sizeof nm, "%s_desc", N);
     LLVMValueRef desc = LLVMAddGlobal(e->mod, e->model_desc_t, nm);
     LLVMSetInitializer(desc, LLVMConstNamedStruct(e->model_desc_t, f, 9));
@@ -344,7 +322,7 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
         snprintf(first, sizeof first, "%s", msg ? msg : "");
         first[strcspn(first, "\n")] = 0;
         LLVMDisposeMessage(msg);
-        return ef_err(err, n, "%s: internal error: invalid LLVM IR: %s", e->g->path, first);
+        return out_err(err, n, "%s: internal error: invalid LLVM IR: %s", e->g->path, first);
     }
     LLVMDisposeMessage(msg);
     char pipeline[32];
@@ -358,7 +336,7 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
     LLVMDisposePassBuilderOptions(po);
     if (le) {
         char *m = LLVMGetErrorMessage(le);
-        ef_err(err, n, "%s: internal error: LLVM pass pipeline '%s' failed: %s", e->g->path, pipeline, m);
+        out_err(err, n, "%s: internal error: LLVM pass pipeline '%s' failed: %s", e->g->path, pipeline, m);
         LLVMDisposeErrorMessage(m);
         return -1;
     }
@@ -367,13 +345,13 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
 
 static int write_stdout(const char *data, size_t size, char *err, size_t n) {
     if (fwrite(data, 1, size, stdout) != size || fflush(stdout) != 0)
-        return ef_err(err, n, "cannot write to standard output: %s", strerror(errno));
+        return out_err(err, n, "cannot write to standard output: %s", strerror(errno));
     return 0;
 }
 
 /* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
  * the caller so the header and the output appear together. */
-static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj, char *err, size_t n) {
+static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
     const llvm_backend_opts_t *o = e->o;
     char *msg = NULL;
     bool to_stdout = strcmp(o->output, "-") == 0;
@@ -384,9 +362,9 @@ static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj,
             LLVMDisposeMessage(s);
             return rc;
         }
-        if (ef_tmp_create(out, o->output, "", err, n)) return -1;
+        if (out_file_create(out, o->output, "", err, n)) return -1;
         if (LLVMPrintModuleToFile(e->mod, out->path, &msg)) {
-            ef_err(err, n, "cannot write '%s': %s", o->output, msg ? msg : "");
+            out_err(err, n, "cannot write '%s': %s", o->output, msg ? msg : "");
             LLVMDisposeMessage(msg);
             return -1;
         }
@@ -395,7 +373,7 @@ static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj,
     if (o->emit == LLVM_EMIT_ASM && to_stdout) {
         LLVMMemoryBufferRef mb = NULL;
         if (LLVMTargetMachineEmitToMemoryBuffer(t->tm, e->mod, LLVMAssemblyFile, &msg, &mb)) {
-            ef_err(err, n, "%s: code generation failed: %s", e->g->path, msg ? msg : "");
+            out_err(err, n, "%s: code generation failed: %s", e->g->path, msg ? msg : "");
             LLVMDisposeMessage(msg);
             return -1;
         }
@@ -409,20 +387,20 @@ static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj,
         const char *rd = o->runtime_dir && *o->runtime_dir ? o->runtime_dir : ".";
         int k = snprintf(archive, sizeof archive, "%s/libonnxc_rt.a", rd);
         if (k < 0 || (size_t)k >= sizeof archive || access(archive, R_OK) != 0)
-            return ef_err(err, n, "runtime library '%s/libonnxc_rt.a' not found (build the onnxc_rt target or set ONNXC_RUNTIME_DIR)", rd);
+            return out_err(err, n, "runtime library '%s/libonnxc_rt.a' not found (build the onnxc_rt target or set ONNXC_RUNTIME_DIR)", rd);
     }
     /* The object goes straight to the output for OBJ/ASM, or to a temporary .o (the
      * compiler driver picks the file type by suffix) that the link reads. */
-    ef_tmp_t *code = link ? obj : out;
-    if (ef_tmp_create(code, o->output, link ? ".o" : "", err, n)) return -1;
+    out_file_t *code = link ? obj : out;
+    if (out_file_create(code, o->output, link ? ".o" : "", err, n)) return -1;
     LLVMCodeGenFileType ft = o->emit == LLVM_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
     if (LLVMTargetMachineEmitToFile(t->tm, e->mod, code->path, ft, &msg)) {
-        ef_err(err, n, "%s: code generation for '%s' failed: %s", e->g->path, o->output, msg ? msg : "");
+        out_err(err, n, "%s: code generation for '%s' failed: %s", e->g->path, o->output, msg ? msg : "");
         LLVMDisposeMessage(msg);
         return -1;
     }
     if (!link) return 0;
-    if (ef_tmp_create(out, o->output, "", err, n)) return -1;
+    if (out_file_create(out, o->output, "", err, n)) return -1;
     char *argv[16];
     int a = 0;
     argv[a++] = (char *)(o->cc && *o->cc ? o->cc : "cc");
@@ -440,7 +418,50 @@ static int write_output(emitter_t *e, target_t *t, ef_tmp_t *out, ef_tmp_t *obj,
     argv[a] = NULL;
     char what[PATH_MAX + 32];
     snprintf(what, sizeof what, "linking '%s'", o->output);
-    return ef_spawn(argv, what, err, n);
+    return out_spawn(argv, what, err, n);
+}
+
+int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n) {
+    return out_header_path(output, emit == LLVM_EMIT_SO, buf, n);
+}
+
+/* The header's "Link:" lines for what this compile produced. A shared library is named on
+ * the link line by -l when it is lib*.so, by its path otherwise; either way the program
+ * needs the folder at run time too. File names reach a C comment, so an odd one is not
+ * spelled out. */
+static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
+    if (o->emit != LLVM_EMIT_SO) {
+        snprintf(buf, n,
+                 " * Link: cc prog.c %s.o -lm  (a NULL ctx needs nothing else; the runtime's\n"
+                 " * onnxc_ctx_create from libonnxc_rt.a gives a thread pool).\n",
+                 o->name);
+        return;
+    }
+    static const char ctx_note[] = " * A NULL ctx needs nothing else; the runtime's onnxc_ctx_create from libonnxc_rt.a\n"
+                                   " * gives a thread pool.\n";
+    const char *slash = strrchr(o->output, '/');
+    const char *base = slash ? slash + 1 : o->output;
+    size_t len = strlen(base);
+    bool plain = len > 0 && len < 200;
+    for (const char *p = base; *p && plain; p++)
+        plain = isalnum((unsigned char)*p) || strchr("._+-", *p);
+    if (plain && len > 6 && strncmp(base, "lib", 3) == 0 && strcmp(base + len - 3, ".so") == 0)
+        snprintf(buf, n,
+                 " * Link: cc prog.c -L<folder of %s> -l%.*s -Wl,-rpath,<that folder>\n"
+                 " * (or point LD_LIBRARY_PATH at the folder when running prog).\n%s",
+                 base, (int)(len - 6), base + 3, ctx_note);
+    else
+        snprintf(buf, n,
+                 " * Link: cc prog.c <path of %s>  (prog then loads the library from\n"
+                 " * that path when it starts).\n%s",
+                 plain ? base : "the shared library", ctx_note);
+}
+
+static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, char **text, char *err, size_t n) {
+    char link[1024];
+    link_doc(o, link, sizeof link);
+    out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link};
+    return out_header_text(g, &ho, text, err, n);
 }
 
 /* A device or pipe as output (-o /dev/null) gets no header beside it. */
@@ -450,22 +471,22 @@ static bool is_special(const char *path) {
 }
 
 int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen) {
-    if (!g || !o || !o->output || !*o->output) return ef_err(err, errlen, "no output file given");
-    if (!llvm_backend_valid_name(o->name))
-        return ef_err(err, errlen, "model name '%s' is not a valid C identifier", o->name ? o->name : "");
-    if (o->opt_level < 0 || o->opt_level > 3) return ef_err(err, errlen, "optimisation level %d is not 0..3", o->opt_level);
+    if (!g || !o || !o->output || !*o->output) return out_err(err, errlen, "no output file given");
+    if (!out_valid_name(o->name))
+        return out_err(err, errlen, "model name '%s' is not a valid C identifier", o->name ? o->name : "");
+    if (o->opt_level < 0 || o->opt_level > 3) return out_err(err, errlen, "optimisation level %d is not 0..3", o->opt_level);
     bool to_stdout = strcmp(o->output, "-") == 0;
     if (to_stdout && o->emit != LLVM_EMIT_ASM && o->emit != LLVM_EMIT_LLVM_IR)
-        return ef_err(err, errlen, "only --emit=llvm and --emit=asm can write to standard output");
+        return out_err(err, errlen, "only --emit=llvm and --emit=asm can write to standard output");
     char header[PATH_MAX] = "";
     if (o->header && *o->header) {
         snprintf(header, sizeof header, "%s", o->header);
     } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO) && !is_special(o->output)) {
         if (llvm_backend_header_path(o->output, o->emit, header, sizeof header))
-            return ef_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
+            return out_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
     }
     if (header[0] && strcmp(header, o->output) == 0)
-        return ef_err(err, errlen, "the header '%s' would overwrite the output", header);
+        return out_err(err, errlen, "the header '%s' would overwrite the output", header);
 
     target_t t;
     if (target_create(&t, o, err, errlen)) return -1;
@@ -481,32 +502,32 @@ int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err,
     LLVMSetModuleDataLayout(e.mod, dl);
     LLVMDisposeTargetData(dl);
 
-    ef_tmp_t out = {0}, obj = {0}, hdr = {0};
+    out_file_t out = {0}, obj = {0}, hdr = {0};
     llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
                       .vector_bits = t.vector_bits};
     int rc = build_blob(&e, &L.blob, err, errlen);
     if (rc == 0) {
         g->err[0] = 0;
         if (llvm_lower_graph(&L) != 0) {
-            rc = ef_err(err, errlen, "%s", g->err[0] ? g->err : "kernel lowering failed");
+            rc = out_err(err, errlen, "%s", g->err[0] ? g->err : "kernel lowering failed");
         }
     }
     if (rc == 0) rc = build_descriptor(&e, err, errlen);
     if (rc == 0) rc = verify_and_optimise(&e, &t, err, errlen);
     if (rc == 0) rc = write_output(&e, &t, &out, &obj, err, errlen);
     if (rc == 0 && header[0]) {
-        char *text = llvm_backend_header_text(g, o->name, o->model_path);
-        if (!text) rc = ef_err(err, errlen, "out of memory writing '%s'", header);
-        if (rc == 0) rc = ef_tmp_create(&hdr, header, "", err, errlen);
-        if (rc == 0) rc = ef_tmp_write(&hdr, text, strlen(text), err, errlen);
+        char *text = NULL;
+        rc = header_text(g, o, &text, err, errlen);
+        if (rc == 0) rc = out_file_create(&hdr, header, "", err, errlen);
+        if (rc == 0) rc = out_file_write(&hdr, text, strlen(text), err, errlen);
         free(text);
     }
     /* Everything exists; now make it visible, output first. */
-    if (rc == 0 && out.live) rc = ef_tmp_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
-    if (rc == 0 && hdr.live) rc = ef_tmp_commit(&hdr, false, err, errlen);
-    ef_tmp_discard(&obj, false);
-    ef_tmp_discard(&hdr, rc != 0);
-    ef_tmp_discard(&out, rc != 0);
+    if (rc == 0 && out.live) rc = out_file_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
+    if (rc == 0 && hdr.live) rc = out_file_commit(&hdr, false, err, errlen);
+    out_file_discard(&obj, false);
+    out_file_discard(&hdr, rc != 0);
+    out_file_discard(&out, rc != 0);
 
     LLVMDisposeModule(e.mod);
     LLVMContextDispose(e.ctx);

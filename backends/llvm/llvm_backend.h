@@ -1,6 +1,8 @@
 /* The LLVM backend's public face: a scheduled graph (passes/passes.h contract) -> an
  * object file, assembly, LLVM IR, a shared library or a standalone executable, plus the
- * generated C header that documents the ABI of runtime/onnxc_abi.h for this model.
+ * generated C header that documents the ABI of runtime/onnxc_abi.h for this model (its
+ * text, the descriptor and weights data and the atomic output files come from
+ * backends/common/outcode.h, shared with the other backends).
  *
  * Outputs appear atomically: everything is written to temporary files beside the output
  * and renamed into place at the end, so a failure at any step leaves nothing behind. */
@@ -25,7 +27,7 @@ typedef enum llvm_emit_kind {
 } llvm_emit_kind_t;
 
 typedef struct llvm_backend_opts {
-    const char *name;         /* symbol prefix, a C identifier (required) */
+    const char *name;         /* symbol prefix (required; see out_valid_name) */
     int opt_level;            /* 0..3 */
     const char *cpu;          /* NULL or "native": the host's CPU and features */
     const char *triple;       /* NULL: the default (host) triple */
@@ -53,16 +55,6 @@ int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err,
 /* The header path that goes with an OBJ/SO output: the output's extension replaced by
  * ".h" (a "lib" prefix is dropped for SO: libmlp.so -> mlp.h). -1 if it does not fit. */
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n);
-
-/* Writes the generated header for g to path (atomically). 0 or -1 with err set. */
-int llvm_backend_write_header(const ir_graph_t *g, const char *name, const char *model_path,
-                              const char *path, char *err, size_t errlen);
-
-/* The header text itself, malloc'd (the caller frees), or NULL when out of memory. */
-char *llvm_backend_header_text(const ir_graph_t *g, const char *name, const char *model_path);
-
-/* True if s is a valid C identifier (what --name must be). */
-bool llvm_backend_valid_name(const char *s);
 
 /* "LLVM 19.1.7", for --version. */
 void llvm_backend_version(char *buf, size_t n);

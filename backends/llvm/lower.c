@@ -414,25 +414,9 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
 static int lower_node(lw_t *k, ir_node_t *n) {
     k->node = n;
     if (!n->sched) return lw_error(k, "internal error: the node has no schedule (pass_schedule did not run)");
-    switch (n->op) {
-    case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: case IR_OP_GEMM: case IR_OP_MATMUL:
-    case IR_OP_BATCH_NORM: case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL:
-    case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_SOFTMAX:
-    case IR_OP_LOG_SOFTMAX: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX:
-    case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD: case IR_OP_LAYER_NORM:
-    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
-    case IR_OP_REDUCE_SUM_SQUARE: case IR_OP_ARG_MAX: case IR_OP_ARG_MIN:
-    case IR_OP_LRN: case IR_OP_HARDMAX: case IR_OP_CUM_SUM: case IR_OP_RMS_NORM: case IR_OP_INSTANCE_NORM:
-    case IR_OP_GROUP_NORM: case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS:
-        return lw_lower_nn(k, n);
-    case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT: case IR_OP_SLICE: case IR_OP_GATHER:
-    case IR_OP_EXPAND: case IR_OP_TILE: case IR_OP_PAD: case IR_OP_SHAPE: case IR_OP_SIZE:
-    case IR_OP_CONSTANT_OF_SHAPE: case IR_OP_RANGE: case IR_OP_TRILU: case IR_OP_GATHER_ELEMENTS: case IR_OP_RESIZE:
-    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
-        return lw_lower_data(k, n);
-    default:
-        return lw_lower_eltwise(k, n);
-    }
+    lw_lower_fn f = lw_lowering(n->op);
+    if (!f) return lw_error(k, "the LLVM backend has no lowering for %s", ir_op_name(n->op));
+    return f(k, n);
 }
 
 /* Byte size of every symbolic-sized buffer plus the static region. */

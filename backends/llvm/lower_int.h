@@ -97,6 +97,9 @@ typedef LLVMValueRef (*lw_elem_fn)(lw_t *k, const ir_node_t *n, LLVMValueRef *id
 int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud);
 
 /* ---- op families (lower_*.c); each emits one complete kernel for n */
+typedef int (*lw_lower_fn)(lw_t *k, const ir_node_t *n);
+/* The lowering of op (lower_table.c); NULL when this backend has none. */
+lw_lower_fn lw_lowering(ir_op_t op);
 int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic, Where, Cast, copies */
 int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
 int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */

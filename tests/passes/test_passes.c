@@ -700,7 +700,7 @@ static void test_schedule_gemm_avx2(void **state) {
     pipeline_for(g, &t);
     const ir_sched_t *s = n->sched;
     assert_non_null(s);
-    assert_int_equal(s->cls, IR_SCHED_CONTRACTION);
+    assert_int_equal(s->cls, IR_K_CONTRACT);
     assert_true(s->tiled);
     assert_int_equal(s->space.rank, 2);
     assert_int_equal(s->space.dims[0].v, 64);
@@ -795,7 +795,7 @@ static void test_schedule_conv_and_map(void **state) {
     pipeline_for(g, &t);
     const ir_sched_t *s = conv->sched;
     assert_non_null(s);
-    assert_int_equal(s->cls, IR_SCHED_CONTRACTION);
+    assert_int_equal(s->cls, IR_K_CONTRACT);
     assert_true(s->tiled);
     assert_int_equal(s->par_axis, 0);         /* tasks: batch x column groups */
     assert_int_equal(s->tiles.nb, 1);
@@ -810,7 +810,7 @@ static void test_schedule_conv_and_map(void **state) {
     assert_int_equal(W->storage, IR_ST_CONST);
     /* the Sigmoid is a map split along its first non-unit axis */
     assert_non_null(sig->sched);
-    assert_int_equal(sig->sched->cls, IR_SCHED_MAP);
+    assert_int_equal(sig->sched->cls, IR_K_MAP);
     assert_false(sig->sched->tiled);
     assert_int_equal(sig->sched->par_axis, 1);
     for (int i = 0; i < g->n_nodes; i++) assert_non_null(g->nodes[i]->sched);

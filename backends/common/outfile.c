@@ -1,4 +1,5 @@
-/* Output files that appear whole or not at all, and the linker subprocess. */
+/* Output files that appear whole or not at all, and the tools (linker, nvcc) a backend
+ * runs to finish them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -10,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backends/llvm/emit_int.h"
+#include "backends/common/outcode.h"
 
 extern char **environ;
 
-int ef_err(char *err, size_t n, const char *fmt, ...) {
+int out_err(char *err, size_t n, const char *fmt, ...) {
     if (!err || n == 0) return -1;
     char tmp[4096];
     va_list ap;
@@ -53,22 +54,22 @@ static void split_path(const char *path, char *dir, size_t dn, const char **base
     }
 }
 
-int ef_tmp_create(ef_tmp_t *t, const char *final, const char *suffix, char *err, size_t n) {
+int out_file_create(out_file_t *t, const char *final, const char *suffix, char *err, size_t n) {
     memset(t, 0, sizeof *t);
     struct stat st;
     if (stat(final, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (S_ISDIR(st.st_mode)) return ef_err(err, n, "cannot write '%s': it is a folder", final);
+        if (S_ISDIR(st.st_mode)) return out_err(err, n, "cannot write '%s': it is a folder", final);
         if (*suffix) {
             /* An intermediate (the object a link reads) beside a device would land in
              * /dev: put it in the temporary folder instead. */
             const char *td = getenv("TMPDIR");
             char alt[PATH_MAX];
             snprintf(alt, sizeof alt, "%s/onnxc", td && *td ? td : "/tmp");
-            return ef_tmp_create(t, alt, suffix, err, n);
+            return out_file_create(t, alt, suffix, err, n);
         }
         /* A device or pipe (-o /dev/null, a FIFO): renaming over it would replace the
          * device node with a file, so write to it in place. */
-        if (strlen(final) >= sizeof t->path) return ef_err(err, n, "cannot write '%s': path too long", final);
+        if (strlen(final) >= sizeof t->path) return out_err(err, n, "cannot write '%s': path too long", final);
         snprintf(t->path, sizeof t->path, "%s", final);
         snprintf(t->final, sizeof t->final, "%s", final);
         t->direct = true;
@@ -80,42 +81,42 @@ int ef_tmp_create(ef_tmp_t *t, const char *final, const char *suffix, char *err,
     char dir[PATH_MAX];
     const char *base;
     split_path(final, dir, sizeof dir, &base);
-    if (!*base) return ef_err(err, n, "cannot write '%s': not a file name", final);
+    if (!*base) return out_err(err, n, "cannot write '%s': not a file name", final);
     /* Beside the output, so the final rename stays within one file system. */
     int len = snprintf(t->path, sizeof t->path, "%s/.%s.XXXXXX%s", dir, base, suffix);
     if (len < 0 || (size_t)len >= sizeof t->path || strlen(final) >= sizeof t->final)
-        return ef_err(err, n, "cannot write '%s': path too long", final);
+        return out_err(err, n, "cannot write '%s': path too long", final);
     snprintf(t->final, sizeof t->final, "%s", final);
     int fd = mkstemps(t->path, (int)strlen(suffix));
-    if (fd < 0) return ef_err(err, n, "cannot write '%s': %s", final, strerror(errno));
+    if (fd < 0) return out_err(err, n, "cannot write '%s': %s", final, strerror(errno));
     close(fd);
     t->live = true;
     return 0;
 }
 
-int ef_tmp_write(ef_tmp_t *t, const void *data, size_t size, char *err, size_t n) {
+int out_file_write(out_file_t *t, const void *data, size_t size, char *err, size_t n) {
     FILE *f = fopen(t->path, "wb");
-    if (!f) return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
+    if (!f) return out_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
     size_t w = size ? fwrite(data, 1, size, f) : 0;
     int e = errno;
     int rc = fclose(f);
     if (w != size || rc != 0)
-        return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(w != size ? e : errno));
+        return out_err(err, n, "cannot write '%s': %s", t->final, strerror(w != size ? e : errno));
     return 0;
 }
 
-int ef_tmp_commit(ef_tmp_t *t, bool exec, char *err, size_t n) {
+int out_file_commit(out_file_t *t, bool exec, char *err, size_t n) {
     if (t->direct) return 0;
     /* mkstemp made the file 0600; give it the mode a plain open() would have. */
     mode_t mask = umask(0);
     umask(mask);
     if (chmod(t->path, (exec ? 0777 : 0666) & ~mask) != 0 || rename(t->path, t->final) != 0)
-        return ef_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
+        return out_err(err, n, "cannot write '%s': %s", t->final, strerror(errno));
     t->committed = true;
     return 0;
 }
 
-void ef_tmp_discard(ef_tmp_t *t, bool rollback) {
+void out_file_discard(out_file_t *t, bool rollback) {
     if (!t->live || t->direct) return;
     if (!t->committed)
         unlink(t->path);
@@ -124,9 +125,18 @@ void ef_tmp_discard(ef_tmp_t *t, bool rollback) {
     t->live = false;
 }
 
-int ef_spawn(char *const argv[], const char *what, char *err, size_t n) {
+int out_write_file(const char *path, const void *data, size_t size, bool exec, char *err, size_t n) {
+    out_file_t t;
+    int rc = out_file_create(&t, path, "", err, n);
+    if (rc == 0) rc = out_file_write(&t, data, size, err, n);
+    if (rc == 0) rc = out_file_commit(&t, exec, err, n);
+    out_file_discard(&t, false);
+    return rc;
+}
+
+int out_spawn(char *const argv[], const char *what, char *err, size_t n) {
     FILE *cap = tmpfile();
-    if (!cap) return ef_err(err, n, "%s: cannot create a temporary file: %s", what, strerror(errno));
+    if (!cap) return out_err(err, n, "%s: cannot create a temporary file: %s", what, strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fileno(cap), 1);
@@ -136,13 +146,13 @@ int ef_spawn(char *const argv[], const char *what, char *err, size_t n) {
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         fclose(cap);
-        return ef_err(err, n, "%s: cannot run '%s': %s", what, argv[0], strerror(rc));
+        return out_err(err, n, "%s: cannot run '%s': %s", what, argv[0], strerror(rc));
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             fclose(cap);
-            return ef_err(err, n, "%s: waiting for '%s': %s", what, argv[0], strerror(errno));
+            return out_err(err, n, "%s: waiting for '%s': %s", what, argv[0], strerror(errno));
         }
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -163,8 +173,8 @@ int ef_spawn(char *const argv[], const char *what, char *err, size_t n) {
     }
     fclose(cap);
     if (WIFEXITED(status))
-        return ef_err(err, n, "%s: '%s' exited with status %d%s%s", what, argv[0], WEXITSTATUS(status),
+        return out_err(err, n, "%s: '%s' exited with status %d%s%s", what, argv[0], WEXITSTATUS(status),
                       line[0] ? ": " : "", line);
-    return ef_err(err, n, "%s: '%s' was killed by signal %d", what, argv[0],
+    return out_err(err, n, "%s: '%s' was killed by signal %d", what, argv[0],
                   WIFSIGNALED(status) ? WTERMSIG(status) : -1);
 }

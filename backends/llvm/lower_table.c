@@ -1,0 +1,75 @@
+/* The LLVM backend's lowering table: for every op that needs more than its scalar recipe
+ * (ops.def), the function that lowers it. An element-wise op with a recipe needs no row
+ * here; an op with neither is refused by name (lw_lower_node), never guessed. A new op
+ * with its own lowering adds one row. */
+#include "backends/llvm/lower_int.h"
+
+static const lw_lower_fn table[IR_OP_COUNT] = {
+    [IR_OP_IDENTITY] = lw_lower_eltwise,
+    [IR_OP_CAST] = lw_lower_eltwise,
+    [IR_OP_POW] = lw_lower_eltwise,
+    [IR_OP_MEAN] = lw_lower_eltwise,
+    [IR_OP_CONV] = lw_lower_nn,
+    [IR_OP_CONV_TRANSPOSE] = lw_lower_nn,
+    [IR_OP_GEMM] = lw_lower_nn,
+    [IR_OP_MATMUL] = lw_lower_nn,
+    [IR_OP_BATCH_NORM] = lw_lower_nn,
+    [IR_OP_MAX_POOL] = lw_lower_nn,
+    [IR_OP_AVERAGE_POOL] = lw_lower_nn,
+    [IR_OP_GLOBAL_AVERAGE_POOL] = lw_lower_nn,
+    [IR_OP_GLOBAL_MAX_POOL] = lw_lower_nn,
+    [IR_OP_SOFTMAX] = lw_lower_nn,
+    [IR_OP_LOG_SOFTMAX] = lw_lower_nn,
+    [IR_OP_REDUCE_MEAN] = lw_lower_nn,
+    [IR_OP_REDUCE_SUM] = lw_lower_nn,
+    [IR_OP_REDUCE_MAX] = lw_lower_nn,
+    [IR_OP_REDUCE_MIN] = lw_lower_nn,
+    [IR_OP_REDUCE_PROD] = lw_lower_nn,
+    [IR_OP_LAYER_NORM] = lw_lower_nn,
+    [IR_OP_FLATTEN] = lw_lower_eltwise,
+    [IR_OP_RESHAPE] = lw_lower_eltwise,
+    [IR_OP_TRANSPOSE] = lw_lower_data,
+    [IR_OP_CONCAT] = lw_lower_data,
+    [IR_OP_SPLIT] = lw_lower_data,
+    [IR_OP_SLICE] = lw_lower_data,
+    [IR_OP_GATHER] = lw_lower_data,
+    [IR_OP_SQUEEZE] = lw_lower_eltwise,
+    [IR_OP_UNSQUEEZE] = lw_lower_eltwise,
+    [IR_OP_EXPAND] = lw_lower_data,
+    [IR_OP_TILE] = lw_lower_data,
+    [IR_OP_PAD] = lw_lower_data,
+    [IR_OP_SHAPE] = lw_lower_data,
+    [IR_OP_SIZE] = lw_lower_data,
+    [IR_OP_CONSTANT_OF_SHAPE] = lw_lower_data,
+    [IR_OP_RANGE] = lw_lower_data,
+    [IR_OP_DROPOUT] = lw_lower_eltwise,
+    [IR_OP_CAST_LIKE] = lw_lower_eltwise,
+    [IR_OP_MOD] = lw_lower_eltwise,
+    [IR_OP_BIT_SHIFT] = lw_lower_eltwise,
+    [IR_OP_ARG_MAX] = lw_lower_nn,
+    [IR_OP_ARG_MIN] = lw_lower_nn,
+    [IR_OP_REDUCE_L1] = lw_lower_nn,
+    [IR_OP_REDUCE_L2] = lw_lower_nn,
+    [IR_OP_REDUCE_LOG_SUM] = lw_lower_nn,
+    [IR_OP_REDUCE_LOG_SUM_EXP] = lw_lower_nn,
+    [IR_OP_REDUCE_SUM_SQUARE] = lw_lower_nn,
+    [IR_OP_TRILU] = lw_lower_data,
+    [IR_OP_GATHER_ELEMENTS] = lw_lower_data,
+    [IR_OP_LRN] = lw_lower_nn,
+    [IR_OP_HARDMAX] = lw_lower_nn,
+    [IR_OP_CUM_SUM] = lw_lower_nn,
+    [IR_OP_RESIZE] = lw_lower_data,
+    [IR_OP_RMS_NORM] = lw_lower_nn,
+    [IR_OP_INSTANCE_NORM] = lw_lower_nn,
+    [IR_OP_GROUP_NORM] = lw_lower_nn,
+    [IR_OP_DEPTH_TO_SPACE] = lw_lower_data,
+    [IR_OP_SPACE_TO_DEPTH] = lw_lower_data,
+    [IR_OP_NLL_LOSS] = lw_lower_nn,
+    [IR_OP_SCE_LOSS] = lw_lower_nn,
+};
+
+lw_lower_fn lw_lowering(ir_op_t op) {
+    if (op < IR_OP_COUNT && table[op]) return table[op];
+    if (ir_op_recipe(op)) return lw_lower_eltwise;
+    return NULL;
+}
