@@ -77,6 +77,8 @@ typedef enum ir_storage {
 } ir_storage_t;
 
 struct ir_node;
+struct ir_sched;
+struct ir_target;
 
 typedef struct ir_value {
     int id;
@@ -177,6 +179,7 @@ typedef struct ir_node {
     int n_post;
     ir_postop_t *post;          /* fused epilogue, applied in order */
     bool dead;                  /* removed by a pass; skipped everywhere, compacted by ir_graph_compact */
+    struct ir_sched *sched;     /* filled by pass_schedule (ir/sched.h); NULL before */
 } ir_node_t;
 
 /* Attribute lookup; the default is returned when absent or of another kind. */
@@ -208,6 +211,7 @@ typedef struct ir_graph {
     ir_value_t **inputs; int n_inputs;                /* caller-fed, in graph order */
     ir_value_t **outputs; int n_outputs;
     const char **syms;   int n_syms;                  /* symbolic dimension names */
+    const struct ir_target *target; /* what pass_schedule scheduled for (ir/sched.h), arena copy */
     /* filled by the memory planner */
     int64_t blob_size;          /* weights blob bytes */
     int64_t ws_static;          /* static workspace bytes (offsets below this) */

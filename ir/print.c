@@ -1,10 +1,13 @@
-/* Readable dump of a graph (--dump-ir). One line per node:
- *   %out: float32[1,64,112,112] = Conv(%x, $w, $b) {strides=[2,2]} post: Relu @ws+0 */
+/* Readable dump of a graph (--dump-ir). One line per node, and once scheduled a second
+ * line with its schedule:
+ *   %out: float32[1,64,112,112] = Conv(%x, $w, $b) {strides=[2,2]} post: Relu @ws+0
+ *       sched: contraction space [1,64,112,112] par batch[0,1) x 196 col-groups ... */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/sched.h"
 
 void ir_shape_str(const ir_graph_t *g, const ir_shape_t *s, char *buf, size_t n) {
     if (n == 0) return;
@@ -92,6 +95,11 @@ void ir_graph_print(const ir_graph_t *g, void *file) {
     FILE *f = file;
     char sb[256];
     fprintf(f, "graph %s (opset %lld)\n", g->name, (long long)g->opset);
+    if (g->target) {
+        fputs("  ", f);
+        ir_target_print(g->target, f);
+        fputc('\n', f);
+    }
     if (g->n_syms) {
         fputs("  symbols:", f);
         for (int i = 0; i < g->n_syms; i++) fprintf(f, " %s", g->syms[i]);
@@ -161,6 +169,11 @@ void ir_graph_print(const ir_graph_t *g, void *file) {
             }
         }
         fprintf(f, "  # %s\n", n->name);
+        if (n->sched) {
+            fputs("      ", f);
+            ir_sched_print(g, n, f);
+            fputc('\n', f);
+        }
     }
     for (int i = 0; i < g->n_outputs; i++) {
         const ir_value_t *v = g->outputs[i];

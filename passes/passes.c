@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ir/sched.h"
 #include "passes/passes.h"
 
 typedef int (*pass_fn)(ir_graph_t *g);
@@ -24,6 +25,9 @@ static const struct {
     {"infer-shapes",   pass_infer_shapes,   0},
     {"fuse",           pass_fuse,           1},
     {"dce",            pass_dce,            0},
+    /* After the graph's shape is final (packing rewires inputs) and before planning
+     * (which then places only the constants still read). */
+    {"schedule",       pass_schedule,       0},
     {"plan-memory",    pass_plan_memory,    0},
 };
 
@@ -53,6 +57,12 @@ int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt) {
         o = *opt;
     else
         pass_options_init(&o);
+    if (o.target) {
+        ir_target_t *t = ir_arena_alloc(&g->arena, sizeof *t);
+        if (!t) return ir_error(g, NULL, "out of memory");
+        *t = *o.target;
+        g->target = t;
+    }
     for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
         if (o.opt_level < pipeline[i].min_opt) continue;
         double t0 = now_ms();

@@ -11,7 +11,11 @@
  *    dyn_slot = k for symbolic-sized buffers, which the backend lays out one after
  *    another (64-aligned) after ws_static in slot order when a run starts;
  *  - fused epilogues are in node->post (see ir_postop_t); a post-op never changes the
- *    dtype of the running value, so out[0]->dtype is the dtype of every step. */
+ *    dtype of the running value, so out[0]->dtype is the dtype of every step;
+ *  - every live node has a schedule (node->sched, ir/sched.h) made for g->target: its
+ *    class, iteration space, parallel axis and, when sched->tiled, the micro-kernel's
+ *    tiles. A tiled node whose B was packed reads the packed constant as in[1] (its
+ *    shape is the panel layout, not the op's B shape), so it must be lowered tiled. */
 #ifndef ONNXC_PASSES_H
 #define ONNXC_PASSES_H
 
@@ -28,6 +32,7 @@ typedef struct pass_options {
     int opt_level;  /* 0: only what correctness needs (inference, folding, DCE, planning) */
     bool verify;    /* ir_graph_verify after every pass */
     FILE *trace;    /* pass names and timings, when set */
+    const struct ir_target *target;  /* what to schedule for (ir/sched.h); NULL: generic CPU */
 } pass_options_t;
 
 /* Fills *o with the defaults: opt_level 2, verify on in ONNXC_VERIFY_PASSES builds. */
@@ -44,7 +49,12 @@ int pass_const_fold(ir_graph_t *g);       /* infers each node, then evaluates it
 int pass_dce(ir_graph_t *g);
 int pass_fold_batchnorm(ir_graph_t *g);   /* Conv + BatchNormalization -> Conv */
 int pass_fuse(ir_graph_t *g);             /* epilogues into contractions, elementwise chains */
+int pass_schedule(ir_graph_t *g);         /* node->sched for every live node; packs constant B operands */
 int pass_plan_memory(ir_graph_t *g);
+
+/* The schedule of one node created after pass_schedule (e.g. the planner's output
+ * copies); packs nothing. 0 or -1 with g->err set. */
+int pass_schedule_node(ir_graph_t *g, ir_node_t *n);
 
 /* Evaluates one node whose inputs are constants (Shape/Size: whose input shape is static)
  * and turns its outputs into constants. 1 folded, 0 not foldable (left alone), -1 error. */

@@ -89,6 +89,7 @@ static int fix_outputs(ir_graph_t *g) {
         n->in[0] = v;
         n->out[0] = nv;
         nv->producer = n;
+        if (pass_schedule_node(g, n)) return -1;
         g->outputs[i] = nv;
     }
     for (int i = 0; i < g->n_values; i++) g->values[i]->is_output = false;

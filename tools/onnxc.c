@@ -16,6 +16,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
+#include "ir/sched.h"
 #include "passes/passes.h"
 
 #ifndef ONNXC_VERSION
@@ -304,22 +305,6 @@ int main(int argc, char **argv) {
             die(1, "%s", err);
         }
 
-    pass_options_t po;
-    pass_options_init(&po);
-    po.opt_level = o.opt_level;
-    if (o.trace_passes) po.trace = stderr;
-    if (pass_run_pipeline(g, &po) != 0) {
-        snprintf(err, sizeof err, "%s", g->err[0] ? g->err : "the pass pipeline failed");
-        ir_graph_free(g);
-        die(1, "%s", err);
-    }
-    if (o.dump_ir) {
-        FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
-        ir_graph_print(g, f);
-        pass_print_plan(g, f);
-        fflush(f);
-    }
-
     runtime_dir(rtdir, sizeof rtdir);
     llvm_backend_opts_t bo = {
         .name = name,
@@ -333,6 +318,30 @@ int main(int argc, char **argv) {
         .cc = link_driver(),
         .model_path = o.model,
     };
+    /* The schedule is made for the very CPU the backend will compile for. */
+    ir_target_t target;
+    if (llvm_backend_target(&bo, &target, err, sizeof err) != 0) {
+        ir_graph_free(g);
+        die(1, "%s", err);
+    }
+
+    pass_options_t po;
+    pass_options_init(&po);
+    po.opt_level = o.opt_level;
+    po.target = &target;
+    if (o.trace_passes) po.trace = stderr;
+    if (pass_run_pipeline(g, &po) != 0) {
+        snprintf(err, sizeof err, "%s", g->err[0] ? g->err : "the pass pipeline failed");
+        ir_graph_free(g);
+        die(1, "%s", err);
+    }
+    if (o.dump_ir) {
+        FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
+        ir_graph_print(g, f);
+        pass_print_plan(g, f);
+        fflush(f);
+    }
+
     int rc = llvm_backend_compile(g, &bo, err, sizeof err);
     ir_graph_free(g);
     if (rc != 0) die(1, "%s", err);

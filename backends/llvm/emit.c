@@ -20,6 +20,7 @@
 #include "backends/common/outcode.h"
 #include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/lower.h"
+#include "ir/sched.h"
 
 void llvm_backend_version(char *buf, size_t n) {
     unsigned a = 0, b = 0, c = 0;
@@ -161,6 +162,25 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
         t->vector_bits = has_feature(t->features, "avx512f") ? 512 : has_feature(t->features, "avx") ? 256 : 128;
     else
         t->vector_bits = cpu_vector_bits(t->cpu);
+    return 0;
+}
+
+int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *desc, char *err, size_t errlen) {
+    llvm_backend_opts_t oo = *o;
+    if (oo.opt_level < 0 || oo.opt_level > 3) oo.opt_level = 2;
+    target_t t;
+    if (target_create(&t, &oo, err, errlen)) return -1;
+    bool host = (!o->triple || !*o->triple) && (!o->cpu || !*o->cpu || strcmp(o->cpu, "native") == 0);
+    long l1 = 0, l2 = 0, cores = 0;
+    if (host) {
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+        l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+        l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        cores = sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    ir_target_cpu(desc, t.vector_bits, l1 > 0 ? l1 : 0, l2 > 0 ? l2 : 0, cores > 0 ? (int)cores : 0);
+    target_dispose(&t);
     return 0;
 }
 

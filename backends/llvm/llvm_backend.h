@@ -40,6 +40,14 @@ typedef struct llvm_backend_opts {
     const char *model_path;   /* for the header's comment; NULL: g->path */
 } llvm_backend_opts_t;
 
+struct ir_target;
+/* Fills *t (ir/sched.h) for the CPU that o->triple and o->cpu select, from the same
+ * CPU name and features llvm_backend_compile targets: AVX-512 gives 16 float32 lanes
+ * and 32 registers, AVX 8 lanes and 16, anything else the generic 4 and 16. Cache sizes
+ * and the thread count are the host's when compiling for it, defaults otherwise. The
+ * schedule (pass_options_t.target) is made from it. 0, or -1 with a message in err. */
+int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *t, char *err, size_t errlen);
+
 /* Compiles g (already scheduled by pass_run_pipeline) as described by o.
  * 0 on success; -1 with a one-line message in err. Never leaves partial files. */
 int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen);

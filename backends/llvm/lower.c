@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/sched.h"
 
 int lw_error(lw_t *k, const char *fmt, ...) {
     char msg[1024];
@@ -210,12 +211,6 @@ LLVMValueRef lw_dot(lw_t *k, LLVMValueRef *idx, LLVMValueRef *st, int r) {
     return o;
 }
 
-int lw_par_dim(const ir_value_t *v) {
-    for (int d = 0; d < v->shape.rank; d++)
-        if (!(v->shape.dims[d].sym < 0 && v->shape.dims[d].v == 1)) return d;
-    return -1;
-}
-
 /* ---------------------------------------------------------------- kernels */
 static void begin_function(lw_t *k, LLVMValueRef fn) {
     k->fn = fn;
@@ -330,7 +325,13 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
             if (!dup_) vals[nv++] = x_;                                          \
         }                                                                        \
     } while (0)
-    for (int i = 0; i < n->n_in; i++) ADDV(n->in[i]);
+    /* A packed panel constant is addressed straight from the weights global instead: the
+     * global's alignment then reaches the micro-kernel's vector loads (a parameter's
+     * alignment is lost when the impl is inlined), and a constant cannot alias anything. */
+    const ir_value_t *panels = n->sched && n->sched->tiled && n->sched->tiles.bform == IR_SCHED_B_PACKED
+                                   ? n->sched->tiles.pack.packed : NULL;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] != panels) ADDV(n->in[i]);
     for (int i = 0; i < n->n_out; i++) ADDV(n->out[i]);
     for (int i = 0; i < n->n_post; i++) ADDV(n->post[i].other);
 #undef ADDV
@@ -380,7 +381,9 @@ void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_d
 /* ---------------------------------------------------------------- the map emitter */
 int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud) {
     int r = out->shape.rank;
-    int p = lw_par_dim(out);
+    /* the schedule's iteration space is out[0]'s shape, split along its parallel axis */
+    int p = out == n->out[0] ? n->sched->par_axis : -1;
+    if (p >= r) p = -1;
     lw_kernel_begin(k, n, out, p);
     LLVMValueRef idx[IR_MAX_RANK], ost[IR_MAX_RANK];
     lw_loop_t loops[IR_MAX_RANK];
@@ -410,6 +413,7 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
 /* ---------------------------------------------------------------- entry points */
 static int lower_node(lw_t *k, ir_node_t *n) {
     k->node = n;
+    if (!n->sched) return lw_error(k, "internal error: the node has no schedule (pass_schedule did not run)");
     lw_lower_fn f = lw_lowering(n->op);
     if (!f) return lw_error(k, "the LLVM backend has no lowering for %s", ir_op_name(n->op));
     return f(k, n);

@@ -14,29 +14,31 @@
  *           broadcast, two vector loads of B per k, fmuladd; after the last chunk the
  *           epilogue (alpha, bias or C, post-ops) runs on the tile before it is final.
  *
+ * Every size above (MR, NR, KC, NT, the task split) and the choice of B's form come from
+ * the node's schedule (node->sched->tiles, passes/schedule.c), made from the target
+ * description: this file lowers what the schedule decided and decides nothing itself.
+ *
  * A is read where it lies (row-major filters / activations, or transposed for transA):
- * packing conv filters into [M/MR][K][MR] slivers measured only ~2% faster here, not
- * worth a second copy of every conv weight in the binary.
- * B comes from one of three places:
+ * packing conv filters into [M/MR][K][MR] slivers measured only ~2% faster here.
+ * B comes from one of three places (sched->tiles.bform):
  *   - memory as it is (row-major, ldb = N): MatMul/Gemm activations, 1x1 stride-1 convs;
- *   - a private constant packed at compile time into [N/NR][K][NR] panels, for constant
- *     B (nn.Linear weights, with or without transB): contiguous and zero padded;
+ *   - a constant the schedule pass packed into [N/NR][K][NR] panels, for constant B
+ *     (nn.Linear weights, with or without transB): contiguous and zero padded. It is the
+ *     node's in[1] and lives in the weights blob like any constant; the original is gone
+ *     from the blob unless something else reads it, so a weight ships once;
  *   - NT panels of KC x NR on the stack filled per chunk (im2col) for every other conv:
  *     padding, strides and dilations are handled by the packing alone; stride-1 convs
  *     whose output rows are as wide as the input's fill them with masked vector loads.
- * Packed constants are private globals beside the weights blob (the blob keeps its own
- * copy; the memory plan cannot know a kernel stopped reading it).
- * Anything else returns 1 and the generic loop nests in lower_nn.c take the node. */
+ * A node the schedule did not tile returns 1 and the generic loop nests in lower_nn.c
+ * take it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/sched.h"
 
-#define MR 6
-#define KC 128        /* K chunk */
-#define GROUP_COLS 64 /* columns per group: NT = GROUP_COLS / NR */
-#define MIN_TASKS 4   /* split M too when (batch x groups) gives fewer tasks */
+#define MR_CAP 16     /* the most rows of accumulators a tile may hold (arrays below) */
 
 enum { B_DIRECT, B_PACKED, B_IM2COL };
 
@@ -52,10 +54,10 @@ typedef struct {
 
 struct gm {
     const ir_node_t *n;
-    int vl, nr, nt;
+    int vl, nr, nt, mr, kc;
     LLVMTypeRef vt;
     int64_t N, K, Ms;            /* Ms: M when static, else -1 */
-    int64_t ngroups, mblocks, tpb; /* tpb: MR tiles per M block */
+    int64_t ngroups, mblocks, tpb; /* tpb: mr tiles per M block */
     LLVMValueRef M;
     LLVMValueRef a, a_rs, a_cs;  /* A(i, k) = a[i*a_rs + k*a_cs] */
     int bkind;
@@ -195,7 +197,7 @@ static LLVMValueRef vec_post(lw_t *k, gm_t *g, LLVMValueRef x, LLVMValueRef i, L
 static int emit_tile(lw_t *k, gm_t *g, int mr, int w, LLVMValueRef i0, LLVMValueRef jy, LLVMValueRef b,
                      LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef first, LLVMValueRef last) {
     int nv = (w + g->vl - 1) / g->vl;
-    LLVMValueRef acc[MR][2], arow[MR];
+    LLVMValueRef acc[MR_CAP][2], arow[MR_CAP];
     LLVMValueRef a_cs = g->a_cs;
     for (int r = 0; r < mr; r++) {
         for (int v = 0; v < nv; v++) {
@@ -333,7 +335,7 @@ static void im2col_pack(lw_t *k, gm_t *g, LLVMValueRef jy0, LLVMValueRef k0, LLV
                                            LLVMBuildICmp(k->b, LLVMIntULT, LLVMBuildAdd(k->b, iw, dwv, ""), Wv, ""), "");
             LLVMValueRef args[4] = {gep(k, src, lw_i64(k, jv)), lw_i32(k, 4), ok, LLVMConstNull(g->vt)};
             LLVMValueRef v = intrin2(k, "llvm.masked.load", g->vt, k->ptr, args, 4);
-            int64_t po = jv / g->nr * KC * g->nr + jv % g->nr;
+            int64_t po = jv / g->nr * g->kc * g->nr + jv % g->nr;
             LLVMSetAlignment(LLVMBuildStore(k->b, v, gep(k, prow, lw_i64(k, po))), 4);
         }
     } else {
@@ -345,7 +347,7 @@ static void im2col_pack(lw_t *k, gm_t *g, LLVMValueRef jy0, LLVMValueRef k0, LLV
         LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ihj, lw_i32(k, (int32_t)cv->W), ""), iwj, ""),
                                            lw_i32(k, 0), "");
         LLVMValueRef xv = LLVMBuildLoad2(k->b, k->f32, gep(k, xrow, LLVMBuildSExt(k->b, off, k->i64, "")), "");
-        LLVMValueRef po = add(k, mul(k, LLVMBuildUDiv(k->b, lj.iv, lw_i64(k, g->nr), ""), lw_i64(k, KC * g->nr)),
+        LLVMValueRef po = add(k, mul(k, LLVMBuildUDiv(k->b, lj.iv, lw_i64(k, g->nr), ""), lw_i64(k, (int64_t)g->kc * g->nr)),
                               LLVMBuildURem(k->b, lj.iv, lw_i64(k, g->nr), ""));
         LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, xv, LLVMConstReal(k->f32, 0), ""), gep(k, prow, po));
         lw_loop_end(k, &lj);
@@ -363,11 +365,11 @@ static LLVMValueRef b_tile(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef jy0,
         return gep(k, g->bsrc, add(k, mul(k, jt, lw_i64(k, g->K * g->nr)), mul(k, k0, lw_i64(k, g->nr))));
     }
     default:
-        return gep(k, g->cv->panel, mul(k, s, lw_i64(k, KC * g->nr)));
+        return gep(k, g->cv->panel, mul(k, s, lw_i64(k, (int64_t)g->kc * g->nr)));
     }
 }
 
-/* One MR-row (or mr-row) tile across every column tile of the group. */
+/* One g->mr-row (or mr-row) tile across every column tile of the group. */
 static int emit_rowtile(lw_t *k, gm_t *g, int mr, LLVMValueRef i0, LLVMValueRef grp, LLVMValueRef jy0,
                         LLVMValueRef nsub, LLVMValueRef has_tail, LLVMValueRef k0, LLVMValueRef kn,
                         LLVMValueRef first, LLVMValueRef last) {
@@ -388,6 +390,7 @@ static int emit_rowtile(lw_t *k, gm_t *g, int mr, LLVMValueRef i0, LLVMValueRef 
 }
 
 static int emit_task(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef mb) {
+    const int MR = g->mr, KC = g->kc;
     int64_t nfull = g->N / g->nr, gcols = (int64_t)g->nt * g->nr;
     LLVMValueRef jy0 = mul(k, grp, lw_i64(k, gcols));
     LLVMValueRef nsub = smin(k, lw_i64(k, g->nt), LLVMBuildSub(k->b, lw_i64(k, nfull), mul(k, grp, lw_i64(k, g->nt)), ""));
@@ -440,25 +443,10 @@ static int emit_task(lw_t *k, gm_t *g, LLVMValueRef grp, LLVMValueRef mb) {
     return 0;
 }
 
-/* Chooses the task split and opens the kernel with the parallel range over (batch dims
- * of y, column groups, M blocks). */
+/* Opens the kernel with the parallel range over (batch dims of y, column groups, M
+ * blocks), as the schedule split it. */
 static void begin_tiles(lw_t *k, gm_t *g, const ir_value_t *y, int nb) {
     classify_post(g);
-    int64_t ntiles = (g->N + g->nr - 1) / g->nr;
-    g->nt = GROUP_COLS / g->nr;
-    if (g->nt < 1) g->nt = 1;
-    if (g->nt > ntiles) g->nt = (int)ntiles;
-    g->ngroups = (ntiles + g->nt - 1) / g->nt;
-    int64_t batch = 1;
-    for (int d = 0; d < nb; d++) batch = y->shape.dims[d].sym >= 0 ? MIN_TASKS : batch * y->shape.dims[d].v;
-    int64_t mtiles = g->Ms >= 0 ? g->Ms / MR : 0;
-    g->mblocks = 1;
-    g->tpb = mtiles;
-    if (g->Ms >= 0 && mtiles > 1 && batch * g->ngroups < MIN_TASKS) {
-        int64_t want = (MIN_TASKS + batch * g->ngroups - 1) / (batch * g->ngroups);
-        g->tpb = (mtiles + want - 1) / want;
-        g->mblocks = (mtiles + g->tpb - 1) / g->tpb;
-    }
     /* the iteration space: batch dims x tasks, then the work per task (for the threshold) */
     ir_shape_t space = {.rank = nb + 2};
     for (int d = 0; d < nb; d++) space.dims[d] = y->shape.dims[d];
@@ -492,61 +480,37 @@ static int emit_tasks(lw_t *k, gm_t *g, const ir_value_t *y, setb_fn setb, void 
     return 0;
 }
 
-static void init_gm(lw_t *k, gm_t *g, const ir_node_t *n) {
+/* Everything the schedule decided; returns false when it did not tile n. */
+static bool init_gm(lw_t *k, gm_t *g, const ir_node_t *n) {
     memset(g, 0, sizeof *g);
+    const ir_sched_t *s = n->sched;
+    if (!s || !s->tiled) return false;
+    const ir_sched_tiles_t *t = &s->tiles;
     g->n = n;
-    unsigned bits = k->L->vector_bits;
-    g->vl = bits >= 512 ? 16 : bits >= 256 ? 8 : 4;
-    g->nr = 2 * g->vl;
+    g->vl = t->vl;
+    g->nr = t->nr;
+    g->mr = t->mr;
+    g->kc = t->kc;
+    g->nt = t->nt;
+    g->ngroups = t->ngroups;
+    g->mblocks = t->mblocks;
+    g->tpb = t->tpb;
+    g->N = t->n;
+    g->K = t->k;
+    g->Ms = t->m;
+    g->nb = t->nb;
+    g->bkind = t->bform == IR_SCHED_B_PACKED ? B_PACKED : t->bform == IR_SCHED_B_IM2COL ? B_IM2COL : B_DIRECT;
     g->vt = LLVMVectorType(k->f32, (unsigned)g->vl);
     g->alpha = g->beta = 1.0;
     g->ncol = 1;
+    return g->vl >= 1 && g->vl <= 16 && g->nr == 2 * g->vl && g->mr >= 1 && g->mr <= MR_CAP && g->kc >= 1 &&
+           g->nt >= 1 && g->N >= 1 && g->K >= 1;
 }
 
-/* Post-ops we can apply: everything lw_apply_post knows except a dtype change. */
-static bool all_f32(const ir_node_t *n) {
-    for (int i = 0; i < n->n_in; i++)
-        if (n->in[i] && n->in[i]->dtype != IR_F32) return false;
-    for (int i = 0; i < n->n_post; i++) {
-        if (!n->post[i].node) return false;   /* a Cast */
-        if (n->post[i].other && n->post[i].other->dtype != IR_F32) return false;
-    }
-    return n->out[0]->dtype == IR_F32;
-}
-
-static bool dim_static(const ir_value_t *v, int d) { return v->shape.dims[d].sym < 0; }
-
-static LLVMValueRef const_global(lw_t *k, const float *buf, size_t cnt, const char *what) {
-    LLVMValueRef init = LLVMConstStringInContext2(k->c, (const char *)buf, cnt * sizeof(float), 1);
-    char name[96];
-    snprintf(name, sizeof name, "%s_k%d_%s", k->L->name, k->kernel_id + 1, what);
-    LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(init), name);
-    LLVMSetInitializer(gv, init);
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMPrivateLinkage);
-    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-    LLVMSetAlignment(gv, 64);
-    return gv;
-}
-
-/* B as [ntiles][K][NR] panels, zero padded past N; B(k, j) = b[k*N + j], or b[j*K + k]
- * when trans. NULL when B holds no data. */
-static LLVMValueRef pack_const_b(lw_t *k, const gm_t *g, const ir_value_t *B, bool trans) {
-    int64_t K = g->K, N = g->N, nr = g->nr, ntiles = (N + nr - 1) / nr;
-    if (!B->data || B->data_size != (size_t)(K * N) * sizeof(float)) return NULL;
-    size_t cnt = (size_t)(ntiles * K * nr);
-    float *buf = calloc(cnt, sizeof(float));
-    if (!buf) return NULL;
-    const float *src = B->data;
-    for (int64_t jt = 0; jt < ntiles; jt++)
-        for (int64_t kk = 0; kk < K; kk++)
-            for (int64_t jj = 0; jj < nr && jt * nr + jj < N; jj++) {
-                int64_t j = jt * nr + jj;
-                buf[(jt * K + kk) * nr + jj] = trans ? src[j * K + kk] : src[kk * N + j];
-            }
-    LLVMValueRef gv = const_global(k, buf, cnt, "bpack");
-    free(buf);
-    return gv;
+/* The schedule tiled a node this file cannot lower: a packed B leaves no fallback. */
+static int bad_sched(lw_t *k, const ir_node_t *n) {
+    return lw_error(k, "internal error: the schedule tiles this %s, but its shapes do not fit the micro-kernel",
+                    ir_op_name(n->op));
 }
 
 /* ---------------------------------------------------------------- Gemm / MatMul */
@@ -560,26 +524,19 @@ static void gemm_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) { (void)k; 
 
 int lw_fast_gemm(lw_t *k, const ir_node_t *n) {
     const ir_value_t *A = n->in[0], *B = n->in[1], *Cv = n->n_in > 2 ? n->in[2] : NULL, *Y = n->out[0];
-    if (!all_f32(n) || A->shape.rank != 2 || B->shape.rank != 2 || Y->shape.rank != 2) return 1;
-    int ta = (int)ir_attr_int(n, "transA", 0), tb = (int)ir_attr_int(n, "transB", 0);
-    if (!dim_static(Y, 1) || !dim_static(A, ta ? 0 : 1)) return 1;
     gm_t g;
-    init_gm(k, &g, n);
-    g.N = Y->shape.dims[1].v;
-    g.K = A->shape.dims[ta ? 0 : 1].v;
-    if (g.N < 1 || g.K < 1) return 1;
+    if (!init_gm(k, &g, n)) return 1;
+    int ta = (int)ir_attr_int(n, "transA", 0);
+    if (A->shape.rank != 2 || Y->shape.rank != 2 || g.nb != 0 || g.bkind == B_IM2COL) return bad_sched(k, n);
     g.alpha = ir_attr_float(n, "alpha", 1.0);
     g.beta = ir_attr_float(n, "beta", 1.0);
-    g.Ms = dim_static(Y, 0) ? Y->shape.dims[0].v : -1;
-    LLVMValueRef pk = B->data ? pack_const_b(k, &g, B, tb) : NULL;
-    if (!pk && tb) return 1;
-    g.bkind = pk ? B_PACKED : B_DIRECT;
+    bool pk = g.bkind == B_PACKED;
     begin_tiles(k, &g, Y, 0);
     g.M = lw_dim(k, Y, 0);
     g.a = lw_base(k, A);
     g.a_rs = ta ? lw_i64(k, 1) : lw_i64(k, g.K);
     g.a_cs = ta ? g.M : lw_i64(k, 1);
-    g.bsrc = pk ? pk : lw_base(k, B);
+    g.bsrc = lw_base(k, B);
     g.ldb = lw_i64(k, pk ? g.nr : g.N);
     g.y = lw_base(k, Y);
     g.ldy = lw_i64(k, g.N);
@@ -615,30 +572,20 @@ static void matmul_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) {
 
 int lw_fast_matmul(lw_t *k, const ir_node_t *n) {
     const ir_value_t *A = n->in[0], *B = n->in[1], *Y = n->out[0];
-    if (!all_f32(n)) return 1;
-    int ra = A->shape.rank, rb = B->shape.rank, ro = Y->shape.rank;
-    if (ra < 1 || rb < 2 || ro < 1) return 1;
-    if (!dim_static(A, ra - 1) || !dim_static(B, rb - 1)) return 1;
     gm_t g;
-    init_gm(k, &g, n);
-    g.K = A->shape.dims[ra - 1].v;
-    g.N = B->shape.dims[rb - 1].v;
-    if (g.N < 1 || g.K < 1) return 1;
-    int nb = ro - (ra > 1) - 1;
-    g.nb = nb;
+    if (!init_gm(k, &g, n)) return 1;
+    int ra = A->shape.rank, rb = B->shape.rank, ro = Y->shape.rank;
+    int nb = g.nb;
+    if (ra < 1 || ro < 1 || nb != ro - (ra > 1) - 1 || g.bkind == B_IM2COL) return bad_sched(k, n);
+    bool pk = g.bkind == B_PACKED;
+    if (pk) rb = 2;   /* the panels are shared by every batch element: no batch strides */
     g.mat_rowa = ra > 1;
-    g.Ms = ra == 1 ? 1 : dim_static(A, ra - 2) ? A->shape.dims[ra - 2].v : -1;
-    /* a constant B shared by every batch is packed once */
-    bool bshared = true;
-    for (int d = 0; d < rb - 2; d++) bshared &= dim_static(B, d) && B->shape.dims[d].v == 1;
-    LLVMValueRef pk = B->data && bshared ? pack_const_b(k, &g, B, false) : NULL;
-    g.bkind = pk ? B_PACKED : B_DIRECT;
     begin_tiles(k, &g, Y, nb);
     g.M = ra > 1 ? lw_dim(k, A, ra - 2) : lw_i64(k, 1);
     mm_t m;
     LLVMValueRef ast[IR_MAX_RANK], bst[IR_MAX_RANK];
     lw_strides(k, A, ast);
-    lw_strides(k, B, bst);
+    if (!pk) lw_strides(k, B, bst);
     for (int d = 0; d < nb; d++) {
         int da = d - (nb - (ra - 2)), db = d - (nb - (rb - 2));
         ir_dim_t od = Y->shape.dims[d];
@@ -649,7 +596,7 @@ int lw_fast_matmul(lw_t *k, const ir_node_t *n) {
     m.abase = lw_base(k, A);
     m.bbase = lw_base(k, B);
     m.ybase = lw_base(k, Y);
-    g.bsrc = pk;
+    g.bsrc = pk ? lw_base(k, B) : NULL;
     g.a_rs = lw_i64(k, g.K);
     g.a_cs = lw_i64(k, 1);
     g.ldb = lw_i64(k, pk ? g.nr : g.N);
@@ -682,12 +629,11 @@ static void conv_setb(lw_t *k, gm_t *g, LLVMValueRef ylin, void *ud) {
 
 int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
-    if (!all_f32(n)) return 1;
+    gm_t g;
+    if (!init_gm(k, &g, n)) return 1;
     int r = x->shape.rank, nsp = r - 2;
-    if (nsp < 1 || nsp > 2 || w->shape.rank != r || y->shape.rank != r) return 1;
-    for (int d = 1; d < r; d++)
-        if (!dim_static(x, d) || !dim_static(y, d) || !dim_static(w, d)) return 1;
-    if (!dim_static(w, 0) || ir_attr_int(n, "group", 1) != 1) return 1;
+    if (nsp < 1 || nsp > 2 || w->shape.rank != r || y->shape.rank != r || g.nb != 1 || g.bkind == B_PACKED)
+        return bad_sched(k, n);
     conv_t cv;
     memset(&cv, 0, sizeof cv);
     const int64_t *st, *dl, *pd;
@@ -700,7 +646,7 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
         kern[i] = w->shape.dims[i + 2].v;
         s[i] = nst == nsp ? st[i] : 1;
         dil[i] = ndl == nsp ? dl[i] : 1;
-        if (s[i] < 1 || dil[i] < 1) return 1;
+        if (s[i] < 1 || dil[i] < 1) return bad_sched(k, n);
         pb[i] = npd == 2 * nsp ? pd[i] : 0;
         if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
             int64_t total = (out[i] - 1) * s[i] + (kern[i] - 1) * dil[i] + 1 - in[i];
@@ -718,21 +664,14 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     cv.sh = h >= 0 ? s[h] : 1; cv.sw = s[wd];
     cv.dh = h >= 0 ? dil[h] : 1; cv.dw = dil[wd];
     cv.ph = h >= 0 ? pb[h] : 0; cv.pw = pb[wd];
-    if (w->shape.dims[1].v != cv.C || cv.H * cv.W >= ((int64_t)1 << 30)) return 1;
-    bool direct = cv.KH == 1 && cv.KW == 1 && cv.sh == 1 && cv.sw == 1 && cv.ph == 0 && cv.pw == 0 &&
-                  cv.OH == cv.H && cv.OW == cv.W;
-    gm_t g;
-    init_gm(k, &g, n);
-    g.N = cv.OH * cv.OW;
-    g.K = cv.C * cv.KH * cv.KW;
-    g.Ms = w->shape.dims[0].v;
-    if (g.N < 1 || g.K < 1 || g.Ms < 1) return 1;
+    bool direct = g.bkind == B_DIRECT;
+    if (w->shape.dims[1].v != cv.C || g.N != cv.OH * cv.OW || g.K != cv.C * cv.KH * cv.KW ||
+        g.Ms != w->shape.dims[0].v)
+        return bad_sched(k, n);
     g.nsp = nsp;
     g.ncol = nsp;
     g.ow = cv.OW;
-    g.nb = 1;
     g.cv = &cv;
-    g.bkind = direct ? B_DIRECT : B_IM2COL;
     begin_tiles(k, &g, y, 1);
     g.M = lw_i64(k, g.Ms);
     g.a = lw_base(k, w);
@@ -744,7 +683,7 @@ int lw_fast_conv(lw_t *k, const ir_node_t *n) {
     g.mkidx = conv_idx;
     if (!direct) {
         int64_t cols = (int64_t)g.nt * g.nr;
-        cv.panel = lw_alloca(k, LLVMArrayType2(k->f32, (uint64_t)(KC * cols)), "panel");
+        cv.panel = lw_alloca(k, LLVMArrayType2(k->f32, (uint64_t)((int64_t)g.kc * cols)), "panel");
         LLVMSetAlignment(cv.panel, 64);
         cv.ih0 = lw_alloca(k, LLVMArrayType2(k->i32, (uint64_t)cols), "ih0");
         cv.iw0 = lw_alloca(k, LLVMArrayType2(k->i32, (uint64_t)cols), "iw0");

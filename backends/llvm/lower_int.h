@@ -99,11 +99,10 @@ void lw_kernel_begin_range(lw_t *k, const ir_node_t *n, const ir_value_t *v, int
  * extent is the product of dims [d0, d1), and the element count decides whether threads
  * pay off. */
 void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape, int d0, int d1);
-/* The first dim of v that is not a constant 1 (so all dims before it are 1), or -1. */
-int lw_par_dim(const ir_value_t *v);
 
 /* Emits a loop nest over out's index space; calls f for each element and stores
- * post(f(idx)). The outermost non-unit dim is split by the parallel range. */
+ * post(f(idx)). The schedule's parallel axis (node->sched->par_axis) is split by the
+ * parallel range. */
 typedef LLVMValueRef (*lw_elem_fn)(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud);
 int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f, void *ud);
 

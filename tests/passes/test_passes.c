@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "ir/sched.h"
 #include "passes/passes.h"
 
 /* ---------------------------------------------------------------- builders */
@@ -629,6 +630,226 @@ static void test_plan_unknown_shape_is_error(void **state) {
     ir_graph_free(g);
 }
 
+/* ---------------------------------------------------------------- schedule */
+static void pipeline_for(ir_graph_t *g, const ir_target_t *t) {
+    pass_options_t o;
+    pass_options_init(&o);
+    o.verify = true;
+    o.target = t;
+    int rc = pass_run_pipeline(g, &o);
+    if (rc) fprintf(stderr, "pipeline failed: %s\n", g->err);
+    assert_int_equal(rc, 0);
+}
+
+static int64_t al64(int64_t x) { return (x + 63) & ~(int64_t)63; }
+
+/* y[M=64, N=40] = x[64, 48] * W^T + b with W [40, 48] (transB, like nn.Linear) */
+static ir_graph_t *linear_graph(ir_value_t **w_out, ir_node_t **n_out, float *wdata) {
+    ir_graph_t *g = ir_graph_new("linear.onnx");
+    ir_value_t *x = input(g, "x", IR_F32, S2(64, 48));
+    float b[40];
+    for (int i = 0; i < 40 * 48; i++) wdata[i] = (float)(i % 97) - 48.0f;
+    for (int i = 0; i < 40; i++) b[i] = (float)i;
+    ir_value_t *W = cf32(g, "W", S2(40, 48), wdata), *y = val(g, "y");
+    ir_node_t *n = mk(g, IR_OP_GEMM, "fc", 3, IN(x, W, cf32(g, "b", S1(40), b)), y);
+    attr_int(g, n, "transB", 1);
+    output(g, y);
+    *w_out = W;
+    *n_out = n;
+    return g;
+}
+
+static void check_packed(const ir_node_t *n, const ir_value_t *W, const float *w, int64_t K, int64_t N, int nr) {
+    const ir_sched_t *s = n->sched;
+    assert_int_equal(s->tiles.bform, IR_SCHED_B_PACKED);
+    const ir_sched_pack_t *p = &s->tiles.pack;
+    const ir_value_t *pk = n->in[1];
+    assert_ptr_not_equal(pk, W);              /* the node reads the packed copy */
+    assert_ptr_equal(p->packed, pk);
+    assert_ptr_equal(p->src, W);
+    assert_true(p->trans);
+    assert_int_equal(p->nr, nr);
+    assert_int_equal(p->kdim, K);
+    assert_int_equal(p->kblock, K);
+    int64_t np = (N + nr - 1) / nr;
+    assert_int_equal(p->npanels, np);
+    assert_int_equal(pk->shape.rank, 3);
+    assert_int_equal(pk->shape.dims[0].v, np);
+    assert_int_equal(pk->shape.dims[1].v, K);
+    assert_int_equal(pk->shape.dims[2].v, nr);
+    assert_int_equal(pk->data_size, (size_t)(np * K * nr) * sizeof(float));
+    const float *d = pk->data;
+    for (int64_t j = 0; j < np * nr; j++)
+        for (int64_t k = 0; k < K; k++) {
+            float want = j < N ? w[j * K + k] : 0.0f;   /* W is [N][K] (transB); zero padding past N */
+            assert_true(d[((j / nr) * K + k) * nr + j % nr] == want);
+        }
+    /* the original is read by nobody: it is not in the weights, which shrank by its size */
+    assert_int_equal(W->n_uses, 0);
+    assert_int_equal(W->storage, IR_ST_NONE);
+    assert_int_equal(pk->storage, IR_ST_CONST);
+    assert_int_equal(n->in[2]->storage, IR_ST_CONST);
+}
+
+static void test_schedule_gemm_avx2(void **state) {
+    (void)state;
+    float w[40 * 48];
+    ir_value_t *W;
+    ir_node_t *n;
+    ir_graph_t *g = linear_graph(&W, &n, w);
+    ir_target_t t;
+    ir_target_cpu(&t, 256, 32 * 1024, 512 * 1024, 2);
+    assert_int_equal(t.vec_lanes, 8);
+    assert_int_equal(t.vec_regs, 16);
+    pipeline_for(g, &t);
+    const ir_sched_t *s = n->sched;
+    assert_non_null(s);
+    assert_int_equal(s->cls, IR_K_CONTRACT);
+    assert_true(s->tiled);
+    assert_int_equal(s->space.rank, 2);
+    assert_int_equal(s->space.dims[0].v, 64);
+    assert_int_equal(s->space.dims[1].v, 40);
+    assert_int_equal(s->par_axis, -1);        /* no batch axis: tasks are tiles */
+    const ir_sched_tiles_t *ts = &s->tiles;
+    assert_int_equal(ts->m, 64);
+    assert_int_equal(ts->n, 40);
+    assert_int_equal(ts->k, 48);
+    assert_int_equal(ts->nb, 0);
+    assert_int_equal(ts->vl, 8);
+    assert_int_equal(ts->nr, 16);
+    assert_int_equal(ts->mr, 6);              /* 12 accumulators + 2 B + 1 A = 15 of 16 registers */
+    assert_int_equal(ts->kc, 128);
+    assert_int_equal(ts->nt, 3);              /* 64 columns a group, but only 3 tiles of 16 */
+    assert_int_equal(ts->ngroups, 1);
+    /* one group gives one task: M splits into 4 blocks of ceil(10/4) = 3 row tiles */
+    assert_int_equal(ts->tpb, 3);
+    assert_int_equal(ts->mblocks, 4);
+    check_packed(n, W, w, 48, 40, 16);
+    /* packed 3 panels x 48 x 16 floats and the bias; the original 40 x 48 is gone */
+    assert_int_equal(g->blob_size, al64(3 * 48 * 16 * 4) + al64(40 * 4));
+    assert_true(g->blob_size < al64(40 * 48 * 4) + al64(3 * 48 * 16 * 4) + al64(40 * 4));
+    ir_graph_free(g);
+}
+
+static void test_schedule_gemm_avx512(void **state) {
+    (void)state;
+    float w[40 * 48];
+    ir_value_t *W;
+    ir_node_t *n;
+    ir_graph_t *g = linear_graph(&W, &n, w);
+    ir_target_t t;
+    ir_target_cpu(&t, 512, 48 * 1024, 1024 * 1024, 0);
+    assert_int_equal(t.vec_lanes, 16);
+    assert_int_equal(t.vec_regs, 32);
+    pipeline_for(g, &t);
+    const ir_sched_tiles_t *ts = &n->sched->tiles;
+    assert_int_equal(ts->vl, 16);
+    assert_int_equal(ts->nr, 32);
+    assert_int_equal(ts->mr, 6);              /* capped at the measured 6 */
+    assert_int_equal(ts->kc, 128);
+    assert_int_equal(ts->nt, 2);              /* 64 columns = 2 tiles of 32 */
+    assert_int_equal(ts->ngroups, 1);
+    assert_int_equal(ts->mblocks, 4);
+    check_packed(n, W, w, 48, 40, 32);
+    assert_int_equal(g->blob_size, al64(2 * 48 * 32 * 4) + al64(40 * 4));
+    ir_graph_free(g);
+}
+
+/* A target with few registers and small caches gets smaller tiles. */
+static void test_schedule_small_target(void **state) {
+    (void)state;
+    float w[40 * 48];
+    ir_value_t *W;
+    ir_node_t *n;
+    ir_graph_t *g = linear_graph(&W, &n, w);
+    ir_target_t t;
+    ir_target_generic(&t);
+    t.vec_regs = 8;
+    t.l1_bytes = 2048;
+    t.l2_bytes = 64 * 1024;
+    pipeline_for(g, &t);
+    const ir_sched_tiles_t *ts = &n->sched->tiles;
+    assert_int_equal(ts->vl, 4);
+    assert_int_equal(ts->nr, 8);
+    assert_int_equal(ts->mr, 2);              /* (8 - 3) / 2 */
+    assert_int_equal(ts->kc, 32);             /* 32 * (2 + 8) * 4 <= 2048 * 2 / 3 */
+    assert_int_equal(ts->nt, 4);              /* 64 KiB / 16 / (32 * 4) = 32 columns */
+    assert_int_equal(ts->ngroups, 2);
+    check_packed(n, W, w, 48, 40, 8);
+    ir_graph_free(g);
+}
+
+static void test_schedule_conv_and_map(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("conv.onnx");
+    ir_value_t *x = input(g, "x", IR_F32, S4(1, 8, 10, 10));
+    ir_value_t *r = input(g, "r", IR_F32, S4(1, 16, 10, 10));
+    float w[16 * 8 * 9];
+    for (int i = 0; i < 16 * 8 * 9; i++) w[i] = (float)i * 0.001f;
+    ir_value_t *W = cf32(g, "W", S4(16, 8, 3, 3), w), *c = val(g, "c"), *y = val(g, "y");
+    int64_t pads[4] = {1, 1, 1, 1}, ks[2] = {3, 3};
+    ir_node_t *conv = mk(g, IR_OP_CONV, "conv", 2, IN(x, W), c);
+    attr_ints(g, conv, "pads", 4, pads);
+    attr_ints(g, conv, "kernel_shape", 2, ks);
+    ir_node_t *sig = mk(g, IR_OP_SIGMOID, "sig", 1, IN(r), val(g, "s"));
+    mk(g, IR_OP_MUL, "mul", 2, IN(c, sig->out[0]), y);
+    output(g, y);
+    ir_target_t t;
+    ir_target_cpu(&t, 256, 0, 0, 0);
+    pipeline_for(g, &t);
+    const ir_sched_t *s = conv->sched;
+    assert_non_null(s);
+    assert_int_equal(s->cls, IR_K_CONTRACT);
+    assert_true(s->tiled);
+    assert_int_equal(s->par_axis, 0);         /* tasks: batch x column groups */
+    assert_int_equal(s->tiles.nb, 1);
+    assert_int_equal(s->tiles.m, 16);
+    assert_int_equal(s->tiles.n, 100);
+    assert_int_equal(s->tiles.k, 72);
+    assert_int_equal(s->tiles.bform, IR_SCHED_B_IM2COL);
+    assert_int_equal(s->tiles.nt, 4);
+    assert_int_equal(s->tiles.ngroups, 2);    /* 7 tiles of 16 columns in groups of 4 */
+    assert_int_equal(s->tiles.mblocks, 2);    /* 1 x 2 tasks < 4: 2 row tiles split in 2 */
+    assert_ptr_equal(conv->in[1], W);         /* filters are read where they lie */
+    assert_int_equal(W->storage, IR_ST_CONST);
+    /* the Sigmoid is a map split along its first non-unit axis */
+    assert_non_null(sig->sched);
+    assert_int_equal(sig->sched->cls, IR_K_MAP);
+    assert_false(sig->sched->tiled);
+    assert_int_equal(sig->sched->par_axis, 1);
+    for (int i = 0; i < g->n_nodes; i++) assert_non_null(g->nodes[i]->sched);
+    ir_graph_free(g);
+}
+
+/* A weight another node also reads (here a fused residual operand) stays in the blob
+ * beside its packed copy; two MatMuls reading it share one packed copy. */
+static void test_schedule_shared_weight(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("shared.onnx");
+    ir_value_t *x = input(g, "x", IR_F32, S2(20, 20));
+    ir_value_t *x2 = input(g, "x2", IR_F32, S2(3, 20));
+    float w[20 * 20];
+    for (int i = 0; i < 400; i++) w[i] = (float)i;
+    ir_value_t *W = cf32(g, "W", S2(20, 20), w);
+    ir_node_t *m1 = mk(g, IR_OP_MATMUL, "m1", 2, IN(x, W), val(g, "a"));
+    ir_node_t *m2 = mk(g, IR_OP_MATMUL, "m2", 2, IN(x2, W), val(g, "b"));
+    ir_node_t *add = mk(g, IR_OP_ADD, "add", 2, IN(m1->out[0], W), val(g, "y"));
+    output(g, add->out[0]);
+    output(g, m2->out[0]);
+    ir_target_t t;
+    ir_target_cpu(&t, 256, 0, 0, 0);
+    pipeline_for(g, &t);
+    assert_true(m1->sched->tiled && m2->sched->tiled);
+    assert_int_equal(m1->sched->tiles.bform, IR_SCHED_B_PACKED);
+    assert_ptr_equal(m1->in[1], m2->in[1]);   /* one packed copy */
+    assert_ptr_not_equal(m1->in[1], W);
+    assert_int_equal(W->n_uses, 1);           /* the Add (fused or not) still reads it */
+    assert_int_equal(W->storage, IR_ST_CONST);
+    assert_int_equal(m1->in[1]->storage, IR_ST_CONST);
+    assert_int_equal(g->blob_size, al64(400 * 4) + al64(2 * 20 * 16 * 4));
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_chain_folds),
@@ -647,6 +868,11 @@ int main(void) {
         cmocka_unit_test(test_plan_symbolic_gets_slot),
         cmocka_unit_test(test_plan_output_copies),
         cmocka_unit_test(test_plan_unknown_shape_is_error),
+        cmocka_unit_test(test_schedule_gemm_avx2),
+        cmocka_unit_test(test_schedule_gemm_avx512),
+        cmocka_unit_test(test_schedule_small_target),
+        cmocka_unit_test(test_schedule_conv_and_map),
+        cmocka_unit_test(test_schedule_shared_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
