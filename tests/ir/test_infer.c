@@ -11,6 +11,7 @@
 
 #include "ir/infer_util.h"
 #include "ir/ir.h"
+#include "ir/recipe.h"
 
 static ir_graph_t *G;
 static int vcount;
@@ -804,8 +805,45 @@ static void test_lp(void **st) {
     err(n, "axis -3 is out of range for rank 2");
 }
 
+/* Every row's recipe parses, and the interpreter gives the values the spec defines. */
+static void test_recipes(void **state) {
+    (void)state;
+    int with = 0;
+    for (int op = 0; op < IR_OP_COUNT; op++) {
+        const char *err = NULL;
+        const ir_rexpr_t *e = ir_recipe((ir_op_t)op, &err);
+        if (ir_op_recipe((ir_op_t)op)) {
+            if (!e) fail_msg("%s: recipe does not parse: %s", ir_op_name((ir_op_t)op), err ? err : "?");
+            with++;
+        }
+    }
+    assert_true(with >= 60);
+    ir_node_t n = {.op = ir_op_lookup("HardSigmoid")};   /* no attributes: schema defaults */
+    bool nb[3] = {false, false, false}, pr[3] = {true, false, false};
+    ir_rval_t in[3] = {{.f = 1.0}};
+    ir_rval_t r = ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_F32, in, nb, pr);
+    assert_true(r.f > 0.6999 && r.f < 0.7001);          /* 0.2 * 1 + 0.5 */
+    in[0].f = 10;
+    r = ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_F32, in, nb, pr);
+    assert_true(r.f == 1.0);
+    n.op = ir_op_lookup("Div");                           /* integer division by zero gives 0 */
+    pr[1] = true;
+    in[0].i = 7; in[1].i = 0;
+    assert_int_equal(ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_I32, in, nb, pr).i, 0);
+    in[1].i = -2;
+    assert_int_equal(ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_I32, in, nb, pr).i, -3);
+    n.op = ir_op_lookup("BitwiseXor");
+    in[0].i = 0xF0; in[1].i = 0xFF;
+    assert_int_equal(ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_U8, in, nb, pr).i, 0x0F);
+    n.op = ir_op_lookup("Clip");                          /* absent bounds: the dtype's range */
+    pr[1] = false;
+    in[0].i = -128;
+    assert_int_equal(ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_I8, in, nb, pr).i, -128);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recipes),
         cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elementwise_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv, setup, teardown),
