@@ -59,7 +59,7 @@ static LLVMValueRef elem_slice(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     return lw_load(k, in, lw_dot(k, ii, st, in->shape.rank));
 }
 
-static int lower_slice(lw_t *k, const ir_node_t *n) {
+int lw_lower_slice(lw_t *k, const ir_node_t *n) {
     const ir_value_t *in = n->in[0];
     int r = in->shape.rank;
     int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
@@ -154,7 +154,7 @@ static LLVMValueRef elem_pad_wrap(lw_t *k, const ir_node_t *n, LLVMValueRef *idx
     return elem_pad(k, n, idx, ud);
 }
 
-static int lower_pad(lw_t *k, const ir_node_t *n) {
+int lw_lower_pad(lw_t *k, const ir_node_t *n) {
     const ir_value_t *in = n->in[0];
     int r = in->shape.rank;
     int64_t pads[2 * IR_MAX_RANK], axes[IR_MAX_RANK];
@@ -349,7 +349,7 @@ static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     return lw_cast(k, acc, IR_F64, x->dtype);
 }
 
-static int lower_resize(lw_t *k, const ir_node_t *n) {
+int lw_lower_resize(lw_t *k, const ir_node_t *n) {
     resize_t R;
     memset(&R, 0, sizeof R);
     const ir_value_t *x = n->in[0];
@@ -391,7 +391,7 @@ static LLVMValueRef elem_d2s(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     LLVMValueRef st[4], xi[4];
     lw_strides(k, x, st);
     xi[0] = idx[0];
-    if (n->op == IR_OP_DEPTH_TO_SPACE) {
+    if (*(const bool *)ud) {   /* DepthToSpace */
         int64_t Cp = n->out[0]->shape.dims[1].v;
         bool crd = strcmp(ir_attr_str(n, "mode", "DCR"), "CRD") == 0;
         LLVMValueRef i = LLVMBuildSRem(B, idx[2], lw_i64(k, b), ""), j = LLVMBuildSRem(B, idx[3], lw_i64(k, b), "");
@@ -412,130 +412,152 @@ static LLVMValueRef elem_d2s(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     return lw_load(k, x, lw_dot(k, xi, st, 4));
 }
 
-int lw_lower_data(lw_t *k, const ir_node_t *n) {
+int lw_lower_transpose(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
-    switch (n->op) {
-    case IR_OP_TRANSPOSE: {
-        int r = in->shape.rank;
-        int64_t perm[IR_MAX_RANK];
-        const int64_t *p;
-        int np = ir_attr_ints(n, "perm", &p);
-        for (int d = 0; d < r; d++) perm[d] = np == r ? p[d] : r - 1 - d;
-        return lw_emit_map(k, n, out, elem_transpose, perm);
+    int r = in->shape.rank;
+    int64_t perm[IR_MAX_RANK];
+    const int64_t *p;
+    int np = ir_attr_ints(n, "perm", &p);
+    for (int d = 0; d < r; d++) perm[d] = np == r ? p[d] : r - 1 - d;
+    return lw_emit_map(k, n, out, elem_transpose, perm);
+}
+
+int lw_lower_expand(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    return lw_emit_map(k, n, out, elem_expand, NULL);
+}
+
+int lw_lower_tile(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    return lw_emit_map(k, n, out, elem_tile, NULL);
+}
+
+int lw_lower_gather(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0], *in = n->in[0];
+    gather_t gt = {norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank)};
+    return lw_emit_map(k, n, out, elem_gather, &gt);
+}
+
+int lw_lower_depth_to_space(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    return lw_emit_map(k, n, out, elem_d2s, &(bool){true});
+}
+
+int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    return lw_emit_map(k, n, out, elem_d2s, &(bool){false});
+}
+
+int lw_lower_trilu(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    int64_t kk = 0;
+    if (n->n_in > 1 && n->in[1]) {
+        if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a constant scalar");
     }
-    case IR_OP_EXPAND:
-        return lw_emit_map(k, n, out, elem_expand, NULL);
-    case IR_OP_TILE:
-        return lw_emit_map(k, n, out, elem_tile, NULL);
-    case IR_OP_SLICE:
-        return lower_slice(k, n);
-    case IR_OP_GATHER: {
-        gather_t gt = {norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank)};
-        return lw_emit_map(k, n, out, elem_gather, &gt);
+    return lw_emit_map(k, n, out, elem_trilu, &kk);
+}
+
+int lw_lower_gather_elements(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0], *in = n->in[0];
+    int ax = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
+    return lw_emit_map(k, n, out, elem_gather_elements, &ax);
+}
+
+int lw_lower_concat(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    int axis = norm_axis(ir_attr_int(n, "axis", 0), out->shape.rank);
+    lw_kernel_begin(k, n, out, -1);
+    LLVMValueRef at = lw_i64(k, 0);
+    for (int j = 0; j < n->n_in; j++) {
+        if (!n->in[j]) continue;
+        copy_block(k, n->in[j], out, axis, at, true);
+        at = LLVMBuildNSWAdd(k->b, at, lw_dim(k, n->in[j], axis), "");
     }
-    case IR_OP_PAD:
-        return lower_pad(k, n);
-    case IR_OP_RESIZE:
-        return lower_resize(k, n);
-    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
-        return lw_emit_map(k, n, out, elem_d2s, NULL);
-    case IR_OP_TRILU: {
-        int64_t kk = 0;
-        if (n->n_in > 1 && n->in[1]) {
-            if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a constant scalar");
+    lw_kernel_end(k);
+    if (n->n_post) return lw_error(k, "fused post-ops on Concat are not supported");
+    return 0;
+}
+
+int lw_lower_split(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *in = n->in[0];
+    int axis = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
+    lw_kernel_begin(k, n, in, -1);
+    LLVMValueRef at = lw_i64(k, 0);
+    for (int j = 0; j < n->n_out; j++) {
+        const ir_value_t *o = n->out[j];
+        if (!o) continue;
+        if (o->storage != IR_ST_NONE) copy_block(k, in, o, axis, at, false);
+        at = LLVMBuildNSWAdd(k->b, at, lw_dim(k, o, axis), "");
+    }
+    lw_kernel_end(k);
+    return 0;
+}
+
+int lw_lower_size(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0], *in = n->in[0];
+    lw_kernel_begin(k, n, out, -1);
+    lw_store(k, out, lw_i64(k, 0), lw_numel(k, in));
+    lw_kernel_end(k);
+    return 0;
+}
+
+int lw_lower_shape(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0], *in = n->in[0];
+    lw_kernel_begin(k, n, out, -1);
+    int r = in->shape.rank;
+    int64_t s = ir_attr_int(n, "start", 0), e = ir_attr_int(n, "end", r);
+    if (s < 0) s += r;
+    if (e < 0) e += r;
+    s = s < 0 ? 0 : s > r ? r : s;
+    e = e < 0 ? 0 : e > r ? r : e;
+    for (int64_t d = s; d < e; d++) lw_store(k, out, lw_i64(k, d - s), lw_dim(k, in, (int)d));
+    lw_kernel_end(k);
+    return 0;
+}
+
+int lw_lower_constant_of_shape(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    const ir_attr_t *a = ir_attr_find(n, "value");
+    lw_kernel_begin(k, n, out, -1);
+    LLVMValueRef v = LLVMConstNull(lw_type(k, out->dtype));
+    if (a && a->kind == IR_ATTR_TENSOR && a->t && a->t->data) {
+        const ir_value_t *t = a->t;
+        LLVMTypeRef ty = lw_type(k, t->dtype);
+        /* load the single element from a private constant */
+        LLVMValueRef gv = LLVMAddGlobal(k->m, ty, "cos_value");
+        LLVMSetLinkage(gv, LLVMPrivateLinkage);
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMValueRef init;
+        switch (t->dtype) {
+        case IR_F32: init = LLVMConstReal(ty, *(const float *)t->data); break;
+        case IR_F64: init = LLVMConstReal(ty, *(const double *)t->data); break;
+        case IR_I64: case IR_U64: init = LLVMConstInt(ty, (unsigned long long)*(const int64_t *)t->data, 1); break;
+        case IR_I32: case IR_U32: init = LLVMConstInt(ty, (unsigned long long)(int64_t)*(const int32_t *)t->data, 1); break;
+        case IR_I16: case IR_U16: init = LLVMConstInt(ty, *(const uint16_t *)t->data, 0); break;
+        case IR_I8: case IR_U8: case IR_BOOL: init = LLVMConstInt(ty, *(const uint8_t *)t->data, 0); break;
+        default: return lw_error(k, "ConstantOfShape value dtype %s is not supported", ir_dtype_name(t->dtype));
         }
-        return lw_emit_map(k, n, out, elem_trilu, &kk);
+        LLVMSetInitializer(gv, init);
+        v = LLVMBuildLoad2(k->b, ty, gv, "");
     }
-    case IR_OP_GATHER_ELEMENTS: {
-        int ax = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
-        return lw_emit_map(k, n, out, elem_gather_elements, &ax);
-    }
-    case IR_OP_CONCAT: {
-        int axis = norm_axis(ir_attr_int(n, "axis", 0), out->shape.rank);
-        lw_kernel_begin(k, n, out, -1);
-        LLVMValueRef at = lw_i64(k, 0);
-        for (int j = 0; j < n->n_in; j++) {
-            if (!n->in[j]) continue;
-            copy_block(k, n->in[j], out, axis, at, true);
-            at = LLVMBuildNSWAdd(k->b, at, lw_dim(k, n->in[j], axis), "");
-        }
-        lw_kernel_end(k);
-        if (n->n_post) return lw_error(k, "fused post-ops on Concat are not supported");
-        return 0;
-    }
-    case IR_OP_SPLIT: {
-        int axis = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
-        lw_kernel_begin(k, n, in, -1);
-        LLVMValueRef at = lw_i64(k, 0);
-        for (int j = 0; j < n->n_out; j++) {
-            const ir_value_t *o = n->out[j];
-            if (!o) continue;
-            if (o->storage != IR_ST_NONE) copy_block(k, in, o, axis, at, false);
-            at = LLVMBuildNSWAdd(k->b, at, lw_dim(k, o, axis), "");
-        }
-        lw_kernel_end(k);
-        return 0;
-    }
-    case IR_OP_SHAPE: case IR_OP_SIZE: {
-        lw_kernel_begin(k, n, out, -1);
-        if (n->op == IR_OP_SIZE) {
-            lw_store(k, out, lw_i64(k, 0), lw_numel(k, in));
-        } else {
-            int r = in->shape.rank;
-            int64_t s = ir_attr_int(n, "start", 0), e = ir_attr_int(n, "end", r);
-            if (s < 0) s += r;
-            if (e < 0) e += r;
-            s = s < 0 ? 0 : s > r ? r : s;
-            e = e < 0 ? 0 : e > r ? r : e;
-            for (int64_t d = s; d < e; d++) lw_store(k, out, lw_i64(k, d - s), lw_dim(k, in, (int)d));
-        }
-        lw_kernel_end(k);
-        return 0;
-    }
-    case IR_OP_CONSTANT_OF_SHAPE: {
-        const ir_attr_t *a = ir_attr_find(n, "value");
-        lw_kernel_begin(k, n, out, -1);
-        LLVMValueRef v = LLVMConstNull(lw_type(k, out->dtype));
-        if (a && a->kind == IR_ATTR_TENSOR && a->t && a->t->data) {
-            const ir_value_t *t = a->t;
-            LLVMTypeRef ty = lw_type(k, t->dtype);
-            /* load the single element from a private constant */
-            LLVMValueRef gv = LLVMAddGlobal(k->m, ty, "cos_value");
-            LLVMSetLinkage(gv, LLVMPrivateLinkage);
-            LLVMSetGlobalConstant(gv, 1);
-            LLVMValueRef init;
-            switch (t->dtype) {
-            case IR_F32: init = LLVMConstReal(ty, *(const float *)t->data); break;
-            case IR_F64: init = LLVMConstReal(ty, *(const double *)t->data); break;
-            case IR_I64: case IR_U64: init = LLVMConstInt(ty, (unsigned long long)*(const int64_t *)t->data, 1); break;
-            case IR_I32: case IR_U32: init = LLVMConstInt(ty, (unsigned long long)(int64_t)*(const int32_t *)t->data, 1); break;
-            case IR_I16: case IR_U16: init = LLVMConstInt(ty, *(const uint16_t *)t->data, 0); break;
-            case IR_I8: case IR_U8: case IR_BOOL: init = LLVMConstInt(ty, *(const uint8_t *)t->data, 0); break;
-            default: return lw_error(k, "ConstantOfShape value dtype %s is not supported", ir_dtype_name(t->dtype));
-            }
-            LLVMSetInitializer(gv, init);
-            v = LLVMBuildLoad2(k->b, ty, gv, "");
-        }
-        lw_loop_t l;
-        lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, out), "i");
-        lw_store(k, out, l.iv, v);
-        lw_loop_end(k, &l);
-        lw_kernel_end(k);
-        return 0;
-    }
-    case IR_OP_RANGE: {
-        lw_kernel_begin(k, n, out, -1);
-        ir_dtype_t t = out->dtype;
-        LLVMValueRef start = lw_load(k, n->in[0], lw_i64(k, 0)), delta = lw_load(k, n->in[2], lw_i64(k, 0));
-        lw_loop_t l;
-        lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, out), "i");
-        LLVMValueRef fi = lw_cast(k, l.iv, IR_I64, t);
-        lw_store(k, out, l.iv, lw_add(k, t, start, lw_mul(k, t, fi, delta)));
-        lw_loop_end(k, &l);
-        lw_kernel_end(k);
-        return 0;
-    }
-    default:
-        return lw_error(k, "no LLVM lowering for %s", ir_op_name(n->op));
-    }
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, out), "i");
+    lw_store(k, out, l.iv, v);
+    lw_loop_end(k, &l);
+    lw_kernel_end(k);
+    return 0;
+}
+
+int lw_lower_range(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *out = n->out[0];
+    lw_kernel_begin(k, n, out, -1);
+    ir_dtype_t t = out->dtype;
+    LLVMValueRef start = lw_load(k, n->in[0], lw_i64(k, 0)), delta = lw_load(k, n->in[2], lw_i64(k, 0));
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, out), "i");
+    LLVMValueRef fi = lw_cast(k, l.iv, IR_I64, t);
+    lw_store(k, out, l.iv, lw_add(k, t, start, lw_mul(k, t, fi, delta)));
+    lw_loop_end(k, &l);
+    lw_kernel_end(k);
+    return 0;
 }

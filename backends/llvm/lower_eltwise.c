@@ -185,75 +185,104 @@ static LLVMValueRef elem_recipe(lw_t *k, const ir_node_t *n, LLVMValueRef *idx) 
     return from_compute(k, acc, out->dtype, false);
 }
 
-static LLVMValueRef elem_eltwise(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+static LLVMValueRef elem_cast(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
     const ir_value_t *out = n->out[0];
     ir_dtype_t t = n->in[0]->dtype;
-    if (ir_recipe(n->op, NULL)) return elem_recipe(k, n, idx);
-    switch (n->op) {
-    case IR_OP_CAST: case IR_OP_CAST_LIKE:
-        return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
-    case IR_OP_MOD: {
-        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
-        if (ir_dtype_is_float(t)) {
-            LLVMValueRef r = LLVMBuildFRem(k->b, a, c, "");
-            if (ir_attr_int(n, "fmod", 0)) return r;
-            /* fmod = 0: numpy's mod, the result takes the divisor's sign */
-            LLVMValueRef z = lw_const_f(k, t, 0);
-            LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealONE, r, z, ""),
-                                            LLVMBuildXor(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, r, z, ""),
-                                                         LLVMBuildFCmp(k->b, LLVMRealOLT, c, z, ""), ""), "");
-            return LLVMBuildSelect(k->b, adj, LLVMBuildFAdd(k->b, r, c, ""), r, "");
-        }
-        LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, c, lw_const_f(k, t, 0), "");
-        LLVMValueRef safe = LLVMBuildSelect(k->b, z, lw_const_f(k, t, 1), c, "");
-        if (!ir_dtype_is_signed(t)) return LLVMBuildSelect(k->b, z, lw_const_f(k, t, 0), LLVMBuildURem(k->b, a, safe, ""), "");
-        LLVMValueRef m1 = LLVMBuildICmp(k->b, LLVMIntEQ, safe, lw_const_f(k, t, -1), "");
-        safe = LLVMBuildSelect(k->b, m1, lw_const_f(k, t, 1), safe, "");
-        LLVMValueRef r = LLVMBuildSRem(k->b, a, safe, "");
-        if (!ir_attr_int(n, "fmod", 0)) {
-            /* Python-style: the result takes the divisor's sign */
-            LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_const_f(k, t, 0), ""),
-                                            LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_const_f(k, t, 0), ""),
-                                                          LLVMBuildICmp(k->b, LLVMIntSLT, safe, lw_const_f(k, t, 0), ""), ""), "");
-            r = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, safe, ""), r, "");
-        }
-        return LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_const_f(k, t, 0), r, "");
+    
+    return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
+}
+int lw_lower_cast(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_cast, NULL); }
+
+static LLVMValueRef elem_mod(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = n->in[0]->dtype;
+    LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
+    if (ir_dtype_is_float(t)) {
+        LLVMValueRef r = LLVMBuildFRem(k->b, a, c, "");
+        if (ir_attr_int(n, "fmod", 0)) return r;
+        /* fmod = 0: numpy's mod, the result takes the divisor's sign */
+        LLVMValueRef z = lw_const_f(k, t, 0);
+        LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealONE, r, z, ""),
+                                        LLVMBuildXor(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, r, z, ""),
+                                                     LLVMBuildFCmp(k->b, LLVMRealOLT, c, z, ""), ""), "");
+        return LLVMBuildSelect(k->b, adj, LLVMBuildFAdd(k->b, r, c, ""), r, "");
     }
-    case IR_OP_BIT_SHIFT: {
-        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
-        unsigned bits = LLVMGetIntTypeWidth(lw_type(k, t));
-        bool sg = ir_dtype_is_signed(t);
-        /* A negative amount, or one of the width or more (poison in LLVM), leaves only the
-         * sign fill: -1 for an arithmetic right shift of a negative value, else 0. */
-        LLVMValueRef big = LLVMBuildICmp(k->b, LLVMIntUGE, c, lw_const_f(k, t, bits), "");
-        bool left = strcmp(ir_attr_str(n, "direction", "LEFT"), "LEFT") == 0;
-        LLVMValueRef r = left ? LLVMBuildShl(k->b, a, c, "") : sg ? LLVMBuildAShr(k->b, a, c, "") : LLVMBuildLShr(k->b, a, c, "");
-        LLVMValueRef fill = lw_const_f(k, t, 0);
-        if (sg && !left)
-            fill = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, fill, ""), lw_const_f(k, t, -1), fill, "");
-        return LLVMBuildSelect(k->b, big, fill, r, "");
+    LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, c, lw_const_f(k, t, 0), "");
+    LLVMValueRef safe = LLVMBuildSelect(k->b, z, lw_const_f(k, t, 1), c, "");
+    if (!ir_dtype_is_signed(t)) return LLVMBuildSelect(k->b, z, lw_const_f(k, t, 0), LLVMBuildURem(k->b, a, safe, ""), "");
+    LLVMValueRef m1 = LLVMBuildICmp(k->b, LLVMIntEQ, safe, lw_const_f(k, t, -1), "");
+    safe = LLVMBuildSelect(k->b, m1, lw_const_f(k, t, 1), safe, "");
+    LLVMValueRef r = LLVMBuildSRem(k->b, a, safe, "");
+    if (!ir_attr_int(n, "fmod", 0)) {
+        /* Python-style: the result takes the divisor's sign */
+        LLVMValueRef adj = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_const_f(k, t, 0), ""),
+                                        LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_const_f(k, t, 0), ""),
+                                                      LLVMBuildICmp(k->b, LLVMIntSLT, safe, lw_const_f(k, t, 0), ""), ""), "");
+        r = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, safe, ""), r, "");
     }
-    case IR_OP_POW: {
-        LLVMValueRef a = load_bcast(k, n->in[0], out, idx), e = load_bcast(k, n->in[1], out, idx);
-        ir_dtype_t te = n->in[1]->dtype;
-        /* Pow allows a different exponent dtype: compute in double unless both are the same float type */
-        if (ir_dtype_is_float(t) && te == t) return lw_intrin(k, "llvm.pow", lw_type(k, t), (LLVMValueRef[]){a, e}, 2);
-        LLVMValueRef ad = lw_cast(k, a, t, IR_F64), ed = lw_cast(k, e, te, IR_F64);
-        LLVMValueRef r = lw_intrin(k, "llvm.pow", k->f64, (LLVMValueRef[]){ad, ed}, 2);
-        return lw_cast(k, r, IR_F64, t);
-    }
-    case IR_OP_MEAN: {
-        LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
-        for (int j = 1; j < n->n_in; j++) x = lw_add(k, t, x, load_bcast(k, n->in[j], out, idx));
-        return LLVMBuildFDiv(k->b, x, lw_const_f(k, t, n->n_in), "");
-    }
-    default:
-        break;
-    }
-    /* the rest are views that a kernel copies: same element count, same order */
+    return LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_const_f(k, t, 0), r, "");
+}
+int lw_lower_mod(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_mod, NULL); }
+
+static LLVMValueRef elem_bit_shift(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = n->in[0]->dtype;
+    LLVMValueRef a = load_bcast(k, n->in[0], out, idx), c = load_bcast(k, n->in[1], out, idx);
+    unsigned bits = LLVMGetIntTypeWidth(lw_type(k, t));
+    bool sg = ir_dtype_is_signed(t);
+    /* A negative amount, or one of the width or more (poison in LLVM), leaves only the
+     * sign fill: -1 for an arithmetic right shift of a negative value, else 0. */
+    LLVMValueRef big = LLVMBuildICmp(k->b, LLVMIntUGE, c, lw_const_f(k, t, bits), "");
+    bool left = strcmp(ir_attr_str(n, "direction", "LEFT"), "LEFT") == 0;
+    LLVMValueRef r = left ? LLVMBuildShl(k->b, a, c, "") : sg ? LLVMBuildAShr(k->b, a, c, "") : LLVMBuildLShr(k->b, a, c, "");
+    LLVMValueRef fill = lw_const_f(k, t, 0);
+    if (sg && !left)
+        fill = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, fill, ""), lw_const_f(k, t, -1), fill, "");
+    return LLVMBuildSelect(k->b, big, fill, r, "");
+}
+int lw_lower_bit_shift(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_bit_shift, NULL); }
+
+static LLVMValueRef elem_pow(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = n->in[0]->dtype;
+    LLVMValueRef a = load_bcast(k, n->in[0], out, idx), e = load_bcast(k, n->in[1], out, idx);
+    ir_dtype_t te = n->in[1]->dtype;
+    /* Pow allows a different exponent dtype: compute in double unless both are the same float type */
+    if (ir_dtype_is_float(t) && te == t) return lw_intrin(k, "llvm.pow", lw_type(k, t), (LLVMValueRef[]){a, e}, 2);
+    LLVMValueRef ad = lw_cast(k, a, t, IR_F64), ed = lw_cast(k, e, te, IR_F64);
+    LLVMValueRef r = lw_intrin(k, "llvm.pow", k->f64, (LLVMValueRef[]){ad, ed}, 2);
+    return lw_cast(k, r, IR_F64, t);
+}
+int lw_lower_pow(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_pow, NULL); }
+
+static LLVMValueRef elem_mean(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
+    ir_dtype_t t = n->in[0]->dtype;
+    LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
+    for (int j = 1; j < n->n_in; j++) x = lw_add(k, t, x, load_bcast(k, n->in[j], out, idx));
+    return LLVMBuildFDiv(k->b, x, lw_const_f(k, t, n->n_in), "");
+}
+int lw_lower_mean(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_mean, NULL); }
+
+/* Views a kernel copies (Identity, Flatten, Reshape, Squeeze, Unsqueeze once they need a
+ * buffer of their own): same element count, same order. */
+static LLVMValueRef elem_copy(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
     LLVMValueRef st[IR_MAX_RANK];
     lw_strides(k, out, st);
     return lw_load(k, n->in[0], lw_dot(k, idx, st, out->shape.rank));
+}
+int lw_lower_copy(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_copy, NULL); }
+
+static LLVMValueRef elem_map(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    return elem_recipe(k, n, idx);
 }
 
 /* Dropout. In inference mode (the usual export) it is a copy with an all-true mask. When
@@ -292,6 +321,7 @@ int lw_lower_dropout(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
-int lw_lower_eltwise(lw_t *k, const ir_node_t *n) {
-    return lw_emit_map(k, n, n->out[0], elem_eltwise, NULL);
+/* Any op with a recipe: the table in lower_table.c sends them all here. */
+int lw_lower_map(lw_t *k, const ir_node_t *n) {
+    return lw_emit_map(k, n, n->out[0], elem_map, NULL);
 }

@@ -110,9 +110,62 @@ int lw_emit_map(lw_t *k, const ir_node_t *n, const ir_value_t *out, lw_elem_fn f
 typedef int (*lw_lower_fn)(lw_t *k, const ir_node_t *n);
 /* The lowering of op (lower_table.c); NULL when this backend has none. */
 lw_lower_fn lw_lowering(ir_op_t op);
-int lw_lower_eltwise(lw_t *k, const ir_node_t *n);   /* unary, binary, variadic, Where, Cast, copies */
-int lw_lower_data(lw_t *k, const ir_node_t *n);      /* Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape, ... */
-int lw_lower_nn(lw_t *k, const ir_node_t *n);        /* Conv, Gemm, MatMul, pools, norms, softmax, reductions */
+/* One function per table entry (lower_eltwise.c, lower_data.c, lower_nn.c, ...). */
+int lw_lower_map(lw_t *k, const ir_node_t *n);   /* any op with a recipe */
+int lw_lower_arg_max(lw_t *k, const ir_node_t *n);
+int lw_lower_arg_min(lw_t *k, const ir_node_t *n);
+int lw_lower_average_pool(lw_t *k, const ir_node_t *n);
+int lw_lower_batch_norm(lw_t *k, const ir_node_t *n);
+int lw_lower_bit_shift(lw_t *k, const ir_node_t *n);
+int lw_lower_cast(lw_t *k, const ir_node_t *n);
+int lw_lower_concat(lw_t *k, const ir_node_t *n);
+int lw_lower_constant_of_shape(lw_t *k, const ir_node_t *n);
+int lw_lower_conv(lw_t *k, const ir_node_t *n);
+int lw_lower_conv_transpose(lw_t *k, const ir_node_t *n);
+int lw_lower_copy(lw_t *k, const ir_node_t *n);
+int lw_lower_cum_sum(lw_t *k, const ir_node_t *n);
+int lw_lower_depth_to_space(lw_t *k, const ir_node_t *n);
+int lw_lower_expand(lw_t *k, const ir_node_t *n);
+int lw_lower_gather(lw_t *k, const ir_node_t *n);
+int lw_lower_gather_elements(lw_t *k, const ir_node_t *n);
+int lw_lower_gemm(lw_t *k, const ir_node_t *n);
+int lw_lower_global_average_pool(lw_t *k, const ir_node_t *n);
+int lw_lower_global_max_pool(lw_t *k, const ir_node_t *n);
+int lw_lower_group_norm(lw_t *k, const ir_node_t *n);
+int lw_lower_hardmax(lw_t *k, const ir_node_t *n);
+int lw_lower_layer_norm(lw_t *k, const ir_node_t *n);
+int lw_lower_log_softmax(lw_t *k, const ir_node_t *n);
+int lw_lower_lrn(lw_t *k, const ir_node_t *n);
+int lw_lower_matmul(lw_t *k, const ir_node_t *n);
+int lw_lower_max_pool(lw_t *k, const ir_node_t *n);
+int lw_lower_mean(lw_t *k, const ir_node_t *n);
+int lw_lower_mod(lw_t *k, const ir_node_t *n);
+int lw_lower_nll_loss(lw_t *k, const ir_node_t *n);
+int lw_lower_pad(lw_t *k, const ir_node_t *n);
+int lw_lower_pow(lw_t *k, const ir_node_t *n);
+int lw_lower_range(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_l1(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_l2(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_log_sum(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_log_sum_exp(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_max(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_mean(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_min(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_prod(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_sum(lw_t *k, const ir_node_t *n);
+int lw_lower_reduce_sum_square(lw_t *k, const ir_node_t *n);
+int lw_lower_resize(lw_t *k, const ir_node_t *n);
+int lw_lower_rms_norm(lw_t *k, const ir_node_t *n);
+int lw_lower_sce_loss(lw_t *k, const ir_node_t *n);
+int lw_lower_shape(lw_t *k, const ir_node_t *n);
+int lw_lower_size(lw_t *k, const ir_node_t *n);
+int lw_lower_slice(lw_t *k, const ir_node_t *n);
+int lw_lower_softmax(lw_t *k, const ir_node_t *n);
+int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n);
+int lw_lower_split(lw_t *k, const ir_node_t *n);
+int lw_lower_tile(lw_t *k, const ir_node_t *n);
+int lw_lower_transpose(lw_t *k, const ir_node_t *n);
+int lw_lower_trilu(lw_t *k, const ir_node_t *n);
 /* ---- single ops (one lowering function per op) */
 int lw_lower_gather_nd(lw_t *k, const ir_node_t *n);          /* lower_index.c */
 int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n);

@@ -120,7 +120,7 @@ static LLVMValueRef elem_conv_generic(lw_t *k, const ir_node_t *n, LLVMValueRef 
     return LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
 }
 
-static int lower_conv(lw_t *k, const ir_node_t *n) {
+int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     int fast = lw_fast_conv(k, n);
     if (fast <= 0) return fast;
     const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
@@ -268,7 +268,7 @@ static LLVMValueRef elem_convt(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     return LLVMBuildLoad2(k->b, lw_type(k, t), acc, "");
 }
 
-static int lower_convt(lw_t *k, const ir_node_t *n) {
+int lw_lower_conv_transpose(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *w = n->in[1], *y = n->out[0];
     if (!ir_dtype_is_float(y->dtype)) return lw_error(k, "ConvTranspose on %s is not supported", ir_dtype_name(y->dtype));
     convt_t c;
@@ -296,7 +296,7 @@ static int lower_convt(lw_t *k, const ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- Gemm / MatMul */
-static int lower_gemm(lw_t *k, const ir_node_t *n) {
+int lw_lower_gemm(lw_t *k, const ir_node_t *n) {
     int fast = lw_fast_gemm(k, n);
     if (fast <= 0) return fast;
     const ir_value_t *A = n->in[0], *B = n->in[1], *Cv = n->n_in > 2 ? n->in[2] : NULL, *Y = n->out[0];
@@ -366,7 +366,7 @@ static int lower_gemm(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
-static int lower_matmul(lw_t *k, const ir_node_t *n) {
+int lw_lower_matmul(lw_t *k, const ir_node_t *n) {
     int fast = lw_fast_matmul(k, n);
     if (fast <= 0) return fast;
     const ir_value_t *A = n->in[0], *B = n->in[1], *Y = n->out[0];
@@ -502,7 +502,7 @@ static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *
     const ir_value_t *x = n->in[0];
     ir_dtype_t t = x->dtype;
     LLVMTypeRef ty = lw_type(k, t);
-    bool mx = n->op == IR_OP_GLOBAL_MAX_POOL;
+    bool mx = *(const bool *)ud;
     LLVMValueRef S = lw_i64(k, 1);
     for (int d = 2; d < x->shape.rank; d++) S = LLVMBuildNSWMul(k->b, S, lw_dim(k, x, d), "");
     LLVMValueRef base = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, idx[0], lw_dim(k, x, 1), ""), idx[1], ""), S, "");
@@ -519,26 +519,34 @@ static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *
     return r;
 }
 
-static int lower_pool(lw_t *k, const ir_node_t *n) {
+static int lower_pool(lw_t *k, const ir_node_t *n, bool global, bool max) {
     const ir_value_t *x = n->in[0], *y = n->out[0];
     if (n->n_out > 1 && n->out[1] && (n->out[1]->n_uses > 0 || n->out[1]->is_output))
         return lw_error(k, "MaxPool's Indices output is not supported");
-    if (!ir_dtype_is_float(x->dtype) && n->op != IR_OP_MAX_POOL)
+    if (!ir_dtype_is_float(x->dtype) && !(max && !global))
         return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(x->dtype));
-    if (n->op == IR_OP_GLOBAL_AVERAGE_POOL || n->op == IR_OP_GLOBAL_MAX_POOL)
-        return lw_emit_map(k, n, y, elem_global_pool, NULL);
+    if (global) return lw_emit_map(k, n, y, elem_global_pool, &max);
     pool_t p;
     const int64_t *ks;
     int nk = ir_attr_ints(n, "kernel_shape", &ks);
     if (nk != x->shape.rank - 2) return lw_error(k, "kernel_shape must have one entry per spatial dimension");
     if (get_geom(k, n, x, y, ks, &p.gm)) return -1;
-    p.max = n->op == IR_OP_MAX_POOL;
+    p.max = max;
     p.include_pad = (int)ir_attr_int(n, "count_include_pad", 0);
     return lw_emit_map(k, n, y, elem_pool, &p);
 }
 
+int lw_lower_max_pool(lw_t *k, const ir_node_t *n) { return lower_pool(k, n, false, true); }
+int lw_lower_average_pool(lw_t *k, const ir_node_t *n) { return lower_pool(k, n, false, false); }
+int lw_lower_global_max_pool(lw_t *k, const ir_node_t *n) { return lower_pool(k, n, true, true); }
+int lw_lower_global_average_pool(lw_t *k, const ir_node_t *n) { return lower_pool(k, n, true, false); }
+
 /* ---------------------------------------------------------------- reductions */
-typedef struct { bool red[IR_MAX_RANK]; int keep; } reduce_t;
+/* A reduction: an optional map of each element, the combining op, an optional final map. */
+typedef enum { R_ADD, R_MAX, R_MIN, R_MUL } rkind_t;
+typedef enum { PRE_NONE, PRE_ABS, PRE_SQUARE, PRE_EXP } rpre_t;
+typedef enum { POST_NONE, POST_MEAN, POST_SQRT, POST_LOG } rpost_t;
+typedef struct { bool red[IR_MAX_RANK]; int keep; rkind_t kind; rpre_t pre; rpost_t post; } reduce_t;
 
 static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const reduce_t *rd = ud;
@@ -547,14 +555,8 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     LLVMTypeRef ty = lw_type(k, t);
     int r = x->shape.rank;
     bool fl = ir_dtype_is_float(t);
-    double init = 0;
-    enum { R_ADD, R_MAX, R_MIN, R_MUL } op = R_ADD;
-    switch (n->op) {
-    case IR_OP_REDUCE_MAX: init = -INFINITY; op = R_MAX; break;
-    case IR_OP_REDUCE_MIN: init = INFINITY; op = R_MIN; break;
-    case IR_OP_REDUCE_PROD: init = 1; op = R_MUL; break;
-    default: break;
-    }
+    rkind_t op = rd->kind;
+    double init = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_MUL ? 1 : 0;
     LLVMValueRef iv;
     if (fl) iv = lw_const_f(k, t, init);
     else if (op == R_MAX) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? 1ull << (LLVMGetIntTypeWidth(ty) - 1) : 0, 0);
@@ -579,21 +581,21 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         }
     }
     LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
-    if (n->op == IR_OP_REDUCE_L1) v = lw_abs(k, t, v);
-    if (n->op == IR_OP_REDUCE_L2 || n->op == IR_OP_REDUCE_SUM_SQUARE) v = lw_mul(k, t, v, v);
-    if (n->op == IR_OP_REDUCE_LOG_SUM_EXP) v = lw_fmath(k, "llvm.exp", t, v);
+    if (rd->pre == PRE_ABS) v = lw_abs(k, t, v);
+    if (rd->pre == PRE_SQUARE) v = lw_mul(k, t, v, v);
+    if (rd->pre == PRE_EXP) v = lw_fmath(k, "llvm.exp", t, v);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
     LLVMValueRef nv = op == R_ADD ? radd(k, t, cur, v) : op == R_MAX ? lw_max(k, t, cur, v)
                     : op == R_MIN ? lw_min(k, t, cur, v) : lw_mul(k, t, cur, v);
     LLVMBuildStore(k->b, nv, acc);
     for (int j = nl - 1; j >= 0; j--) lw_loop_end(k, &lr[j]);
     LLVMValueRef res = LLVMBuildLoad2(k->b, ty, acc, "");
-    if (n->op == IR_OP_REDUCE_L2) {
+    if (rd->post == POST_SQRT) {
         if (fl) res = lw_fmath(k, "llvm.sqrt", t, res);
         else res = lw_cast(k, lw_fmath(k, "llvm.sqrt", IR_F64, lw_cast(k, res, t, IR_F64)), IR_F64, t);
     }
-    if (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP) res = lw_fmath(k, "llvm.log", t, res);
-    if (n->op == IR_OP_REDUCE_MEAN) {
+    if (rd->post == POST_LOG) res = lw_fmath(k, "llvm.log", t, res);
+    if (rd->post == POST_MEAN) {
         if (fl) res = LLVMBuildFDiv(k->b, res, LLVMBuildSIToFP(k->b, cnt, ty, ""), "");
         else res = LLVMBuildSDiv(k->b, res, LLVMBuildIntCast2(k->b, cnt, ty, 1, ""), "");
     }
@@ -601,7 +603,7 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
 }
 
 /* ArgMax/ArgMin: index of the first (or last, select_last_index) extreme along axis. */
-typedef struct { int axis, keep, last; } arg_t;
+typedef struct { int axis, keep, last; bool max; } arg_t;
 
 static LLVMValueRef elem_arg(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const arg_t *a = ud;
@@ -609,7 +611,7 @@ static LLVMValueRef elem_arg(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     ir_dtype_t t = x->dtype;
     LLVMTypeRef ty = lw_type(k, t);
     int r = x->shape.rank;
-    bool mx = n->op != IR_OP_ARG_MIN, fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
+    bool mx = a->max, fl = ir_dtype_is_float(t), sg = ir_dtype_is_signed(t);
     LLVMValueRef best = lw_alloca(k, ty, "best"), bi = lw_alloca(k, k->i64, "bi");
     LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
     lw_strides(k, x, st);
@@ -668,7 +670,7 @@ static LLVMValueRef elem_lrn(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
 
 /* Hardmax: 1 where the element is the first maximum along axis. */
 static LLVMValueRef elem_hardmax(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
-    arg_t a = {*(const int *)ud, 1, 0};
+    arg_t a = {*(const int *)ud, 1, 0, true};
     LLVMValueRef am = elem_arg(k, n, idx, &a);
     LLVMValueRef hit = LLVMBuildICmp(k->b, LLVMIntEQ, am, idx[a.axis], "");
     ir_dtype_t t = n->out[0]->dtype;
@@ -706,11 +708,14 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     return LLVMBuildLoad2(k->b, ty, acc, "");
 }
 
-static int lower_reduce(lw_t *k, const ir_node_t *n) {
+static int lower_reduce(lw_t *k, const ir_node_t *n, rkind_t kind, rpre_t pre, rpost_t post) {
     const ir_value_t *x = n->in[0];
     int r = x->shape.rank;
     reduce_t rd;
     memset(&rd, 0, sizeof rd);
+    rd.kind = kind;
+    rd.pre = pre;
+    rd.post = post;
     rd.keep = (int)ir_attr_int(n, "keepdims", 1);
     int na = 0;
     const ir_value_t *ax = n->n_in > 1 ? n->in[1] : NULL;
@@ -737,8 +742,19 @@ static int lower_reduce(lw_t *k, const ir_node_t *n) {
     return lw_emit_map(k, n, n->out[0], elem_reduce, &rd);
 }
 
+int lw_lower_reduce_sum(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_NONE, POST_NONE); }
+int lw_lower_reduce_mean(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_NONE, POST_MEAN); }
+int lw_lower_reduce_max(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_MAX, PRE_NONE, POST_NONE); }
+int lw_lower_reduce_min(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_MIN, PRE_NONE, POST_NONE); }
+int lw_lower_reduce_prod(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_MUL, PRE_NONE, POST_NONE); }
+int lw_lower_reduce_l1(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_ABS, POST_NONE); }
+int lw_lower_reduce_l2(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_SQUARE, POST_SQRT); }
+int lw_lower_reduce_sum_square(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_SQUARE, POST_NONE); }
+int lw_lower_reduce_log_sum(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_NONE, POST_LOG); }
+int lw_lower_reduce_log_sum_exp(lw_t *k, const ir_node_t *n) { return lower_reduce(k, n, R_ADD, PRE_EXP, POST_LOG); }
+
 /* ---------------------------------------------------------------- Softmax, LayerNorm */
-static int lower_softmax(lw_t *k, const ir_node_t *n) {
+static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
     const ir_value_t *x = n->in[0], *y = n->out[0];
     ir_dtype_t t = x->dtype;
     if (!ir_dtype_is_float(t)) return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(t));
@@ -771,12 +787,12 @@ static int lower_softmax(lw_t *k, const ir_node_t *n) {
     LLVMBuildStore(k->b, lw_const_f(k, t, 0), sum);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
     LLVMValueRef e = lw_intrin(k, "llvm.exp", ty, (LLVMValueRef[]){LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, "")}, 1);
-    if (n->op == IR_OP_SOFTMAX) LLVMBuildStore(k->b, e, AT(yb, ll.iv));
+    if (!log) LLVMBuildStore(k->b, e, AT(yb, ll.iv));
     LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, sum, ""), e), sum);
     lw_loop_end(k, &ll);
     LLVMValueRef s = LLVMBuildLoad2(k->b, ty, sum, "");
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    if (n->op == IR_OP_SOFTMAX) {
+    if (!log) {
         LLVMValueRef inv = LLVMBuildFDiv(k->b, lw_const_f(k, t, 1), s, "");
         LLVMValueRef p = AT(yb, ll.iv);
         LLVMBuildStore(k->b, LLVMBuildFMul(k->b, LLVMBuildLoad2(k->b, ty, p, ""), inv, ""), p);
@@ -822,7 +838,7 @@ static void row_moments(lw_t *k, const ir_value_t *x, LLVMValueRef base, LLVMVal
                              lw_intrin(k, "llvm.sqrt", dt, (LLVMValueRef[]){LLVMBuildFAdd(k->b, var, LLVMConstReal(dt, eps), "")}, 1), "inv");
 }
 
-static int lower_layernorm(lw_t *k, const ir_node_t *n) {
+static int lower_layernorm(lw_t *k, const ir_node_t *n, bool rms) {
     const ir_value_t *x = n->in[0], *sc = n->in[1], *bi = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
     ir_dtype_t t = x->dtype;
     if (!ir_dtype_is_float(t)) return lw_error(k, "LayerNormalization on %s is not supported", ir_dtype_name(t));
@@ -844,7 +860,7 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
     lw_loop_begin(k, &lo, k->begin, k->end, "o");
     LLVMValueRef base = LLVMBuildNSWMul(k->b, lo.iv, L, "");
     LLVMValueRef mean, inv, v;
-    row_moments(k, x, base, L, eps, n->op == IR_OP_RMS_NORM, &mean, &inv);
+    row_moments(k, x, base, L, eps, rms, &mean, &inv);
     if (mo) lw_store(k, mo, lo.iv, LLVMBuildFPCast(k->b, mean, lw_type(k, mo->dtype), ""));
     if (io) lw_store(k, io, lo.iv, LLVMBuildFPCast(k->b, inv, lw_type(k, io->dtype), ""));
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
@@ -872,11 +888,11 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n) {
 /* Instance/Group normalisation over NCHW: a group of one sample is contiguous, so each
  * (n, g) is one row of L = C/G * spatial elements; scale/bias are per channel (or per
  * group for GroupNormalization-18's [num_groups] form). */
-static int lower_groupnorm(lw_t *k, const ir_node_t *n) {
+int lw_lower_group_norm(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *sc = n->in[1], *bi = n->in[2], *y = n->out[0];
     ir_dtype_t t = x->dtype;
     LLVMTypeRef ty = lw_type(k, t), dt = k->f64;
-    int64_t C = x->shape.dims[1].v, G = n->op == IR_OP_GROUP_NORM ? ir_attr_int(n, "num_groups", 1) : C;
+    int64_t C = x->shape.dims[1].v, G = ir_attr_int(n, "num_groups", C);   /* InstanceNormalization: one group per channel */
     bool per_group = ir_shape_numel(&sc->shape) == G && G != C;
     double eps = ir_attr_float(n, "epsilon", 1e-5);
     lw_kernel_begin_range(k, n, x, 0, 2);  /* N*C rows of work; we split N*G */
@@ -916,9 +932,9 @@ static int lower_groupnorm(lw_t *k, const ir_node_t *n) {
 
 /* NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (log-softmax over C first). One
  * serial pass over the target's index space; sums in double. */
-static int lower_loss(lw_t *k, const ir_node_t *n) {
+static int lower_loss(lw_t *k, const ir_node_t *n, bool sce) {
     const ir_value_t *x = n->in[0], *tg = n->in[1], *w = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
-    const ir_value_t *lp = n->op == IR_OP_SCE_LOSS && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
+    const ir_value_t *lp = sce && n->n_out > 1 && n->out[1] && n->out[1]->storage != IR_ST_NONE ? n->out[1] : NULL;
     ir_dtype_t t = x->dtype;
     LLVMTypeRef dt = k->f64;
     LLVMBuilderRef b = k->b;
@@ -942,7 +958,7 @@ static int lower_loss(lw_t *k, const ir_node_t *n) {
     tc = LLVMBuildSelect(b, ign, lw_i64(k, 0), tc, "");
 #define XOFF(c) LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, ln.iv, lw_i64(k, C), ""), c, ""), lw_i64(k, S), ""), ls.iv, "")
     LLVMValueRef val = lw_cast(k, lw_load(k, x, XOFF(tc)), t, IR_F64);
-    if (n->op == IR_OP_SCE_LOSS) {
+    if (sce) {
         LLVMBuildStore(b, LLVMConstReal(dt, -INFINITY), mx);
         lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, C), "c");
         LLVMBuildStore(b, lw_fmax(k, LLVMBuildLoad2(b, dt, mx, ""), lw_cast(k, lw_load(k, x, XOFF(lc.iv)), t, IR_F64)), mx);
@@ -984,50 +1000,43 @@ static int lower_loss(lw_t *k, const ir_node_t *n) {
     return 0;
 }
 
-int lw_lower_nn(lw_t *k, const ir_node_t *n) {
-    switch (n->op) {
-    case IR_OP_CONV: return lower_conv(k, n);
-    case IR_OP_CONV_TRANSPOSE: return lower_convt(k, n);
-    case IR_OP_GEMM: return lower_gemm(k, n);
-    case IR_OP_MATMUL: return lower_matmul(k, n);
-    case IR_OP_BATCH_NORM:
-        if (!ir_dtype_is_float(n->out[0]->dtype)) return lw_error(k, "BatchNormalization needs a float type");
-        for (int i = 1; i < n->n_out; i++)
-            if (n->out[i] && (n->out[i]->n_uses > 0 || n->out[i]->is_output))
-                return lw_error(k, "training-mode outputs are not supported");
-        return lw_emit_map(k, n, n->out[0], elem_bn, NULL);
-    case IR_OP_MAX_POOL: case IR_OP_AVERAGE_POOL: case IR_OP_GLOBAL_AVERAGE_POOL: case IR_OP_GLOBAL_MAX_POOL:
-        return lower_pool(k, n);
-    case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: return lower_softmax(k, n);
-    case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN: case IR_OP_REDUCE_PROD:
-        return lower_reduce(k, n);
-    case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: return lower_layernorm(k, n);
-    case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: return lower_groupnorm(k, n);
-    case IR_OP_NLL_LOSS: case IR_OP_SCE_LOSS: return lower_loss(k, n);
-    case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
-    case IR_OP_REDUCE_SUM_SQUARE:
-        if (!ir_dtype_is_float(n->in[0]->dtype) && (n->op == IR_OP_REDUCE_LOG_SUM || n->op == IR_OP_REDUCE_LOG_SUM_EXP))
-            return lw_error(k, "%s needs a float type", ir_op_name(n->op));
-        return lower_reduce(k, n);
-    case IR_OP_LRN:
-        if (!ir_dtype_is_float(n->in[0]->dtype)) return lw_error(k, "LRN needs a float type");
-        return lw_emit_map(k, n, n->out[0], elem_lrn, NULL);
-    case IR_OP_HARDMAX: {
-        int ax = norm_axis(ir_attr_int(n, "axis", k->g->opset < 13 ? 1 : -1), n->in[0]->shape.rank);
-        if (k->g->opset < 13 && n->in[0]->shape.rank != 2) return lw_error(k, "Hardmax before opset 13 is supported on 2-D inputs only");
-        return lw_emit_map(k, n, n->out[0], elem_hardmax, &ax);
-    }
-    case IR_OP_CUM_SUM: {
-        const ir_value_t *av = n->in[1];
-        int64_t ax = av->dtype == IR_I32 ? ((const int32_t *)av->data)[0] : ((const int64_t *)av->data)[0];
-        cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
-        return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
-    }
-    case IR_OP_ARG_MAX: case IR_OP_ARG_MIN: {
-        arg_t a = {(int)ir_attr_int(n, "axis", 0), (int)ir_attr_int(n, "keepdims", 1), (int)ir_attr_int(n, "select_last_index", 0)};
-        if (a.axis < 0) a.axis += n->in[0]->shape.rank;
-        return lw_emit_map(k, n, n->out[0], elem_arg, &a);
-    }
-    default: return lw_error(k, "no LLVM lowering for %s", ir_op_name(n->op));
-    }
+int lw_lower_softmax(lw_t *k, const ir_node_t *n) { return lower_softmax(k, n, false); }
+int lw_lower_log_softmax(lw_t *k, const ir_node_t *n) { return lower_softmax(k, n, true); }
+int lw_lower_layer_norm(lw_t *k, const ir_node_t *n) { return lower_layernorm(k, n, false); }
+int lw_lower_rms_norm(lw_t *k, const ir_node_t *n) { return lower_layernorm(k, n, true); }
+int lw_lower_nll_loss(lw_t *k, const ir_node_t *n) { return lower_loss(k, n, false); }
+int lw_lower_sce_loss(lw_t *k, const ir_node_t *n) { return lower_loss(k, n, true); }
+
+int lw_lower_batch_norm(lw_t *k, const ir_node_t *n) {
+    if (!ir_dtype_is_float(n->out[0]->dtype)) return lw_error(k, "BatchNormalization needs a float type");
+    for (int i = 1; i < n->n_out; i++)
+        if (n->out[i] && (n->out[i]->n_uses > 0 || n->out[i]->is_output))
+            return lw_error(k, "training-mode outputs are not supported");
+    return lw_emit_map(k, n, n->out[0], elem_bn, NULL);
 }
+
+int lw_lower_lrn(lw_t *k, const ir_node_t *n) {
+    if (!ir_dtype_is_float(n->in[0]->dtype)) return lw_error(k, "LRN needs a float type");
+    return lw_emit_map(k, n, n->out[0], elem_lrn, NULL);
+}
+
+int lw_lower_hardmax(lw_t *k, const ir_node_t *n) {
+    int ax = norm_axis(ir_attr_int(n, "axis", k->g->opset < 13 ? 1 : -1), n->in[0]->shape.rank);
+    if (k->g->opset < 13 && n->in[0]->shape.rank != 2) return lw_error(k, "Hardmax before opset 13 is supported on 2-D inputs only");
+    return lw_emit_map(k, n, n->out[0], elem_hardmax, &ax);
+}
+
+int lw_lower_cum_sum(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *av = n->in[1];
+    int64_t ax = av->dtype == IR_I32 ? ((const int32_t *)av->data)[0] : ((const int64_t *)av->data)[0];
+    cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
+    return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
+}
+
+static int lower_arg(lw_t *k, const ir_node_t *n, bool max) {
+    arg_t a = {(int)ir_attr_int(n, "axis", 0), (int)ir_attr_int(n, "keepdims", 1), (int)ir_attr_int(n, "select_last_index", 0), max};
+    if (a.axis < 0) a.axis += n->in[0]->shape.rank;
+    return lw_emit_map(k, n, n->out[0], elem_arg, &a);
+}
+int lw_lower_arg_max(lw_t *k, const ir_node_t *n) { return lower_arg(k, n, true); }
+int lw_lower_arg_min(lw_t *k, const ir_node_t *n) { return lower_arg(k, n, false); }
