@@ -308,51 +308,44 @@ static int inf_gather_elements(ir_graph_t *g, ir_node_t *n) {
 }
 
 /* Add..Pow, the comparisons, logic ops, variadic Max/Min/Sum/Mean, Where, PRelu. */
+/* Numpy-broadcast element-wise ops. The row's type letters say which dtypes each input
+ * takes; the non-bool inputs share one dtype, and the output is bool when the op's recipe
+ * gives bool (comparisons, logic), else that dtype. */
 static int inf_nary(ir_graph_t *g, ir_node_t *n) {
-    ir_op_t op = n->op;
-    int first = op == IR_OP_WHERE ? 1 : 0;
-    for (int i = 0; i < n->n_in; i++)
+    const ir_value_t *x = NULL;
+    bool in_bool[3] = {false, false, false};
+    for (int i = 0; i < n->n_in; i++) {
         if (!n->in[i]) return ir_error(g, n, "input %d is missing", i);
-    ir_value_t *x = n->in[first];
-    ir_dtype_t dt = x->dtype, odt = dt;
-    switch (op) {
-    case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR:
-        for (int i = 0; i < n->n_in; i++)
-            if (n->in[i]->dtype != IR_BOOL)
-                return ir_error(g, n, "input '%s' must be bool, got %s", vname(n->in[i]), ir_dtype_name(n->in[i]->dtype));
-        odt = IR_BOOL;
-        break;
-    case IR_OP_EQUAL:
-        if (dt == IR_STRING) return ir_error(g, n, "string comparison is not supported");
-        odt = IR_BOOL;
-        break;
-    case IR_OP_LESS: case IR_OP_GREATER: case IR_OP_LESS_EQUAL: case IR_OP_GREATER_EQUAL:
-        if (need_numeric(g, n, x)) return -1;
-        odt = IR_BOOL;
-        break;
-    case IR_OP_WHERE:
-        if (n->in[0]->dtype != IR_BOOL)
-            return ir_error(g, n, "condition must be bool, got %s", ir_dtype_name(n->in[0]->dtype));
-        break;
-    case IR_OP_POW:
-        /* Base and exponent may differ in type; the result takes the base's. */
-        if (need_numeric(g, n, x) || need_numeric(g, n, n->in[1])) return -1;
-        break;
-    case IR_OP_PRELU:
-        if (need_numeric(g, n, x)) return -1;
-        break;
-    default:
-        if (need_numeric(g, n, x)) return -1;
+        if (n->in[i]->dtype == IR_STRING) return ir_error(g, n, "string inputs are not supported");
+        if (i < 3) in_bool[i] = n->in[i]->dtype == IR_BOOL;
+        if (!x && n->in[i]->dtype != IR_BOOL) x = n->in[i];
     }
-    if (op != IR_OP_POW && op != IR_OP_AND && op != IR_OP_OR && op != IR_OP_XOR)
-        for (int i = first + 1; i < n->n_in; i++)
-            if (same_dtype(g, n, x, n->in[i])) return -1;
+    if (!x) x = n->in[0];
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] != x && (n->in[i]->dtype != IR_BOOL || x->dtype == IR_BOOL) && same_dtype(g, n, x, n->in[i]))
+            return -1;
     ir_shape_t o = n->in[0]->shape;
     for (int i = 1; i < n->n_in; i++)
         if (bcast(g, n, &o, &n->in[i]->shape, &o)) return -1;
-    if (op == IR_OP_PRELU && !shape_eq(&o, &x->shape))
+    const ir_rexpr_t *e = ir_recipe(n->op, NULL);
+    set_out(n, 0, e && ir_recipe_is_bool(e, in_bool) ? IR_BOOL : x->dtype, &o);
+    return 0;
+}
+
+/* Pow: base and exponent may differ in type; the result takes the base's. */
+static int inf_pow(ir_graph_t *g, ir_node_t *n) {
+    ir_shape_t o;
+    if (bcast(g, n, &n->in[0]->shape, &n->in[1]->shape, &o)) return -1;
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
+/* PRelu: the slope broadcasts to the input (unidirectionally). */
+static int inf_prelu(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    if (inf_nary(g, n)) return -1;
+    if (!shape_eq(&n->out[0]->shape, &x->shape))
         return ir_error(g, n, "slope shape %s does not broadcast to input shape %s", SHP(&n->in[1]->shape), SHP(&x->shape));
-    set_out(n, 0, odt, &o);
     return 0;
 }
 
@@ -382,10 +375,9 @@ static int read_ints_attr(ir_graph_t *g, const ir_node_t *n, const char *name, i
     return 0;
 }
 
-int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
-                     ir_window_t *p) {
+static int window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                         bool tr, ir_window_t *p) {
     memset(p, 0, sizeof *p);
-    bool tr = n->op == IR_OP_CONV_TRANSPOSE;
     if (x->rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(x));
     int ns = p->ns = x->rank - 2;
     for (int i = 0; i < ns; i++)
@@ -472,12 +464,22 @@ int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, con
     return 0;
 }
 
-static int inf_conv(ir_graph_t *g, ir_node_t *n) {
+int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                     ir_window_t *p) {
+    return window_params(g, n, x, w, false, p);
+}
+
+int ir_window_params_transposed(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                                ir_window_t *p) {
+    return window_params(g, n, x, w, true, p);
+}
+
+/* Conv and ConvTranspose (tr) share the geometry. */
+static int conv_like(ir_graph_t *g, ir_node_t *n, bool tr) {
     ir_value_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    bool tr = n->op == IR_OP_CONV_TRANSPOSE;
     if (need_float(g, n, x) || same_dtype(g, n, x, w) || (b && same_dtype(g, n, x, b))) return -1;
     ir_window_t p;
-    if (ir_window_params(g, n, &x->shape, &w->shape, &p)) return -1;
+    if (window_params(g, n, &x->shape, &w->shape, tr, &p)) return -1;
     int64_t grp = p.group, w0 = w->shape.dims[0].v, w1 = w->shape.dims[1].v, m, cin;
     if (grp < 1) return ir_error(g, n, "group %lld must be >= 1", (long long)grp);
     if (tr) {
@@ -506,18 +508,24 @@ static int inf_conv(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+static int inf_conv(ir_graph_t *g, ir_node_t *n) { return conv_like(g, n, false); }
+static int inf_conv_transpose(ir_graph_t *g, ir_node_t *n) { return conv_like(g, n, true); }
+
+/* Pools: dtypes by the row's type letters (MaxPool takes integers too). */
+static int inf_global_pool(ir_graph_t *g, ir_node_t *n) {
+    ir_shape_t o = n->in[0]->shape;
+    if (o.rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(&o));
+    for (int i = 2; i < o.rank; i++) o.dims[i] = ir_dim_const(1);
+    set_out(n, 0, n->in[0]->dtype, &o);
+    return 0;
+}
+
 static int inf_pool(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
-    if (n->op == IR_OP_MAX_POOL ? need_numeric(g, n, x) : need_float(g, n, x)) return -1;
     ir_shape_t o = x->shape;
-    if (n->op == IR_OP_GLOBAL_AVERAGE_POOL || n->op == IR_OP_GLOBAL_MAX_POOL) {
-        if (o.rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(&o));
-        for (int i = 2; i < o.rank; i++) o.dims[i] = ir_dim_const(1);
-    } else {
-        ir_window_t p;
-        if (ir_window_params(g, n, &x->shape, NULL, &p)) return -1;
-        for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
-    }
+    ir_window_t p;
+    if (ir_window_params(g, n, &x->shape, NULL, &p)) return -1;
+    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
     set_out(n, 0, x->dtype, &o);
     set_out(n, 1, IR_I64, &o);
     return 0;
@@ -596,9 +604,7 @@ static int inf_softmax(ir_graph_t *g, ir_node_t *n) {
 
 static int inf_reduce(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
-    /* opset 20 allows bool for ReduceMax/ReduceMin (any/all). */
-    bool minmax = n->op == IR_OP_REDUCE_MAX || n->op == IR_OP_REDUCE_MIN;
-    if (!(minmax && x->dtype == IR_BOOL) && need_numeric(g, n, x)) return -1;
+    /* dtypes by the row's type letters: opset 20 allows bool for ReduceMax/ReduceMin */
     int64_t ax[MAXC];
     int cnt = 0;
     if (n->n_in > 1 && n->in[1]) {

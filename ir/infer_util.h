@@ -44,6 +44,9 @@ typedef struct ir_window {
 } ir_window_t;
 int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
                      ir_window_t *out);
+/* The same for ConvTranspose (output_shape, output_padding; pads shrink the output). */
+int ir_window_params_transposed(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
+                                ir_window_t *out);
 
 /* Resize (opset 11+): per dimension the output size, the scale the coordinate transform
  * uses, and the roi (start/end as fractions, for tf_crop_and_resize). ir/resize.c. */

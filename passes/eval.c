@@ -262,94 +262,113 @@ static int eval_pow(ir_graph_t *g, ir_node_t *n, res_t *r) {
 
 /* ---------------------------------------------------------------- data movement */
 /* Same elements, new shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout. */
-static int eval_view(ir_graph_t *g, ir_node_t *n, res_t *r) {
-    sh_t s, o;
+/* Views: the data is copied unchanged under the new shape o (s: the input's). */
+static int view_finish(ir_graph_t *g, ir_node_t *n, res_t *r, const sh_t *s, const sh_t *o) {
+    if (sh_numel(o) != sh_numel(s)) return ir_error(g, n, "element count changes from %lld to %lld",
+                                                    (long long)sh_numel(s), (long long)sh_numel(o));
+    if (!res_alloc(g, r, n->in[0]->dtype, o)) return 0;
+    memcpy(r->buf, n->in[0]->data, (size_t)r->numel * ir_dtype_size(r->dt));
+    return 1;
+}
+
+static int eval_identity(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
     if (!in_const(n, 0, &s)) return 0;
+    return view_finish(g, n, r, &s, &s);
+}
+
+static int eval_flatten(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, o = {0, {0}};
+    if (!in_const(n, 0, &s)) return 0;
+    int64_t ax = ir_attr_int(n, "axis", 1);
+    if (ax < 0) ax += s.r;
+    if (ax < 0 || ax > s.r) return ir_error(g, n, "axis out of range");
+    o.r = 2;
+    o.d[0] = o.d[1] = 1;
+    for (int i = 0; i < s.r; i++) o.d[i < ax ? 0 : 1] *= s.d[i];
+    return view_finish(g, n, r, &s, &o);
+}
+
+static int eval_reshape(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, o = {0, {0}};
+    int64_t v[IR_MAX_RANK * 2];
+    int m;
+    if (!in_const(n, 0, &s)) return 0;
+    m = in_ints(n, 1, v, IR_MAX_RANK);
+    if (m < 0) return 0;
+    bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
+    int neg = -1;
+    int64_t known = 1;
+    o.r = m;
+    for (int i = 0; i < m; i++) {
+        int64_t d = v[i];
+        if (d == 0 && !allowzero) {
+            if (i >= s.r) return ir_error(g, n, "shape copies dimension %d of a rank-%d input", i, s.r);
+            d = s.d[i];
+        }
+        if (d == -1) {
+            if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
+            neg = i;
+            d = 1;
+        } else if (d < 0) {
+            return ir_error(g, n, "negative dimension %lld in shape", (long long)d);
+        }
+        o.d[i] = d;
+        known *= d;
+    }
+    int64_t total = sh_numel(&s);
+    if (neg >= 0) {
+        if (known == 0 || total % known) return ir_error(g, n, "cannot infer the -1 dimension");
+        o.d[neg] = total / known;
+    }
+    return view_finish(g, n, r, &s, &o);
+}
+
+static int squeeze_like(ir_graph_t *g, ir_node_t *n, res_t *r, bool unsqueeze) {
+    sh_t s, o = {0, {0}};
     int64_t v[IR_MAX_RANK * 2];
     const int64_t *av;
     int m;
-    o.r = 0;
-    switch (n->op) {
-    case IR_OP_IDENTITY: case IR_OP_DROPOUT:
-        o = s;
-        break;
-    case IR_OP_FLATTEN: {
-        int64_t ax = ir_attr_int(n, "axis", 1);
-        if (ax < 0) ax += s.r;
-        if (ax < 0 || ax > s.r) return ir_error(g, n, "axis out of range");
-        o.r = 2;
-        o.d[0] = o.d[1] = 1;
-        for (int i = 0; i < s.r; i++) o.d[i < ax ? 0 : 1] *= s.d[i];
-        break;
-    }
-    case IR_OP_RESHAPE: {
-        m = in_ints(n, 1, v, IR_MAX_RANK);
+    if (!in_const(n, 0, &s)) return 0;
+    m = n->n_in > 1 && n->in[1] ? in_ints(n, 1, v, IR_MAX_RANK) : ir_attr_ints(n, "axes", &av);
+    if (n->n_in > 1 && n->in[1]) {
         if (m < 0) return 0;
-        bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
-        int neg = -1;
-        int64_t known = 1;
-        o.r = m;
+    } else if (m > 0) {
+        if (m > IR_MAX_RANK) return 0;
+        memcpy(v, av, sizeof(int64_t) * (size_t)m);
+    }
+    bool mark[IR_MAX_RANK * 2] = {false};
+    if (unsqueeze) {
+        int orank = s.r + (m > 0 ? m : 0);
+        if (m <= 0 || orank > IR_MAX_RANK) return 0;
         for (int i = 0; i < m; i++) {
-            int64_t d = v[i];
-            if (d == 0 && !allowzero) {
-                if (i >= s.r) return ir_error(g, n, "shape copies dimension %d of a rank-%d input", i, s.r);
-                d = s.d[i];
-            }
-            if (d == -1) {
-                if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
-                neg = i;
-                d = 1;
-            } else if (d < 0) {
-                return ir_error(g, n, "negative dimension %lld in shape", (long long)d);
-            }
-            o.d[i] = d;
-            known *= d;
+            int64_t a = v[i] < 0 ? v[i] + orank : v[i];
+            if (a < 0 || a >= orank || mark[a]) return ir_error(g, n, "bad axis %lld", (long long)v[i]);
+            mark[a] = true;
         }
-        int64_t total = sh_numel(&s);
-        if (neg >= 0) {
-            if (known == 0 || total % known) return ir_error(g, n, "cannot infer the -1 dimension");
-            o.d[neg] = total / known;
+        int j = 0;
+        o.r = orank;
+        for (int i = 0; i < orank; i++) o.d[i] = mark[i] ? 1 : s.d[j++];
+    } else {
+        for (int i = 0; i < m; i++) {
+            int64_t a = v[i] < 0 ? v[i] + s.r : v[i];
+            if (a < 0 || a >= s.r || s.d[a] != 1) return ir_error(g, n, "cannot squeeze axis %lld", (long long)v[i]);
+            mark[a] = true;
         }
-        break;
+        for (int i = 0; i < s.r; i++)
+            if (!(m > 0 ? mark[i] : s.d[i] == 1)) o.d[o.r++] = s.d[i];
     }
-    case IR_OP_UNSQUEEZE: case IR_OP_SQUEEZE: {
-        m = n->n_in > 1 && n->in[1] ? in_ints(n, 1, v, IR_MAX_RANK) : ir_attr_ints(n, "axes", &av);
-        if (n->n_in > 1 && n->in[1]) {
-            if (m < 0) return 0;
-        } else if (m > 0) {
-            if (m > IR_MAX_RANK) return 0;
-            memcpy(v, av, sizeof(int64_t) * (size_t)m);
-        }
-        bool mark[IR_MAX_RANK * 2] = {false};
-        if (n->op == IR_OP_UNSQUEEZE) {
-            int orank = s.r + (m > 0 ? m : 0);
-            if (m <= 0 || orank > IR_MAX_RANK) return 0;
-            for (int i = 0; i < m; i++) {
-                int64_t a = v[i] < 0 ? v[i] + orank : v[i];
-                if (a < 0 || a >= orank || mark[a]) return ir_error(g, n, "bad axis %lld", (long long)v[i]);
-                mark[a] = true;
-            }
-            int j = 0;
-            o.r = orank;
-            for (int i = 0; i < orank; i++) o.d[i] = mark[i] ? 1 : s.d[j++];
-        } else {
-            for (int i = 0; i < m; i++) {
-                int64_t a = v[i] < 0 ? v[i] + s.r : v[i];
-                if (a < 0 || a >= s.r || s.d[a] != 1) return ir_error(g, n, "cannot squeeze axis %lld", (long long)v[i]);
-                mark[a] = true;
-            }
-            for (int i = 0; i < s.r; i++)
-                if (!(m > 0 ? mark[i] : s.d[i] == 1)) o.d[o.r++] = s.d[i];
-        }
-        break;
-    }
-    default:
-        return 0;
-    }
-    if (sh_numel(&o) != sh_numel(&s)) return ir_error(g, n, "element count changes from %lld to %lld",
-                                                      (long long)sh_numel(&s), (long long)sh_numel(&o));
-    if (!res_alloc(g, r, n->in[0]->dtype, &o)) return 0;
-    memcpy(r->buf, n->in[0]->data, (size_t)r->numel * ir_dtype_size(r->dt));
+    return view_finish(g, n, r, &s, &o);
+}
+static int eval_squeeze(ir_graph_t *g, ir_node_t *n, res_t *r) { return squeeze_like(g, n, r, false); }
+static int eval_unsqueeze(ir_graph_t *g, ir_node_t *n, res_t *r) { return squeeze_like(g, n, r, true); }
+
+static int eval_size(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    const ir_value_t *x = n->in[0];
+    sh_t s, o = {0, {0}};
+    if (!x || !get_sh(&x->shape, &s)) return 0;
+    if (!res_alloc(g, r, IR_I64, &o)) return 0;
+    ((int64_t *)r->buf)[0] = sh_numel(&s);
     return 1;
 }
 
@@ -357,14 +376,6 @@ static int eval_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
     const ir_value_t *x = n->in[0];
     if (!x || x->shape.rank < 0) return 0;
     int64_t rank = x->shape.rank;
-    if (n->op == IR_OP_SIZE) {
-        sh_t s;
-        if (!get_sh(&x->shape, &s)) return 0;
-        sh_t o = {0, {0}};
-        if (!res_alloc(g, r, IR_I64, &o)) return 0;
-        ((int64_t *)r->buf)[0] = sh_numel(&s);
-        return 1;
-    }
     int64_t a = ir_attr_int(n, "start", 0), b = ir_attr_int(n, "end", rank);
     if (a < 0) a += rank;
     if (b < 0) b += rank;
@@ -647,7 +658,7 @@ int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
     for (int k = 1; k < n->n_out; k++)
         if (n->out[k]) return 0;   /* secondary outputs (Dropout mask, Split) stay computed */
     if (n->out[0]->is_input) return 0;
-    if (eval_table[n->op] != eval_shape)   /* Shape and Size read only the input shape */
+    if (eval_table[n->op] != eval_shape && eval_table[n->op] != eval_size)   /* these read only the input shape */
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
     res_t r = {0};

@@ -5,7 +5,6 @@
 #include "backends/llvm/lower_int.h"
 
 static const lw_lower_fn table[IR_OP_COUNT] = {
-    [IR_OP_IDENTITY] = lw_lower_copy,
     [IR_OP_CAST] = lw_lower_cast,
     [IR_OP_POW] = lw_lower_pow,
     [IR_OP_MEAN] = lw_lower_mean,

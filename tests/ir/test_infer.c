@@ -242,7 +242,7 @@ static void test_conv_transpose(void **st) {
     ok(n);
     expect(n->out[0], IR_F32, SHAPE(C(1), C(2), C(10), C(8)));
     ir_window_t p;
-    assert_int_equal(ir_window_params(G, n, &x->shape, &w->shape, &p), 0);
+    assert_int_equal(ir_window_params_transposed(G, n, &x->shape, &w->shape, &p), 0);
     assert_int_equal(p.pb[0], 0);
     assert_int_equal(p.pe[0], -1);
     n = mk(IR_OP_CONV_TRANSPOSE, "ct_op", 1, 2, x, w);
@@ -256,7 +256,7 @@ static void test_conv_transpose(void **st) {
     a_str(n, "auto_pad", "SAME_UPPER");
     ok(n);
     expect(n->out[0], IR_F32, SHAPE(C(1), C(2), C(6), C(6)));
-    assert_int_equal(ir_window_params(G, n, &x->shape, &w->shape, &p), 0);
+    assert_int_equal(ir_window_params_transposed(G, n, &x->shape, &w->shape, &p), 0);
     assert_int_equal(p.pb[0], 0);
     assert_int_equal(p.pe[0], 1);
     n = mk(IR_OP_CONV_TRANSPOSE, "ct_lower", 1, 2, x, w);
@@ -264,7 +264,7 @@ static void test_conv_transpose(void **st) {
     a_str(n, "auto_pad", "SAME_LOWER");
     ok(n);
     expect(n->out[0], IR_F32, SHAPE(C(1), C(2), C(6), C(6)));
-    assert_int_equal(ir_window_params(G, n, &x->shape, &w->shape, &p), 0);
+    assert_int_equal(ir_window_params_transposed(G, n, &x->shape, &w->shape, &p), 0);
     assert_int_equal(p.pb[1], 1);
     assert_int_equal(p.pe[1], 0);
     n = mk(IR_OP_CONV_TRANSPOSE, "ct_g", 1, 2, f32(SHAPE(C(1), C(4), C(5))), f32(SHAPE(C(4), C(3), C(2))));
