@@ -708,8 +708,10 @@ static int load_buffer(const void *buf, size_t n, void *owned, const char *path_
     if (m) onnx__model_proto__free_unpacked(m, NULL);
     free(c->map);
     if (rc) {
-        if (!c->failed) fe_err(c, "conversion failed");
+        /* What the IR itself reported (ir_error on c->g) comes back with the rest. */
+        bool said = c->failed || (c->g && ir_diags_has_errors(&c->g->diags));
         if (c->g) ir_diags_move(diags, &c->g->diags);
+        if (!said) fe_err(c, "conversion failed");
         ir_graph_free(c->g);
     } else {
         *out = c->g;
