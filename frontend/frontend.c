@@ -21,19 +21,14 @@ size_t fe_test_arena_limit;
 /* ---------------------------------------------------------------- errors and names */
 int fe_err(fe_ctx_t *c, const char *fmt, ...)
 {
+    /* A node's first failure makes the rest of the conversion meaningless; what follows
+     * ("conversion failed", a missing output) would only repeat it. */
     if (c->failed) return -1;
     c->failed = true;
-    int n;
-    if (c->cur_node)
-        n = snprintf(c->err, sizeof c->err, "%.600s: node '%.400s' (%.60s): ", c->path,
-                     c->cur_node, c->cur_op ? c->cur_op : "?");
-    else
-        n = snprintf(c->err, sizeof c->err, "%.600s: ", c->path);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof c->err) n = (int)sizeof c->err - 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err + n, sizeof c->err - (size_t)n, fmt, ap);
+    ir_diag_addv(c->diags, IR_SEV_ERROR, c->path, c->cur_node, c->cur_node ? (c->cur_op ? c->cur_op : "?") : NULL,
+                 fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -158,9 +153,10 @@ static int check_ops(fe_ctx_t *c, const Onnx__GraphProto *gp, const char **names
         else more_types++;
     }
     if (!nl) return 0;
-    fe_err(c, "unsupported ops: ");
-    size_t len = strlen(c->err), cap = sizeof c->err;
-#define APPEND(...) do { if (len < cap) { int w_ = snprintf(c->err + len, cap - len, __VA_ARGS__); \
+    /* One diagnostic, not one per node: the list of gaps reads as one sentence. */
+    char msg[IR_ERR_MAX];
+    size_t len = 0, cap = sizeof msg;
+#define APPEND(...) do { if (len < cap) { int w_ = snprintf(msg + len, cap - len, __VA_ARGS__); \
                           if (w_ > 0) len += (size_t)w_; } } while (0)
     for (int k = 0; k < nl; k++) {
         label_of(gp->node[first[k]], a, sizeof a);
@@ -184,7 +180,7 @@ static int check_ops(fe_ctx_t *c, const Onnx__GraphProto *gp, const char **names
     }
     if (more_types) APPEND(" and %d more op types", more_types);
 #undef APPEND
-    return -1;
+    return fe_err(c, "unsupported ops: %s", msg);
 }
 
 /* ---------------------------------------------------------------- types */
@@ -661,7 +657,7 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
 
     /* (With no nodes there is nothing to order; toposort would memcpy from NULL.) */
     if (g->n_nodes && ir_graph_toposort(g)) {
-        snprintf(c->err, sizeof c->err, "%s", g->err);
+        ir_diags_move(c->diags, &g->diags);
         c->failed = true;
         goto out;
     }
@@ -672,28 +668,19 @@ out:
     return rc;
 }
 
-/* Messages are one line even when names in the file hold control characters. */
-static void copy_err(char *dst, size_t n, const char *src)
-{
-    if (!dst || !n) return;
-    size_t i = 0;
-    for (; src[i] && i + 1 < n; i++)
-        dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-    dst[i] = 0;
-}
-
 /* owned: buf itself when the caller hands it over; freed as soon as it is parsed so the
  * file, the parsed message and the graph's copy of the weights never coexist. */
 static int load_buffer(const void *buf, size_t n, void *owned, const char *path_for_messages,
-                       const char *model_dir, ir_graph_t **out, char *err, size_t errlen)
+                       const char *model_dir, ir_graph_t **out, ir_diags_t *diags)
 {
     fe_ctx_t *c = calloc(1, sizeof *c);
     if (out) *out = NULL;
     if (!c) {
-        if (err && errlen) snprintf(err, errlen, "%s: out of memory",
-                                    path_for_messages ? path_for_messages : "<memory>");
-        return -1;
+        free(owned);
+        return ir_diag_add(diags, IR_SEV_ERROR, path_for_messages ? path_for_messages : "<memory>", NULL, NULL,
+                           "out of memory");
     }
+    c->diags = diags;
     c->path = path_for_messages ? path_for_messages : "<memory>";
     c->model_dir = model_dir;
     Onnx__ModelProto *m = NULL;
@@ -721,42 +708,43 @@ static int load_buffer(const void *buf, size_t n, void *owned, const char *path_
     if (m) onnx__model_proto__free_unpacked(m, NULL);
     free(c->map);
     if (rc) {
-        if (!c->failed) fe_err(c, "conversion failed");
-        copy_err(err, errlen, c->err);
+        /* What the IR itself reported (ir_error on c->g) comes back with the rest. */
+        bool said = c->failed || (c->g && ir_diags_has_errors(&c->g->diags));
+        if (c->g) ir_diags_move(diags, &c->g->diags);
+        if (!said) fe_err(c, "conversion failed");
         ir_graph_free(c->g);
     } else {
         *out = c->g;
-        if (err && errlen) err[0] = 0;
     }
     free(c);
     return rc;
 }
 
 int frontend_load_model_buffer(const void *buf, size_t n, const char *path_for_messages,
-                               const char *model_dir, ir_graph_t **out, char *err, size_t errlen)
+                               const char *model_dir, ir_graph_t **out, ir_diags_t *diags)
 {
-    return load_buffer(buf, n, NULL, path_for_messages, model_dir, out, err, errlen);
+    return load_buffer(buf, n, NULL, path_for_messages, model_dir, out, diags);
 }
 
-/* Reads a whole file; *dir gets its folder. Messages go straight to err. */
-static char *read_file(const char *path, size_t *len, char **dir, char *err, size_t errlen)
+/* Reads a whole file; *dir gets its folder. */
+static char *read_file(const char *path, size_t *len, char **dir, ir_diags_t *diags)
 {
     const char *p = path ? path : "<null>";
     int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
     if (fd < 0) {
-        if (err && errlen) snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
+        ir_diag_add(diags, IR_SEV_ERROR, p, NULL, NULL, "cannot open: %s", strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        if (err && errlen) snprintf(err, errlen, "%s: not a regular file", p);
+        ir_diag_add(diags, IR_SEV_ERROR, p, NULL, NULL, "not a regular file");
         close(fd);
         return NULL;
     }
     if ((uint64_t)st.st_size > FE_MAX_MODEL_BYTES) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: file is %lld bytes, over protobuf's 2 GiB limit (use "
-                     "external data)", p, (long long)st.st_size);
+        ir_diag_add(diags, IR_SEV_ERROR, p, NULL, NULL,
+                    "file is %lld bytes, over protobuf's 2 GiB limit (use external data)",
+                    (long long)st.st_size);
         close(fd);
         return NULL;
     }
@@ -770,8 +758,7 @@ static char *read_file(const char *path, size_t *len, char **dir, char *err, siz
     }
     close(fd);
     if (!buf || got != n) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %s", p, buf ? "read failed" : "out of memory");
+        ir_diag_add(diags, IR_SEV_ERROR, p, NULL, NULL, "%s", buf ? "read failed" : "out of memory");
         free(buf);
         return NULL;
     }
@@ -780,7 +767,7 @@ static char *read_file(const char *path, size_t *len, char **dir, char *err, siz
     *dir = malloc(pl + 2);
     if (!*dir) {
         free(buf);
-        if (err && errlen) snprintf(err, errlen, "%s: out of memory", p);
+        ir_diag_add(diags, IR_SEV_ERROR, p, NULL, NULL, "out of memory");
         return NULL;
     }
     memcpy(*dir, path, pl + 1);
@@ -792,31 +779,31 @@ static char *read_file(const char *path, size_t *len, char **dir, char *err, siz
     return buf;
 }
 
-int frontend_load_model(const char *path, ir_graph_t **out, char *err, size_t errlen)
+int frontend_load_model(const char *path, ir_graph_t **out, ir_diags_t *diags)
 {
     if (out) *out = NULL;
     size_t n;
-    char *dir, *buf = read_file(path, &n, &dir, err, errlen);
+    char *dir, *buf = read_file(path, &n, &dir, diags);
     if (!buf) return -1;
-    int rc = load_buffer(buf, n, buf, path, dir, out, err, errlen);
+    int rc = load_buffer(buf, n, buf, path, dir, out, diags);
     free(dir);
     return rc;
 }
 
-int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, char *err,
-                         size_t errlen)
+int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, ir_diags_t *diags)
 {
     if (out) *out = NULL;
     size_t n;
-    char *dir, *buf = read_file(path, &n, &dir, err, errlen);
+    char *dir, *buf = read_file(path, &n, &dir, diags);
     if (!buf) return -1;
     fe_ctx_t *c = calloc(1, sizeof *c);
     Onnx__TensorProto *t = NULL;
     int rc = -1;
     if (!c) {
-        if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
+        ir_diag_add(diags, IR_SEV_ERROR, path, NULL, NULL, "out of memory");
         goto done;
     }
+    c->diags = diags;
     c->path = path;
     c->model_dir = dir;
     c->g = g;
@@ -838,7 +825,6 @@ int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, char
         if (name && (*out = fe_tensor_to_value(c, t, name))) rc = 0;
         else if (!c->failed) fe_err(c, "out of memory");
     }
-    if (rc) copy_err(err, errlen, c->err);
 done:
     if (t) onnx__tensor_proto__free_unpacked(t, NULL);
     free(c);
@@ -847,17 +833,14 @@ done:
     return rc;
 }
 
-int frontend_bind_input(ir_graph_t *g, const char *name, const char *path, char *err, size_t errlen)
+int frontend_bind_input(ir_graph_t *g, const char *name, const char *path)
 {
     int idx = -1;
     for (int i = 0; i < g->n_inputs; i++)
         if (strcmp(g->inputs[i]->name, name) == 0) idx = i;
-    if (idx < 0) {
-        if (err && errlen) snprintf(err, errlen, "%s: --bind: the model has no input named '%s'", g->path, name);
-        return -1;
-    }
+    if (idx < 0) return ir_error(g, NULL, "--bind: the model has no input named '%s'", name);
     ir_value_t *t = NULL;
-    if (frontend_load_tensor(path, g, &t, err, errlen)) return -1;
+    if (frontend_load_tensor(path, g, &t, &g->diags)) return -1;
     ir_value_t *in = g->inputs[idx];
     bool ok = t->dtype == in->dtype && t->shape.rank == in->shape.rank;
     for (int d = 0; ok && d < in->shape.rank; d++)
@@ -866,10 +849,8 @@ int frontend_bind_input(ir_graph_t *g, const char *name, const char *path, char 
         char a[128], b[128];
         ir_shape_str(g, &in->shape, a, sizeof a);
         ir_shape_str(g, &t->shape, b, sizeof b);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: --bind %s: expected %s%s, %s holds %s%s", g->path, name, ir_dtype_name(in->dtype), a,
-                     path, ir_dtype_name(t->dtype), b);
-        return -1;
+        return ir_error(g, NULL, "--bind %s: expected %s%s, %s holds %s%s", name, ir_dtype_name(in->dtype), a, path,
+                        ir_dtype_name(t->dtype), b);
     }
     /* The input becomes a constant with the file's contents and exact shape. */
     in->data = t->data;

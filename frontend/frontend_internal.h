@@ -21,8 +21,8 @@ typedef struct fe_ctx {
     int64_t opset;              /* default domain */
     const char *cur_node;       /* node being converted, for messages; NULL outside nodes */
     const char *cur_op;
-    bool failed;
-    char err[IR_ERR_MAX];       /* first error wins */
+    bool failed;                /* the first error is reported; later ones are its echoes */
+    ir_diags_t *diags;          /* the caller's list (the graph may not exist yet) */
     fe_map_entry_t *map;        /* value name -> value, open addressing */
     size_t map_cap, map_n;
 } fe_ctx_t;
@@ -31,7 +31,7 @@ typedef struct fe_ctx {
  * out-of-memory path; 0 (the default) means no limit. */
 extern size_t fe_test_arena_limit;
 
-/* Records the first error as "path: [node 'n' (Op): ]message"; returns -1. */
+/* Appends the first error to c->diags, about the current node if any; returns -1. */
 int fe_err(fe_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 ir_value_t *fe_map_get(const fe_ctx_t *c, const char *name);

@@ -219,6 +219,7 @@ void ir_graph_free(ir_graph_t *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->syms);
+    ir_diags_free(&g->diags);
     ir_arena_free(&g->arena);
     free(g);
 }
@@ -331,11 +332,9 @@ int ir_error(ir_graph_t *g, const ir_node_t *n, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* Names are clipped so the reason always fits. */
-    if (n)
-        snprintf(g->err, sizeof g->err, "%.600s: node '%.400s' (%.60s): %s", g->path, n->name, n->op_type, msg);
-    else
-        snprintf(g->err, sizeof g->err, "%.600s: %s", g->path, msg);
+    ir_diag_add(&g->diags, IR_SEV_ERROR, g->path, n ? n->name : NULL, n ? n->op_type : NULL, "%s", msg);
+    ir_diag_t e = {IR_SEV_ERROR, g->path, n ? n->name : NULL, n ? n->op_type : NULL, msg};
+    ir_diag_format(&e, g->err, sizeof g->err);
     return -1;
 }
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diag.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -217,7 +219,8 @@ typedef struct ir_graph {
     int64_t ws_static;          /* static workspace bytes (offsets below this) */
     int64_t ws_naive;           /* sum of all static intermediates, for the report */
     int n_dyn_slots;            /* symbolic-sized buffers placed after the static region */
-    char err[IR_ERR_MAX];       /* last error message */
+    ir_diags_t diags;           /* every problem reported on this graph (ir_error), in order */
+    char err[IR_ERR_MAX];       /* the latest error's text, for tests that check one message */
 } ir_graph_t;
 
 ir_graph_t *ir_graph_new(const char *path);
@@ -233,7 +236,8 @@ ir_attr_t *ir_node_add_attr(ir_graph_t *g, ir_node_t *n, const char *name, ir_at
 ir_postop_t *ir_node_add_post(ir_graph_t *g, ir_node_t *n);
 int ir_graph_add_sym(ir_graph_t *g, const char *name);       /* returns index, existing or new */
 
-/* Record an error ("path: node 'name' (Op): message") in g->err; returns -1. node may be NULL. */
+/* Appends an error about node n (NULL: the whole model) to g->diags, printed as
+ * "path: node 'name' (Op): message"; also copies that text to g->err. Returns -1. */
 int ir_error(ir_graph_t *g, const ir_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -69,11 +69,8 @@ int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt) {
         if (pipeline[i].fn(g)) return -1;
         if (o.trace)
             fprintf(o.trace, "pass %-15s %9.3f ms  %d nodes\n", pipeline[i].name, now_ms() - t0, live_nodes(g));
-        if (o.verify && ir_graph_verify(g)) {
-            char msg[IR_ERR_MAX];
-            snprintf(msg, sizeof msg, "%s", g->err);
-            return ir_error(g, NULL, "internal error: the graph is invalid after pass %s: %s", pipeline[i].name, msg);
-        }
+        if (o.verify && ir_graph_verify(g))
+            return ir_error(g, NULL, "internal error: the graph is invalid after pass %s (see above)", pipeline[i].name);
     }
     return 0;
 }
@@ -84,13 +81,49 @@ int pass_toposort(ir_graph_t *g) {
     return 0;
 }
 
-int pass_infer_shapes(ir_graph_t *g) {
+/* Values downstream of a refused node: their shapes are unknown, so their consumers are
+ * skipped rather than refused again for the same cause. One flag per value id. */
+static bool is_bad(const ir_value_t *v, const char *bad, int nb) { return v && v->id >= 0 && v->id < nb && bad[v->id]; }
+
+static bool poisoned(const ir_node_t *n, const char *bad, int nb) {
+    for (int k = 0; k < n->n_in; k++)
+        if (is_bad(n->in[k], bad, nb)) return true;
+    for (int k = 0; k < n->n_post; k++)
+        if (is_bad(n->post[k].other, bad, nb)) return true;
+    return false;
+}
+
+static void poison(const ir_node_t *n, char *bad, int nb) {
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] && n->out[k]->id >= 0 && n->out[k]->id < nb) bad[n->out[k]->id] = 1;
+}
+
+/* Inference (and folding, when fold is set) over every node. A refused node is reported
+ * and the walk goes on with the nodes that do not depend on it, so one run lists every
+ * independent refusal; -1 at the end if there was any. */
+static int infer_all(ir_graph_t *g, bool fold) {
+    int nb = g->n_values;
+    char *bad = calloc((size_t)nb + 1, 1);
+    if (!bad) return ir_error(g, NULL, "out of memory");
+    int refused = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node_t *n = g->nodes[i];
-        if (!n->dead && ir_infer_node(g, n)) return -1;
+        if (n->dead) continue;
+        if (refused && poisoned(n, bad, nb)) {
+            poison(n, bad, nb);
+            continue;
+        }
+        int r = fold ? pass_eval_node(g, n) : 0;
+        if (r < 0 || (r == 0 && ir_infer_node(g, n))) {
+            refused++;
+            poison(n, bad, nb);
+        }
     }
-    return 0;
+    free(bad);
+    return refused ? -1 : 0;
 }
+
+int pass_infer_shapes(ir_graph_t *g) { return infer_all(g, false); }
 
 /* A value id indexes g->values; anything else (attribute tensors) is never rewired. */
 static ir_value_t *resolve(ir_graph_t *g, ir_value_t **repl, ir_value_t *v) {
@@ -134,13 +167,7 @@ int pass_simplify(ir_graph_t *g) {
 }
 
 int pass_const_fold(ir_graph_t *g) {
-    for (int i = 0; i < g->n_nodes; i++) {
-        ir_node_t *n = g->nodes[i];
-        if (n->dead) continue;
-        int r = pass_eval_node(g, n);
-        if (r < 0) return -1;
-        if (r == 0 && ir_infer_node(g, n)) return -1;
-    }
+    if (infer_all(g, true)) return -1;
     ir_graph_compact(g);
     ir_graph_recount(g);
     return 0;

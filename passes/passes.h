@@ -38,10 +38,12 @@ typedef struct pass_options {
 /* Fills *o with the defaults: opt_level 2, verify on in ONNXC_VERIFY_PASSES builds. */
 void pass_options_init(pass_options_t *o);
 
-/* Runs the whole pipeline; opt may be NULL (defaults). 0 ok, -1 with g->err set. */
+/* Runs the whole pipeline; opt may be NULL (defaults). 0 ok, -1 with the reasons in g->diags. */
 int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt);
 
-/* The passes, in pipeline order; each returns 0 or -1 with g->err set. */
+/* The passes, in pipeline order; each returns 0 or -1 with the reasons in g->diags.
+ * Inference and folding go on past a refused node with the nodes that do not depend on
+ * it, so every independent refusal is reported. */
 int pass_toposort(ir_graph_t *g);         /* order, drop dead nodes, recount uses */
 int pass_infer_shapes(ir_graph_t *g);     /* ir_infer_node on every live node */
 int pass_simplify(ir_graph_t *g);         /* drop Identity / inference Dropout */
@@ -53,7 +55,7 @@ int pass_schedule(ir_graph_t *g);         /* node->sched for every live node; pa
 int pass_plan_memory(ir_graph_t *g);
 
 /* The schedule of one node created after pass_schedule (e.g. the planner's output
- * copies); packs nothing. 0 or -1 with g->err set. */
+ * copies); packs nothing. 0 or -1 with the reason in g->diags. */
 int pass_schedule_node(ir_graph_t *g, ir_node_t *n);
 
 /* Evaluates one node whose inputs are constants (Shape/Size: whose input shape is static)

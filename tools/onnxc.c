@@ -1,5 +1,6 @@
 /* onnxc: the command line. Loads a model, runs the pass pipeline, hands the scheduled
- * graph to the LLVM backend. Every failure is one line on stderr, "onnxc: error: ...";
+ * graph to the LLVM backend. Every problem is one line on stderr, "onnxc: error: ...", and
+ * a run reports all it found (every node the compiler refuses), not only the first;
  * exit 1 for a bad model or a failed compile, 2 for a bad command line. */
 #include <ctype.h>
 #include <errno.h>
@@ -72,6 +73,18 @@ static void die(int code, const char *fmt, ...) {
 }
 
 #define USAGE_ERR(...) die(2, __VA_ARGS__)
+
+/* Prints every diagnostic of a failed step, frees the graph, exits 1. The backend has
+ * removed any output it started, so nothing is left behind. */
+static void fail(ir_diags_t *d, ir_graph_t *g, const char *what) __attribute__((noreturn));
+static void fail(ir_diags_t *d, ir_graph_t *g, const char *what) {
+    if (g && d != &g->diags) ir_diags_move(d, &g->diags);
+    if (!ir_diags_has_errors(d)) ir_diag_add(d, IR_SEV_ERROR, "", NULL, NULL, "%s", what);
+    ir_diags_print(d, stderr, "onnxc");
+    ir_diags_free(d);
+    ir_graph_free(g);
+    exit(1);
+}
 
 typedef struct options {
     const char *model;
@@ -292,18 +305,12 @@ int main(int argc, char **argv) {
         default_name(&o, output, name, sizeof name);
     check_output(&o, output);
 
-    char err[IR_ERR_MAX + 256];
+    ir_diags_t diags = {0};     /* problems found before there is a graph */
     ir_graph_t *g = NULL;
-    if (frontend_load_model(o.model, &g, err, sizeof err) != 0) {
-        ir_graph_free(g);
-        die(1, "%s", err[0] ? err : "cannot load the model");
-    }
+    if (frontend_load_model(o.model, &g, &diags) != 0) fail(&diags, g, "cannot load the model");
     g->name = ir_arena_strdup(&g->arena, name);
     for (int i = 0; i < o.n_bind; i++)
-        if (frontend_bind_input(g, o.bind_name[i], o.bind_file[i], err, sizeof err) != 0) {
-            ir_graph_free(g);
-            die(1, "%s", err);
-        }
+        if (frontend_bind_input(g, o.bind_name[i], o.bind_file[i]) != 0) fail(&g->diags, g, "--bind failed");
 
     runtime_dir(rtdir, sizeof rtdir);
     llvm_backend_opts_t bo = {
@@ -320,21 +327,14 @@ int main(int argc, char **argv) {
     };
     /* The schedule is made for the very CPU the backend will compile for. */
     ir_target_t target;
-    if (llvm_backend_target(&bo, &target, err, sizeof err) != 0) {
-        ir_graph_free(g);
-        die(1, "%s", err);
-    }
+    if (llvm_backend_target(&bo, &target, &diags) != 0) fail(&diags, g, "cannot set up the target");
 
     pass_options_t po;
     pass_options_init(&po);
     po.opt_level = o.opt_level;
     po.target = &target;
     if (o.trace_passes) po.trace = stderr;
-    if (pass_run_pipeline(g, &po) != 0) {
-        snprintf(err, sizeof err, "%s", g->err[0] ? g->err : "the pass pipeline failed");
-        ir_graph_free(g);
-        die(1, "%s", err);
-    }
+    if (pass_run_pipeline(g, &po) != 0) fail(&g->diags, g, "the pass pipeline failed");
     if (o.dump_ir) {
         FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
         ir_graph_print(g, f);
@@ -342,8 +342,7 @@ int main(int argc, char **argv) {
         fflush(f);
     }
 
-    int rc = llvm_backend_compile(g, &bo, err, sizeof err);
+    if (llvm_backend_compile(g, &bo) != 0) fail(&g->diags, g, "code generation failed");
     ir_graph_free(g);
-    if (rc != 0) die(1, "%s", err);
     return 0;
 }

@@ -165,7 +165,7 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
     return 0;
 }
 
-int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *desc, char *err, size_t errlen) {
+static int backend_target(const llvm_backend_opts_t *o, struct ir_target *desc, char *err, size_t errlen) {
     llvm_backend_opts_t oo = *o;
     if (oo.opt_level < 0 || oo.opt_level > 3) oo.opt_level = 2;
     target_t t;
@@ -470,8 +470,8 @@ static bool is_special(const char *path) {
     return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
 }
 
-int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen) {
-    if (!g || !o || !o->output || !*o->output) return out_err(err, errlen, "no output file given");
+static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen) {
+    if (!o || !o->output || !*o->output) return out_err(err, errlen, "no output file given");
     if (!out_valid_name(o->name))
         return out_err(err, errlen, "model name '%s' is not a valid C identifier", o->name ? o->name : "");
     if (o->opt_level < 0 || o->opt_level > 3) return out_err(err, errlen, "optimisation level %d is not 0..3", o->opt_level);
@@ -506,12 +506,8 @@ int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err,
     llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
                       .vector_bits = t.vector_bits};
     int rc = build_blob(&e, &L.blob, err, errlen);
-    if (rc == 0) {
-        g->err[0] = 0;
-        if (llvm_lower_graph(&L) != 0) {
-            rc = out_err(err, errlen, "%s", g->err[0] ? g->err : "kernel lowering failed");
-        }
-    }
+    /* The lowering reports each refused node in g->diags itself. */
+    if (rc == 0 && llvm_lower_graph(&L) != 0) rc = -1;
     if (rc == 0) rc = build_descriptor(&e, err, errlen);
     if (rc == 0) rc = verify_and_optimise(&e, &t, err, errlen);
     if (rc == 0) rc = write_output(&e, &t, &out, &obj, err, errlen);
@@ -533,4 +529,22 @@ int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err,
     LLVMContextDispose(e.ctx);
     target_dispose(&t);
     return rc;
+}
+
+/* The steps above share outcode.h's convention (one formatted line in a buffer); at the
+ * public boundary that line becomes a diagnostic of its own. */
+int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *t, ir_diags_t *diags) {
+    char err[IR_ERR_MAX] = "";
+    if (backend_target(o, t, err, sizeof err) == 0) return 0;
+    return ir_diag_add(diags, IR_SEV_ERROR, "", NULL, NULL, "%s", err[0] ? err : "cannot set up the target");
+}
+
+int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o) {
+    if (!g) return -1;
+    char err[IR_ERR_MAX] = "";
+    int before = g->diags.n_errors;
+    if (compile(g, o, err, sizeof err) == 0) return 0;
+    if (err[0] || g->diags.n_errors == before)
+        ir_diag_add(&g->diags, IR_SEV_ERROR, "", NULL, NULL, "%s", err[0] ? err : "code generation failed");
+    return -1;
 }

@@ -45,12 +45,14 @@ struct ir_target;
  * CPU name and features llvm_backend_compile targets: AVX-512 gives 16 float32 lanes
  * and 32 registers, AVX 8 lanes and 16, anything else the generic 4 and 16. Cache sizes
  * and the thread count are the host's when compiling for it, defaults otherwise. The
- * schedule (pass_options_t.target) is made from it. 0, or -1 with a message in err. */
-int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *t, char *err, size_t errlen);
+ * schedule (pass_options_t.target) is made from it. 0, or -1 with the reason appended to
+ * diags (ir/diag.h; may be NULL). */
+int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *t, ir_diags_t *diags);
 
 /* Compiles g (already scheduled by pass_run_pipeline) as described by o.
- * 0 on success; -1 with a one-line message in err. Never leaves partial files. */
-int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t errlen);
+ * 0 on success; -1 with the reasons appended to g->diags: every node the lowering refuses,
+ * or the one step that failed. Never leaves partial files. */
+int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o);
 
 /* The header path that goes with an OBJ/SO output: the output's extension replaced by
  * ".h" (a "lib" prefix is dropped for SO: libmlp.so -> mlp.h). -1 if it does not fit. */

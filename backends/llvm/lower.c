@@ -558,11 +558,21 @@ int llvm_lower_graph(llvm_lower_t *L) {
     k.symv = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
     k.dynoff = calloc((size_t)k.g->n_dyn_slots + 1, sizeof(LLVMValueRef));
     k.wrappers = calloc((size_t)k.g->n_nodes + 1, sizeof(LLVMValueRef));
-    int rc = 0;
-    if (!k.symv || !k.dynoff || !k.wrappers) rc = ir_error(k.g, NULL, "out of memory");
-    for (int i = 0; i < k.g->n_nodes && rc == 0; i++) {
+    if (!k.symv || !k.dynoff || !k.wrappers) {
+        LLVMDisposeBuilder(k.b);
+        free(k.symv);
+        free(k.dynoff);
+        free(k.wrappers);
+        return ir_error(k.g, NULL, "out of memory");
+    }
+    /* A refused node is reported and skipped, so one run names every node the backend
+     * cannot lower; its half-built kernel is never called, since a run with refusals
+     * builds no entry points and the module is discarded. */
+    int refused = 0;
+    for (int i = 0; i < k.g->n_nodes; i++) {
         ir_node_t *n = k.g->nodes[i];
         if (n->dead) continue;
+        int rc = 0;
         for (int j = 0; j < n->n_out && rc == 0; j++) {
             const ir_value_t *v = n->out[j];
             if (v && (v->n_uses > 0 || v->is_output) && !lw_type(&k, v->dtype))
@@ -576,8 +586,9 @@ int llvm_lower_graph(llvm_lower_t *L) {
                               ir_dtype_name(v->dtype));
         }
         if (rc == 0) rc = lower_node(&k, n);
+        if (rc) refused++;
     }
-    if (rc == 0) {
+    if (refused == 0) {
         build_workspace_size(&k);
         build_run(&k);
         build_bf16_helpers(&k);
@@ -586,5 +597,5 @@ int llvm_lower_graph(llvm_lower_t *L) {
     free(k.symv);
     free(k.dynoff);
     free(k.wrappers);
-    return rc;
+    return refused ? -1 : 0;
 }

@@ -21,7 +21,8 @@ typedef struct llvm_lower {
 /* Defines in L->mod:
  *   i32 @<name>_run(ptr ctx, ptr syms, ptr inputs, ptr outputs, ptr workspace)
  *   i64 @<name>_workspace_size(ptr syms)
- * Returns -1 with L->g->err set on failure. */
+ * Every node is tried: each refusal is appended to L->g->diags, then -1 (the module is
+ * then incomplete and must be discarded). */
 int llvm_lower_graph(llvm_lower_t *L);
 
 #endif

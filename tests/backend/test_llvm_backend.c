@@ -132,6 +132,17 @@ static llvm_backend_opts_t opts(const char *out, llvm_emit_kind_t emit) {
     return o;
 }
 
+/* llvm_backend_compile with its diagnostics read back as one line of text: the last one
+ * reported (the graph is reused across calls), then the list is emptied. */
+static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_t n) {
+    int rc = llvm_backend_compile(g, o);
+    err[0] = 0;
+    if (g->diags.n) ir_diag_format(&g->diags.items[g->diags.n - 1], err, n);
+    assert_int_equal(rc ? g->diags.n_errors > 0 : g->diags.n_errors == 0, 1);
+    ir_diags_free(&g->diags);
+    return rc;
+}
+
 /* ---- tests */
 
 static void test_obj_and_header(void **state) {
@@ -142,7 +153,7 @@ static void test_obj_and_header(void **state) {
     snprintf(hdr, sizeof hdr, "%s/tiny.h", d);
     ir_graph_t *g = tiny_graph(IR_F32);
     llvm_backend_opts_t o = opts(out, LLVM_EMIT_OBJ);
-    assert_int_equal(llvm_backend_compile(g, &o, err, sizeof err), 0);
+    assert_int_equal(compile(g, &o, err, sizeof err), 0);
     size_t n = 0;
     char *obj = read_file(out, &n);
     assert_non_null(obj);
@@ -176,7 +187,7 @@ static void test_llvm_ir_single_blob(void **state) {
     ir_graph_t *g = tiny_graph(IR_F32);
     llvm_backend_opts_t o = opts(out, LLVM_EMIT_LLVM_IR);
     o.opt_level = 0;
-    assert_int_equal(llvm_backend_compile(g, &o, err, sizeof err), 0);
+    assert_int_equal(compile(g, &o, err, sizeof err), 0);
     char *ll = read_file(out, NULL);
     assert_non_null(ll);
     /* one private 64-aligned byte array; 1.0f = 00 00 80 3F at offset 0, 2.0f at 64 */
@@ -231,7 +242,7 @@ static void test_shared_library_runs(void **state) {
     ir_graph_t *g = tiny_graph(IR_F32);
     llvm_backend_opts_t o = opts(out, LLVM_EMIT_SO);
     o.runtime_dir = rt;
-    int rc = llvm_backend_compile(g, &o, err, sizeof err);
+    int rc = compile(g, &o, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     assert_int_equal(rc, 0);
     assert_int_equal(access(hdr, R_OK), 0);
@@ -271,7 +282,7 @@ static void test_shared_library_runs(void **state) {
 static void expect_failure(ir_graph_t *g, const llvm_backend_opts_t *o, const char *dir, int entries,
                            const char *must_name) {
     char err[1024] = "";
-    assert_int_equal(llvm_backend_compile(g, o, err, sizeof err), -1);
+    assert_int_equal(compile(g, o, err, sizeof err), -1);
     assert_true(err[0] != 0);
     assert_null(strchr(err, '\n'));
     if (!strstr(err, must_name)) fail_msg("error '%s' does not name '%s'", err, must_name);

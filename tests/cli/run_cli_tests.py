@@ -168,14 +168,21 @@ class Runner:
         os.makedirs(os.path.join(d, "cwd"))
         return d
 
-    def bad_model(self, model_path, must_name=(), emit="obj", extra=(), any_of=()):
-        """Compiles model_path expecting a clean one-line refusal that names must_name."""
+    def bad_model(self, model_path, must_name=(), emit="obj", extra=(), any_of=(), lines=1):
+        """Compiles model_path expecting a clean refusal of `lines` lines (one diagnostic
+        each) that names must_name."""
         d = self.fresh()
         out = os.path.join(d, "out", "prog" if emit == "exe" else "model.o")
         cmd = [self.onnxc, model_path, f"--emit={emit}", "-o", out] + list(extra)
         rc, _, err = run(cmd, os.path.join(d, "cwd"))
         check_clean_failure(rc, err, os.path.join(d, "cwd"))
-        line = one_line(err)
+        if lines == 1:
+            line = one_line(err)
+        else:
+            got = [ln for ln in err.splitlines() if ln.strip()]
+            if len(got) != lines or not all(ln.startswith("onnxc: error: ") for ln in got):
+                raise Fail(f"expected {lines} 'onnxc: error:' lines, got {len(got)}: {err[:400]!r}")
+            line = "\n".join(got)
         for s in (os.path.basename(model_path),) + tuple(must_name):
             if s not in line:
                 raise Fail(f"error line does not name {s!r}: {line[:300]!r}")
@@ -276,6 +283,16 @@ def compiler_cases(r, tmp):
     r.case("nonexistent file", lambda: r.bad_model(missing))
     r.case("bad input to --emit=exe leaves no program",
            lambda: r.bad_model(unk, ("FrobnicateAlpha",), emit="exe"))
+    # Refusals from the lowering, after the output's temporary files exist: all three are
+    # reported, and nothing is left.
+    lower3 = os.path.join(HERE, "..", "golden", "many_lower_errors.onnx")
+    for emit in ("obj", "exe"):
+        r.case(f"three unlowerable nodes all reported (--emit={emit})",
+               lambda emit=emit: r.bad_model(lower3, ("'pool_with_indices'", "'pad_negative'", "'pad_wrap'"),
+                                             emit=emit, lines=3))
+    infer2 = os.path.join(HERE, "..", "golden", "many_infer_errors.onnx")
+    r.case("two independent inference refusals reported",
+           lambda: r.bad_model(infer2, ("'add_mixed'", "'conv_17'"), lines=2))
 
     r.case("no arguments", lambda: r.bad_cli([], lines_ok=True))
     r.case("unknown option", lambda: r.bad_cli([good, "--frobnicate", "-o", "x.o"], ("--frobnicate",)))

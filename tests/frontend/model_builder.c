@@ -190,12 +190,40 @@ uint8_t *pack(mb_t *b, size_t *len)
 
 char err[IR_ERR_MAX];
 
+static int take(int rc, ir_diags_t *d)
+{
+    err[0] = 0;
+    if (d->n) ir_diag_format(&d->items[0], err, sizeof err);
+    if (rc) assert_true(d->n_errors > 0);
+    else assert_int_equal(d->n_errors, 0);
+    ir_diags_free(d);
+    return rc;
+}
+
+int fe_load_buffer(const void *buf, size_t n, const char *path, const char *dir, ir_graph_t **g)
+{
+    ir_diags_t d = {0};
+    return take(frontend_load_model_buffer(buf, n, path, dir, g, &d), &d);
+}
+
+int fe_load_file(const char *path, ir_graph_t **g)
+{
+    ir_diags_t d = {0};
+    return take(frontend_load_model(path, g, &d), &d);
+}
+
+int fe_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out)
+{
+    ir_diags_t d = {0};
+    return take(frontend_load_tensor(path, g, out, &d), &d);
+}
+
 ir_graph_t *load_ok(mb_t *b)
 {
     size_t n;
     uint8_t *buf = pack(b, &n);
     ir_graph_t *g = NULL;
-    int rc = frontend_load_model_buffer(buf, n, PATH, NULL, &g, err, sizeof err);
+    int rc = fe_load_buffer(buf, n, PATH, NULL, &g);
     if (rc) fprintf(stderr, "unexpected error: %s\n", err);
     assert_int_equal(rc, 0);
     assert_non_null(g);
@@ -212,7 +240,7 @@ void assert_has(const char *hay, const char *needle)
 void load_fail_buf(const void *buf, size_t n, ...)
 {
     ir_graph_t *g = (ir_graph_t *)1;
-    assert_int_equal(frontend_load_model_buffer(buf, n, PATH, NULL, &g, err, sizeof err), -1);
+    assert_int_equal(fe_load_buffer(buf, n, PATH, NULL, &g), -1);
     assert_null(g);
     assert_true(strncmp(err, PATH ": ", strlen(PATH) + 2) == 0);
     assert_null(strchr(err, '\n'));
@@ -304,5 +332,5 @@ int load_file(mb_t *b, ir_graph_t **g)
     size_t n;
     uint8_t *buf = pack(b, &n);
     write_file(path, buf, n);
-    return frontend_load_model(path, g, err, sizeof err);
+    return fe_load_file(path, g);
 }

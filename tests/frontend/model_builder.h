@@ -32,7 +32,12 @@ typedef struct mb {
 /* The name every buffer-loaded model goes by in messages. */
 #define PATH "dir/model.onnx"
 
-extern char err[IR_ERR_MAX];     /* last load's message */
+extern char err[IR_ERR_MAX];     /* last load's first diagnostic, as text ("" on success) */
+/* The frontend's calls with their diagnostics list read into err; each checks that a
+ * refusal reported at least one error and a success none. */
+int fe_load_buffer(const void *buf, size_t n, const char *path, const char *dir, ir_graph_t **g);
+int fe_load_file(const char *path, ir_graph_t **g);
+int fe_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out);
 extern char tmpdir[256];         /* from make_tmpdir() */
 extern const int64_t D23[2];     /* {2, 3} */
 

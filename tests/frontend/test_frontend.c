@@ -223,16 +223,16 @@ static void test_load_tensor_file(void **state)
     write_file(p, buf, n);
     ir_graph_t *g = ir_graph_new("m.onnx");
     ir_value_t *val0 = NULL, *val1 = NULL;
-    assert_int_equal(frontend_load_tensor(p, g, &val0, err, sizeof err), 0);
+    assert_int_equal(fe_load_tensor(p, g, &val0), 0);
     assert_string_equal(val0->name, "in0");
     assert_int_equal(val0->dtype, IR_I64);
     assert_int_equal(val0->shape.rank, 2);
     assert_memory_equal(val0->data, v, sizeof v);
     /* Loaded twice into one graph: the second copy gets a distinct name. */
-    assert_int_equal(frontend_load_tensor(p, g, &val1, err, sizeof err), 0);
+    assert_int_equal(fe_load_tensor(p, g, &val1), 0);
     assert_string_equal(val1->name, "in0_1");
     write_file(p, buf, n - 2);   /* inside the name field */
-    assert_int_equal(frontend_load_tensor(p, g, &val1, err, sizeof err), -1);
+    assert_int_equal(fe_load_tensor(p, g, &val1), -1);
     assert_null(val1);
     assert_has(err, "input_0.pb: ");
     assert_has(err, "not a valid TensorProto");

@@ -36,7 +36,7 @@ static void test_refuse_empty_random_truncated(void **state)
     load_fail_buf(buf, n / 2, "protobuf parse failed", (const char *)NULL);
     /* Missing file. */
     ir_graph_t *g = (ir_graph_t *)1;
-    assert_int_equal(frontend_load_model("/nonexistent/m.onnx", &g, err, sizeof err), -1);
+    assert_int_equal(fe_load_file("/nonexistent/m.onnx", &g), -1);
     assert_null(g);
     assert_has(err, "/nonexistent/m.onnx: ");
 }
@@ -260,7 +260,7 @@ static void test_mutations_never_crash(void **state)
             }
         }
         g = NULL;
-        if (frontend_load_model_buffer(buf, len, PATH, NULL, &g, err, sizeof err) == 0) {
+        if (fe_load_buffer(buf, len, PATH, NULL, &g) == 0) {
             assert_non_null(g);
             ir_graph_free(g);
             loaded++;
@@ -291,7 +291,7 @@ static void test_out_of_memory_paths(void **state)
     for (size_t limit = 64; limit < need + 64 * 4; limit += 64) {
         fe_test_arena_limit = limit;
         g = NULL;
-        int rc = frontend_load_model_buffer(buf, n, PATH, NULL, &g, err, sizeof err);
+        int rc = fe_load_buffer(buf, n, PATH, NULL, &g);
         if (rc == 0) {
             assert_non_null(g);
             ir_graph_free(g);

@@ -267,11 +267,43 @@ def add_dtype_mismatch():
     ], [vi("inp", [2, 4]), vi("k", [2, 4], I32)], [vi("y", [2, 4])], check=False)
 
 
+def many_infer_errors():
+    """Two independent nodes that inference refuses (a float32 + int32 Add, a rank-3 Conv
+    kernel on a 2-D input), a Relu that depends on the bad Add, and a valid branch: both
+    refusals are reported in one run, the Relu's unknown input is not reported again."""
+    return model("many_infer_errors", [
+        node("Add", ["inp", "k"], ["a"], "add_mixed"),
+        node("Relu", ["a"], ["y1"], "relu_after_bad_add"),
+        node("Conv", ["img", "w"], ["y2"], "conv_17"),
+        node("Sigmoid", ["inp"], ["y3"], "fine"),
+    ], [vi("inp", [2, 4]), vi("k", [2, 4], I32), vi("img", [1, 2, 4, 4])],
+        [vi("y1", [2, 4]), vi("y2", [1, 2, 4, 4]), vi("y3", [2, 4])],
+        [rand("w", [2, 2, 3], 20)], check=False)
+
+
+def many_lower_errors():
+    """Three nodes that pass inference but that the LLVM backend refuses (MaxPool's
+    Indices output, negative Pad amounts, Pad mode 'wrap') between nodes it lowers: every
+    refusal is reported in one run and no output file is left."""
+    return model("many_lower_errors", [
+        node("Relu", ["inp"], ["r"], "relu"),
+        node("MaxPool", ["r"], ["p", "idx"], "pool_with_indices", kernel_shape=[2, 2]),
+        node("Pad", ["r", "neg"], ["c"], "pad_negative"),
+        node("Pad", ["r", "pos"], ["w"], "pad_wrap", mode="wrap"),
+        node("Sigmoid", ["p"], ["y1"], "sigmoid"),
+    ], [vi("inp", [1, 1, 4, 4])],
+        [vi("y1", [1, 1, 3, 3]), vi("idx", [1, 1, 3, 3], I64), vi("c", [1, 1, 2, 2]),
+         vi("w", [1, 1, 6, 6])],
+        [const("neg", np.array([0, 0, -1, -1, 0, 0, -1, -1], np.int64)),
+         const("pos", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))], opset=19, check=False)
+
+
 IR_CASES = [conv_bias_relu_residual, batchnorm_fold, gelu_chain, matmul_bias_gelu,
             shape_chain_reshape, gemm_symbolic_batch, matmul_transpose, layernorm, softmax,
             dce_unused_branch, memplan_chain]
 ERR_CASES = [unsupported_ops, bad_attr_type, conv_kernel_rank, missing_input, undefined_input,
-             reshape_runtime_shape, shape_chain_symbolic, cycle, add_dtype_mismatch]
+             reshape_runtime_shape, shape_chain_symbolic, cycle, add_dtype_mismatch,
+             many_infer_errors, many_lower_errors]
 
 
 def main():
