@@ -325,8 +325,6 @@ int fe_normalize(fe_ctx_t *c, fe_node_t *fn)
         return v < 7 ? broadcast_legacy(c, fn) : 0;
     case IR_OP_PRELU:
         return v < 7 ? prelu_legacy(c, fn) : 0;
-    case IR_OP_GEMM:
-        return v < 7 && find_attr(fn, "broadcast") ? drop_attr(c, fn, "broadcast") : 0;
     case IR_OP_CONCAT:
         /* Concat-1 defaulted axis to 1; later versions require it. */
         return v < 4 && !find_attr(fn, "axis") ? add_int_attr(c, fn, "axis", 1) : 0;

@@ -811,6 +811,17 @@ static int inf_split(ir_graph_t *g, ir_node_t *n) {
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+int64_t ir_slice_range(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *first) {
+    int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
+    if (start < 0) start = start < -dim ? lo : start + dim;
+    if (end < 0) end = end < -dim ? lo : end + dim;
+    start = clamp64(start, lo, hi);
+    end = clamp64(end, lo, hi);
+    *first = start;
+    if (step > 0) return end > start ? (end - start - 1) / step + 1 : 0;
+    return start > end ? (start - end - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
+}
+
 static int inf_slice(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
     int r = x->shape.rank;
@@ -848,19 +859,8 @@ static int inf_slice(ir_graph_t *g, ir_node_t *n) {
             if (step == 1 && s == 0 && e >= INT32_MAX) continue;
             return ir_error(g, n, "unsupported symbolic shape: slicing symbolic axis %d of %s", axes[i], SHP(&x->shape));
         }
-        int64_t d = dd.v, len;
-        if (s < 0) s = s < -d ? 0 : s + d;
-        if (e < 0) e = e < -d ? -1 : e + d;
-        if (step > 0) {
-            s = clamp64(s, 0, d);
-            e = clamp64(e, 0, d);
-            len = e > s ? (e - s - 1) / step + 1 : 0;
-        } else {
-            s = clamp64(s, 0, d - 1);
-            e = clamp64(e, -1, d - 1);
-            len = s > e ? (s - e - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
-        }
-        o.dims[axes[i]] = ir_dim_const(len);
+        int64_t first;
+        o.dims[axes[i]] = ir_dim_const(ir_slice_range(dd.v, s, e, step, &first));
     }
     set_out(n, 0, x->dtype, &o);
     return 0;

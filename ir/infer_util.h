@@ -42,6 +42,13 @@ typedef struct ir_window {
     int64_t out[IR_MAX_RANK];                /* output spatial sizes */
     bool ceil_mode;
 } ir_window_t;
+/* Slice along one axis of size dim, as Python's slice(start, end, step).indices(dim):
+ * negative start/end count from the back, then both are clamped ([0, dim] for a positive
+ * step, [-1, dim - 1] for a negative one). Returns the element count and sets *first to
+ * the first index read. step must not be 0. Shape inference, constant folding and the
+ * backends all use this one rule. */
+int64_t ir_slice_range(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *first);
+
 int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
                      ir_window_t *out);
 /* The same for ConvTranspose (output_shape, output_padding; pads shrink the output). */

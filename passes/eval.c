@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/infer_util.h"
 #include "ir/recipe.h"
 #include "passes/passes.h"
 
@@ -474,19 +475,8 @@ static int eval_slice(ir_graph_t *g, ir_node_t *n, res_t *r) {
         if (a < 0 || a >= s.r) return ir_error(g, n, "axis %lld out of range", (long long)axes[i]);
         if (st == 0) return ir_error(g, n, "step is 0");
         dim = s.d[a];
-        b = starts[i];
         e = ends[i];
-        if (b < 0) b += dim;
-        if (e < 0) e += dim;
-        if (st > 0) {
-            b = b < 0 ? 0 : b > dim ? dim : b;
-            e = e < 0 ? 0 : e > dim ? dim : e;
-            o.d[a] = e > b ? (e - b + st - 1) / st : 0;
-        } else {
-            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
-            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            o.d[a] = b > e ? (b - e + (-st) - 1) / (-st) : 0;
-        }
+        o.d[a] = ir_slice_range(dim, starts[i], e, st, &b);
         st0[a] = b;
         stp[a] = st;
     }

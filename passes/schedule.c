@@ -260,8 +260,9 @@ static int schedule_node(ir_graph_t *g, ir_node_t *n, pack_cache_t *pc) {
     else
         s->space.rank = -1;
     s->par_axis = first_nonunit(&s->space);
-    /* of the contractions, the micro-kernel takes Conv, Gemm and MatMul (not ConvTranspose) */
-    bool mk = n->op == IR_OP_CONV || n->op == IR_OP_GEMM || n->op == IR_OP_MATMUL;
+    /* of the contractions, the micro-kernel takes Gemm, MatMul and the convolutions, not
+     * ConvTranspose (a scatter over the output) */
+    bool mk = n->op != IR_OP_CONV_TRANSPOSE;
     if (s->cls != IR_K_CONTRACT || !mk || !all_f32(n) || n->n_in < 2 || !n->in[0] || !n->in[1]) return 0;
 
     contraction_t c;

@@ -80,11 +80,9 @@ int lw_lower_slice(lw_t *k, const ir_node_t *n) {
             if (starts[i] == 0 && step == 1) continue; /* [0:...] of a symbolic dim: start 0 */
             return lw_error(k, "slicing a symbolic dimension is not supported");
         }
-        int64_t D = dim.v, st = starts[i];
-        if (st < 0) st += D;
-        if (step > 0) st = st < 0 ? 0 : (st > D ? D : st);
-        else st = st < 0 ? -1 : (st > D - 1 ? D - 1 : st);
-        s.start[ax] = st;
+        int64_t first;
+        ir_slice_range(dim.v, starts[i], ends[i], step, &first);
+        s.start[ax] = first;
         s.step[ax] = step;
     }
     return lw_emit_map(k, n, n->out[0], elem_slice, &s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
 
 static int norm_axis(int64_t a, int r) { return (int)(a < 0 ? a + r : a); }
 
@@ -47,9 +48,10 @@ typedef struct {
     int64_t in[MAXSP], out[MAXSP], kern[MAXSP], stride[MAXSP], dil[MAXSP], pb[MAXSP], pe[MAXSP];
 } geom_t;
 
-/* Strides, dilations and begin pads for conv/pool, following auto_pad. */
-static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_value_t *y, const int64_t *kern,
-                    geom_t *gm) {
+/* The window geometry of a conv/pool, from ir_window_params: the same numbers shape
+ * inference used, auto_pad already resolved. w: the weights (NULL for pools). */
+static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_value_t *y, const ir_value_t *w,
+                    bool transposed, geom_t *gm) {
     int r = x->shape.rank;
     gm->nsp = r - 2;
     if (gm->nsp < 1 || gm->nsp > MAXSP) return lw_error(k, "%d spatial dimensions are not supported", gm->nsp);
@@ -57,26 +59,18 @@ static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_v
         if (x->shape.dims[d].sym >= 0 || y->shape.dims[d].sym >= 0)
             return lw_error(k, "symbolic spatial dimensions are not supported");
     }
-    const int64_t *st, *dl, *pd;
-    int nst = ir_attr_ints(n, "strides", &st), ndl = ir_attr_ints(n, "dilations", &dl), npd = ir_attr_ints(n, "pads", &pd);
-    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    ir_window_t W;
+    const ir_shape_t *ws = w ? &w->shape : NULL;
+    if (transposed ? ir_window_params_transposed(k->g, n, &x->shape, ws, &W) : ir_window_params(k->g, n, &x->shape, ws, &W))
+        return -1;
     for (int i = 0; i < gm->nsp; i++) {
         gm->in[i] = x->shape.dims[i + 2].v;
         gm->out[i] = y->shape.dims[i + 2].v;
-        gm->kern[i] = kern[i];
-        gm->stride[i] = nst == gm->nsp ? st[i] : 1;
-        gm->dil[i] = ndl == gm->nsp ? dl[i] : 1;
-        if (gm->stride[i] < 1 || gm->dil[i] < 1) return lw_error(k, "strides and dilations must be >= 1");
-        gm->pb[i] = npd == 2 * gm->nsp ? pd[i] : 0;
-        gm->pe[i] = npd == 2 * gm->nsp ? pd[i + gm->nsp] : 0;
-        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
-            int64_t total = (gm->out[i] - 1) * gm->stride[i] + (kern[i] - 1) * gm->dil[i] + 1 - gm->in[i];
-            if (total < 0) total = 0;
-            gm->pb[i] = strcmp(ap, "SAME_UPPER") == 0 ? total / 2 : total - total / 2;
-            gm->pe[i] = total - gm->pb[i];
-        } else if (strcmp(ap, "VALID") == 0) {
-            gm->pb[i] = gm->pe[i] = 0;
-        }
+        gm->kern[i] = W.k[i];
+        gm->stride[i] = W.s[i];
+        gm->dil[i] = W.d[i];
+        gm->pb[i] = W.pb[i];
+        gm->pe[i] = W.pe[i];
     }
     return 0;
 }
@@ -126,11 +120,8 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
     ir_dtype_t t = y->dtype;
     if (!ir_dtype_is_float(t)) return lw_error(k, "Conv on %s is not supported", ir_dtype_name(t));
-    int r = x->shape.rank;
-    int64_t kern[MAXSP] = {1, 1, 1};
-    for (int d = 2; d < r && d - 2 < MAXSP; d++) kern[d - 2] = w->shape.dims[d].v;
     geom_t gm;
-    if (get_geom(k, n, x, y, kern, &gm)) return -1;
+    if (get_geom(k, n, x, y, w, false, &gm)) return -1;
     if (x->shape.dims[1].sym >= 0 || w->shape.dims[0].sym >= 0) return lw_error(k, "symbolic channel counts are not supported");
     if (gm.nsp > 2) {
         convg_t c = {gm, 0, 0, x->shape.dims[1].v};
@@ -272,21 +263,7 @@ int lw_lower_conv_transpose(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *w = n->in[1], *y = n->out[0];
     if (!ir_dtype_is_float(y->dtype)) return lw_error(k, "ConvTranspose on %s is not supported", ir_dtype_name(y->dtype));
     convt_t c;
-    int64_t kern[MAXSP] = {1, 1, 1};
-    for (int d = 2; d < x->shape.rank && d - 2 < MAXSP; d++) kern[d - 2] = w->shape.dims[d].v;
-    if (get_geom(k, n, x, y, kern, &c.gm)) return -1;
-    /* auto_pad SAME for ConvTranspose: total = stride*(in-1) + output_padding + (k-1)*d + 1 - out */
-    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
-    const int64_t *op;
-    int nop = ir_attr_ints(n, "output_padding", &op);
-    for (int s = 0; s < c.gm.nsp; s++) {
-        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
-            int64_t total = c.gm.stride[s] * (c.gm.in[s] - 1) + (nop == c.gm.nsp ? op[s] : 0) +
-                            (kern[s] - 1) * c.gm.dil[s] + 1 - c.gm.out[s];
-            if (total < 0) total = 0;
-            c.gm.pb[s] = strcmp(ap, "SAME_UPPER") == 0 ? total / 2 : total - total / 2;
-        }
-    }
+    if (get_geom(k, n, x, y, w, true, &c.gm)) return -1;
     c.G = ir_attr_int(n, "group", 1);
     int64_t C = x->shape.dims[1].v;
     if (c.G < 1 || C % c.G) return lw_error(k, "group does not divide the channels");
@@ -530,7 +507,7 @@ static int lower_pool(lw_t *k, const ir_node_t *n, bool global, bool max) {
     const int64_t *ks;
     int nk = ir_attr_ints(n, "kernel_shape", &ks);
     if (nk != x->shape.rank - 2) return lw_error(k, "kernel_shape must have one entry per spatial dimension");
-    if (get_geom(k, n, x, y, ks, &p.gm)) return -1;
+    if (get_geom(k, n, x, y, NULL, false, &p.gm)) return -1;
     p.max = max;
     p.include_pad = (int)ir_attr_int(n, "count_include_pad", 0);
     return lw_emit_map(k, n, y, elem_pool, &p);

@@ -805,6 +805,23 @@ static void test_lp(void **st) {
     err(n, "axis -3 is out of range for rank 2");
 }
 
+/* Slice bounds follow Python's slice.indices: the one rule inference, folding and lowering share. */
+static void test_slice_range(void **state) {
+    (void)state;
+    int64_t first;
+    assert_int_equal(ir_slice_range(5, 1, 4, 1, &first), 3);
+    assert_int_equal(first, 1);
+    assert_int_equal(ir_slice_range(5, -2, 100, 1, &first), 2);      /* x[-2:] */
+    assert_int_equal(first, 3);
+    assert_int_equal(ir_slice_range(5, -1, -100, -1, &first), 5);    /* x[::-1] */
+    assert_int_equal(first, 4);
+    assert_int_equal(ir_slice_range(5, -100, -100, -1, &first), 0);  /* x[-100::-1] is empty */
+    assert_int_equal(ir_slice_range(5, 100, 0, -2, &first), 2);      /* x[100:0:-2]: 4, 2 */
+    assert_int_equal(first, 4);
+    assert_int_equal(ir_slice_range(5, 0, INT64_MAX, 3, &first), 2);
+    assert_int_equal(ir_slice_range(0, 0, 10, 1, &first), 0);
+}
+
 /* Every row's recipe parses, and the interpreter gives the values the spec defines. */
 static void test_recipes(void **state) {
     (void)state;
@@ -844,6 +861,7 @@ static void test_recipes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recipes),
+        cmocka_unit_test(test_slice_range),
         cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elementwise_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv, setup, teardown),
