@@ -824,6 +824,11 @@ int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, ir_d
         }
         if (name && (*out = fe_tensor_to_value(c, t, name))) rc = 0;
         else if (!c->failed) fe_err(c, "out of memory");
+        /* A --bind tensor is an input of the compile like the model: depfiles list it. */
+        if (rc == 0 && ir_graph_note_file(g, path) != 0) {
+            rc = -1;
+            fe_err(c, "out of memory");
+        }
     }
 done:
     if (t) onnx__tensor_proto__free_unpacked(t, NULL);

@@ -108,6 +108,18 @@ static int open_external(fe_ctx_t *c, const char *tname, const char *loc)
     if (fd < 0)
         return fe_err(c, "tensor '%s': cannot open external data '%s': %s", tname, loc,
                       strerror(e));
+    /* Recorded as the model's folder spells it (not the resolved path), so a depfile
+     * names the file the way the build named the model. */
+    char named[PATH_MAX];
+    if (c->g) {
+        bool here = strcmp(c->model_dir, ".") == 0;   /* "w.bin", not "./w.bin" */
+        bool fits = snprintf(named, sizeof named, "%s%s%s", here ? "" : c->model_dir,
+                             here ? "" : "/", loc) < (int)sizeof named;
+        if (ir_graph_note_file(c->g, fits ? named : full) != 0) {
+            close(fd);
+            return fe_err(c, "out of memory");
+        }
+    }
     return fd;
 }
 

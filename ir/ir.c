@@ -219,6 +219,7 @@ void ir_graph_free(ir_graph_t *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->syms);
+    free(g->files_read);
     ir_diags_free(&g->diags);
     ir_arena_free(&g->arena);
     free(g);
@@ -324,6 +325,17 @@ int ir_graph_add_sym(ir_graph_t *g, const char *name) {
     g->syms = ns;
     g->syms[g->n_syms] = ir_arena_strdup(&g->arena, name);
     return g->n_syms++;
+}
+
+int ir_graph_note_file(ir_graph_t *g, const char *path) {
+    for (int i = 0; i < g->n_files_read; i++)
+        if (strcmp(g->files_read[i], path) == 0) return 0;
+    const char **nf = realloc(g->files_read, sizeof(char *) * (size_t)(g->n_files_read + 1));
+    if (!nf) return -1;
+    g->files_read = nf;
+    if (!(g->files_read[g->n_files_read] = ir_arena_strdup(&g->arena, path))) return -1;
+    g->n_files_read++;
+    return 0;
 }
 
 int ir_error(ir_graph_t *g, const ir_node_t *n, const char *fmt, ...) {

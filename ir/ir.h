@@ -213,6 +213,10 @@ typedef struct ir_graph {
     ir_value_t **inputs; int n_inputs;                /* caller-fed, in graph order */
     ir_value_t **outputs; int n_outputs;
     const char **syms;   int n_syms;                  /* symbolic dimension names */
+    /* Files the frontend read besides the model (external data, --bind tensors), in the
+     * order first opened, each once: `onnxc -MD` lists them so a build system rebuilds
+     * when one changes. */
+    const char **files_read; int n_files_read;
     const struct ir_target *target; /* what pass_schedule scheduled for (ir/sched.h), arena copy */
     /* filled by the memory planner */
     int64_t blob_size;          /* weights blob bytes */
@@ -235,6 +239,8 @@ ir_node_t *ir_node_new(ir_graph_t *g, ir_op_t op, const char *name, int n_in, in
 ir_attr_t *ir_node_add_attr(ir_graph_t *g, ir_node_t *n, const char *name, ir_attr_kind_t kind);
 ir_postop_t *ir_node_add_post(ir_graph_t *g, ir_node_t *n);
 int ir_graph_add_sym(ir_graph_t *g, const char *name);       /* returns index, existing or new */
+/* Adds path to g->files_read unless already there; -1 when out of memory. */
+int ir_graph_note_file(ir_graph_t *g, const char *path);
 
 /* Appends an error about node n (NULL: the whole model) to g->diags, printed as
  * "path: node 'name' (Op): message"; also copies that text to g->err. Returns -1. */

@@ -26,6 +26,10 @@
 #ifndef ONNXC_RUNTIME_DIR
 #define ONNXC_RUNTIME_DIR ""
 #endif
+/* The installed runtime's folder relative to the installed onnxc's (bin -> lib). */
+#ifndef ONNXC_INSTALL_RT_REL
+#define ONNXC_INSTALL_RT_REL "../lib"
+#endif
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
@@ -52,10 +56,17 @@ static const char usage_text[] =
     "  --trace-passes   print each pass and its time on stderr\n"
     "  --bind NAME=FILE make graph input NAME a constant holding the tensor in FILE\n"
     "                   (.pb TensorProto); the program then takes the other inputs\n"
+    "  -MD              also write a make-style depfile (like cc -MD): the output depends\n"
+    "                   on the model, every external-data and --bind file read, and this\n"
+    "                   onnxc; written only when the compile succeeds\n"
+    "  -MF FILE         the depfile's name (implies -MD; default: the output with its\n"
+    "                   suffix replaced by .d, as cc does: x.o -> x.d)\n"
+    "  -MT TARGET       the rule's target (default: the output as given by -o)\n"
     "  --help           this text\n"
     "  --version        compiler and LLVM versions\n"
     "\n"
-    "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=so|exe)\n"
+    "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=so|exe;\n"
+    "                                default: beside onnxc, then its install's lib/)\n"
     "             CC                 C compiler driver used to link (default: cc)\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -99,6 +110,9 @@ typedef struct options {
     int n_bind;
     char bind_name[16][256];
     const char *bind_file[16];
+    bool dep_md;            /* -MD: write a depfile */
+    const char *dep_file;   /* -MF */
+    const char *dep_target; /* -MT */
 } options_t;
 
 static llvm_emit_kind_t parse_emit(const char *s) {
@@ -171,6 +185,14 @@ static void parse_args(int argc, char **argv, options_t *o) {
             if (eq - v >= (long)sizeof o->bind_name[0]) USAGE_ERR("--bind: input name too long");
             snprintf(o->bind_name[o->n_bind], sizeof o->bind_name[0], "%.*s", (int)(eq - v), v);
             o->bind_file[o->n_bind++] = eq + 1;
+        } else if (strcmp(a, "-MD") == 0) {
+            o->dep_md = true;
+        } else if (strncmp(a, "-MF", 3) == 0 || strncmp(a, "-MT", 3) == 0) {
+            /* gcc spells these "-MF FILE" or "-MFFILE". */
+            const char *val = a[3] ? a + 3 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val) USAGE_ERR("%.3s needs a %s", a, a[2] == 'F' ? "file name" : "target");
+            if (a[2] == 'F') o->dep_file = val, o->dep_md = true;
+            else o->dep_target = val;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;
         } else if (a[0] == '-' && a[1] != 0) {
@@ -185,6 +207,7 @@ static void parse_args(int argc, char **argv, options_t *o) {
         USAGE_ERR("no model file given");
     }
     if (o->output && !*o->output) USAGE_ERR("-o needs a file name");
+    if (o->dep_target && !o->dep_md) USAGE_ERR("-MT needs -MD or -MF (no depfile is written)");
 }
 
 /* The model's file name without folder and extension. */
@@ -256,7 +279,84 @@ static void runtime_dir(char *buf, size_t n) {
             }
         }
     }
+    /* An installed onnxc (PREFIX/bin) finds PREFIX/lib/libonnxc_rt.a. */
+    if (k > 0 && strlen(exe) < PATH_MAX - 64) {
+        char cand[PATH_MAX + 64];
+        snprintf(cand, sizeof cand, "%s/" ONNXC_INSTALL_RT_REL "/libonnxc_rt.a", exe);
+        if (file_exists(cand)) {
+            snprintf(buf, n, "%s/%s", exe, ONNXC_INSTALL_RT_REL);
+            return;
+        }
+    }
     snprintf(buf, n, "%s", ONNXC_RUNTIME_DIR);
+}
+
+/* ---- depfile (-MD -MF -MT) ---------------------------------------------------------- */
+
+/* A growing text; out of memory ends the run like any other failure. */
+typedef struct dep_text { char *s; size_t len, cap; } dep_text_t;
+
+static void dep_raw(dep_text_t *t, const char *p, size_t n) {
+    if (t->len + n + 1 > t->cap) {
+        size_t nc = t->cap ? t->cap : 256;
+        while (nc < t->len + n + 1) nc *= 2;
+        char *ns = realloc(t->s, nc);
+        if (!ns) die(1, "out of memory writing the depfile");
+        t->s = ns, t->cap = nc;
+    }
+    memcpy(t->s + t->len, p, n);
+    t->len += n;
+    t->s[t->len] = 0;
+}
+
+/* Appends a path escaped as make reads it: '$' doubles, space, tab and '#' take a
+ * backslash. A newline cannot be written at all: false. */
+static bool dep_path(dep_text_t *t, const char *p) {
+    if (strpbrk(p, "\n\r")) return false;
+    for (; *p; p++) {
+        if (*p == '$') dep_raw(t, "$", 1);
+        else if (*p == ' ' || *p == '\t' || *p == '#') dep_raw(t, "\\", 1);
+        dep_raw(t, p, 1);
+    }
+    return true;
+}
+
+/* "TARGET: MODEL FILES... ONNXC", one prerequisite a line, written atomically once the
+ * compile has succeeded, so a build system never sees a depfile for a failed output.
+ * onnxc itself is listed so that a new compiler rebuilds every model. */
+static void write_depfile(const options_t *o, const char *output, const ir_graph_t *g) {
+    char path[PATH_MAX + 8], self[PATH_MAX];
+    if (o->dep_file)
+        snprintf(path, sizeof path, "%s", o->dep_file);
+    else if (strcmp(output, "-") == 0)
+        die(1, "-MD with -o -: name the depfile with -MF");
+    else {
+        /* As cc -MD: the output with its suffix replaced, x.o -> x.d. */
+        const char *slash = strrchr(output, '/'), *dot = strrchr(output, '.');
+        size_t n = dot && dot > (slash ? slash + 1 : output) ? (size_t)(dot - output) : strlen(output);
+        snprintf(path, sizeof path, "%.*s.d", (int)n, output);
+    }
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) die(1, "cannot write the depfile '%s': cannot find onnxc's own path: %s", path, strerror(errno));
+    self[k] = 0;
+    dep_text_t t = {0};
+    const char *target = o->dep_target ? o->dep_target : output;
+    const char *bad = dep_path(&t, target) ? NULL : target;
+    dep_raw(&t, ":", 1);
+    for (int i = -1; i <= g->n_files_read && !bad; i++) {
+        const char *d = i < 0 ? o->model : i == g->n_files_read ? self : g->files_read[i];
+        dep_raw(&t, " \\\n  ", 5);
+        if (!dep_path(&t, d)) bad = d;
+    }
+    if (bad) {
+        free(t.s);
+        die(1, "cannot write the depfile '%s': the path '%s' has a newline", path, bad);
+    }
+    dep_raw(&t, "\n", 1);
+    char err[PATH_MAX + 256];
+    int rc = out_write_file(path, t.s, t.len, false, err, sizeof err);
+    free(t.s);
+    if (rc != 0) die(1, "cannot write the depfile: %s", err);
 }
 
 /* Refuse early what would only fail after a long compile. */
@@ -343,6 +443,7 @@ int main(int argc, char **argv) {
     }
 
     if (llvm_backend_compile(g, &bo) != 0) fail(&g->diags, g, "code generation failed");
+    if (o.dep_md) write_depfile(&o, output, g);
     ir_graph_free(g);
     return 0;
 }
