@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (.ci/run calls exactly this). Steps:
 #   deps → build (Release, -Werror) → unit tests → ASan+UBSan build → unit tests under it
-#   → CLI bad-input tests (both builds) → golden IR/diagnostic files → model tests
-#   → conformance runner.
+#   → CLI bad-input tests (both builds) → golden IR/diagnostic files → example
+#   → installed CMake package / pkg-config (cmake-pkg) → model tests → conformance runner.
 # Every step runs even when an earlier one failed (unless it needs what failed), each
 # step's log goes to build/test-logs/, and a summary closes the run. Exit 1 if any failed.
 #   ONNXC_TEST_BUDGET  seconds the whole run may take (default 1560 = 26 min); the
@@ -154,6 +154,9 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   # The example: a generated object + header linked into examples/main.c with plain cc.
   step example build bash -c "'$py' tools/make_demo_model.py '$bdir/example-model' >/dev/null \
       && ONNXC='$bdir/onnxc' bash examples/run_example.sh '$bdir/example-model/model.onnx'"
+  # cmake --install, then a user's CMake project (find_package + onnxc_add_model, two
+  # models in one program), depfile rebuilds, no-op builds and pkg-config.
+  step cmake-pkg runner bash tests/cmake_pkg/run.sh --build "$bdir"
   step contractions runner "$py" tests/backend/check_contractions.py "$bdir/onnxc"
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
@@ -175,7 +178,7 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
     fi
   fi
 else
-  for s in cli golden models conformance; do not_run "$s" "$bdir/onnxc was not built"; done
+  for s in cli golden cmake-pkg models conformance; do not_run "$s" "$bdir/onnxc was not built"; done
 fi
 
 echo

@@ -311,6 +311,93 @@ def compiler_cases(r, tmp):
     r.case("--help prints usage on stdout, exit 0", help_ok)
 
 
+# ---- depfiles (-MD -MF -MT) ------------------------------------------------------------
+
+def parse_depfile(text):
+    """Make's reading of a one-rule depfile: (target, [prerequisites]), unescaped."""
+    text = text.replace("\\\n", " ")
+    words, cur, i = [], "", 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in " \t#":
+            cur += text[i + 1]
+            i += 2
+            continue
+        if c == "$" and text[i + 1:i + 2] == "$":
+            cur += "$"
+            i += 2
+            continue
+        if c in " \t\n":
+            if cur:
+                words.append(cur)
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    if cur:
+        words.append(cur)
+    if not words or not words[0].endswith(":"):
+        raise Fail(f"not a make rule: {text[:200]!r}")
+    if words[0] == ":" or len([w for w in words if w.endswith(":")]) != 1:
+        raise Fail(f"expected exactly one target: {text[:200]!r}")
+    return words[0][:-1], words[1:]
+
+
+def depfile_cases(r, tmp):
+    # A folder and a data file with spaces and a '#': the escaping is part of the format.
+    d = os.path.join(tmp, "dep dir#1")
+    os.makedirs(os.path.join(d, "out"))
+    with open(os.path.join(d, "w data.bin"), "wb") as f:
+        f.write(np.arange(6, dtype=np.float32).tobytes())
+    model = save(external_model("w data.bin"), os.path.join(d, "ext.onnx"))
+    bind = os.path.join(d, "x.pb")
+    with open(bind, "wb") as f:
+        f.write(numpy_helper.from_array(np.ones((2, 3), np.float32), "x").SerializeToString())
+    onnxc_real = os.path.realpath(r.onnxc)
+
+    def full():
+        out = os.path.join(d, "out", "ext.o")
+        dep = os.path.join(d, "out", "ext.deps")
+        rc, _, err = run([r.onnxc, model, "-o", out, "--bind", f"x={bind}", "-MD", "-MF", dep], d)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        target, deps = parse_depfile(open(dep).read())
+        want = [model, os.path.join(d, "w data.bin"), bind, onnxc_real]
+        if target != out or deps != want:
+            raise Fail(f"depfile says {target!r}: {deps!r}; expected {out!r}: {want!r}")
+        if os.path.exists(os.path.join(d, "out", "ext.d")):
+            raise Fail("-MF given, yet the default ext.d was written too")
+    r.case("depfile: -MD -MF names the output, the model, its external data, the --bind "
+           "file and onnxc (spaces and '#' escaped)", full)
+
+    def default_name_and_mt():
+        cwd = os.path.join(tmp, "depcwd")
+        os.makedirs(os.path.join(cwd, "o"), exist_ok=True)
+        rel_model = os.path.relpath(model, cwd)
+        rc, _, err = run([r.onnxc, rel_model, "--bind", f"x={bind}", "-o", "o/m.o", "-MD",
+                          "-MT", "my$target"], cwd)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        dep = os.path.join(cwd, "o", "m.d")
+        if not os.path.isfile(dep):
+            raise Fail(f"-MD without -MF did not write o/m.d (o/ has {os.listdir(os.path.join(cwd, 'o'))})")
+        target, deps = parse_depfile(open(dep).read())
+        # The model and its data are named the way the command line named the model.
+        want = [rel_model, os.path.join(os.path.dirname(rel_model), "w data.bin"), bind, onnxc_real]
+        if target != "my$target" or deps != want:
+            raise Fail(f"depfile says {target!r}: {deps!r}; expected 'my$target': {want!r}")
+    r.case("depfile: -MD alone writes OUTPUT-less-suffix.d; -MT sets the target ($ escaped)",
+           default_name_and_mt)
+
+    # Refused by the lowering, after the output's temporary files exist.
+    lower3 = os.path.join(HERE, "..", "golden", "many_lower_errors.onnx")
+    r.case("depfile: a failed compile writes none (nothing left in the output folder)",
+           lambda: r.bad_model(lower3, ("'pool_with_indices'",), extra=("-MD",), lines=3))
+    good = os.path.join(tmp, "models", "good.onnx")
+    r.case("depfile: -MT without -MD or -MF is refused",
+           lambda: r.bad_cli([good, "-MT", "x", "-o", "x.o"], ("-MT",)))
+
+
 def program_cases(r, tmp):
     d = os.path.join(tmp, "prog")
     os.makedirs(d)
@@ -416,6 +503,7 @@ def main():
     r = Runner(os.path.abspath(args.onnxc), tmp)
     try:
         compiler_cases(r, tmp)
+        depfile_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
     finally:
