@@ -156,12 +156,21 @@ static void test_external_data(void **state)
     ext_entry(t, "location", "weights.bin");
     ext_entry(t, "offset", "16");
     ext_entry(t, "length", "24");
+    mb_t *b = add_model(t);
+    Onnx__TensorProto *t2 = add_init(b, mk_tensor("w2", 1, 1, (int64_t[]){4}));
+    ext_entry(t2, "location", "weights.bin");
+    ext_entry(t2, "length", "16");
     ir_graph_t *g = NULL;
-    int rc = load_file(add_model(t), &g);
+    int rc = load_file(b, &g);
     if (rc) fprintf(stderr, "%s\n", err);
     assert_int_equal(rc, 0);
     assert_memory_equal(val(g, "w")->data, blob + 4, 24);
+    assert_memory_equal(val(g, "w2")->data, blob, 16);
     assert_string_equal(g->name, "test_graph");
+    /* The data file is recorded for depfiles (onnxc -MD), once although two tensors
+     * read it, spelled from the model's folder. */
+    assert_int_equal(g->n_files_read, 1);
+    assert_string_equal(g->files_read[0], p);
     ir_graph_free(g);
 
     /* A length that disagrees with the dims is refused. */
