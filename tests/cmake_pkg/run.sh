@@ -5,6 +5,7 @@
 #     standalone-program model; outputs are checked against onnxruntime (models.py);
 #   - a no-op rebuild runs nothing; touching a model, or rewriting its external-data file,
 #     recompiles that model only (and the program then computes with the new weights);
+#   - CPU and TARGET reach onnxc (an aarch64 object is built beside the host ones);
 #   - the same with the Ninja generator, when ninja is installed;
 #   - pkg-config --cflags --libs onnxc builds a program against a generated header;
 #   - a moved prefix's onnxc links with that prefix's runtime.
@@ -143,6 +144,8 @@ for gen in "${generators[@]}"; do
     configure_build "$dir" -G "$gen"
   case_ "$g consumer, consumer_so and demo_exe outputs match onnxruntime" check_outputs "$dir"
   case_ "$g no-op rebuild runs nothing" noop "$dir"
+  case_ "$g TARGET aarch64-linux-gnu gives an AArch64 object" \
+    bash -c "readelf -h '$dir/onnxc/mlp_arm64/mlp.o' | grep -E 'Machine:.*AArch64'"
   case_ "$g touching demo/model.onnx rebuilds demo only" rebuilds "$dir" demo mlp touch "$models/demo/model.onnx"
   case_ "$g touching the external data mlp.bin rebuilds mlp only" rebuilds "$dir" mlp demo touch "$models/mlp/mlp.bin"
   case_ "$g new weights in mlp.bin (mlp.onnx untouched) rebuild mlp" \
