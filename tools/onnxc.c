@@ -364,7 +364,7 @@ static double now_ms(void) {
 }
 
 /* --time-passes: one row per phase, in the order they ran, with its share of the total. */
-static void print_times(double load_ms, double fix_ms, const pass_timing_t *pt, const llvm_backend_times_t *bt,
+static void print_times(double load_ms, double fix_ms, bool fixed, const pass_timing_t *pt, const llvm_backend_times_t *bt,
                         double total_ms) {
     struct { char name[64]; double ms; } row[PASS_TIMING_MAX + 16];
     int n = 0;
@@ -374,7 +374,7 @@ static void print_times(double load_ms, double fix_ms, const pass_timing_t *pt, 
         row[n++].ms = (value);                                          \
     } while (0)
     ROW("load model (frontend)", load_ms);
-    if (fix_ms > 0) ROW("--bind/--dim/--shape", fix_ms);
+    if (fixed) ROW("--bind/--dim/--shape", fix_ms);
     for (int i = 0; i < pt->n; i++) {
         snprintf(row[n].name, sizeof row[n].name, "pass %s", pt->pass[i].name);
         row[n++].ms = pt->pass[i].ms;
@@ -385,7 +385,7 @@ static void print_times(double load_ms, double fix_ms, const pass_timing_t *pt, 
     ROW("llvm: optimisation pipeline", bt->optimise_ms);
     ROW("llvm: code generation + emit", bt->codegen_ms);
     if (bt->link_ms > 0) ROW("link (C compiler driver)", bt->link_ms);
-    ROW("write header", bt->header_ms);
+    if (bt->header_ms > 0) ROW("write header", bt->header_ms);
 #undef ROW
     double sum = 0;
     for (int i = 0; i < n; i++) sum += row[i].ms;
@@ -466,6 +466,6 @@ int main(int argc, char **argv) {
 
     if (llvm_backend_compile(g, &bo) != 0) fail(&g->diags, g, "code generation failed");
     ir_graph_free(g);
-    if (o.time_passes) print_times(t_loaded - t_start, t_fixed - t_loaded, &ptimes, &btimes, now_ms() - t_start);
+    if (o.time_passes) print_times(t_loaded - t_start, t_fixed - t_loaded, o.n_bind + o.n_dim + o.n_shape > 0, &ptimes, &btimes, now_ms() - t_start);
     return 0;
 }
