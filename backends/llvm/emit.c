@@ -625,7 +625,9 @@ static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const 
              " * %s_build_info also holds the onnxc version that compiled it. */\n"
              "extern const onnxc_build_info_t %s_build_info;\n"
              "static inline int %s_check_cpu(char *msg, size_t n) { return onnxc_cpu_check(&%s_build_info, msg, n); }\n",
-             plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?", needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name, o->name);
+             plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
+             needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
+             o->name);
     out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link, .extra_decls = decls};
     return out_header_text(g, &ho, text, err, n);
 }
