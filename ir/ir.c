@@ -338,6 +338,118 @@ int ir_graph_note_file(ir_graph_t *g, const char *path) {
     return 0;
 }
 
+/* Symbol names for messages: "batch, seq" (or "none"). */
+static void sym_list(const ir_graph_t *g, char *buf, size_t n) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < g->n_syms && k < n; i++) {
+        int w = snprintf(buf + k, n - k, "%s'%s'", i ? ", " : "", g->syms[i]);
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+    if (!g->n_syms) snprintf(buf, n, "none");
+}
+
+int ir_graph_fix_sym(ir_graph_t *g, const char *name, int64_t value) {
+    int s = -1;
+    for (int i = 0; i < g->n_syms; i++)
+        if (strcmp(g->syms[i], name) == 0) s = i;
+    if (s < 0) {
+        char have[512];
+        sym_list(g, have, sizeof have);
+        return ir_error(g, NULL, "--dim %s: the model has no symbolic dimension '%s' (it has: %s)", name, name, have);
+    }
+    if (value < 1) return ir_error(g, NULL, "--dim %s=%lld: a dimension must be >= 1", name, (long long)value);
+    /* Check every product first, so that a refusal leaves the graph as it was. */
+    for (int i = 0; i < g->n_values; i++) {
+        const ir_value_t *v = g->values[i];
+        for (int d = 0; v && d < v->shape.rank; d++) {
+            int64_t p;
+            if (v->shape.dims[d].sym == s && __builtin_mul_overflow(v->shape.dims[d].v, value, &p))
+                return ir_error(g, NULL, "--dim %s=%lld: dimension %d of '%s' overflows", name, (long long)value, d,
+                                v->name ? v->name : "?");
+        }
+    }
+    /* Substitute, then drop the symbol and renumber the later ones, so that everything
+     * downstream (descriptor, header, syms[] of the entry point) sees only the rest. */
+    for (int i = 0; i < g->n_values; i++) {
+        ir_value_t *v = g->values[i];
+        for (int d = 0; v && d < v->shape.rank; d++) {
+            ir_dim_t *dm = &v->shape.dims[d];
+            if (dm->sym == s)
+                *dm = ir_dim_const(dm->v * value);
+            else if (dm->sym > s)
+                dm->sym--;
+        }
+    }
+    for (int i = s; i + 1 < g->n_syms; i++) g->syms[i] = g->syms[i + 1];
+    g->n_syms--;
+    return 0;
+}
+
+int ir_graph_fix_input_shape(ir_graph_t *g, const char *input, int rank, const int64_t *dims) {
+    ir_value_t *in = NULL;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i]->name && strcmp(g->inputs[i]->name, input) == 0) in = g->inputs[i];
+    if (!in) {
+        char have[1024];
+        size_t k = 0;
+        have[0] = 0;
+        for (int i = 0; i < g->n_inputs && k < sizeof have; i++) {
+            int w = snprintf(have + k, sizeof have - k, "%s'%s'", i ? ", " : "", g->inputs[i]->name);
+            if (w < 0) break;
+            k += (size_t)w;
+        }
+        return ir_error(g, NULL, "--shape %s: the model has no input '%s' (its inputs: %s)", input, input,
+                        g->n_inputs ? have : "none");
+    }
+    if (rank < 0 || rank > IR_MAX_RANK) return ir_error(g, NULL, "--shape %s: rank %d is not 0..%d", input, rank, IR_MAX_RANK);
+    for (int d = 0; d < rank; d++)
+        if (dims[d] < 1) return ir_error(g, NULL, "--shape %s: dimension %d is %lld, not >= 1", input, d, (long long)dims[d]);
+    char want[256];
+    ir_shape_str(g, &in->shape, want, sizeof want);
+    if (in->shape.rank < 0) {
+        /* No shape in the model: the given one is the whole truth. */
+        in->shape.rank = rank;
+        for (int d = 0; d < rank; d++) in->shape.dims[d] = ir_dim_const(dims[d]);
+        return 0;
+    }
+    if (in->shape.rank != rank)
+        return ir_error(g, NULL, "--shape %s: the model's input '%s' has rank %d (%s), not %d", input, input,
+                        in->shape.rank, want, rank);
+    /* Static dims must agree; each symbolic one fixes its symbol, consistently. */
+    int64_t val[IR_MAX_RANK];
+    int sym[IR_MAX_RANK], n = 0;
+    for (int d = 0; d < rank; d++) {
+        ir_dim_t dm = in->shape.dims[d];
+        if (dm.sym < 0) {
+            if (dm.v != dims[d])
+                return ir_error(g, NULL, "--shape %s: dimension %d of input '%s' is %lld (%s), not %lld",
+                                input, d, input, (long long)dm.v, want, (long long)dims[d]);
+            continue;
+        }
+        if (dm.v < 1 || dims[d] % dm.v != 0)
+            return ir_error(g, NULL, "--shape %s: dimension %d of input '%s' is a multiple of %lld (%s), not %lld",
+                            input, d, input, (long long)dm.v, want, (long long)dims[d]);
+        int64_t v = dims[d] / dm.v;
+        int k = 0;
+        while (k < n && sym[k] != dm.sym) k++;
+        if (k < n && val[k] != v)
+            return ir_error(g, NULL, "--shape %s: input '%s' (%s) needs one size for '%s', got %lld and %lld", input,
+                            input, want, g->syms[dm.sym], (long long)val[k], (long long)v);
+        if (k == n) {
+            sym[n] = dm.sym;
+            val[n++] = v;
+        }
+    }
+    /* Fix by name: each fix renumbers the symbols after it. */
+    const char *names[IR_MAX_RANK];
+    for (int k = 0; k < n; k++) names[k] = g->syms[sym[k]];
+    for (int k = 0; k < n; k++)
+        if (ir_graph_fix_sym(g, names[k], val[k])) return -1;
+    return 0;
+}
+
 int ir_error(ir_graph_t *g, const ir_node_t *n, const char *fmt, ...) {
     char msg[IR_ERR_MAX / 2];
     va_list ap;

@@ -241,6 +241,14 @@ ir_postop_t *ir_node_add_post(ir_graph_t *g, ir_node_t *n);
 int ir_graph_add_sym(ir_graph_t *g, const char *name);       /* returns index, existing or new */
 /* Adds path to g->files_read unless already there; -1 when out of memory. */
 int ir_graph_note_file(ir_graph_t *g, const char *path);
+/* Makes symbol `name` the constant `value` (>= 1) in every value's shape and removes it
+ * from g->syms (later symbols move down one), for `onnxc --dim` before the passes.
+ * 0, or -1 with the reason in g->diags (no such symbol, value < 1, a dim overflows). */
+int ir_graph_fix_sym(ir_graph_t *g, const char *name, int64_t value);
+/* `onnxc --shape`: input `input` gets exactly dims[0..rank): each static dim must agree,
+ * each symbolic one fixes its symbol (ir_graph_fix_sym). 0, or -1 with a reason naming
+ * the input in g->diags. */
+int ir_graph_fix_input_shape(ir_graph_t *g, const char *input, int rank, const int64_t *dims);
 
 /* Appends an error about node n (NULL: the whole model) to g->diags, printed as
  * "path: node 'name' (Op): message"; also copies that text to g->err. Returns -1. */

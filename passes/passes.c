@@ -63,10 +63,16 @@ int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt) {
         *t = *o.target;
         g->target = t;
     }
+    if (o.timing) o.timing->n = 0;
     for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
         if (o.opt_level < pipeline[i].min_opt) continue;
         double t0 = now_ms();
-        if (pipeline[i].fn(g)) return -1;
+        int rc = pipeline[i].fn(g);
+        if (o.timing && o.timing->n < PASS_TIMING_MAX) {
+            o.timing->pass[o.timing->n].name = pipeline[i].name;
+            o.timing->pass[o.timing->n++].ms = now_ms() - t0;
+        }
+        if (rc) return -1;
         if (o.trace)
             fprintf(o.trace, "pass %-15s %9.3f ms  %d nodes\n", pipeline[i].name, now_ms() - t0, live_nodes(g));
         if (o.verify && ir_graph_verify(g))

@@ -28,10 +28,18 @@
 extern "C" {
 #endif
 
+/* Time of each pass that ran, in pipeline order, for --time-passes. */
+#define PASS_TIMING_MAX 32
+typedef struct pass_timing {
+    int n;
+    struct { const char *name; double ms; } pass[PASS_TIMING_MAX];
+} pass_timing_t;
+
 typedef struct pass_options {
     int opt_level;  /* 0: only what correctness needs (inference, folding, DCE, planning) */
     bool verify;    /* ir_graph_verify after every pass */
     FILE *trace;    /* pass names and timings, when set */
+    pass_timing_t *timing;  /* when set, filled with each pass's time (n reset first) */
     const struct ir_target *target;  /* what to schedule for (ir/sched.h); NULL: generic CPU */
 } pass_options_t;
 

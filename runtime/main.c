@@ -14,8 +14,11 @@
 
 #include "onnxc_rt.h"
 
-/* Defined by the compiler in the model object of an executable. */
+/* Defined by the compiler in the model object of an executable. onnxc_exe_build is weak
+ * so that a model object from before it existed (or a test's fake model) still links:
+ * such a program has no version or CPU record and skips the check. */
 extern const onnxc_model_desc_t *const onnxc_exe_model;
+extern const onnxc_build_info_t *const onnxc_exe_build __attribute__((weak));
 
 /* Larger requests are refused as absurd before malloc sees them: they can only come from
  * a symbol value nobody meant, and wrapped-around arithmetic looks just like them. */
@@ -38,15 +41,18 @@ static void errorf(const char *fmt, ...) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: %s INPUT_0.pb [INPUT_1.pb ...] -o OUTDIR [--threads N] [--npy]\n"
-            "       %s --info\n"
+            "       %s --info | --version\n"
             "       %s --bench N [--threads N] [--sym NAME=VALUE ...] [INPUTS ...] [-o OUTDIR]\n"
             "\n"
             "Runs the compiled model on inputs given in graph order (ONNX TensorProto .pb or\n"
-            "NumPy .npy) and writes OUTDIR/output_K.pb (or .npy with --npy).\n"
+            "NumPy .npy) and writes OUTDIR/output_K.pb (or .npy with --npy). .pb files that\n"
+            "name their tensor are matched to the inputs by that name: given in another order\n"
+            "they are reordered when every file names a distinct input, refused otherwise.\n"
             "  -o OUTDIR        where outputs go (created if missing)\n"
             "  --threads N      threads for the run (default: all usable cores)\n"
             "  --npy            write outputs as .npy instead of .pb\n"
             "  --info           print the model's inputs and outputs\n"
+            "  --version        the onnxc version that compiled the model, and its target\n"
             "  --bench N        time N runs after %d warm-up runs; without input files the\n"
             "                   inputs are deterministic pseudo-random data\n"
             "  --sym NAME=VALUE size of a symbolic dimension (default 1 when benchmarking)\n"
@@ -255,11 +261,72 @@ typedef struct {
     int n_inputs;
     const char *outdir;
     int64_t threads;
-    int npy, info, help;
+    int npy, info, help, version;
     int64_t bench;           /* 0 = not benchmarking */
     const char *sym_args[MAX_SYMS];
     int n_sym_args;
 } opts_t;
+
+/* A .pb file names its tensor; a file given in the wrong place would otherwise be read
+ * as another input whenever the shapes agree (two [2,3] inputs swapped run silently).
+ * When every file is named and the names are the inputs, each in one file, the files are
+ * put into graph order; otherwise a named file must be at its input's position. .npy
+ * files and unnamed tensors stay positional. 0, or -1 after the message. */
+static int match_inputs_by_name(const onnxc_model_desc_t *d, opts_t *o, onnxc_tensor_t *tin) {
+    int n = o->n_inputs, all_named = n > 0;
+    int *where = calloc((size_t)n + 1, sizeof *where);   /* input index of file i, -1 none */
+    char *taken = calloc((size_t)n + 1, 1);
+    if (!where || !taken) {
+        free(where);
+        free(taken);
+        errorf("out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        where[i] = -1;
+        if (!tin[i].name[0]) {
+            all_named = 0;
+            continue;
+        }
+        for (int k = 0; k < d->n_inputs; k++)
+            if (d->inputs[k].name && !strcmp(d->inputs[k].name, tin[i].name) && !taken[k]) {
+                where[i] = k;
+                taken[k] = 1;
+                break;
+            }
+        if (where[i] < 0) all_named = 0;
+    }
+    int rc = 0;
+    if (all_named) {
+        onnxc_tensor_t *tmp = malloc((size_t)n * sizeof *tmp);
+        const char **paths = malloc((size_t)n * sizeof *paths);
+        if (!tmp || !paths) {
+            errorf("out of memory");
+            rc = -1;
+        } else {
+            for (int i = 0; i < n; i++) {
+                tmp[where[i]] = tin[i];
+                paths[where[i]] = o->inputs[i];
+            }
+            memcpy(tin, tmp, (size_t)n * sizeof *tmp);
+            memcpy(o->inputs, paths, (size_t)n * sizeof *paths);
+        }
+        free(tmp);
+        free(paths);
+    } else {
+        for (int i = 0; i < n && i < d->n_inputs; i++) {
+            if (!tin[i].name[0] || (d->inputs[i].name && !strcmp(d->inputs[i].name, tin[i].name))) continue;
+            errorf("input %d is '%s', but %s holds tensor '%s'; give the files in graph order "
+                   "(see --info) or name each file's tensor after its input",
+                   i, d->inputs[i].name ? d->inputs[i].name : "?", o->inputs[i], tin[i].name);
+            rc = -1;
+            break;
+        }
+    }
+    free(where);
+    free(taken);
+    return rc;
+}
 
 /* Returns 0, or 2 after printing a usage error. */
 static int parse_args(int argc, char **argv, opts_t *o) {
@@ -277,6 +344,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { o->help = 1; continue; }
         if (!strcmp(a, "--info")) { o->info = 1; continue; }
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) { o->version = 1; continue; }
         if (!strcmp(a, "--npy")) { o->npy = 1; continue; }
         /* options with a value: "--opt V" or "--opt=V" */
         const char *eq = strchr(a, '=');
@@ -367,8 +435,27 @@ int main(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    const onnxc_build_info_t *bi = &onnxc_exe_build ? onnxc_exe_build : NULL;
+    if (o.version) {
+        if (!bi) {
+            printf("%s: built by an onnxc that recorded no version\n", d->name ? d->name : prog);
+        } else {
+            printf("%s: compiled by %s\n", d->name ? d->name : prog, bi->onnxc_version);
+            printf("target: %s, cpu %s\n", bi->triple, bi->cpu);
+            printf("needs: %s\n", bi->cpu_needs[0] ? bi->cpu_needs : "(the architecture's baseline)");
+        }
+        goto done;
+    }
     if (o.info) {
         print_info(d);
+        goto done;
+    }
+    /* Before any of the model's code (workspace_size included) runs: code for a missing
+     * feature would die with SIGILL somewhere inside it. */
+    char cpu_msg[1024];
+    if (onnxc_cpu_check(bi, cpu_msg, sizeof cpu_msg) != ONNXC_OK) {
+        fprintf(stderr, "%s: this program was %s\n", prog, cpu_msg);
+        rc = 1;
         goto done;
     }
     if (!o.bench && !o.outdir) {
@@ -408,8 +495,10 @@ int main(int argc, char **argv) {
             errorf("%s", err);
             goto cleanup;
         }
-        if (bind_input(d, i, o.inputs[i], &tin[i], &bind)) goto cleanup;
     }
+    if (match_inputs_by_name(d, &o, tin)) goto cleanup;
+    for (int i = 0; i < o.n_inputs; i++)
+        if (bind_input(d, i, o.inputs[i], &tin[i], &bind)) goto cleanup;
     for (int32_t s = 0; s < d->n_syms; s++) {
         if (bind.from[s][0]) continue;
         if (o.bench && !o.n_inputs) {

@@ -11,7 +11,8 @@ enum onnxc_status {
     ONNXC_ERR_ARGUMENT = 1,   /* NULL pointer where data is required */
     ONNXC_ERR_SHAPE = 2,      /* a symbolic dimension is < 1 or too large */
     ONNXC_ERR_WORKSPACE = 3,  /* workspace missing or misaligned (needs 64-byte alignment) */
-    ONNXC_ERR_INTERNAL = 4
+    ONNXC_ERR_INTERNAL = 4,
+    ONNXC_ERR_CPU = 5         /* the running CPU lacks features the code was compiled for */
 };
 
 static inline const char *onnxc_status_message(int status) {
@@ -21,6 +22,7 @@ static inline const char *onnxc_status_message(int status) {
     case ONNXC_ERR_SHAPE: return "invalid shape: a symbolic dimension is out of range";
     case ONNXC_ERR_WORKSPACE: return "workspace is NULL or not 64-byte aligned";
     case ONNXC_ERR_INTERNAL: return "internal error";
+    case ONNXC_ERR_CPU: return "this CPU lacks instruction-set features the model was compiled for";
     default: return "unknown status";
     }
 }
@@ -59,4 +61,90 @@ typedef struct onnxc_model_desc {
     int (*run)(onnxc_ctx_t *ctx, const int64_t *syms, const void *const *inputs,
                void *const *outputs, void *workspace);
 } onnxc_model_desc_t;
+
+/* What a model's code was compiled by and for; every generated object defines one as
+ * NAME_build_info. A struct of its own (not a field of onnxc_model_desc_t) so that the
+ * descriptor's layout never changes. */
+typedef struct onnxc_build_info {
+    const char *onnxc_version;  /* "onnxc 0.1.0 (LLVM 19.1.7)" */
+    const char *triple;         /* "x86_64-pc-linux-gnu" */
+    const char *cpu;            /* "znver3", "x86-64-v2", ... */
+    const char *cpu_needs;      /* x86 features the code may use, comma-separated ("avx,avx2,fma");
+                                   "" when nothing beyond the architecture's baseline */
+} onnxc_build_info_t;
+
+/* Checks that the running CPU has every feature in cpu_needs, with cpuid (and xgetbv, so
+ * that an OS which does not save AVX/AVX-512 state counts as lacking them). Code compiled
+ * for features the CPU lacks dies with SIGILL, usually in its first instructions, so call
+ * this before anything else of the model's. Returns ONNXC_OK, or ONNXC_ERR_CPU with "built
+ * for CPU 'X' (needs a, b, ...), which this CPU lacks: c, d" in msg (when msg != NULL).
+ * On a compiler or architecture it cannot check, it returns ONNXC_OK. Inline (and so part
+ * of every generated header) because a library user may link no runtime at all. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
+static inline int onnxc_cpu_check(const onnxc_build_info_t *b, char *msg, size_t n) {
+    if (msg && n) msg[0] = 0;
+    if (!b || !b->cpu_needs || !b->cpu_needs[0]) return ONNXC_OK;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    /* name, cpuid leaf, subleaf, register (0 eax, 1 ebx, 2 ecx, 3 edx), bit, XCR0 bits the
+     * OS must enable (6: SSE+AVX state; 0xe6: also the AVX-512 opmask and ZMM state). */
+    static const struct { const char *name; unsigned leaf, sub, reg, bit, xcr0; } tab[] = {
+        {"sse3", 1, 0, 2, 0, 0},       {"ssse3", 1, 0, 2, 9, 0},      {"sse4.1", 1, 0, 2, 19, 0},
+        {"sse4.2", 1, 0, 2, 20, 0},    {"popcnt", 1, 0, 2, 23, 0},    {"fma", 1, 0, 2, 12, 6},
+        {"avx", 1, 0, 2, 28, 6},       {"f16c", 1, 0, 2, 29, 6},      {"bmi", 7, 0, 1, 3, 0},
+        {"avx2", 7, 0, 1, 5, 6},       {"bmi2", 7, 0, 1, 8, 0},       {"avx512f", 7, 0, 1, 16, 0xe6},
+        {"avx512dq", 7, 0, 1, 17, 0xe6}, {"avx512cd", 7, 0, 1, 28, 0xe6}, {"avx512bw", 7, 0, 1, 30, 0xe6},
+        {"avx512vl", 7, 0, 1, 31, 0xe6}, {"avx512vnni", 7, 0, 2, 11, 0xe6}, {"avx512bf16", 7, 1, 0, 5, 0xe6},
+        {"avx512fp16", 7, 0, 3, 23, 0xe6},
+    };
+    unsigned r1[4] = {0}, r7[4] = {0}, r71[4] = {0}, max = __get_cpuid_max(0, 0);
+    if (max >= 1) __cpuid_count(1, 0, r1[0], r1[1], r1[2], r1[3]);
+    if (max >= 7) __cpuid_count(7, 0, r7[0], r7[1], r7[2], r7[3]);
+    if (max >= 7 && r7[0] >= 1) __cpuid_count(7, 1, r71[0], r71[1], r71[2], r71[3]);
+    unsigned xcr0 = 0;
+    if (r1[2] & (1u << 27)) { /* OSXSAVE: xgetbv is allowed */
+        unsigned lo, hi;
+        __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+        (void)hi;
+        xcr0 = lo;
+    }
+    size_t k = 0;
+    int lacking = 0;
+    const char *p = b->cpu_needs;
+    while (*p) {
+        size_t len = 0;
+        while (p[len] && p[len] != ',') len++;
+        for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+            size_t tl = 0;
+            while (tab[i].name[tl]) tl++;
+            if (tl != len || __builtin_memcmp(tab[i].name, p, len) != 0) continue;
+            const unsigned *r = tab[i].leaf == 1 ? r1 : tab[i].sub == 1 ? r71 : r7;
+            int have = ((r[tab[i].reg] >> tab[i].bit) & 1u) && (xcr0 & tab[i].xcr0) == tab[i].xcr0;
+            if (!have) {
+                if (!lacking && msg && n) {
+                    /* the head: "built for CPU 'X' (needs a, b), which this CPU lacks: " */
+                    const char *parts[5] = {"built for CPU '", b->cpu ? b->cpu : "?", "' (needs ", b->cpu_needs,
+                                            "), which this CPU lacks: "};
+                    for (int j = 0; j < 5; j++)
+                        for (const char *q = parts[j]; *q && k + 1 < n; q++) {
+                            msg[k++] = *q;
+                            if (j == 3 && *q == ',' && k + 1 < n) msg[k++] = ' ';
+                        }
+                }
+                if (lacking && msg && k + 2 < n) { msg[k++] = ','; msg[k++] = ' '; }
+                for (size_t j = 0; msg && j < len && k + 1 < n; j++) msg[k++] = p[j];
+                if (msg && n) msg[k] = 0;
+                lacking++;
+            }
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    return lacking ? ONNXC_ERR_CPU : ONNXC_OK;
+#else
+    (void)n;
+    return ONNXC_OK;
+#endif
+}
 #endif

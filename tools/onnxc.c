@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends/common/outcode.h"
@@ -54,6 +55,12 @@ static const char usage_text[] =
     "  --dump-ir        print the scheduled graph and its memory plan (stdout, or stderr\n"
     "                   when the output goes to stdout)\n"
     "  --trace-passes   print each pass and its time on stderr\n"
+    "  --time-passes    print a table of where the compile's time went (loading, each\n"
+    "                   graph pass, LLVM lowering, optimisation, code generation, linking)\n"
+    "                   on stderr\n"
+    "  --dim NAME=V     fix symbolic dimension NAME to V at compile time (repeatable)\n"
+    "  --shape IN=AxBxC fix graph input IN's whole shape (its symbolic dims follow; a\n"
+    "                   static dim must agree) (repeatable)\n"
     "  --bind NAME=FILE make graph input NAME a constant holding the tensor in FILE\n"
     "                   (.pb TensorProto); the program then takes the other inputs\n"
     "  -MD              also write a make-style depfile (like cc -MD): the output depends\n"
@@ -63,7 +70,7 @@ static const char usage_text[] =
     "                   suffix replaced by .d, as cc does: x.o -> x.d)\n"
     "  -MT TARGET       the rule's target (default: the output as given by -o)\n"
     "  --help           this text\n"
-    "  --version        compiler and LLVM versions\n"
+    "  --version, -V    compiler and LLVM versions\n"
     "\n"
     "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=so|exe;\n"
     "                                default: beside onnxc, then its install's lib/)\n"
@@ -113,7 +120,40 @@ typedef struct options {
     bool dep_md;            /* -MD: write a depfile */
     const char *dep_file;   /* -MF */
     const char *dep_target; /* -MT */
+    bool time_passes;
+    int n_dim;                 /* --dim NAME=V */
+    char dim_name[16][256];
+    int64_t dim_value[16];
+    int n_shape;               /* --shape INPUT=AxBxC */
+    char shape_input[16][256];
+    int shape_rank[16];
+    int64_t shape_dims[16][IR_MAX_RANK];
 } options_t;
+
+/* "V" as a dimension: an integer in 1..2^31-1 (the program's symbol limit). */
+static bool parse_dim_value(const char *s, const char *end, int64_t *out) {
+    if (s == end || end - s > 10) return false;
+    int64_t v = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!isdigit((unsigned char)*p)) return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > INT32_MAX) return false;
+    *out = v;
+    return true;
+}
+
+/* "onnxc 0.1.0-5-g71058f2 (LLVM 19.1.7)": printed by --version and recorded in every
+ * generated object (NAME_build_info), so a program can say what compiled it. */
+static const char *version_line(void) {
+    static char line[256];
+    if (!line[0]) {
+        char llvm[64];
+        llvm_backend_version(llvm, sizeof llvm);
+        snprintf(line, sizeof line, "onnxc %s (%s)", ONNXC_VERSION, llvm);
+    }
+    return line;
+}
 
 static llvm_emit_kind_t parse_emit(const char *s) {
     static const struct { const char *name; llvm_emit_kind_t k; } kinds[] = {
@@ -146,10 +186,8 @@ static void parse_args(int argc, char **argv, options_t *o) {
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_text, stdout);
             exit(0);
-        } else if (strcmp(a, "--version") == 0) {
-            char llvm[64];
-            llvm_backend_version(llvm, sizeof llvm);
-            printf("onnxc %s (%s)\n", ONNXC_VERSION, llvm);
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("%s\n", version_line());
             exit(0);
         } else if (strcmp(a, "-o") == 0) {
             if (i + 1 >= argc) USAGE_ERR("-o needs a file name");
@@ -195,6 +233,35 @@ static void parse_args(int argc, char **argv, options_t *o) {
             else o->dep_target = val;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;
+        } else if (strcmp(a, "--time-passes") == 0) {
+            o->time_passes = true;
+        } else if ((v = long_value("--dim", argc, argv, &i))) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v) USAGE_ERR("--dim needs NAME=VALUE, got '%s'", v);
+            if (o->n_dim == 16) USAGE_ERR("at most 16 --dim options");
+            if (eq - v >= (long)sizeof o->dim_name[0]) USAGE_ERR("--dim: dimension name too long");
+            if (!parse_dim_value(eq + 1, eq + strlen(eq), &o->dim_value[o->n_dim]))
+                USAGE_ERR("--dim %s: the value must be an integer in 1..%d", v, INT32_MAX);
+            snprintf(o->dim_name[o->n_dim++], sizeof o->dim_name[0], "%.*s", (int)(eq - v), v);
+        } else if ((v = long_value("--shape", argc, argv, &i))) {
+            /* The name may itself hold '=' or 'x'; the shape is after the last '='. */
+            const char *eq = strrchr(v, '=');
+            if (!eq || eq == v || !eq[1]) USAGE_ERR("--shape needs INPUT=AxBxC, got '%s'", v);
+            if (o->n_shape == 16) USAGE_ERR("at most 16 --shape options");
+            if (eq - v >= (long)sizeof o->shape_input[0]) USAGE_ERR("--shape: input name too long");
+            int k = o->n_shape, r = 0;
+            for (const char *p = eq + 1;; r++) {
+                const char *x = strchr(p, 'x');
+                const char *end = x ? x : p + strlen(p);
+                if (r == IR_MAX_RANK) USAGE_ERR("--shape %s: more than %d dimensions", v, IR_MAX_RANK);
+                if (!parse_dim_value(p, end, &o->shape_dims[k][r]))
+                    USAGE_ERR("--shape %s: dimensions must be integers in 1..%d joined by 'x' (e.g. 1x3x224x224)", v,
+                              INT32_MAX);
+                if (!x) break;
+                p = x + 1;
+            }
+            o->shape_rank[k] = r + 1;
+            snprintf(o->shape_input[o->n_shape++], sizeof o->shape_input[0], "%.*s", (int)(eq - v), v);
         } else if (a[0] == '-' && a[1] != 0) {
             USAGE_ERR("unknown option '%s' (see onnxc --help)", a);
         } else {
@@ -390,7 +457,47 @@ static const char *link_driver(void) {
     return cc;
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --time-passes: one row per phase, in the order they ran, with its share of the total. */
+static void print_times(double load_ms, double fix_ms, bool fixed, const pass_timing_t *pt, const llvm_backend_times_t *bt,
+                        double total_ms) {
+    struct { char name[64]; double ms; } row[PASS_TIMING_MAX + 16];
+    int n = 0;
+#define ROW(label, value)                                               \
+    do {                                                                \
+        snprintf(row[n].name, sizeof row[n].name, "%s", label);         \
+        row[n++].ms = (value);                                          \
+    } while (0)
+    ROW("load model (frontend)", load_ms);
+    if (fixed) ROW("--bind/--dim/--shape", fix_ms);
+    for (int i = 0; i < pt->n; i++) {
+        snprintf(row[n].name, sizeof row[n].name, "pass %s", pt->pass[i].name);
+        row[n++].ms = pt->pass[i].ms;
+    }
+    ROW("llvm: target machine", bt->target_ms);
+    ROW("llvm: lower to LLVM IR", bt->lower_ms);
+    ROW("llvm: verify IR", bt->verify_ms);
+    ROW("llvm: optimisation pipeline", bt->optimise_ms);
+    ROW("llvm: code generation + emit", bt->codegen_ms);
+    if (bt->link_ms > 0) ROW("link (C compiler driver)", bt->link_ms);
+    if (bt->header_ms > 0) ROW("write header", bt->header_ms);
+#undef ROW
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += row[i].ms;
+    fprintf(stderr, "onnxc: time report\n  %-32s %10s %7s\n", "phase", "ms", "%");
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "  %-32s %10.3f %6.1f%%\n", row[i].name, row[i].ms, total_ms > 0 ? 100.0 * row[i].ms / total_ms : 0.0);
+    fprintf(stderr, "  %-32s %10.3f %6.1f%%\n", "other", total_ms - sum, total_ms > 0 ? 100.0 * (total_ms - sum) / total_ms : 0.0);
+    fprintf(stderr, "  %-32s %10.3f\n", "total", total_ms);
+}
+
 int main(int argc, char **argv) {
+    double t_start = now_ms();
     options_t o;
     parse_args(argc, argv, &o);
 
@@ -408,9 +515,19 @@ int main(int argc, char **argv) {
     ir_diags_t diags = {0};     /* problems found before there is a graph */
     ir_graph_t *g = NULL;
     if (frontend_load_model(o.model, &g, &diags) != 0) fail(&diags, g, "cannot load the model");
+    double t_loaded = now_ms();
     g->name = ir_arena_strdup(&g->arena, name);
     for (int i = 0; i < o.n_bind; i++)
         if (frontend_bind_input(g, o.bind_name[i], o.bind_file[i]) != 0) fail(&g->diags, g, "--bind failed");
+    /* Before the passes, so that inference, planning and code generation see static
+     * shapes: no symbol is left to bind at run time. --dim first, so that --shape is
+     * checked against the dims it fixed. */
+    for (int i = 0; i < o.n_dim; i++)
+        if (ir_graph_fix_sym(g, o.dim_name[i], o.dim_value[i]) != 0) fail(&g->diags, g, "--dim failed");
+    for (int i = 0; i < o.n_shape; i++)
+        if (ir_graph_fix_input_shape(g, o.shape_input[i], o.shape_rank[i], o.shape_dims[i]) != 0)
+            fail(&g->diags, g, "--shape failed");
+    double t_fixed = now_ms();
 
     runtime_dir(rtdir, sizeof rtdir);
     llvm_backend_opts_t bo = {
@@ -424,7 +541,11 @@ int main(int argc, char **argv) {
         .runtime_dir = rtdir,
         .cc = link_driver(),
         .model_path = o.model,
+        .version = version_line(),
     };
+    llvm_backend_times_t btimes = {0};
+    pass_timing_t ptimes = {0};
+    if (o.time_passes) bo.times = &btimes;
     /* The schedule is made for the very CPU the backend will compile for. */
     ir_target_t target;
     if (llvm_backend_target(&bo, &target, &diags) != 0) fail(&diags, g, "cannot set up the target");
@@ -434,6 +555,7 @@ int main(int argc, char **argv) {
     po.opt_level = o.opt_level;
     po.target = &target;
     if (o.trace_passes) po.trace = stderr;
+    if (o.time_passes) po.timing = &ptimes;
     if (pass_run_pipeline(g, &po) != 0) fail(&g->diags, g, "the pass pipeline failed");
     if (o.dump_ir) {
         FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
@@ -445,5 +567,6 @@ int main(int argc, char **argv) {
     if (llvm_backend_compile(g, &bo) != 0) fail(&g->diags, g, "code generation failed");
     if (o.dep_md) write_depfile(&o, output, g);
     ir_graph_free(g);
+    if (o.time_passes) print_times(t_loaded - t_start, t_fixed - t_loaded, o.n_bind + o.n_dim + o.n_shape > 0, &ptimes, &btimes, now_ms() - t_start);
     return 0;
 }

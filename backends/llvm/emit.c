@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <llvm-c/Analysis.h>
@@ -26,6 +27,19 @@ void llvm_backend_version(char *buf, size_t n) {
     unsigned a = 0, b = 0, c = 0;
     LLVMGetVersion(&a, &b, &c);
     snprintf(buf, n, "LLVM %u.%u.%u", a, b, c);
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Adds the time since *t0 to *slot (when timing) and restarts the clock. */
+static void lap(llvm_backend_times_t *tm, double *slot, double *t0) {
+    double t1 = now_ms();
+    if (tm) *slot += t1 - *t0;
+    *t0 = t1;
 }
 
 static pthread_once_t targets_once = PTHREAD_ONCE_INIT;
@@ -71,6 +85,85 @@ static bool has_feature(const char *features, const char *f) {
         p = end ? end + 1 : NULL;
     }
     return false;
+}
+
+/* The features onnxc_cpu_check (runtime/onnxc_abi.h) can test, in its order. */
+static const char *const checkable[] = {
+    "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "fma", "avx", "f16c", "bmi", "avx2", "bmi2",
+    "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512vnni", "avx512bf16", "avx512fp16",
+};
+
+/* LLVM-C cannot list the features a named CPU implies, so the common x86 CPUs are listed
+ * here by level (x86-64 psABI levels: v2 = SSE4.2/POPCNT, v3 = AVX2/FMA/BMI2, v4 =
+ * AVX-512 F/BW/CD/DQ/VL) plus the AVX-512 extensions LLVM may use for them. A CPU not
+ * listed records nothing, so its programs are not checked: tables can only lag. */
+static const char *named_cpu_features(const char *cpu) {
+#define V2 "sse3,ssse3,sse4.1,sse4.2,popcnt"
+#define AVX V2 ",avx"
+#define V3 AVX ",fma,f16c,bmi,avx2,bmi2"
+#define V4 V3 ",avx512f,avx512dq,avx512cd,avx512bw,avx512vl"
+    static const struct { const char *cpu, *features; } tab[] = {
+        {"x86-64-v2", V2}, {"nehalem", V2}, {"westmere", V2}, {"corei7", V2}, {"silvermont", V2},
+        {"slm", V2}, {"goldmont", V2}, {"goldmont-plus", V2}, {"tremont", V2},
+        {"sandybridge", AVX}, {"ivybridge", AVX}, {"corei7-avx", AVX}, {"core-avx-i", AVX},
+        {"btver2", AVX}, {"bdver1", AVX}, {"bdver2", AVX ",fma,f16c,bmi"}, {"bdver3", AVX ",fma,f16c,bmi"},
+        {"x86-64-v3", V3}, {"haswell", V3}, {"core-avx2", V3}, {"broadwell", V3}, {"skylake", V3},
+        {"alderlake", V3}, {"raptorlake", V3}, {"meteorlake", V3}, {"arrowlake", V3}, {"arrowlake-s", V3},
+        {"lunarlake", V3}, {"pantherlake", V3}, {"gracemont", V3}, {"sierraforest", V3}, {"grandridge", V3},
+        {"clearwaterforest", V3}, {"bdver4", V3}, {"znver1", V3}, {"znver2", V3}, {"znver3", V3},
+        {"knl", V3 ",avx512f,avx512cd"}, {"knm", V3 ",avx512f,avx512cd"},
+        {"x86-64-v4", V4}, {"skylake-avx512", V4}, {"cannonlake", V4},
+        {"cascadelake", V4 ",avx512vnni"}, {"cooperlake", V4 ",avx512vnni,avx512bf16"},
+        {"icelake-client", V4 ",avx512vnni"}, {"icelake-server", V4 ",avx512vnni"},
+        {"tigerlake", V4 ",avx512vnni"}, {"rocketlake", V4 ",avx512vnni"},
+        {"sapphirerapids", V4 ",avx512vnni,avx512bf16,avx512fp16"},
+        {"emeraldrapids", V4 ",avx512vnni,avx512bf16,avx512fp16"},
+        {"graniterapids", V4 ",avx512vnni,avx512bf16,avx512fp16"},
+        {"graniterapids-d", V4 ",avx512vnni,avx512bf16,avx512fp16"},
+        {"znver4", V4 ",avx512vnni,avx512bf16"}, {"znver5", V4 ",avx512vnni,avx512bf16"},
+    };
+#undef V2
+#undef AVX
+#undef V3
+#undef V4
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
+        if (strcmp(cpu, tab[i].cpu) == 0) return tab[i].features;
+    return "";
+}
+
+/* f in a plain comma-separated list "a,b,c". */
+static bool in_list(const char *list, const char *f) {
+    size_t n = strlen(f);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, f, n) == 0) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static bool is_x86(const char *triple) {
+    return strncmp(triple, "x86_64", 6) == 0 || (triple[0] == 'i' && strstr(triple, "86"));
+}
+
+void llvm_backend_cpu_needs(const char *triple, const char *cpu, const char *features, char *buf, size_t n) {
+    if (n) buf[0] = 0;
+    if (!triple || !is_x86(triple)) return;
+    /* An explicit feature string (the host's, "+avx2,-avx512f,...") is the truth; else
+     * the CPU's table row ("avx,avx2"). */
+    bool explicit_features = features && *features;
+    const char *named = named_cpu_features(cpu ? cpu : "");
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof checkable / sizeof *checkable; i++) {
+        if (explicit_features ? !has_feature(features, checkable[i]) : !in_list(named, checkable[i])) continue;
+        int w = snprintf(buf + k, n - k, "%s%s", k ? "," : "", checkable[i]);
+        if (w < 0 || (size_t)w >= n - k) {
+            buf[k] = 0;
+            return;
+        }
+        k += (size_t)w;
+    }
 }
 
 typedef struct target {
@@ -155,8 +248,7 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
         target_dispose(t);
         return -1;
     }
-    bool x86 = strncmp(t->triple, "x86_64", 6) == 0 || (t->triple[0] == 'i' && strstr(t->triple, "86"));
-    if (!x86)
+    if (!is_x86(t->triple))
         t->vector_bits = 128;
     else if (t->features[0])
         t->vector_bits = has_feature(t->features, "avx512f") ? 512 : has_feature(t->features, "avx") ? 256 : 128;
@@ -194,6 +286,7 @@ typedef struct emitter {
     LLVMTypeRef i8, i32, i64, ptr;
     LLVMTypeRef tensor_desc_t, model_desc_t;
     int n_strings;
+    double t_start;   /* for --time-passes */
 } emitter_t;
 
 static LLVMValueRef private_const(emitter_t *e, LLVMValueRef init, const char *name) {
@@ -313,10 +406,38 @@ static int build_descriptor(emitter_t *e, char *err, size_t n) {
     return 0;
 }
 
+/* const onnxc_build_info_t NAME_build_info (runtime/onnxc_abi.h): the compiler version
+ * and the triple, CPU and features the code is compiled for, so that a program can say
+ * what it needs (and check it) before it runs any of the code. */
+static int build_info(emitter_t *e, const target_t *t, char *err, size_t n) {
+    char needs[512], nm[256];
+    llvm_backend_cpu_needs(t->triple, t->cpu, t->features, needs, sizeof needs);
+    LLVMTypeRef bt[4] = {e->ptr, e->ptr, e->ptr, e->ptr};
+    LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_build_info_t");
+    LLVMStructSetBody(info_t, bt, 4, 0);
+    LLVMValueRef f[4] = {cstring(e, e->o->version ? e->o->version : "onnxc"), cstring(e, t->triple),
+                         cstring(e, t->cpu), cstring(e, needs)};
+    snprintf(nm, sizeof nm, "%s_build_info", e->o->name);
+    LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 4));
+    LLVMSetGlobalConstant(info, 1);
+    LLVMSetAlignment(info, 8);
+    if (e->o->emit == LLVM_EMIT_EXE) {
+        /* The runtime's main() finds it, like the descriptor, by a well-known name. */
+        LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_build");
+        LLVMSetInitializer(p, info);
+        LLVMSetGlobalConstant(p, 1);
+    }
+    (void)err;
+    (void)n;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ pipeline */
 
 static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
     char *msg = NULL;
+    e->t_start = now_ms();
     if (LLVMVerifyModule(e->mod, LLVMReturnStatusAction, &msg)) {
         char first[1024];
         snprintf(first, sizeof first, "%s", msg ? msg : "");
@@ -325,6 +446,9 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
         return out_err(err, n, "%s: internal error: invalid LLVM IR: %s", e->g->path, first);
     }
     LLVMDisposeMessage(msg);
+    llvm_backend_times_t *tm = e->o->times;
+    double t0 = now_ms();
+    if (tm) tm->verify_ms += t0 - e->t_start;
     char pipeline[32];
     snprintf(pipeline, sizeof pipeline, "default<O%d>", e->o->opt_level);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
@@ -334,6 +458,7 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
     LLVMPassBuilderOptionsSetLoopUnrolling(po, e->o->opt_level >= 1);
     LLVMErrorRef le = LLVMRunPasses(e->mod, pipeline, t->tm, po);
     LLVMDisposePassBuilderOptions(po);
+    if (tm) tm->optimise_ms += now_ms() - t0;
     if (le) {
         char *m = LLVMGetErrorMessage(le);
         out_err(err, n, "%s: internal error: LLVM pass pipeline '%s' failed: %s", e->g->path, pipeline, m);
@@ -349,9 +474,17 @@ static int write_stdout(const char *data, size_t size, char *err, size_t n) {
     return 0;
 }
 
-/* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
- * the caller so the header and the output appear together. */
-static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
+/* The runtime archive a .so or program links with, checked before any long step. */
+static int runtime_archive(const llvm_backend_opts_t *o, char *archive, size_t an, char *err, size_t n) {
+    const char *rd = o->runtime_dir && *o->runtime_dir ? o->runtime_dir : ".";
+    int k = snprintf(archive, an, "%s/libonnxc_rt.a", rd);
+    if (k < 0 || (size_t)k >= an || access(archive, R_OK) != 0)
+        return out_err(err, n, "runtime library '%s/libonnxc_rt.a' not found (build the onnxc_rt target or set ONNXC_RUNTIME_DIR)", rd);
+    return 0;
+}
+
+/* .ll, .s or .o; for SO/EXE the object goes to the temporary obj. */
+static int emit_code(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
     const llvm_backend_opts_t *o = e->o;
     char *msg = NULL;
     bool to_stdout = strcmp(o->output, "-") == 0;
@@ -383,12 +516,7 @@ static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *
     }
     bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE;
     char archive[PATH_MAX];
-    if (link) {
-        const char *rd = o->runtime_dir && *o->runtime_dir ? o->runtime_dir : ".";
-        int k = snprintf(archive, sizeof archive, "%s/libonnxc_rt.a", rd);
-        if (k < 0 || (size_t)k >= sizeof archive || access(archive, R_OK) != 0)
-            return out_err(err, n, "runtime library '%s/libonnxc_rt.a' not found (build the onnxc_rt target or set ONNXC_RUNTIME_DIR)", rd);
-    }
+    if (link && runtime_archive(o, archive, sizeof archive, err, n)) return -1;
     /* The object goes straight to the output for OBJ/ASM, or to a temporary .o (the
      * compiler driver picks the file type by suffix) that the link reads. */
     out_file_t *code = link ? obj : out;
@@ -399,7 +527,14 @@ static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *
         LLVMDisposeMessage(msg);
         return -1;
     }
-    if (!link) return 0;
+    return 0;
+}
+
+static int link_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *err, size_t n) {
+    const llvm_backend_opts_t *o = e->o;
+    out_file_t *code = obj;
+    char archive[PATH_MAX];
+    if (runtime_archive(o, archive, sizeof archive, err, n)) return -1;
     if (out_file_create(out, o->output, "", err, n)) return -1;
     char *argv[16];
     int a = 0;
@@ -419,6 +554,20 @@ static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *
     char what[PATH_MAX + 32];
     snprintf(what, sizeof what, "linking '%s'", o->output);
     return out_spawn(argv, what, err, n);
+}
+
+/* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
+ * the caller so the header and the output appear together. */
+static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
+    const llvm_backend_opts_t *o = e->o;
+    double t0 = now_ms();
+    int rc = emit_code(e, t, out, obj, err, n);
+    lap(o->times, o->times ? &o->times->codegen_ms : NULL, &t0);
+    if (rc == 0 && (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE)) {
+        rc = link_output(e, out, obj, err, n);
+        lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
+    }
+    return rc;
 }
 
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n) {
@@ -457,10 +606,29 @@ static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
                  plain ? base : "the shared library", ctx_note);
 }
 
-static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, char **text, char *err, size_t n) {
-    char link[1024];
+static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const target_t *t, char **text,
+                       char *err, size_t n) {
+    char link[1024], needs[512], decls[2048];
     link_doc(o, link, sizeof link);
-    out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link};
+    llvm_backend_cpu_needs(t->triple, t->cpu, t->features, needs, sizeof needs);
+    /* The CPU and triple come from the command line: keep them out of a C comment unless plain. */
+    bool plain = strlen(t->cpu) < 64 && strlen(t->triple) < 128;
+    for (const char *p = t->cpu; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("._-", *p);
+    for (const char *p = t->triple; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("._-", *p);
+    snprintf(decls, sizeof decls,
+             "\n/* Compiled for %s, CPU '%s'.\n"
+             " * x86 features it needs: %s.\n"
+             " * Code for features the running CPU lacks dies with SIGILL, so check before the\n"
+             " * first %s_run (or %s_workspace_size):\n"
+             " *     char msg[512];\n"
+             " *     if (%s_check_cpu(msg, sizeof msg) != ONNXC_OK) { fprintf(stderr, \"%%s\\n\", msg); exit(1); }\n"
+             " * %s_build_info also holds the onnxc version that compiled it. */\n"
+             "extern const onnxc_build_info_t %s_build_info;\n"
+             "static inline int %s_check_cpu(char *msg, size_t n) { return onnxc_cpu_check(&%s_build_info, msg, n); }\n",
+             plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
+             needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
+             o->name);
+    out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link, .extra_decls = decls};
     return out_header_text(g, &ho, text, err, n);
 }
 
@@ -488,8 +656,11 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     if (header[0] && strcmp(header, o->output) == 0)
         return out_err(err, errlen, "the header '%s' would overwrite the output", header);
 
+    llvm_backend_times_t *tm = o->times;
+    double t0 = now_ms();
     target_t t;
     if (target_create(&t, o, err, errlen)) return -1;
+    lap(tm, tm ? &tm->target_ms : NULL, &t0);
     emitter_t e = {.g = g, .o = o};
     e.ctx = LLVMContextCreate();
     e.mod = LLVMModuleCreateWithNameInContext(o->name, e.ctx);
@@ -509,15 +680,19 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     /* The lowering reports each refused node in g->diags itself. */
     if (rc == 0 && llvm_lower_graph(&L) != 0) rc = -1;
     if (rc == 0) rc = build_descriptor(&e, err, errlen);
+    if (rc == 0) rc = build_info(&e, &t, err, errlen);
+    lap(tm, tm ? &tm->lower_ms : NULL, &t0);
     if (rc == 0) rc = verify_and_optimise(&e, &t, err, errlen);
     if (rc == 0) rc = write_output(&e, &t, &out, &obj, err, errlen);
+    t0 = now_ms();
     if (rc == 0 && header[0]) {
         char *text = NULL;
-        rc = header_text(g, o, &text, err, errlen);
+        rc = header_text(g, o, &t, &text, err, errlen);
         if (rc == 0) rc = out_file_create(&hdr, header, "", err, errlen);
         if (rc == 0) rc = out_file_write(&hdr, text, strlen(text), err, errlen);
         free(text);
     }
+    lap(tm, tm ? &tm->header_ms : NULL, &t0);
     /* Everything exists; now make it visible, output first. */
     if (rc == 0 && out.live) rc = out_file_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
     if (rc == 0 && hdr.live) rc = out_file_commit(&hdr, false, err, errlen);

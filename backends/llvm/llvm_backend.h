@@ -38,7 +38,21 @@ typedef struct llvm_backend_opts {
     const char *runtime_dir;  /* folder holding libonnxc_rt.a (SO and EXE) */
     const char *cc;           /* C compiler driver used to link; NULL: "cc" */
     const char *model_path;   /* for the header's comment; NULL: g->path */
+    const char *version;      /* compiler version recorded in NAME_build_info; NULL: "onnxc" */
+    struct llvm_backend_times *times; /* NULL, or filled with the time of each phase */
 } llvm_backend_opts_t;
+
+/* Wall-clock milliseconds of each phase of llvm_backend_compile, for --time-passes.
+ * A phase that did not run stays 0. */
+typedef struct llvm_backend_times {
+    double target_ms;    /* creating the target machine */
+    double lower_ms;     /* weights blob, kernels and descriptor as LLVM IR */
+    double verify_ms;    /* the IR verifier */
+    double optimise_ms;  /* LLVM's default<On> pipeline */
+    double codegen_ms;   /* instruction selection to register allocation to .o/.s (or printing .ll) */
+    double link_ms;      /* the C compiler driver linking .so/exe */
+    double header_ms;    /* NAME.h */
+} llvm_backend_times_t;
 
 struct ir_target;
 /* Fills *t (ir/sched.h) for the CPU that o->triple and o->cpu select, from the same
@@ -57,6 +71,12 @@ int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o);
 /* The header path that goes with an OBJ/SO output: the output's extension replaced by
  * ".h" (a "lib" prefix is dropped for SO: libmlp.so -> mlp.h). -1 if it does not fit. */
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n);
+
+/* The x86 features (LLVM names, comma-separated) that code compiled for o's triple and
+ * CPU may use and a running CPU must have: the "+" features of the host for native, a
+ * table of named CPUs otherwise (features LLVM enables for them that onnxc_cpu_check
+ * knows). "" for other architectures or a CPU not in the table. */
+void llvm_backend_cpu_needs(const char *triple, const char *cpu, const char *features, char *buf, size_t n);
 
 /* "LLVM 19.1.7", for --version. */
 void llvm_backend_version(char *buf, size_t n);

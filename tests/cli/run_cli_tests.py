@@ -11,6 +11,14 @@ Program cases (skipped with --compiler-only): a small two-input model compiled w
 --emit=exe must run, print its input names with --info, and refuse a wrong input count,
 dtype or shape with a clear message and a non-zero exit.
 
+Feature cases (issue 11): `--version`/`-V` of the compiler and of a program; `--dim` and
+`--shape` fixing a symbolic batch (mlp_dynbatch from the shared models when present, else
+a small model with the same [batch,784] input); `--time-passes` listing the graph passes
+and the LLVM phases; a program matching named .pb inputs to its inputs (reordered, or
+refused naming both names; .npy stays positional); and the CPU check: a program or
+object built with a --cpu whose features this machine lacks refuses cleanly (message
+naming the missing features, non-zero exit, no SIGILL), and the default build runs.
+
 Prints PASS/FAIL per case and "N passed, N failed".
 """
 import argparse
@@ -62,6 +70,21 @@ def add_model():
     nodes = [helper.make_node("Add", ["alpha", "beta"], ["s"], name="add0"),
              helper.make_node("Relu", ["s"], ["gamma"], name="relu0")]
     return mk(nodes, [vi("alpha", [2, 3]), vi("beta", [2, 3])], [vi("gamma", [2, 3])])
+
+
+def sub_model():
+    """gamma = alpha - beta: the order of two same-shaped inputs shows in the result."""
+    nodes = [helper.make_node("Sub", ["alpha", "beta"], ["gamma"], name="sub0")]
+    return mk(nodes, [vi("alpha", [2, 3]), vi("beta", [2, 3])], [vi("gamma", [2, 3])])
+
+
+def dynbatch_model():
+    """Stands in for mlp_dynbatch when the shared models are absent: x [batch,784]."""
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((784, 10)).astype(np.float32) * 0.05, "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"),
+             helper.make_node("Softmax", ["h"], ["probs"], name="sm", axis=-1)]
+    return mk(nodes, [vi("x", ["batch", 784])], [vi("probs", ["batch", 10])], [w], "mlp")
 
 
 def unknown_ops_model():
@@ -487,6 +510,289 @@ def program_cases(r, tmp):
         f.write(random.Random(99).randbytes(300))
     r.case("program: garbage input file", lambda: refuse([rndpb, pbb], ("random.pb",), "garbage"))
 
+def project_version():
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        for ln in f:
+            if ln.startswith("project(") and "VERSION" in ln:
+                return ln.split("VERSION")[1].split()[0]
+    raise Fail("no project(... VERSION x.y.z ...) in CMakeLists.txt")
+
+
+def host_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("flags"):
+                    return set(ln.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def write_pb(path, arr, name=None):
+    with open(path, "wb") as f:
+        f.write(numpy_helper.from_array(arr, name).SerializeToString() if name is not None
+                else numpy_helper.from_array(arr).SerializeToString())
+    return path
+
+
+def read_pb(path):
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def feature_cases(r, tmp, models_dir):
+    d = os.path.join(tmp, "feat")
+    os.makedirs(d)
+    state = {}
+
+    # ---- 1. --version --------------------------------------------------------------
+    def version():
+        want = project_version()
+        lines = []
+        for flag in ("--version", "-V"):
+            rc, out, err = run([r.onnxc, flag], d)
+            if rc != 0 or err.strip():
+                raise Fail(f"{flag}: exit {rc}, stderr {err.strip()[:200]!r}")
+            ln = out.strip()
+            if not ln.startswith(f"onnxc {want}") or "LLVM " not in ln:
+                raise Fail(f"{flag} prints {ln!r}: expected 'onnxc {want}...' and the LLVM version")
+            lines.append(ln)
+        if lines[0] != lines[1]:
+            raise Fail(f"--version and -V differ: {lines}")
+        state["version"] = lines[0]
+    r.case("--version and -V print the project version (+git) and the LLVM version", version)
+
+    # ---- 2. --dim / --shape --------------------------------------------------------
+    mlp_dir = os.path.join(models_dir, "mlp_dynbatch") if models_dir else ""
+    if os.path.isfile(os.path.join(mlp_dir, "model.onnx")):
+        dyn = os.path.join(mlp_dir, "model.onnx")
+        x5 = os.path.join(mlp_dir, "test_data_set_0", "input_0.pb")
+        y5 = os.path.join(mlp_dir, "test_data_set_0", "output_0.pb")
+        x1 = os.path.join(mlp_dir, "test_data_set_1", "input_0.pb")
+        if read_pb(x5).shape[0] != 5 or read_pb(x1).shape[0] != 1:
+            raise SystemExit("run_cli_tests: mlp_dynbatch data sets are not batch 5 and 1")
+    else:
+        dyn = save(dynbatch_model(), os.path.join(d, "dyn.onnx"))
+        rng = np.random.default_rng(5)
+        x5 = write_pb(os.path.join(d, "x5.pb"), rng.standard_normal((5, 784)).astype(np.float32), "x")
+        x1 = write_pb(os.path.join(d, "x1.pb"), rng.standard_normal((1, 784)).astype(np.float32), "x")
+        y5 = None
+
+    def fixed_prog(label, flags):
+        prog = os.path.join(d, f"mlp_{label}")
+        rc, _, err = run([r.onnxc, dyn, "--emit=exe", "-o", prog] + flags, d)
+        if rc != 0:
+            raise Fail(f"compile {' '.join(flags)}: exit {rc}: {err.strip()[:300]!r}")
+        rc, out, err = run([prog, "--info"], d, 60)
+        if rc != 0:
+            raise Fail(f"--info: exit {rc}: {err.strip()[:200]!r}")
+        if "x float32 [5,784]" not in out or "probs float32 [5,10]" not in out or "symbols:" in out:
+            raise Fail(f"--info does not show static shapes [5,784] -> [5,10]: {out!r}")
+        out5 = os.path.join(d, f"out_{label}")
+        rc, _, err = run([prog, x5, "-o", out5], d, 60)
+        if rc != 0:
+            raise Fail(f"batch 5 run: exit {rc}: {err.strip()[:300]!r}")
+        got = read_pb(os.path.join(out5, "output_0.pb"))
+        if got.shape != (5, 10):
+            raise Fail(f"output shape {got.shape}, expected (5, 10)")
+        if y5 and not np.allclose(got, read_pb(y5), rtol=1e-3, atol=1e-5):
+            raise Fail("batch 5 output differs from the data set's output_0.pb")
+        cwd = os.path.join(d, f"cwd_{label}")
+        os.makedirs(cwd)
+        rc, _, err = run([prog, x1, "-o", os.path.join(d, f"out1_{label}")], cwd, 60)
+        check_clean_failure(rc, err, cwd)
+        if "'x'" not in err or "[5,784]" not in err or "[1,784]" not in err:
+            raise Fail(f"batch 1 refused without naming x, [5,784] and [1,784]: {err.strip()[:300]!r}")
+    r.case("--dim batch=5: --info static, runs batch 5, refuses batch 1",
+           lambda: fixed_prog("dim", ["--dim", "batch=5"]))
+    r.case("--shape x=5x784: same as --dim batch=5", lambda: fixed_prog("shape", ["--shape", "x=5x784"]))
+    r.case("--shape contradicting a static dim is refused, naming the input",
+           lambda: r.bad_model(dyn, ("--shape", "'x'", "784", "785"), extra=["--shape", "x=5x785"]))
+    r.case("--shape contradicting --dim is refused, naming the input",
+           lambda: r.bad_model(dyn, ("'x'",), extra=["--dim", "batch=2", "--shape", "x=5x784"]))
+    r.case("--shape with the wrong rank", lambda: r.bad_model(dyn, ("'x'", "rank"), extra=["--shape", "x=5x784x1"]))
+    r.case("--shape of an input the model lacks", lambda: r.bad_model(dyn, ("'nope'",), extra=["--shape", "nope=5"]))
+    r.case("--dim of a symbol the model lacks", lambda: r.bad_model(dyn, ("'seq'", "batch"), extra=["--dim", "seq=4"]))
+    r.case("--dim batch=0 is a usage error", lambda: r.bad_cli([dyn, "--dim", "batch=0", "-o", "x.o"], ("batch=0",)))
+    r.case("--shape x=5xq is a usage error", lambda: r.bad_cli([dyn, "--shape", "x=5xq", "-o", "x.o"], ("x=5xq",)))
+
+    # ---- 3. --time-passes ----------------------------------------------------------
+    def time_passes():
+        prog = os.path.join(d, "timed")
+        rc, out, err = run([r.onnxc, dyn, "--emit=exe", "-o", prog, "--time-passes"], d)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        rows = {}
+        for ln in err.splitlines():
+            parts = ln.rsplit(None, 2)
+            if len(parts) == 3 and parts[2].endswith("%") and parts[2] != "%":
+                rows[parts[0].strip()] = float(parts[1])
+        need = ["load model (frontend)", "pass const-fold", "pass schedule", "pass plan-memory",
+                "llvm: lower to LLVM IR", "llvm: optimisation pipeline", "llvm: code generation + emit",
+                "link (C compiler driver)"]
+        missing = [k for k in need if k not in rows]
+        if missing or "total" not in err:
+            raise Fail(f"time report lacks {missing or 'total'}: {err[:600]!r}")
+        llvm = rows["llvm: optimisation pipeline"] + rows["llvm: code generation + emit"]
+        if llvm <= 0:
+            raise Fail(f"LLVM phases took {llvm} ms")
+        if out.strip():
+            raise Fail(f"the report went to stdout: {out[:200]!r}")
+    r.case("--time-passes: table on stderr with graph passes and LLVM lower/opt/codegen/link", time_passes)
+
+    # ---- 1b. a program's --version -------------------------------------------------
+    def prog_version():
+        prog = os.path.join(d, "timed")
+        if not os.path.isfile(prog) or "version" not in state:
+            raise Fail("no program or compiler version (earlier case failed)")
+        rc, out, err = run([prog, "--version"], d, 60)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:200]!r}")
+        if state["version"] not in out:
+            raise Fail(f"program --version does not name {state['version']!r}: {out!r}")
+        if "x86_64" in os.uname().machine and ("target: x86_64" not in out or "cpu " not in out):
+            raise Fail(f"program --version lacks the target triple and CPU: {out!r}")
+    r.case("program --version: the onnxc that built it, target triple and CPU", prog_version)
+
+    # ---- 4. inputs matched by .pb tensor names --------------------------------------
+    sub = save(sub_model(), os.path.join(d, "sub.onnx"))
+    sprog = os.path.join(d, "subprog")
+    a = np.array([[1, -2, 3], [-4, 5, -6]], np.float32)
+    b = np.array([[0.5, 0.5, -4], [1, -7, 2]], np.float32)
+    pa, pb_ = write_pb(os.path.join(d, "na.pb"), a, "alpha"), write_pb(os.path.join(d, "nb.pb"), b, "beta")
+
+    def sub_run(files, label):
+        if not os.path.isfile(sprog):
+            rc, _, err = run([r.onnxc, sub, "--emit=exe", "-o", sprog], d)
+            if rc != 0:
+                raise Fail(f"compile sub.onnx: exit {rc}: {err.strip()[:300]!r}")
+        out = os.path.join(d, f"o_{label}")
+        cwd = os.path.join(d, f"c_{label}")
+        os.makedirs(cwd)
+        rc, _, err = run([sprog] + files + ["-o", out], cwd, 60)
+        return rc, err, out, cwd
+
+    def reorder():
+        rc, err, out, _ = sub_run([pb_, pa], "rev")
+        if rc != 0:
+            raise Fail(f"named files in reverse order: exit {rc}: {err.strip()[:300]!r}")
+        got = read_pb(os.path.join(out, "output_0.pb"))
+        if not np.allclose(got, a - b):
+            raise Fail(f"got {got.tolist()}, want alpha - beta = {(a - b).tolist()}")
+    r.case("program: named .pb files in the wrong order are reordered by name", reorder)
+
+    def refuse_named(files, label, must):
+        rc, err, out, cwd = sub_run(files, label)
+        check_clean_failure(rc, err, cwd)
+        for m in must:
+            if m not in err:
+                raise Fail(f"message does not name {m!r}: {err.strip()[:300]!r}")
+        if os.path.exists(os.path.join(out, "output_0.pb")):
+            raise Fail("output written despite the error")
+    pz = write_pb(os.path.join(d, "nz.pb"), a, "zeta")
+    r.case("program: a file named 'zeta' in alpha's place is refused naming both",
+           lambda: refuse_named([pz, pb_], "zeta", ("'alpha'", "'zeta'", "nz.pb")))
+    r.case("program: two files both named 'alpha' are refused naming beta and alpha",
+           lambda: refuse_named([pa, pa], "dup", ("'beta'", "'alpha'")))
+
+    def npy_positional():
+        na, nb = os.path.join(d, "a.npy"), os.path.join(d, "b.npy")
+        np.save(na, a)
+        np.save(nb, b)
+        rc, err, out, _ = sub_run([nb, na], "npy")
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        got = read_pb(os.path.join(out, "output_0.pb"))
+        if not np.allclose(got, b - a):
+            raise Fail(f".npy files were not taken positionally: got {got.tolist()}")
+    r.case("program: .npy files stay positional", npy_positional)
+
+    # ---- 5. CPU features -----------------------------------------------------------
+    flags = host_flags()
+    if flags is None or os.uname().machine != "x86_64":
+        print("SKIP CPU feature cases: not an x86-64 Linux machine", flush=True)
+        return
+    if "avx512f" not in flags:
+        cpu, lacking = "znver4", "avx512f"
+    elif "avx512fp16" not in flags:
+        cpu, lacking = "sapphirerapids", "avx512fp16"
+    else:
+        print("SKIP CPU feature cases: this CPU has every feature onnxc checks", flush=True)
+        return
+    good = save(good_model(), os.path.join(d, "good.onnx"))
+    x = write_pb(os.path.join(d, "gx.pb"), np.ones((2, 16), np.float32), "x")
+
+    def cpu_prog():
+        prog = os.path.join(d, f"prog_{cpu}")
+        rc, _, err = run([r.onnxc, good, "--emit=exe", "--cpu", cpu, "-o", prog], d)
+        if rc != 0:
+            raise Fail(f"compile --cpu {cpu}: exit {rc}: {err.strip()[:300]!r}")
+        for args in ([x, "-o", os.path.join(d, "o_cpu")], ["--bench", "3"]):
+            cwd = os.path.join(d, f"c_cpu{len(args)}")
+            os.makedirs(cwd)
+            rc, out, err = run([prog] + args, cwd, 60)
+            check_clean_failure(rc, err, cwd)   # a signal (SIGILL) fails here
+            line = one_line(err)
+            want = f"prog_{cpu}: this program was built for CPU '{cpu}' (needs "
+            if not line.startswith(want) or "which this CPU lacks: " not in line:
+                raise Fail(f"message {line[:300]!r} is not {want!r}... 'which this CPU lacks: ...'")
+            if lacking not in line.split("which this CPU lacks: ")[1]:
+                raise Fail(f"message does not name the missing {lacking}: {line[:300]!r}")
+        if os.path.exists(os.path.join(d, "o_cpu", "output_0.pb")):
+            raise Fail("output written by a program that must not run")
+        rc, out, err = run([prog, "--version"], d, 60)
+        if rc != 0 or f"cpu {cpu}" not in out or lacking not in out:
+            raise Fail(f"--version: exit {rc}, does not record cpu {cpu} and {lacking}: {out!r}")
+    r.case(f"CPU: a program built with --cpu {cpu} refuses to run here (lacks {lacking}), no SIGILL",
+           cpu_prog)
+
+    def default_runs():
+        prog = os.path.join(d, "prog_native")
+        rc, _, err = run([r.onnxc, good, "--emit=exe", "-o", prog], d)
+        if rc != 0:
+            raise Fail(f"compile: exit {rc}: {err.strip()[:300]!r}")
+        rc, out, err = run([prog, x, "-o", os.path.join(d, "o_native")], d, 60)
+        if rc != 0:
+            raise Fail(f"the default (host CPU) build does not run: exit {rc}: {err.strip()[:300]!r}")
+        rc, out, err = run([prog, "--version"], d, 60)
+        if rc != 0 or "needs: " not in out:
+            raise Fail(f"--version: exit {rc}: {out!r}")
+    r.case("CPU: the default (host) build runs and records what it needs", default_runs)
+
+    def library_check():
+        cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("cc")
+        if not cc:
+            raise Fail("no C compiler")
+        src = os.path.join(d, "use.c")
+        with open(src, "w") as f:
+            f.write("#include <stdio.h>\n#include \"lib{n}.h\"\n"
+                    "int main(void) {{ char msg[512]; int st = lib{n}_check_cpu(msg, sizeof msg);\n"
+                    "  printf(\"%d|%s|%s\\n\", st, msg, lib{n}_build_info.onnxc_version); return 0; }}\n"
+                    .format(n="X"))
+        for label, extra, want_st in (("bad", ["--cpu", cpu], 5), ("host", [], 0)):
+            obj = os.path.join(d, "libX.o")
+            rc, _, err = run([r.onnxc, good, "-o", obj, "--name", "libX"] + extra, d)
+            if rc != 0:
+                raise Fail(f"compile {label}: exit {rc}: {err.strip()[:300]!r}")
+            exe = os.path.join(d, f"use_{label}")
+            rc, _, err = run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", exe, src, obj, "-lm"], d)
+            if rc != 0:
+                raise Fail(f"a C program using libX.h does not build: {err.strip()[:400]!r}")
+            rc, out, err = run([exe], d, 60)
+            st, msg, ver = (out.strip().split("|") + ["", "", ""])[:3]
+            if rc != 0 or st != str(want_st):
+                raise Fail(f"{label}: libX_check_cpu returned {st!r} (want {want_st}): {out.strip()[:300]!r}")
+            if want_st and (f"built for CPU '{cpu}'" not in msg or lacking not in msg):
+                raise Fail(f"{label}: message {msg!r} does not name {cpu} and {lacking}")
+            if state.get("version") and ver != state["version"]:
+                raise Fail(f"libX_build_info.onnxc_version is {ver!r}, not {state['version']!r}")
+    r.case("CPU: NAME_check_cpu in the header reports ONNXC_ERR_CPU for --cpu "
+           f"{cpu}, ONNXC_OK for the host", library_check)
+
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -495,6 +801,9 @@ def main():
     ap.add_argument("--compiler-only", action="store_true",
                     help="skip the standalone-program checks (e.g. for the ASan build)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--models-dir", default=os.path.join(
+        os.environ.get("ONNXC_SHARED_DIR", os.path.join(os.path.dirname(REPO), "shared")), "models"),
+        help="where mlp_dynbatch is (default: ${ONNXC_SHARED_DIR:-<repo>/../shared}/models)")
     args = ap.parse_args()
     if not (os.path.isfile(args.onnxc) and os.access(args.onnxc, os.X_OK)):
         print(f"run_cli_tests: compiler not found: {args.onnxc}", file=sys.stderr)
@@ -506,6 +815,7 @@ def main():
         depfile_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
+            feature_cases(r, tmp, args.models_dir)
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -858,8 +858,37 @@ static void test_recipes(void **state) {
     assert_int_equal(ir_recipe_eval(ir_recipe(n.op, NULL), &n, IR_I8, in, nb, pr).i, -128);
 }
 
+/* onnxc --dim: a symbol becomes a constant everywhere and leaves g->syms, the symbols
+ * after it move down one; a refusal leaves the graph as it was. */
+static void test_fix_sym(void **st) {
+    (void)st;
+    int B = ir_graph_add_sym(G, "batch"), T = ir_graph_add_sym(G, "seq");
+    ir_value_t *x = f32(SHAPE(SY(1, B), SY(2, T), C(4)));
+    ir_value_t *y = f32(SHAPE(SY(1, T)));
+    assert_int_equal(ir_graph_fix_sym(G, "batch", 3), 0);
+    assert_int_equal(G->n_syms, 1);
+    assert_string_equal(G->syms[0], "seq");
+    expect(x, IR_F32, SHAPE(C(3), SY(2, 0), C(4)));
+    expect(y, IR_F32, SHAPE(SY(1, 0)));
+    assert_int_equal(ir_graph_fix_sym(G, "nope", 2), -1);
+    assert_non_null(strstr(G->err, "no symbolic dimension 'nope' (it has: 'seq')"));
+    assert_int_equal(ir_graph_fix_sym(G, "seq", 0), -1);
+    int big = ir_graph_add_sym(G, "big");
+    ir_value_t *z = f32(SHAPE(SY((int64_t)1 << 40, big)));
+    assert_int_equal(ir_graph_fix_sym(G, "big", (int64_t)1 << 30), -1);
+    assert_non_null(strstr(G->err, "overflows"));
+    expect(z, IR_F32, SHAPE(SY((int64_t)1 << 40, big)));
+    assert_int_equal(G->n_syms, 2);
+    assert_int_equal(ir_graph_fix_sym(G, "seq", 5), 0);
+    expect(x, IR_F32, SHAPE(C(3), C(10), C(4)));
+    expect(y, IR_F32, SHAPE(C(5)));
+    expect(z, IR_F32, SHAPE(SY((int64_t)1 << 40, 0)));
+    assert_string_equal(G->syms[0], "big");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fix_sym, setup, teardown),
         cmocka_unit_test(test_recipes),
         cmocka_unit_test(test_slice_range),
         cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),

@@ -206,8 +206,14 @@ static void test_bad_inputs(void **s) {
     assert_int_equal(onnxc_tensor_write_pb(path_in("x54.pb"), "x", ONNXC_DT_FLOAT, 2, d54, f, err, sizeof err), 0);
     assert_int_equal(run(path_in("x54.pb"), path_in("idx.pb"), "-o", path_in("o"), NULL), 1);
     expect_err("expected float32 [batch,3], got float32 [5,4]");
-    /* rank */
+    /* a file named after another input, in x's place: refused by name */
     assert_int_equal(run(path_in("idx.pb"), path_in("idx.pb"), "-o", path_in("o"), NULL), 1);
+    expect_err("input 0 is 'x', but ");
+    expect_err("idx.pb holds tensor 'idx'");
+    /* rank (an unnamed tensor stays positional, so its shape is what is refused) */
+    int64_t idx[2] = {3, 4};
+    assert_int_equal(onnxc_tensor_write_pb(path_in("anon.pb"), NULL, ONNXC_DT_INT64, 1, &d2, idx, err, sizeof err), 0);
+    assert_int_equal(run(path_in("anon.pb"), path_in("idx.pb"), "-o", path_in("o"), NULL), 1);
     expect_err("input 'x'");
     expect_err("expected float32 [batch,3], got int64 [2]");
     /* a symbol that contradicts --sym */
