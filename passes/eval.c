@@ -2,194 +2,8 @@
  * shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Range, Expand,
  * ConstantOfShape, ...) plus cheap element-wise math on constants. It computes output
  * shapes itself, so folding never depends on what inference made of a dynamic input. */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "ir/infer_util.h"
 #include "ir/recipe.h"
-#include "passes/passes.h"
-
-#define EVAL_MAX_BYTES ((int64_t)64 << 20)
-#define EVAL_MAX_IN 8
-
-typedef struct sh {
-    int r;
-    int64_t d[IR_MAX_RANK];
-} sh_t;
-
-typedef struct res {
-    ir_dtype_t dt;
-    sh_t sh;
-    void *buf;
-    int64_t numel;
-} res_t;
-
-static bool dt_ok(ir_dtype_t t) {
-    switch (t) {
-    case IR_F32: case IR_F64: case IR_I8: case IR_U8: case IR_I16: case IR_U16:
-    case IR_I32: case IR_U32: case IR_I64: case IR_U64: case IR_BOOL:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool get_sh(const ir_shape_t *s, sh_t *o) {
-    if (!ir_shape_is_static(s)) return false;
-    o->r = s->rank;
-    for (int i = 0; i < s->rank; i++) {
-        if (s->dims[i].v < 0) return false;
-        o->d[i] = s->dims[i].v;
-    }
-    return true;
-}
-
-static int64_t sh_numel(const sh_t *s) {
-    int64_t n = 1;
-    for (int i = 0; i < s->r; i++) {
-        if (s->d[i] < 0) return -1;
-        if (s->d[i] && n > INT64_MAX / s->d[i]) return -1;
-        n *= s->d[i];
-    }
-    return n;
-}
-
-/* Float to integer without the undefined behaviour of an out-of-range conversion. */
-static int64_t f2i(double x) {
-    if (isnan(x)) return 0;
-    if (x >= 9223372036854775807.0) return INT64_MAX;
-    if (x <= -9223372036854775808.0) return INT64_MIN;
-    return (int64_t)x;
-}
-
-static int64_t ld_i(ir_dtype_t t, const void *p, int64_t i) {
-    switch (t) {
-    case IR_F32: return f2i(((const float *)p)[i]);
-    case IR_F64: return f2i(((const double *)p)[i]);
-    case IR_I8: return ((const int8_t *)p)[i];
-    case IR_U8: case IR_BOOL: return ((const uint8_t *)p)[i];
-    case IR_I16: return ((const int16_t *)p)[i];
-    case IR_U16: return ((const uint16_t *)p)[i];
-    case IR_I32: return ((const int32_t *)p)[i];
-    case IR_U32: return ((const uint32_t *)p)[i];
-    case IR_I64: return ((const int64_t *)p)[i];
-    case IR_U64: return (int64_t)((const uint64_t *)p)[i];
-    default: return 0;
-    }
-}
-
-static double ld_f(ir_dtype_t t, const void *p, int64_t i) {
-    switch (t) {
-    case IR_F32: return ((const float *)p)[i];
-    case IR_F64: return ((const double *)p)[i];
-    case IR_U64: return (double)((const uint64_t *)p)[i];
-    default: return (double)ld_i(t, p, i);
-    }
-}
-
-static void st_i(ir_dtype_t t, void *p, int64_t i, int64_t x) {
-    switch (t) {
-    case IR_F32: ((float *)p)[i] = (float)x; break;
-    case IR_F64: ((double *)p)[i] = (double)x; break;
-    case IR_I8: ((int8_t *)p)[i] = (int8_t)x; break;
-    case IR_U8: ((uint8_t *)p)[i] = (uint8_t)x; break;
-    case IR_BOOL: ((uint8_t *)p)[i] = x != 0; break;
-    case IR_I16: ((int16_t *)p)[i] = (int16_t)x; break;
-    case IR_U16: ((uint16_t *)p)[i] = (uint16_t)x; break;
-    case IR_I32: ((int32_t *)p)[i] = (int32_t)x; break;
-    case IR_U32: ((uint32_t *)p)[i] = (uint32_t)x; break;
-    case IR_I64: ((int64_t *)p)[i] = x; break;
-    case IR_U64: ((uint64_t *)p)[i] = (uint64_t)x; break;
-    default: break;
-    }
-}
-
-static void st_f(ir_dtype_t t, void *p, int64_t i, double x) {
-    if (t == IR_F32) ((float *)p)[i] = (float)x;
-    else if (t == IR_F64) ((double *)p)[i] = x;
-    else if (t == IR_BOOL) ((uint8_t *)p)[i] = x != 0;
-    else st_i(t, p, i, f2i(x));
-}
-
-/* Input k as a constant with a static shape whose data covers it; false otherwise. */
-static bool in_const(const ir_node_t *n, int k, sh_t *s) {
-    const ir_value_t *v = k < n->n_in ? n->in[k] : NULL;
-    if (!v || !v->data || !dt_ok(v->dtype) || !get_sh(&v->shape, s)) return false;
-    int64_t ne = sh_numel(s);
-    return ne >= 0 && (uint64_t)ne * ir_dtype_size(v->dtype) <= v->data_size;
-}
-
-/* Reads a 1-D int32/int64 constant input into out[]; returns its length or -1. */
-static int in_ints(const ir_node_t *n, int k, int64_t *out, int cap) {
-    sh_t s;
-    if (!in_const(n, k, &s) || s.r > 1) return -1;
-    const ir_value_t *v = n->in[k];
-    if (v->dtype != IR_I64 && v->dtype != IR_I32) return -1;
-    int64_t ne = sh_numel(&s);
-    if (ne > cap) return -1;
-    for (int64_t i = 0; i < ne; i++) out[i] = ld_i(v->dtype, v->data, i);
-    return (int)ne;
-}
-
-static bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t *s) {
-    r->dt = dt;
-    r->sh = *s;
-    r->numel = sh_numel(s);
-    if (r->numel < 0 || !dt_ok(dt)) return false;
-    int64_t bytes = r->numel * (int64_t)ir_dtype_size(dt);
-    if (r->numel > EVAL_MAX_BYTES || bytes > EVAL_MAX_BYTES) return false;
-    r->buf = ir_arena_alloc(&g->arena, (size_t)bytes);
-    return r->buf != NULL;
-}
-
-static void row_strides(const sh_t *s, int64_t *st) {
-    int64_t m = 1;
-    for (int i = s->r - 1; i >= 0; i--) {
-        st[i] = m;
-        m *= s->d[i];
-    }
-}
-
-/* Strides of in broadcast to out (numpy rules; 0 where in has a 1). */
-static void bcast_strides(const sh_t *in, const sh_t *out, int64_t *st) {
-    int off = out->r - in->r;
-    int64_t m = 1;
-    for (int i = out->r - 1; i >= 0; i--) {
-        int j = i - off;
-        if (j < 0) {
-            st[i] = 0;
-            continue;
-        }
-        st[i] = in->d[j] == 1 ? 0 : m;
-        m *= in->d[j];
-    }
-}
-
-static bool bcast_shape(const sh_t *a, const sh_t *b, sh_t *o) {
-    int r = a->r > b->r ? a->r : b->r;
-    if (r > IR_MAX_RANK) return false;
-    sh_t t = {r, {0}};   /* o may alias a or b */
-    for (int i = 0; i < r; i++) {
-        int ia = i - (r - a->r), ib = i - (r - b->r);
-        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
-        if (da != db && da != 1 && db != 1) return false;
-        t.d[i] = da == 1 ? db : da;
-    }
-    *o = t;
-    return true;
-}
-
-/* Flat offset in a tensor with strides st of out-element i (out shape s). */
-static int64_t offset_of(const sh_t *s, int64_t i, const int64_t *st) {
-    int64_t off = 0;
-    for (int k = s->r - 1; k >= 0; k--) {
-        int64_t d = s->d[k] ? s->d[k] : 1;
-        off += (i % d) * st[k];
-        i /= d;
-    }
-    return off;
-}
+#include "passes/eval_int.h"
 
 /* ---------------------------------------------------------------- element-wise */
 /* Any op with a scalar recipe (ir/recipe.h): the same semantics the backends lower. */
@@ -260,6 +74,95 @@ static int eval_pow(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
+
+
+/* Two inputs of one dtype broadcast together; fills the shape and strides. */
+static int bin_setup(ir_graph_t *g, ir_node_t *n, res_t *r, int64_t st[2][IR_MAX_RANK]) {
+    sh_t s[2], out;
+    if (!in_const(n, 0, &s[0]) || !in_const(n, 1, &s[1])) return 0;
+    if (n->in[0]->dtype != n->in[1]->dtype) return 0;
+    if (!bcast_shape(&s[0], &s[1], &out)) return ir_error(g, n, "input shapes do not broadcast");
+    if (!res_alloc(g, r, n->in[0]->dtype, &out)) return 0;
+    for (int k = 0; k < 2; k++) bcast_strides(&s[k], &out, st[k]);
+    return 1;
+}
+
+/* Mod as backends/llvm/lower_eltwise.c's elem_mod computes it: fmod=1 is C's fmod / %;
+ * fmod=0 gives the result the divisor's sign (numpy). Integer x % 0 and x % -1 are 0
+ * (the kernel guards both rather than trap). */
+static int eval_mod(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    int64_t st[2][IR_MAX_RANK];
+    int rc = bin_setup(g, n, r, st);
+    if (rc <= 0) return rc;
+    ir_dtype_t t = r->dt;
+    bool fm = ir_attr_int(n, "fmod", 0) != 0;
+    const void *a = n->in[0]->data, *b = n->in[1]->data;
+    for (int64_t i = 0; i < r->numel; i++) {
+        int64_t oa = offset_of(&r->sh, i, st[0]), ob = offset_of(&r->sh, i, st[1]);
+        if (ir_dtype_is_float(t)) {
+            double x = ld_f(t, a, oa), c = ld_f(t, b, ob), m = fmod(x, c);
+            if (!fm && m != 0 && !isnan(m) && ((m < 0) != (c < 0))) m += c;
+            st_f(t, r->buf, i, m);
+        } else if (!ir_dtype_is_signed(t)) {
+            uint64_t x = (uint64_t)ld_i(t, a, oa), c = (uint64_t)ld_i(t, b, ob);
+            st_i(t, r->buf, i, c ? (int64_t)(x % c) : 0);
+        } else {
+            int64_t x = ld_i(t, a, oa), c = ld_i(t, b, ob), m = 0;
+            if (c != 0 && c != -1) {
+                m = x % c;
+                if (!fm && m != 0 && ((m < 0) != (c < 0))) m += c;
+            }
+            st_i(t, r->buf, i, m);
+        }
+    }
+    return 1;
+}
+
+/* BitShift as elem_bit_shift: an amount of the width or more (or negative, compared
+ * unsigned) leaves only the fill, 0 (inputs are unsigned per the spec; a signed right
+ * shift fills with the sign like the kernel's ashr). */
+static int eval_bit_shift(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    int64_t st[2][IR_MAX_RANK];
+    int rc = bin_setup(g, n, r, st);
+    if (rc <= 0) return rc;
+    ir_dtype_t t = r->dt;
+    if (!ir_dtype_is_int(t)) return 0;
+    bool left = strcmp(ir_attr_str(n, "direction", "LEFT"), "LEFT") == 0, sg = ir_dtype_is_signed(t);
+    unsigned bits = (unsigned)ir_dtype_size(t) * 8;
+    uint64_t mask = bits == 64 ? ~0ull : (1ull << bits) - 1;
+    for (int64_t i = 0; i < r->numel; i++) {
+        int64_t x = ld_i(t, n->in[0]->data, offset_of(&r->sh, i, st[0]));
+        uint64_t c = (uint64_t)ld_i(t, n->in[1]->data, offset_of(&r->sh, i, st[1])) & mask;
+        int64_t v;
+        if (c >= bits) v = sg && !left && x < 0 ? -1 : 0;
+        else if (left) v = (int64_t)((uint64_t)x << c);
+        else if (sg) v = x < 0 ? ~(~x >> c) : x >> c;
+        else v = (int64_t)(((uint64_t)x & mask) >> c);
+        st_i(t, r->buf, i, v);
+    }
+    return 1;
+}
+
+/* Mean of the broadcast inputs (float only, per the row), summed in double. */
+static int eval_mean(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    int na = n->n_in;
+    if (na < 1 || na > EVAL_MAX_IN) return 0;
+    sh_t s[EVAL_MAX_IN], out = {0, {0}};
+    for (int k = 0; k < na; k++) {
+        if (!in_const(n, k, &s[k]) || n->in[k]->dtype != n->in[0]->dtype) return 0;
+        if (!bcast_shape(&out, &s[k], &out)) return ir_error(g, n, "input shapes do not broadcast");
+    }
+    ir_dtype_t t = n->in[0]->dtype;
+    if (!ir_dtype_is_float(t) || !res_alloc(g, r, t, &out)) return 0;
+    int64_t st[EVAL_MAX_IN][IR_MAX_RANK];
+    for (int k = 0; k < na; k++) bcast_strides(&s[k], &out, st[k]);
+    for (int64_t i = 0; i < r->numel; i++) {
+        double acc = 0;
+        for (int k = 0; k < na; k++) acc += ld_f(t, n->in[k]->data, offset_of(&out, i, st[k]));
+        st_f(t, r->buf, i, acc / na);
+    }
+    return 1;
+}
 
 /* ---------------------------------------------------------------- data movement */
 /* Same elements, new shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout. */
@@ -545,10 +448,10 @@ static int eval_expand(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
-static int eval_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
+static int cast_to(ir_graph_t *g, ir_node_t *n, res_t *r, ir_dtype_t to) {
     sh_t s;
     if (!in_const(n, 0, &s)) return 0;
-    ir_dtype_t to = (ir_dtype_t)ir_attr_int(n, "to", 0), from = n->in[0]->dtype;
+    ir_dtype_t from = n->in[0]->dtype;
     if (!dt_ok(to)) return 0;
     if (!res_alloc(g, r, to, &s)) return 0;
     for (int64_t i = 0; i < r->numel; i++) {
@@ -558,6 +461,16 @@ static int eval_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
             st_i(to, r->buf, i, ld_i(from, n->in[0]->data, i));
     }
     return 1;
+}
+
+static int eval_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    return cast_to(g, n, r, (ir_dtype_t)ir_attr_int(n, "to", 0));
+}
+
+/* CastLike: Cast to the second input's dtype (only its dtype is read, not its data). */
+static int eval_cast_like(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    if (n->n_in < 2 || !n->in[1]) return 0;
+    return cast_to(g, n, r, n->in[1]->dtype);
 }
 
 static int eval_const_of_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
@@ -643,25 +556,32 @@ static const eval_fn eval_table[IR_OP_COUNT] = {
 #undef OP
 };
 
+/* Folds n when its evaluator can: every present output becomes a constant (Split's
+ * pieces, ...). An evaluator that fills only some present outputs (Dropout's mask,
+ * LayerNorm's statistics) leaves the node computed. */
 int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
-    if (n->dead || n->n_post || n->n_out < 1 || !n->out[0]) return 0;
-    for (int k = 1; k < n->n_out; k++)
-        if (n->out[k]) return 0;   /* secondary outputs (Dropout mask, Split) stay computed */
-    if (n->out[0]->is_input) return 0;
+    if (n->dead || n->n_post || n->n_out < 1 || !n->out[0] || n->n_out > IR_EVAL_MAX_OUT) return 0;
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] && n->out[k]->is_input) return 0;
     if (eval_table[n->op] != eval_shape && eval_table[n->op] != eval_size)   /* these read only the input shape */
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
-    res_t r = {0};
-    int rc;
-    rc = eval_table[n->op](g, n, &r);
+    res_t r[IR_EVAL_MAX_OUT];
+    memset(r, 0, sizeof(res_t) * (size_t)n->n_out);
+    int rc = eval_table[n->op](g, n, r);
     if (rc <= 0) return rc;
-    ir_value_t *v = n->out[0];
-    v->dtype = r.dt;
-    v->shape.rank = r.sh.r;
-    for (int i = 0; i < r.sh.r; i++) v->shape.dims[i] = ir_dim_const(r.sh.d[i]);
-    v->data = r.buf;
-    v->data_size = (size_t)r.numel * ir_dtype_size(r.dt);
-    v->producer = NULL;
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] && !r[k].buf) return 0;
+    for (int k = 0; k < n->n_out; k++) {
+        ir_value_t *v = n->out[k];
+        if (!v) continue;
+        v->dtype = r[k].dt;
+        v->shape.rank = r[k].sh.r;
+        for (int i = 0; i < r[k].sh.r; i++) v->shape.dims[i] = ir_dim_const(r[k].sh.d[i]);
+        v->data = r[k].buf;
+        v->data_size = (size_t)r[k].numel * ir_dtype_size(r[k].dt);
+        v->producer = NULL;
+    }
     n->dead = true;
     return 1;
 }
