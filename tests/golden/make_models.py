@@ -122,6 +122,23 @@ def shape_chain_reshape():
          const("minus1", np.array([-1], np.int64))])
 
 
+def reduce_prod_reshape():
+    """The tf2onnx Einsum pattern: Shape -> Slice -> ReduceProd -> Concat -> Reshape. The
+    product of the leading dims folds (ReduceProd has a reference evaluation), so the
+    Reshape gets a constant [6, 4] target; only it and the MatMul remain."""
+    return model("reduce_prod_reshape", [
+        node("Shape", ["inp"], ["s"], "shape"),
+        node("Slice", ["s", "st", "en"], ["lead"], "slice"),
+        node("ReduceProd", ["lead"], ["prod"], "reduce_prod", keepdims=1),
+        node("Slice", ["s", "en", "end"], ["tail"], "slice_tail"),
+        node("Concat", ["prod", "tail"], ["shp"], "concat", axis=0),
+        node("Reshape", ["inp", "shp"], ["r"], "reshape"),
+        node("MatMul", ["r", "w"], ["y"], "matmul"),
+    ], [vi("inp", [2, 3, 4])], [vi("y", [6, 5])],
+        [const("st", np.array([0], np.int64)), const("en", np.array([2], np.int64)),
+         const("end", np.array([3], np.int64)), rand("w", [4, 5], 7)])
+
+
 def gemm_symbolic_batch():
     """A symbolic batch dim N through two Gemms with a Relu between: shapes carry N and the
     intermediate gets a symbolic-sized (dyn) slot."""
@@ -299,7 +316,7 @@ def many_lower_errors():
 
 
 IR_CASES = [conv_bias_relu_residual, batchnorm_fold, gelu_chain, matmul_bias_gelu,
-            shape_chain_reshape, gemm_symbolic_batch, matmul_transpose, layernorm, softmax,
+            shape_chain_reshape, reduce_prod_reshape, gemm_symbolic_batch, matmul_transpose, layernorm, softmax,
             dce_unused_branch, memplan_chain]
 ERR_CASES = [unsupported_ops, bad_attr_type, conv_kernel_rank, missing_input, undefined_input,
              reshape_runtime_shape, shape_chain_symbolic, cycle, add_dtype_mismatch,
