@@ -287,3 +287,91 @@ int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
         }
     return 1;
 }
+
+/* ---------------------------------------------------------------- MatMul, Gemm */
+/* Folded only while small: a constant product is rare outside shape arithmetic and
+ * weight preprocessing, and a large one is cheaper to leave to the generated kernel. */
+#define EVAL_MAX_MACS ((int64_t)1 << 24)
+
+/* C[m][n] = sum_k A[m][k] B[k][n] with element strides; float in double, integers
+ * wrapping like the kernel's accumulator in the output dtype. */
+static double dot_f(const ir_value_t *a, int64_t ao, int64_t as, const ir_value_t *b, int64_t bo, int64_t bs, int64_t K) {
+    double acc = 0;
+    for (int64_t k = 0; k < K; k++) acc += ld_f(a->dtype, a->data, ao + k * as) * ld_f(b->dtype, b->data, bo + k * bs);
+    return acc;
+}
+static int64_t dot_i(const ir_value_t *a, int64_t ao, int64_t as, const ir_value_t *b, int64_t bo, int64_t bs, int64_t K) {
+    uint64_t acc = 0;
+    for (int64_t k = 0; k < K; k++)
+        acc += (uint64_t)ld_i(a->dtype, a->data, ao + k * as) * (uint64_t)ld_i(b->dtype, b->data, bo + k * bs);
+    return (int64_t)acc;
+}
+
+int eval_matmul(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t sa, sb;
+    if (!in_const(n, 0, &sa) || !in_const(n, 1, &sb) || sa.r < 1 || sb.r < 1) return 0;
+    ir_dtype_t t = n->in[0]->dtype;
+    if (n->in[1]->dtype != t || t == IR_BOOL) return 0;
+    /* numpy matmul: 1-D operands get a unit dim that is dropped again */
+    sh_t a = sa, b = sb;
+    if (a.r == 1) { a.r = 2; a.d[1] = a.d[0]; a.d[0] = 1; }
+    if (b.r == 1) { b.r = 2; b.d[1] = 1; }
+    int64_t M = a.d[a.r - 2], K = a.d[a.r - 1], N = b.d[b.r - 1];
+    if (b.d[b.r - 2] != K) return ir_error(g, n, "inner dimensions differ (%lld vs %lld)", (long long)K, (long long)b.d[b.r - 2]);
+    sh_t ba = {a.r - 2, {0}}, bb = {b.r - 2, {0}}, bo;
+    for (int i = 0; i < ba.r; i++) ba.d[i] = a.d[i];
+    for (int i = 0; i < bb.r; i++) bb.d[i] = b.d[i];
+    if (!bcast_shape(&ba, &bb, &bo)) return ir_error(g, n, "batch dimensions do not broadcast");
+    sh_t o = bo;
+    if (sa.r > 1) o.d[o.r++] = M;
+    if (sb.r > 1) o.d[o.r++] = N;
+    if (o.r > IR_MAX_RANK) return 0;
+    int64_t nbat = sh_numel(&bo);
+    if (nbat < 0 || (M && N && K && nbat * M * N > EVAL_MAX_MACS / K)) return 0;
+    if (!res_alloc(g, r, t, &o)) return 0;
+    int64_t sta[IR_MAX_RANK], stb[IR_MAX_RANK];
+    bcast_strides(&ba, &bo, sta);
+    bcast_strides(&bb, &bo, stb);
+    bool fl = ir_dtype_is_float(t);
+    for (int64_t q = 0; q < nbat; q++) {
+        int64_t ao = offset_of(&bo, q, sta) * M * K, bo2 = offset_of(&bo, q, stb) * K * N;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                int64_t at = (q * M + i) * N + j;
+                if (fl) st_f(t, r->buf, at, dot_f(n->in[0], ao + i * K, 1, n->in[1], bo2 + j, N, K));
+                else st_i(t, r->buf, at, dot_i(n->in[0], ao + i * K, 1, n->in[1], bo2 + j, N, K));
+            }
+    }
+    return 1;
+}
+
+/* Gemm: alpha * op(A) op(B) + beta * C, C broadcast to [M, N]. */
+int eval_gemm(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t sa, sb, sc = {0, {0}};
+    if (!in_const(n, 0, &sa) || !in_const(n, 1, &sb) || sa.r != 2 || sb.r != 2) return 0;
+    ir_dtype_t t = n->in[0]->dtype;
+    if (n->in[1]->dtype != t || !ir_dtype_is_float(t)) return 0;
+    bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
+    double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
+    int64_t M = sa.d[ta], K = sa.d[!ta], N = sb.d[!tb];
+    if (sb.d[tb] != K) return ir_error(g, n, "inner dimensions differ (%lld vs %lld)", (long long)K, (long long)sb.d[tb]);
+    const ir_value_t *C = n->n_in > 2 ? n->in[2] : NULL;
+    sh_t o = {2, {M, N}}, ob;
+    int64_t cst[IR_MAX_RANK];
+    if (C) {
+        if (!in_const(n, 2, &sc) || C->dtype != t) return 0;
+        if (!bcast_shape(&sc, &o, &ob) || ob.r != 2 || ob.d[0] != M || ob.d[1] != N)
+            return ir_error(g, n, "C does not broadcast to [%lld, %lld]", (long long)M, (long long)N);
+        bcast_strides(&sc, &o, cst);
+    }
+    if (M && N && K && M * N > EVAL_MAX_MACS / K) return 0;
+    if (!res_alloc(g, r, t, &o)) return 0;
+    int64_t as_m = ta ? 1 : K, as_k = ta ? M : 1, bs_k = tb ? 1 : N, bs_n = tb ? K : 1;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double v = alpha * dot_f(n->in[0], i * as_m, as_k, n->in[1], j * bs_n, bs_k, K);
+            if (C) v += beta * ld_f(t, C->data, offset_of(&o, i * N + j, cst));
+            st_f(t, r->buf, i * N + j, v);
+        }
+    return 1;
+}

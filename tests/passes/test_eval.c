@@ -437,6 +437,33 @@ static void test_reduce_prod_reshape_target(void **state) {
     ir_graph_free(g);
 }
 
+/* ---------------------------------------------------------------- contractions */
+static void test_eval_matmul_gemm(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("mm.onnx");
+    /* [2,3] x [3,2]: [[1,2,3],[4,5,6]] x [[1,0],[0,1],[1,1]] = [[4,5],[10,11]] */
+    ir_value_t *a = ci64(g, "a", S2(2, 3), I64S(1, 2, 3, 4, 5, 6)), *b = ci64(g, "b", S2(3, 2), I64S(1, 0, 0, 1, 1, 1));
+    ir_value_t *mm = val(g, "mm"), *mv = val(g, "mv");
+    fold(g, mk(g, IR_OP_MATMUL, "matmul", 2, IN(a, b), mm));
+    dims(mm, 2, I64S(2, 2));
+    eq_i64(mm, 4, I64S(4, 5, 10, 11));
+    /* matrix x vector drops the vector's unit dim: [1,2,3].[1,1,1] rows -> [6, 15] */
+    fold(g, mk(g, IR_OP_MATMUL, "matvec", 2, IN(a, ci64(g, "v", S1(3), I64S(1, 1, 1))), mv));
+    dims(mv, 1, I64S(2));
+    eq_i64(mv, 2, I64S(6, 15));
+    /* Gemm transB, alpha 2, beta 0.5, C a row: 2 * A B^T + 0.5 * [2, 4] */
+    ir_value_t *fa = cf32(g, "fa", S2(2, 2), F32S(1, 2, 3, 4)), *fb = cf32(g, "fb", S2(2, 2), F32S(1, 0, 1, 1));
+    ir_value_t *gm = val(g, "gm");
+    ir_node_t *n = mk(g, IR_OP_GEMM, "gemm", 3, IN(fa, fb, cf32(g, "fc", S1(2), F32S(2, 4))), gm);
+    attr_int(g, n, "transB", 1);
+    ir_node_add_attr(g, n, "alpha", IR_ATTR_FLOAT)->f = 2.0;
+    ir_node_add_attr(g, n, "beta", IR_ATTR_FLOAT)->f = 0.5;
+    fold(g, n);
+    /* A B^T = [[1, 3], [3, 7]] */
+    eq_f32(gm, 4, F32S(3, 8, 7, 16));
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_reduce),
@@ -444,6 +471,7 @@ int main(void) {
         cmocka_unit_test(test_eval_eltwise),
         cmocka_unit_test(test_eval_move),
         cmocka_unit_test(test_eval_index),
+        cmocka_unit_test(test_eval_matmul_gemm),
         cmocka_unit_test(test_reduce_prod_reshape_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
