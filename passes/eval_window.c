@@ -203,7 +203,9 @@ int eval_batch_norm(ir_graph_t *g, ir_node_t *n, res_t *r) {
 typedef enum { PK_MAX, PK_AVG, PK_LP } pk_t;
 
 /* Max/Average/LpPool over the windows of ir_window_params. Taps in the padding are
- * skipped; a NaN in a max window gives NaN (the spec's np.max); AveragePool divides by the taps inside the input, or with count_include_pad
+ * skipped; the max keeps the kernel's lw_max(acc, v) select on "greater or unordered",
+ * so a NaN tap is passed over (as in eval_reduce.c's ReduceMax) and the fold equals the
+ * kernel; AveragePool divides by the taps inside the input, or with count_include_pad
  * by those inside input plus pads (never by 0); LpPool is (sum |x|^p)^(1/p), padding
  * contributing nothing as in the lowering and onnxruntime. MaxPool on integers keeps
  * the dtype; an all-padding max window gives the dtype's lowest value (-inf for float),
@@ -250,7 +252,7 @@ static int pool(ir_graph_t *g, ir_node_t *n, res_t *r, pk_t pk) {
                     continue;
                 }
                 double v = ld_f(t, x->data, xi);
-                if (pk == PK_MAX) acc = v > acc || isnan(v) ? v : acc;
+                if (pk == PK_MAX) acc = acc > v || isnan(acc) || isnan(v) ? acc : v;
                 else if (pk == PK_AVG) acc += v;
                 else acc += p == 1 ? fabs(v) : p == 2 ? v * v : pow(fabs(v), (double)p);
             }
@@ -269,7 +271,8 @@ int eval_max_pool(ir_graph_t *g, ir_node_t *n, res_t *r) { return pool(g, n, r, 
 int eval_average_pool(ir_graph_t *g, ir_node_t *n, res_t *r) { return pool(g, n, r, PK_AVG); }
 int eval_lp_pool(ir_graph_t *g, ir_node_t *n, res_t *r) { return pool(g, n, r, PK_LP); }
 
-/* GlobalAveragePool / GlobalMaxPool: one value per (n, c) plane, spatial dims kept as 1. */
+/* GlobalAveragePool / GlobalMaxPool: one value per (n, c) plane, spatial dims kept as 1;
+ * the max passes NaN over as pool() does. */
 static int global_pool(ir_graph_t *g, ir_node_t *n, res_t *r, bool mx) {
     sh_t sx;
     const ir_value_t *x = n->in[0];
@@ -283,7 +286,7 @@ static int global_pool(ir_graph_t *g, ir_node_t *n, res_t *r, bool mx) {
         double acc = mx ? -INFINITY : 0;
         for (int64_t i = 0; i < P; i++) {
             double v = ld_f(x->dtype, x->data, pl * P + i);
-            if (mx) acc = v > acc || isnan(v) ? v : acc;
+            if (mx) acc = acc > v || isnan(acc) || isnan(v) ? acc : v;
             else acc += v;
         }
         st_f(x->dtype, r->buf, pl, mx ? acc : acc / (double)P);

@@ -280,6 +280,10 @@ static void test_eval_global_pools(void **state) {
     eq_f32(ya, 2, F32S(2, -4));
     fold(g, mk(g, IR_OP_GLOBAL_MAX_POOL, "gmp", 1, IN(x), ym));
     eq_f32(ym, 2, F32S(6, -1));
+    /* a NaN is passed over, as the kernel's max (select on "greater or unordered") does */
+    ir_value_t *yn = val(g, "yn");
+    fold(g, mk(g, IR_OP_GLOBAL_MAX_POOL, "gmp_nan", 1, IN(cf32(g, "xn", S4(1, 1, 1, 3), F32S(NAN, 2, -1))), yn));
+    eq_f32(yn, 1, F32S(2));
     ir_graph_free(g);
 }
 
