@@ -1,6 +1,6 @@
 /* Private to the constant folder (passes/eval*.c): the result record and the small
  * helpers every evaluator shares. Kept static inline so each family file
- * (eval.c, eval_reduce.c, eval_move.c) reads constants the same way without exporting
+ * (eval.c, eval_reduce.c, eval_move.c, eval_window.c) reads constants the same way without exporting
  * short names from the library. */
 #ifndef ONNXC_PASSES_EVAL_INT_H
 #define ONNXC_PASSES_EVAL_INT_H
@@ -15,6 +15,10 @@
 #define EVAL_MAX_BYTES ((int64_t)64 << 20)
 #define EVAL_MAX_IN 8
 #define IR_EVAL_MAX_OUT 64   /* Split's most outputs (ops.def) */
+/* Products and windows are folded only while small: a constant one is rare outside
+ * shape arithmetic and weight preprocessing, and a large one is cheaper to leave to the
+ * generated kernel than to interpret at compile time. */
+#define EVAL_MAX_MACS ((int64_t)1 << 24)
 
 typedef struct sh {
     int r;
@@ -217,6 +221,9 @@ EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_matmul) EVAL_FN(eval_ge
 EVAL_FN(eval_tile) EVAL_FN(eval_pad) EVAL_FN(eval_trilu) EVAL_FN(eval_gather_elements) EVAL_FN(eval_split)
 EVAL_FN(eval_depth_to_space) EVAL_FN(eval_space_to_depth) EVAL_FN(eval_gather_nd) EVAL_FN(eval_scatter_nd)
 EVAL_FN(eval_scatter_elements)
+EVAL_FN(eval_conv) EVAL_FN(eval_conv_transpose) EVAL_FN(eval_batch_norm) EVAL_FN(eval_max_pool)
+EVAL_FN(eval_average_pool) EVAL_FN(eval_global_average_pool) EVAL_FN(eval_global_max_pool)
+EVAL_FN(eval_lp_pool) EVAL_FN(eval_lrn) EVAL_FN(eval_deform_conv)
 #undef EVAL_FN
 
 #endif

@@ -289,10 +289,7 @@ int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
 }
 
 /* ---------------------------------------------------------------- MatMul, Gemm */
-/* Folded only while small: a constant product is rare outside shape arithmetic and
- * weight preprocessing, and a large one is cheaper to leave to the generated kernel. */
-#define EVAL_MAX_MACS ((int64_t)1 << 24)
-
+/* Folded only while small (EVAL_MAX_MACS, eval_int.h). */
 /* C[m][n] = sum_k A[m][k] B[k][n] with element strides; float in double, integers
  * wrapping like the kernel's accumulator in the output dtype. */
 static double dot_f(const ir_value_t *a, int64_t ao, int64_t as, const ir_value_t *b, int64_t bo, int64_t bs, int64_t K) {
