@@ -15,6 +15,15 @@
 #define EVAL_MAX_BYTES ((int64_t)64 << 20)
 #define EVAL_MAX_IN 8
 #define IR_EVAL_MAX_OUT 64   /* Split's most outputs (ops.def) */
+/* Contractions and other compute-heavy ops fold only up to this many multiply-adds: a
+ * large constant computation is rare outside weight preprocessing, and cheaper left to
+ * the generated kernel than done slowly at compile time. */
+#define EVAL_MAX_MACS ((int64_t)1 << 24)
+
+/* a * b (each >= 0) within the EVAL_MAX_MACS budget, without overflowing. */
+static inline bool work_ok(int64_t a, int64_t b) {
+    return a >= 0 && b >= 0 && (a == 0 || b == 0 || a <= EVAL_MAX_MACS / b);
+}
 
 typedef struct sh {
     int r;
@@ -217,6 +226,10 @@ EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_matmul) EVAL_FN(eval_ge
 EVAL_FN(eval_tile) EVAL_FN(eval_pad) EVAL_FN(eval_trilu) EVAL_FN(eval_gather_elements) EVAL_FN(eval_split)
 EVAL_FN(eval_depth_to_space) EVAL_FN(eval_space_to_depth) EVAL_FN(eval_gather_nd) EVAL_FN(eval_scatter_nd)
 EVAL_FN(eval_scatter_elements)
+/* passes/eval_norm.c, passes/eval_sample.c */
+EVAL_FN(eval_layer_norm) EVAL_FN(eval_rms_norm) EVAL_FN(eval_group_norm) EVAL_FN(eval_lp_norm)
+EVAL_FN(eval_nll_loss) EVAL_FN(eval_sce_loss) EVAL_FN(eval_einsum)
+EVAL_FN(eval_resize) EVAL_FN(eval_grid_sample) EVAL_FN(eval_roi_align)
 #undef EVAL_FN
 
 #endif

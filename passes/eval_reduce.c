@@ -289,9 +289,9 @@ int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
 }
 
 /* ---------------------------------------------------------------- MatMul, Gemm */
-/* Folded only while small: a constant product is rare outside shape arithmetic and
- * weight preprocessing, and a large one is cheaper to leave to the generated kernel. */
-#define EVAL_MAX_MACS ((int64_t)1 << 24)
+/* Folded only while small (EVAL_MAX_MACS): a constant product is rare outside shape
+ * arithmetic and weight preprocessing, and a large one is cheaper to leave to the
+ * generated kernel. */
 
 /* C[m][n] = sum_k A[m][k] B[k][n] with element strides; float in double, integers
  * wrapping like the kernel's accumulator in the output dtype. */
