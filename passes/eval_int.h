@@ -1,7 +1,7 @@
 /* Private to the constant folder (passes/eval*.c): the result record and the small
- * helpers every evaluator shares. Kept static inline so each family file
- * (eval.c, eval_reduce.c, eval_move.c, eval_norm.c, eval_sample.c) reads constants the same way without exporting
- * short names from the library. */
+ * helpers every evaluator shares. Kept static inline so each family file (eval.c,
+ * eval_reduce.c, eval_move.c, eval_norm.c, eval_sample.c) reads constants the same way
+ * without exporting short names from the library. */
 #ifndef ONNXC_PASSES_EVAL_INT_H
 #define ONNXC_PASSES_EVAL_INT_H
 
