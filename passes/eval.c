@@ -544,11 +544,6 @@ static int eval_constant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
-static int eval_none(ir_graph_t *g, ir_node_t *n, res_t *r) {
-    (void)g; (void)n; (void)r;
-    return 0;
-}
-
 typedef int (*eval_fn)(ir_graph_t *, ir_node_t *, res_t *);
 static const eval_fn eval_table[IR_OP_COUNT] = {
 #define OP(e, name, mi, xi, mo, xo, cls, inf, ev, types, attrs, recipe) ev,

@@ -1,7 +1,7 @@
 /* Private to the constant folder (passes/eval*.c): the result record and the small
- * helpers every evaluator shares. Kept static inline so each family file
- * (eval.c, eval_reduce.c, eval_move.c, eval_window.c) reads constants the same way without exporting
- * short names from the library. */
+ * helpers every evaluator shares. Kept static inline so each family file (eval.c,
+ * eval_reduce.c, eval_move.c, eval_window.c, eval_norm.c, eval_sample.c) reads constants
+ * the same way without exporting short names from the library. */
 #ifndef ONNXC_PASSES_EVAL_INT_H
 #define ONNXC_PASSES_EVAL_INT_H
 
@@ -15,10 +15,15 @@
 #define EVAL_MAX_BYTES ((int64_t)64 << 20)
 #define EVAL_MAX_IN 8
 #define IR_EVAL_MAX_OUT 64   /* Split's most outputs (ops.def) */
-/* Products and windows are folded only while small: a constant one is rare outside
- * shape arithmetic and weight preprocessing, and a large one is cheaper to leave to the
- * generated kernel than to interpret at compile time. */
+/* Contractions and other compute-heavy ops fold only up to this many multiply-adds: a
+ * large constant computation is rare outside weight preprocessing, and cheaper left to
+ * the generated kernel than done slowly at compile time. */
 #define EVAL_MAX_MACS ((int64_t)1 << 24)
+
+/* a * b (each >= 0) within the EVAL_MAX_MACS budget, without overflowing. */
+static inline bool work_ok(int64_t a, int64_t b) {
+    return a >= 0 && b >= 0 && (a == 0 || b == 0 || a <= EVAL_MAX_MACS / b);
+}
 
 typedef struct sh {
     int r;
@@ -224,6 +229,10 @@ EVAL_FN(eval_scatter_elements)
 EVAL_FN(eval_conv) EVAL_FN(eval_conv_transpose) EVAL_FN(eval_batch_norm) EVAL_FN(eval_max_pool)
 EVAL_FN(eval_average_pool) EVAL_FN(eval_global_average_pool) EVAL_FN(eval_global_max_pool)
 EVAL_FN(eval_lp_pool) EVAL_FN(eval_lrn) EVAL_FN(eval_deform_conv)
+/* passes/eval_norm.c, passes/eval_sample.c */
+EVAL_FN(eval_layer_norm) EVAL_FN(eval_rms_norm) EVAL_FN(eval_group_norm) EVAL_FN(eval_lp_norm)
+EVAL_FN(eval_nll_loss) EVAL_FN(eval_sce_loss) EVAL_FN(eval_einsum)
+EVAL_FN(eval_resize) EVAL_FN(eval_grid_sample) EVAL_FN(eval_roi_align)
 #undef EVAL_FN
 
 #endif
