@@ -13,32 +13,9 @@
 #include <cmocka.h>
 
 #include "passes/passes.h"
+#include "tests/passes/builders.h"
 
-/* ---------------------------------------------------------------- builders */
-static ir_shape_t shp(int r, ...) {
-    ir_shape_t s = {.rank = r};
-    va_list ap;
-    va_start(ap, r);
-    for (int i = 0; i < r; i++) s.dims[i] = ir_dim_const(va_arg(ap, int64_t));
-    va_end(ap);
-    return s;
-}
-#define S1(a) shp(1, (int64_t)(a))
-#define S2(a, b) shp(2, (int64_t)(a), (int64_t)(b))
-#define S3(a, b, c) shp(3, (int64_t)(a), (int64_t)(b), (int64_t)(c))
-#define S4(a, b, c, d) shp(4, (int64_t)(a), (int64_t)(b), (int64_t)(c), (int64_t)(d))
-#define S5(a, b, c, d, e) shp(5, (int64_t)(a), (int64_t)(b), (int64_t)(c), (int64_t)(d), (int64_t)(e))
-#define I64S(...) (const int64_t[]){__VA_ARGS__}
-#define F32S(...) (const float[]){__VA_ARGS__}
-#define IN(...) (ir_value_t *[]){__VA_ARGS__}
 
-static ir_value_t *val(ir_graph_t *g, const char *name) { return ir_value_new(g, name, IR_UNDEFINED, NULL); }
-static ir_value_t *ci64(ir_graph_t *g, const char *name, ir_shape_t s, const int64_t *d) {
-    return ir_value_const(g, name, IR_I64, &s, d, sizeof(int64_t) * (size_t)ir_shape_numel(&s));
-}
-static ir_value_t *cf32(ir_graph_t *g, const char *name, ir_shape_t s, const float *d) {
-    return ir_value_const(g, name, IR_F32, &s, d, sizeof(float) * (size_t)ir_shape_numel(&s));
-}
 /* an absent optional input (Resize's roi / scales): a constant with no elements */
 static ir_value_t *cempty(ir_graph_t *g, const char *name) {
     ir_shape_t s = S1(0);
@@ -52,23 +29,6 @@ static ir_node_t *mkn(ir_graph_t *g, ir_op_t op, const char *name, int nin, ir_v
     for (int i = 0; i < nout; i++) n->out[i] = outs[i];
     return n;
 }
-static ir_node_t *mk(ir_graph_t *g, ir_op_t op, const char *name, int nin, ir_value_t **ins, ir_value_t *out) {
-    return mkn(g, op, name, nin, ins, 1, IN(out));
-}
-
-static void attr_int(ir_graph_t *g, ir_node_t *n, const char *name, int64_t v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_INT)->i = v;
-}
-static void attr_str(ir_graph_t *g, ir_node_t *n, const char *name, const char *v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_STRING)->s = ir_arena_strdup(&g->arena, v);
-}
-
-static void fold(ir_graph_t *g, ir_node_t *n) {
-    int rc = pass_eval_node(g, n);
-    if (rc != 1) fprintf(stderr, "%s did not fold: %s\n", n->name, rc < 0 ? g->err : "(no evaluation)");
-    assert_int_equal(rc, 1);
-    assert_true(n->dead);
-}
 /* float32 values within tol (absolute, or relative for large values) */
 static void eq_f32(const ir_value_t *v, int cnt, const float *want, double tol) {
     assert_int_equal(v->dtype, IR_F32);
@@ -81,11 +41,6 @@ static void eq_f32(const ir_value_t *v, int cnt, const float *want, double tol) 
         }
     }
 }
-static void dims(const ir_value_t *v, int r, const int64_t *d) {
-    assert_int_equal(v->shape.rank, r);
-    for (int i = 0; i < r; i++) assert_int_equal(v->shape.dims[i].v, d[i]);
-}
-
 /* ---------------------------------------------------------------- normalisations */
 static void test_eval_layer_rms_norm(void **state) {
     (void)state;

@@ -14,31 +14,9 @@
 #include <cmocka.h>
 
 #include "passes/passes.h"
+#include "tests/passes/builders.h"
 
-/* ---------------------------------------------------------------- builders */
-static ir_shape_t shp(int r, ...) {
-    ir_shape_t s = {.rank = r};
-    va_list ap;
-    va_start(ap, r);
-    for (int i = 0; i < r; i++) s.dims[i] = ir_dim_const(va_arg(ap, int64_t));
-    va_end(ap);
-    return s;
-}
-#define S1(a) shp(1, (int64_t)(a))
-#define S3(a, b, c) shp(3, (int64_t)(a), (int64_t)(b), (int64_t)(c))
-#define S4(a, b, c, d) shp(4, (int64_t)(a), (int64_t)(b), (int64_t)(c), (int64_t)(d))
-#define S5(a, b, c, d, e) shp(5, (int64_t)(a), (int64_t)(b), (int64_t)(c), (int64_t)(d), (int64_t)(e))
-#define I64S(...) (const int64_t[]){__VA_ARGS__}
-#define F32S(...) (const float[]){__VA_ARGS__}
-#define IN(...) (ir_value_t *[]){__VA_ARGS__}
 
-static ir_value_t *val(ir_graph_t *g, const char *name) { return ir_value_new(g, name, IR_UNDEFINED, NULL); }
-static ir_value_t *ci64(ir_graph_t *g, const char *name, ir_shape_t s, const int64_t *d) {
-    return ir_value_const(g, name, IR_I64, &s, d, sizeof(int64_t) * (size_t)ir_shape_numel(&s));
-}
-static ir_value_t *cf32(ir_graph_t *g, const char *name, ir_shape_t s, const float *d) {
-    return ir_value_const(g, name, IR_F32, &s, d, sizeof(float) * (size_t)ir_shape_numel(&s));
-}
 /* 1, 2, ..., numel(s) as float32 */
 static ir_value_t *iota(ir_graph_t *g, const char *name, ir_shape_t s) {
     int64_t ne = ir_shape_numel(&s);
@@ -49,34 +27,6 @@ static ir_value_t *iota(ir_graph_t *g, const char *name, ir_shape_t s) {
     return v;
 }
 
-static ir_node_t *mk(ir_graph_t *g, ir_op_t op, const char *name, int nin, ir_value_t **ins, ir_value_t *out) {
-    ir_node_t *n = ir_node_new(g, op, name, nin, 1);
-    for (int i = 0; i < nin; i++) n->in[i] = ins[i];
-    n->out[0] = out;
-    return n;
-}
-static void attr_int(ir_graph_t *g, ir_node_t *n, const char *name, int64_t v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_INT)->i = v;
-}
-static void attr_f(ir_graph_t *g, ir_node_t *n, const char *name, double v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_FLOAT)->f = v;
-}
-static void attr_str(ir_graph_t *g, ir_node_t *n, const char *name, const char *v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_STRING)->s = ir_arena_strdup(&g->arena, v);
-}
-static void attr_ints(ir_graph_t *g, ir_node_t *n, const char *name, int cnt, const int64_t *v) {
-    ir_attr_t *a = ir_node_add_attr(g, n, name, IR_ATTR_INTS);
-    a->ints = ir_arena_alloc(&g->arena, sizeof(int64_t) * (size_t)cnt);
-    memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
-    a->n = cnt;
-}
-
-static void fold(ir_graph_t *g, ir_node_t *n) {
-    int rc = pass_eval_node(g, n);
-    if (rc != 1) fprintf(stderr, "%s did not fold: %s\n", n->name, rc < 0 ? g->err : "(no evaluation)");
-    assert_int_equal(rc, 1);
-    assert_true(n->dead);
-}
 static void no_fold(ir_graph_t *g, ir_node_t *n) {
     assert_int_equal(pass_eval_node(g, n), 0);
     assert_false(n->dead);
@@ -90,11 +40,6 @@ static void eq_f32(const ir_value_t *v, int cnt, const float *want) {
         assert_true(fabsf(got - want[i]) <= 1e-5f * (1 + fabsf(want[i])));
     }
 }
-static void dims(const ir_value_t *v, int r, const int64_t *d) {
-    assert_int_equal(v->shape.rank, r);
-    for (int i = 0; i < r; i++) assert_int_equal(v->shape.dims[i].v, d[i]);
-}
-
 /* ---------------------------------------------------------------- Conv */
 static void test_eval_conv(void **state) {
     (void)state;
@@ -313,7 +258,7 @@ static void test_eval_lrn(void **state) {
     ir_value_t *y = val(g, "y");
     ir_node_t *n = mk(g, IR_OP_LRN, "lrn", 1, IN(iota(g, "x", S4(1, 3, 1, 2))), y);
     attr_int(g, n, "size", 3);
-    attr_f(g, n, "alpha", 0.1);
+    attr_float(g, n, "alpha", 0.1);
     fold(g, n);
     eq_f32(y, 6, F32S(0.8059274488676564, 1.3634632397609994, 1.679875817440657, 1.8156289292314263, 2.83253943502197,
                       2.82248603708414));

@@ -12,86 +12,14 @@
 
 #include "ir/sched.h"
 #include "passes/passes.h"
+#include "tests/passes/builders.h"
 
-/* ---------------------------------------------------------------- builders */
-static ir_shape_t shp(int r, ...) {
-    ir_shape_t s = {.rank = r};
-    va_list ap;
-    va_start(ap, r);
-    for (int i = 0; i < r; i++) s.dims[i] = ir_dim_const(va_arg(ap, int64_t));
-    va_end(ap);
-    return s;
-}
-#define S0() shp(0)
-#define S1(a) shp(1, (int64_t)(a))
-#define S2(a, b) shp(2, (int64_t)(a), (int64_t)(b))
-#define S3(a, b, c) shp(3, (int64_t)(a), (int64_t)(b), (int64_t)(c))
-#define S4(a, b, c, d) shp(4, (int64_t)(a), (int64_t)(b), (int64_t)(c), (int64_t)(d))
 
-static ir_value_t *input(ir_graph_t *g, const char *name, ir_dtype_t dt, ir_shape_t s) {
-    ir_value_t *v = ir_value_new(g, name, dt, &s);
-    v->is_input = true;
-    g->inputs = realloc(g->inputs, sizeof(ir_value_t *) * (size_t)(g->n_inputs + 1));
-    g->inputs[g->n_inputs++] = v;
-    return v;
-}
 
-static void output(ir_graph_t *g, ir_value_t *v) {
-    v->is_output = true;
-    g->outputs = realloc(g->outputs, sizeof(ir_value_t *) * (size_t)(g->n_outputs + 1));
-    g->outputs[g->n_outputs++] = v;
-}
-
-static ir_value_t *val(ir_graph_t *g, const char *name) { return ir_value_new(g, name, IR_UNDEFINED, NULL); }
-
-static ir_value_t *ci64(ir_graph_t *g, const char *name, ir_shape_t s, const int64_t *d) {
-    return ir_value_const(g, name, IR_I64, &s, d, sizeof(int64_t) * (size_t)ir_shape_numel(&s));
-}
-static ir_value_t *cf32(ir_graph_t *g, const char *name, ir_shape_t s, const float *d) {
-    return ir_value_const(g, name, IR_F32, &s, d, sizeof(float) * (size_t)ir_shape_numel(&s));
-}
-
-/* node with inputs ins[0..nin) and one output */
-static ir_node_t *mk(ir_graph_t *g, ir_op_t op, const char *name, int nin, ir_value_t **ins, ir_value_t *out) {
-    ir_node_t *n = ir_node_new(g, op, name, nin, 1);
-    for (int i = 0; i < nin; i++) n->in[i] = ins[i];
-    n->out[0] = out;
-    return n;
-}
-#define IN(...) (ir_value_t *[]){__VA_ARGS__}
-
-static void attr_int(ir_graph_t *g, ir_node_t *n, const char *name, int64_t v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_INT)->i = v;
-}
-static void attr_float(ir_graph_t *g, ir_node_t *n, const char *name, double v) {
-    ir_node_add_attr(g, n, name, IR_ATTR_FLOAT)->f = v;
-}
-static void attr_ints(ir_graph_t *g, ir_node_t *n, const char *name, int cnt, const int64_t *v) {
-    ir_attr_t *a = ir_node_add_attr(g, n, name, IR_ATTR_INTS);
-    a->ints = ir_arena_alloc(&g->arena, sizeof(int64_t) * (size_t)cnt);
-    memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
-    a->n = cnt;
-}
-
-static int live(const ir_graph_t *g) {
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++) k += !g->nodes[i]->dead;
-    return k;
-}
 
 static void run_ok(ir_graph_t *g, int (*fn)(ir_graph_t *)) {
     int rc = fn(g);
     if (rc) fprintf(stderr, "pass failed: %s\n", g->err);
-    assert_int_equal(rc, 0);
-}
-
-static void pipeline_ok(ir_graph_t *g, int opt) {
-    pass_options_t o;
-    pass_options_init(&o);
-    o.opt_level = opt;
-    o.verify = true;
-    int rc = pass_run_pipeline(g, &o);
-    if (rc) fprintf(stderr, "pipeline failed: %s\n", g->err);
     assert_int_equal(rc, 0);
 }
 
