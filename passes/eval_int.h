@@ -20,9 +20,23 @@
  * the generated kernel than done slowly at compile time. */
 #define EVAL_MAX_MACS ((int64_t)1 << 24)
 
-/* a * b (each >= 0) within the EVAL_MAX_MACS budget, without overflowing. */
+/* The one budget check: *acc *= v unless the product passes EVAL_MAX_MACS (then false:
+ * not foldable). Chain it over the factors of a computation's size; never overflows. */
+static inline bool work_mul(int64_t *acc, int64_t v) {
+    if (v < 0) return false;
+    if (v == 0 || *acc == 0) {
+        *acc = 0;
+        return true;
+    }
+    if (*acc > EVAL_MAX_MACS / v) return false;
+    *acc *= v;
+    return true;
+}
+
+/* a * b (each >= 0) within the budget. */
 static inline bool work_ok(int64_t a, int64_t b) {
-    return a >= 0 && b >= 0 && (a == 0 || b == 0 || a <= EVAL_MAX_MACS / b);
+    int64_t w = 1;
+    return work_mul(&w, a) && work_mul(&w, b);
 }
 
 typedef struct sh {

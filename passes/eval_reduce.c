@@ -324,7 +324,9 @@ int eval_matmul(ir_graph_t *g, ir_node_t *n, res_t *r) {
     if (sb.r > 1) o.d[o.r++] = N;
     if (o.r > IR_MAX_RANK) return 0;
     int64_t nbat = sh_numel(&bo);
-    if (nbat < 0 || (M && N && K && nbat * M * N > EVAL_MAX_MACS / K)) return 0;
+    int64_t work = 1;
+    if (nbat < 0 || !work_mul(&work, nbat) || !work_mul(&work, M) || !work_mul(&work, N) || !work_mul(&work, K))
+        return 0;
     if (!res_alloc(g, r, t, &o)) return 0;
     int64_t sta[IR_MAX_RANK], stb[IR_MAX_RANK];
     bcast_strides(&ba, &bo, sta);
@@ -361,7 +363,8 @@ int eval_gemm(ir_graph_t *g, ir_node_t *n, res_t *r) {
             return ir_error(g, n, "C does not broadcast to [%lld, %lld]", (long long)M, (long long)N);
         bcast_strides(&sc, &o, cst);
     }
-    if (M && N && K && M * N > EVAL_MAX_MACS / K) return 0;
+    int64_t work = 1;
+    if (!work_mul(&work, M) || !work_mul(&work, N) || !work_mul(&work, K)) return 0;
     if (!res_alloc(g, r, t, &o)) return 0;
     int64_t as_m = ta ? 1 : K, as_k = ta ? M : 1, bs_k = tb ? 1 : N, bs_n = tb ? K : 1;
     for (int64_t i = 0; i < M; i++)

@@ -369,8 +369,9 @@ int eval_roi_align(ir_graph_t *g, ir_node_t *n, res_t *r) {
     for (int64_t q = 0; q < R; q++) {
         roi_geo_t G;
         roi_geometry(n, q, half_pixel, scale, ratio, oh, ow, N, &G);
-        if (!work_ok(G.gh, G.gw) || !work_ok(G.gh * G.gw, per_bin * 4)) return 0;
-        work += G.gh * G.gw * per_bin * 4;
+        int64_t roi = 1;   /* this roi's taps, added to the running total within the budget */
+        if (!work_mul(&roi, G.gh) || !work_mul(&roi, G.gw) || !work_mul(&roi, per_bin * 4)) return 0;
+        work += roi;
         if (work > EVAL_MAX_MACS) return 0;
     }
     if (R > 0 && C > 0 && (N < 1 || H < 1 || W < 1)) return 0;   /* nothing to sample from */

@@ -10,18 +10,6 @@
  * EVAL_MAX_MACS: a large constant convolution is better left to the generated kernel. */
 #include "passes/eval_int.h"
 
-/* *acc *= v unless the product passes EVAL_MAX_MACS (then false: not foldable). */
-static bool work_mul(int64_t *acc, int64_t v) {
-    if (v < 0) return false;
-    if (v == 0 || *acc == 0) {
-        *acc = 0;
-        return true;
-    }
-    if (*acc > EVAL_MAX_MACS / v) return false;
-    *acc *= v;
-    return true;
-}
-
 /* Output spatial position o and kernel tap kk, both flat (row-major over W->out and
  * W->k), as per-axis coordinates. */
 static void unflatten(const ir_window_t *W, int64_t o, int64_t kk, int64_t *oc, int64_t *kc) {
