@@ -24,30 +24,6 @@ int ir_norm_axis(int64_t axis, int rank, int *out) {
     return 0;
 }
 
-int ir_dim_mul(ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
-    if ((ir_dim_is_const(a) && a.v == 0) || (ir_dim_is_const(b) && b.v == 0)) {
-        *out = ir_dim_const(0);
-        return 0;
-    }
-    if (!ir_dim_is_const(a) && !ir_dim_is_const(b)) return -1;
-    int64_t v;
-    if (__builtin_mul_overflow(a.v, b.v, &v)) return -1;
-    out->v = v;
-    out->sym = ir_dim_is_const(a) ? b.sym : a.sym;
-    return 0;
-}
-
-int ir_dim_add(ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
-    if (ir_dim_is_const(a) && a.v == 0) { *out = b; return 0; }
-    if (ir_dim_is_const(b) && b.v == 0) { *out = a; return 0; }
-    if (a.sym != b.sym) return -1;
-    int64_t v;
-    if (__builtin_add_overflow(a.v, b.v, &v)) return -1;
-    out->v = v;
-    out->sym = a.sym;
-    return 0;
-}
-
 static bool dim_is(ir_dim_t d, int64_t v) { return ir_dim_is_const(d) && d.v == v; }
 
 /* Dims past rank and struct padding are unspecified, so no memcmp. */
@@ -756,7 +732,7 @@ static int inf_concat(ir_graph_t *g, ir_node_t *n) {
         for (int d = 0; ok && d < o.rank; d++)
             if (d != ax && !ir_dim_eq(v->shape.dims[d], o.dims[d])) ok = false;
         if (!ok) return ir_error(g, n, "input shapes %s and %s differ outside axis %d", SHP(&x->shape), SHP(&v->shape), ax);
-        if (ir_dim_add(o.dims[ax], v->shape.dims[ax], &o.dims[ax]))
+        if (ir_dim_add(g, o.dims[ax], v->shape.dims[ax], &o.dims[ax]))
             return ir_error(g, n, "unsupported symbolic shape: concatenating %s and %s", SHP(&x->shape), SHP(&v->shape));
     }
     set_out(n, 0, x->dtype, &o);
@@ -964,7 +940,7 @@ static int inf_tile(ir_graph_t *g, ir_node_t *n) {
     ir_shape_t o = *s;
     for (int i = 0; i < c; i++) {
         if (rep[i] < 0) return ir_error(g, n, "repeat %lld is negative", (long long)rep[i]);
-        if (ir_dim_mul(s->dims[i], ir_dim_const(rep[i]), &o.dims[i]))
+        if (ir_dim_mul(g, s->dims[i], ir_dim_const(rep[i]), &o.dims[i]))
             return ir_error(g, n, "tiling %s overflows", SHP(s));
     }
     set_out(n, 0, n->in[0]->dtype, &o);

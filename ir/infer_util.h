@@ -16,11 +16,6 @@ int ir_broadcast_shapes(const ir_shape_t *a, const ir_shape_t *b, ir_shape_t *ou
 /* axis in [-rank, rank-1] -> [0, rank-1]. Returns 0, or -1 when out of range. */
 int ir_norm_axis(int64_t axis, int rank, int *out);
 
-/* Products and sums of dims; -1 when the result overflows or is not "const or
- * const * one symbol" (e.g. S0*S1, or 3 + S0). */
-int ir_dim_mul(ir_dim_t a, ir_dim_t b, ir_dim_t *out);
-int ir_dim_add(ir_dim_t a, ir_dim_t b, ir_dim_t *out);
-
 /* Reads a constant integer tensor (int64 or int32 data) into out[0..max).
  * Returns the element count, or -1 if v is not constant, not an integer tensor,
  * or holds more than max elements. */

@@ -219,6 +219,7 @@ void ir_graph_free(ir_graph_t *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->syms);
+    free(g->symdefs);
     free(g->files_read);
     ir_diags_free(&g->diags);
     ir_arena_free(&g->arena);
@@ -317,16 +318,6 @@ ir_postop_t *ir_node_add_post(ir_graph_t *g, ir_node_t *n) {
     return &np[n->n_post++];
 }
 
-int ir_graph_add_sym(ir_graph_t *g, const char *name) {
-    for (int i = 0; i < g->n_syms; i++)
-        if (strcmp(g->syms[i], name) == 0) return i;
-    const char **ns = realloc(g->syms, sizeof(char *) * (size_t)(g->n_syms + 1));
-    if (!ns) return -1;
-    g->syms = ns;
-    g->syms[g->n_syms] = ir_arena_strdup(&g->arena, name);
-    return g->n_syms++;
-}
-
 int ir_graph_note_file(ir_graph_t *g, const char *path) {
     for (int i = 0; i < g->n_files_read; i++)
         if (strcmp(g->files_read[i], path) == 0) return 0;
@@ -382,8 +373,12 @@ int ir_graph_fix_sym(ir_graph_t *g, const char *name, int64_t value) {
                 dm->sym--;
         }
     }
-    for (int i = s; i + 1 < g->n_syms; i++) g->syms[i] = g->syms[i + 1];
+    for (int i = s; i + 1 < g->n_syms; i++) {
+        g->syms[i] = g->syms[i + 1];
+        g->symdefs[i] = g->symdefs[i + 1];
+    }
     g->n_syms--;
+    if (g->n_caller_syms > 0) g->n_caller_syms--;
     return 0;
 }
 

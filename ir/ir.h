@@ -46,10 +46,13 @@ bool ir_dtype_is_int(ir_dtype_t t);        /* signed or unsigned integers, not b
 bool ir_dtype_is_signed(ir_dtype_t t);
 
 /* ---------------------------------------------------------------- shapes
- * A dimension is a constant, or a constant multiple of one named symbol:
+ * A dimension is a constant, or a constant multiple of one symbol:
  *     value = sym < 0 ? v : v * S[sym]
- * where S holds the run-time sizes of the graph's symbols (graph->syms). This covers
- * batch-style dynamic dims through elementwise ops, Gemm/MatMul, Flatten and Reshape. */
+ * where S holds the run-time values of the graph's symbols (graph->syms, ir/sym.c). A
+ * symbol is a dim of a graph input (N, seq), an element of an integer graph input used
+ * as a shape (Reshape's `shape`), or an expression over other symbols (+, *, floor-div,
+ * mod, min, max, select) kept in a canonical form, so that equal expressions are the same
+ * symbol and ir_dim_eq compares them. */
 #define IR_MAX_RANK 8
 typedef struct ir_dim {
     int64_t v;
@@ -212,7 +215,13 @@ typedef struct ir_graph {
     ir_node_t **nodes;   int n_nodes, cap_nodes;     /* in topological order after ir_graph_toposort */
     ir_value_t **inputs; int n_inputs;                /* caller-fed, in graph order */
     ir_value_t **outputs; int n_outputs;
-    const char **syms;   int n_syms;                  /* symbolic dimension names */
+    /* Symbols (ir/sym.c): names (a derived one's name is its expression) and definitions.
+     * After ir_graph_order_syms the caller's (input dims, then data elements) come first,
+     * [0, n_caller_syms), then the derived ones, each after its operands. */
+    const char **syms;   int n_syms;
+    struct ir_sym *symdefs;
+    int n_caller_syms;
+    struct ir_shape_check *checks; int n_checks;      /* run-time shape assertions */
     /* Files the frontend read besides the model (external data, --bind tensors), in the
      * order first opened, each once: `onnxc -MD` lists them so a build system rebuilds
      * when one changes. */
@@ -274,4 +283,6 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n);
 #ifdef __cplusplus
 }
 #endif
+
+#include "ir/sym.h"
 #endif

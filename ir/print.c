@@ -18,16 +18,9 @@ void ir_shape_str(const ir_graph_t *g, const ir_shape_t *s, char *buf, size_t n)
     size_t used = 0;
     used += (size_t)snprintf(buf + used, n - used, "[");
     for (int i = 0; i < s->rank && used < n; i++) {
-        const ir_dim_t *d = &s->dims[i];
-        const char *sep = i ? "," : "";
-        if (d->sym < 0)
-            used += (size_t)snprintf(buf + used, n - used, "%s%lld", sep, (long long)d->v);
-        else if (d->v == 1)
-            used += (size_t)snprintf(buf + used, n - used, "%s%s", sep,
-                                     g && d->sym < g->n_syms ? g->syms[d->sym] : "?");
-        else
-            used += (size_t)snprintf(buf + used, n - used, "%s%lld*%s", sep, (long long)d->v,
-                                     g && d->sym < g->n_syms ? g->syms[d->sym] : "?");
+        char db[256];
+        ir_dim_str(g, s->dims[i], db, sizeof db);
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", db);
     }
     if (used < n) snprintf(buf + used, n - used, "]");
 }

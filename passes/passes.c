@@ -27,6 +27,7 @@ static const struct {
     {"dce",            pass_dce,            0},
     /* After the graph's shape is final (packing rewires inputs) and before planning
      * (which then places only the constants still read). */
+    {"order-syms",     pass_order_syms,     0},
     {"schedule",       pass_schedule,       0},
     {"plan-memory",    pass_plan_memory,    0},
 };
@@ -130,6 +131,10 @@ static int infer_all(ir_graph_t *g, bool fold) {
 }
 
 int pass_infer_shapes(ir_graph_t *g) { return infer_all(g, false); }
+
+/* The caller's symbols first, derived ones after their operands, unused ones dropped:
+ * the order the generated NAME_shapes computes them in. */
+int pass_order_syms(ir_graph_t *g) { return ir_graph_order_syms(g); }
 
 /* A value id indexes g->values; anything else (attribute tensors) is never rewired. */
 static ir_value_t *resolve(ir_graph_t *g, ir_value_t **repl, ir_value_t *v) {

@@ -53,7 +53,8 @@ int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt);
  * Inference and folding go on past a refused node with the nodes that do not depend on
  * it, so every independent refusal is reported. */
 int pass_toposort(ir_graph_t *g);         /* order, drop dead nodes, recount uses */
-int pass_infer_shapes(ir_graph_t *g);     /* ir_infer_node on every live node */
+int pass_infer_shapes(ir_graph_t *g);
+int pass_order_syms(ir_graph_t *g);     /* ir_infer_node on every live node */
 int pass_simplify(ir_graph_t *g);         /* drop Identity / inference Dropout */
 int pass_const_fold(ir_graph_t *g);       /* infers each node, then evaluates it if its inputs are constant */
 int pass_dce(ir_graph_t *g);

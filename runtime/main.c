@@ -19,6 +19,7 @@
  * such a program has no version or CPU record and skips the check. */
 extern const onnxc_model_desc_t *const onnxc_exe_model;
 extern const onnxc_build_info_t *const onnxc_exe_build __attribute__((weak));
+extern const onnxc_shape_info_t *const onnxc_exe_shapes __attribute__((weak));
 
 /* Larger requests are refused as absurd before malloc sees them: they can only come from
  * a symbol value nobody meant, and wrapped-around arithmetic looks just like them. */
@@ -75,7 +76,8 @@ static void fmt_desc_shape(const onnxc_model_desc_t *d, const onnxc_tensor_desc_
         else if (t->dims[i] == 1)
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", sep, d->sym_names[s]);
         else
-            n += (size_t)snprintf(buf + n, cap - n, "%s%lld*%s", sep, (long long)t->dims[i], d->sym_names[s]);
+            n += (size_t)snprintf(buf + n, cap - n, strchr(d->sym_names[s], ' ') ? "%s%lld*(%s)" : "%s%lld*%s", sep,
+                                  (long long)t->dims[i], d->sym_names[s]);
     }
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
@@ -114,8 +116,13 @@ static void print_info(const onnxc_model_desc_t *d) {
         printf("  %d: %s %s %s\n", (int)i, d->outputs[i].name, onnxc_dtype_name(d->outputs[i].dtype), shape);
     }
     if (d->n_syms) {
+        const onnxc_shape_info_t *si = &onnxc_exe_shapes ? onnxc_exe_shapes : NULL;
         printf("symbols:");
-        for (int32_t i = 0; i < d->n_syms; i++) printf(" %s", d->sym_names[i]);
+        for (int32_t i = 0; i < d->n_syms; i++) {
+            printf(" %s", d->sym_names[i]);
+            if (si && si->sym_input && si->sym_input[i] >= 0 && si->sym_input[i] < d->n_inputs)
+                printf(" (element %lld of %s)", (long long)si->sym_elem[i], d->inputs[si->sym_input[i]].name);
+        }
         printf("\n");
     }
 }
@@ -482,6 +489,7 @@ int main(int argc, char **argv) {
     size_t *out_bytes = calloc(n_out + 1, sizeof *out_bytes);
     double *times = NULL;
     void *ws = NULL;
+    int64_t *all_syms = NULL;
     onnxc_ctx_t *ctx = NULL;
     rc = 1;
     if (!tin || !in_ptrs || !out_ptrs || !out_dims || !out_bytes) {
@@ -499,6 +507,33 @@ int main(int argc, char **argv) {
     if (match_inputs_by_name(d, &o, tin)) goto cleanup;
     for (int i = 0; i < o.n_inputs; i++)
         if (bind_input(d, i, o.inputs[i], &tin[i], &bind)) goto cleanup;
+    const onnxc_shape_info_t *si = &onnxc_exe_shapes ? onnxc_exe_shapes : NULL;
+    for (int32_t s = 0; s < d->n_syms && si && si->sym_input && o.n_inputs; s++) {
+        int i = si->sym_input[s];
+        if (i < 0 || i >= d->n_inputs) continue;
+        const onnxc_tensor_t *t = &tin[i];
+        size_t es = t->dtype == 7 ? 8 : t->dtype == 6 ? 4 : 0;
+        if (!es || si->sym_elem[s] < 0 || (uint64_t)si->sym_elem[s] >= t->nbytes / es) {
+            errorf("input '%s' must be an int32 or int64 tensor with more than %lld elements (its element %lld "
+                   "is a dimension)", d->inputs[i].name, (long long)si->sym_elem[s], (long long)si->sym_elem[s]);
+            goto cleanup;
+        }
+        int64_t v;
+        if (es == 8) {
+            memcpy(&v, (const char *)t->data + 8 * si->sym_elem[s], 8);
+        } else {
+            int32_t x;
+            memcpy(&x, (const char *)t->data + 4 * si->sym_elem[s], 4);
+            v = x;
+        }
+        if (bind.from[s][0] && bind.syms[s] != v) {
+            errorf("input '%s' element %lld is %lld, but %s = %lld from %s", d->inputs[i].name,
+                   (long long)si->sym_elem[s], (long long)v, d->sym_names[s], (long long)bind.syms[s], bind.from[s]);
+            goto cleanup;
+        }
+        bind.syms[s] = v;
+        snprintf(bind.from[s], sizeof bind.from[s], "input '%s'", d->inputs[i].name);
+    }
     for (int32_t s = 0; s < d->n_syms; s++) {
         if (bind.from[s][0]) continue;
         if (o.bench && !o.n_inputs) {
@@ -529,13 +564,44 @@ int main(int argc, char **argv) {
                 goto cleanup;
             }
             fill_random(tin[i].data, td->dtype, nelem, (uint64_t)i + 1);
+            for (int32_t s = 0; s < d->n_syms && si && si->sym_input; s++) {
+                if (si->sym_input[s] != (int32_t)i || si->sym_elem[s] < 0 || (size_t)si->sym_elem[s] >= nelem) continue;
+                if (td->dtype == 7) {
+                    int64_t v = bind.syms[s];
+                    memcpy((char *)tin[i].data + 8 * si->sym_elem[s], &v, 8);
+                } else if (td->dtype == 6) {
+                    int32_t v = (int32_t)bind.syms[s];
+                    memcpy((char *)tin[i].data + 4 * si->sym_elem[s], &v, 4);
+                }
+            }
+        }
+    }
+    /* every symbol's value: the caller's, then the derived ones */
+    int32_t n_all = si && si->shapes && si->n_syms_all >= d->n_syms ? si->n_syms_all : d->n_syms;
+    all_syms = calloc((size_t)n_all + 1, sizeof *all_syms);
+    if (!all_syms) {
+        errorf("out of memory");
+        goto cleanup;
+    }
+    memcpy(all_syms, bind.syms, sizeof(int64_t) * (size_t)d->n_syms);
+    if (si && si->shapes && n_all > 0) {
+        int st = si->shapes(bind.syms, all_syms);
+        if (st != ONNXC_OK) {
+            char vals[512];
+            size_t k = 0;
+            vals[0] = 0;
+            for (int32_t s = 0; s < d->n_syms && k < sizeof vals; s++)
+                k += (size_t)snprintf(vals + k, sizeof vals - k, "%s%s=%lld", s ? ", " : "", d->sym_names[s],
+                                      (long long)bind.syms[s]);
+            errorf("these sizes do not fit the model (%s): %s", vals, onnxc_status_message(st));
+            goto cleanup;
         }
     }
     for (size_t i = 0; i < n_in; i++) in_ptrs[i] = tin[i].data;
 
     for (size_t k = 0; k < n_out; k++) {
         const onnxc_tensor_desc_t *td = &d->outputs[k];
-        if (concrete_dims(td, bind.syms, out_dims[k]) ||
+        if (concrete_dims(td, all_syms, out_dims[k]) ||
             onnxc_tensor_bytes(td->dtype, td->rank, out_dims[k], NULL, &out_bytes[k]) ||
             out_bytes[k] > MAX_BUFFER_BYTES) {
             errorf("output '%s' is too large for the given symbol sizes", td->name);
@@ -620,6 +686,7 @@ int main(int argc, char **argv) {
 cleanup:
     onnxc_ctx_destroy(ctx);
     free(ws);
+    free(all_syms);
     free(times);
     if (tin)
         for (size_t i = 0; i < n_in; i++) onnxc_tensor_free(&tin[i]);

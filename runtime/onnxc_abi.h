@@ -9,7 +9,7 @@
 enum onnxc_status {
     ONNXC_OK = 0,
     ONNXC_ERR_ARGUMENT = 1,   /* NULL pointer where data is required */
-    ONNXC_ERR_SHAPE = 2,      /* a symbolic dimension is < 1 or too large */
+    ONNXC_ERR_SHAPE = 2,      /* a symbol is out of range, or the dims it gives do not fit together */
     ONNXC_ERR_WORKSPACE = 3,  /* workspace missing or misaligned (needs 64-byte alignment) */
     ONNXC_ERR_INTERNAL = 4,
     ONNXC_ERR_CPU = 5         /* the running CPU lacks features the code was compiled for */
@@ -19,7 +19,7 @@ static inline const char *onnxc_status_message(int status) {
     switch (status) {
     case ONNXC_OK: return "ok";
     case ONNXC_ERR_ARGUMENT: return "invalid argument: a required input, output or syms pointer is NULL";
-    case ONNXC_ERR_SHAPE: return "invalid shape: a symbolic dimension is out of range";
+    case ONNXC_ERR_SHAPE: return "invalid shape: a symbolic dimension is out of range, or the dims it gives do not fit the model";
     case ONNXC_ERR_WORKSPACE: return "workspace is NULL or not 64-byte aligned";
     case ONNXC_ERR_INTERNAL: return "internal error";
     case ONNXC_ERR_CPU: return "this CPU lacks instruction-set features the model was compiled for";
@@ -61,6 +61,24 @@ typedef struct onnxc_model_desc {
     int (*run)(onnxc_ctx_t *ctx, const int64_t *syms, const void *const *inputs,
                void *const *outputs, void *workspace);
 } onnxc_model_desc_t;
+
+/* How a model's dims follow from the caller's symbols; every generated object defines one
+ * as NAME_shape_info. The caller's symbols (the descriptor's n_syms) come first in the
+ * full list; derived ones (expressions over them, named by their text in the
+ * descriptor's sym_names, which holds all n_syms_all names) follow. A tensor's dim_sym
+ * indexes the full list. A caller symbol is either a dim of an input (sym_input[s] < 0;
+ * >= 1) or the value of element sym_elem[s] of integer input sym_input[s] that the model
+ * uses as a shape (a Reshape or Expand target, a Range limit...): its value is that
+ * element, and the run checks that it is. */
+typedef struct onnxc_shape_info {
+    int32_t n_syms_all;
+    const int32_t *sym_input;   /* n_syms entries */
+    const int64_t *sym_elem;    /* n_syms entries */
+    /* all[0, n_syms_all) from syms[0, n_syms): ONNXC_OK, or ONNXC_ERR_SHAPE when a symbol is
+     * out of range, a dim comes out negative or above 2^40, or the model's shape
+     * assertions fail (two dims that must agree do not). */
+    int (*shapes)(const int64_t *syms, int64_t *all);
+} onnxc_shape_info_t;
 
 /* What a model's code was compiled by and for; every generated object defines one as
  * NAME_build_info. A struct of its own (not a field of onnxc_model_desc_t) so that the

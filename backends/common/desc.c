@@ -37,8 +37,23 @@ int out_desc_build(const ir_graph_t *g, const char *name, out_desc_t *d, char *e
     d->name = name;
     d->n_inputs = g->n_inputs;
     d->n_outputs = g->n_outputs;
-    d->n_syms = g->n_syms;
+    d->n_syms = g->n_caller_syms;
+    d->n_syms_all = g->n_syms;
     d->sym_names = g->n_syms > 0 ? g->syms : NULL;
+    d->sym_input = calloc((size_t)g->n_caller_syms + 1, sizeof *d->sym_input);
+    d->sym_elem = calloc((size_t)g->n_caller_syms + 1, sizeof *d->sym_elem);
+    if (!d->sym_input || !d->sym_elem) {
+        out_desc_free(d);
+        return out_err(err, n, "%s: out of memory building the descriptor", g->path);
+    }
+    for (int s = 0; s < g->n_caller_syms; s++) {
+        const ir_sym_t *sd = &g->symdefs[s];
+        d->sym_input[s] = -1;
+        if (sd->kind != IR_SYM_DATA) continue;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (g->inputs[i] == sd->input) d->sym_input[s] = i;
+        d->sym_elem[s] = sd->elem;
+    }
     if (fill_tensors(g, g->inputs, g->n_inputs, "input", &d->inputs, err, n) ||
         fill_tensors(g, g->outputs, g->n_outputs, "output", &d->outputs, err, n)) {
         out_desc_free(d);
@@ -50,6 +65,8 @@ int out_desc_build(const ir_graph_t *g, const char *name, out_desc_t *d, char *e
 void out_desc_free(out_desc_t *d) {
     free(d->inputs);
     free(d->outputs);
+    free(d->sym_input);
+    free(d->sym_elem);
     memset(d, 0, sizeof *d);
 }
 
@@ -86,9 +103,9 @@ int out_desc_c_text(const out_desc_t *d, char **text, char *err, size_t n) {
     out_sb_printf(&b, "/* %s_desc: names, dtypes and shapes for generic drivers (runtime/onnxc_abi.h). */\n", N);
     c_tensor_arrays(&b, N, "input", d->inputs, d->n_inputs);
     c_tensor_arrays(&b, N, "output", d->outputs, d->n_outputs);
-    if (d->n_syms > 0) {
-        out_sb_printf(&b, "static const char *const %s_desc_sym_names[%d] = {", N, (int)d->n_syms);
-        for (int s = 0; s < d->n_syms; s++) {
+    if (d->n_syms_all > 0) {
+        out_sb_printf(&b, "static const char *const %s_desc_sym_names[%d] = {", N, (int)d->n_syms_all);
+        for (int s = 0; s < d->n_syms_all; s++) {
             out_sb_printf(&b, "%s\"", s ? ", " : "");
             out_sb_c_string(&b, d->sym_names[s]);
             out_sb_printf(&b, "\"");
@@ -109,11 +126,27 @@ int out_desc_c_text(const out_desc_t *d, char **text, char *err, size_t n) {
         out_sb_printf(&b, "%s_desc_outputs, ", N);
     else
         out_sb_printf(&b, "NULL, ");
-    if (d->n_syms > 0)
+    if (d->n_syms_all > 0)
         out_sb_printf(&b, "%s_desc_sym_names,\n", N);
     else
         out_sb_printf(&b, "NULL,\n");
     out_sb_printf(&b, "    %s_workspace_size, %s_run};\n", N, N);
+    /* NAME_shape_info: where each caller symbol comes from, and NAME_shapes */
+    if (d->n_syms > 0) {
+        out_sb_printf(&b, "static const int32_t %s_sym_input[%d] = {", N, (int)d->n_syms);
+        for (int s = 0; s < d->n_syms; s++) out_sb_printf(&b, "%s%d", s ? ", " : "", (int)d->sym_input[s]);
+        out_sb_printf(&b, "};\nstatic const int64_t %s_sym_elem[%d] = {", N, (int)d->n_syms);
+        for (int s = 0; s < d->n_syms; s++) out_sb_printf(&b, "%s%lld", s ? ", " : "", (long long)d->sym_elem[s]);
+        out_sb_printf(&b, "};\n");
+    }
+    out_sb_printf(&b,
+                  "#ifdef __cplusplus\nextern \"C\"\n#endif\n"
+                  "const onnxc_shape_info_t %s_shape_info = {%d, ",
+                  N, (int)d->n_syms_all);
+    if (d->n_syms > 0)
+        out_sb_printf(&b, "%s_sym_input, %s_sym_elem, %s_shapes};\n", N, N, N);
+    else
+        out_sb_printf(&b, "NULL, NULL, %s_shapes};\n", N);
     char what[300];
     snprintf(what, sizeof what, "the descriptor of %s", N);
     return out_sb_finish(&b, text, what, err, n);

@@ -93,11 +93,13 @@ static void sb_dim(out_sbuf_t *b, const ir_graph_t *g, ir_dim_t d) {
         out_sb_printf(b, "%lld", (long long)d.v);
         return;
     }
-    if (d.v != 1) out_sb_printf(b, "%lld*", (long long)d.v);
-    if (d.sym < g->n_syms)
-        out_sb_comment_text(b, g->syms[d.sym]);
-    else
-        out_sb_printf(b, "sym%d", d.sym);
+    if (d.sym >= g->n_syms) {
+        out_sb_printf(b, "%lld*sym%d", (long long)d.v, d.sym);
+        return;
+    }
+    char text[512];
+    ir_dim_str(g, d, text, sizeof text);
+    out_sb_comment_text(b, text);
 }
 
 static void sb_tensor_doc(out_sbuf_t *b, const ir_graph_t *g, int i, const ir_value_t *v) {
@@ -130,14 +132,27 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
     for (int i = 0; i < g->n_outputs; i++) sb_tensor_doc(&b, g, i, g->outputs[i]);
     if (g->n_outputs == 0) out_sb_printf(&b, " *   (none)\n");
     out_sb_printf(&b, " *\n");
-    if (g->n_syms > 0) {
-        out_sb_printf(&b, " * Symbolic dimensions: syms[] holds their run-time sizes, in this order:\n");
-        for (int s = 0; s < g->n_syms; s++) {
+    if (g->n_caller_syms > 0) {
+        out_sb_printf(&b, " * Symbolic dimensions: syms[] holds their run-time values, in this order:\n");
+        for (int s = 0; s < g->n_caller_syms; s++) {
+            const ir_sym_t *sd = &g->symdefs[s];
             out_sb_printf(&b, " *   syms[%d] = ", s);
             out_sb_comment_text(&b, g->syms[s]);
+            if (sd->kind == IR_SYM_DATA) {
+                out_sb_printf(&b, "  (the value of element %lld of input \"", (long long)sd->elem);
+                out_sb_comment_text(&b, sd->input && sd->input->name ? sd->input->name : "?");
+                out_sb_printf(&b, "\", which the run checks)");
+            }
             out_sb_printf(&b, "\n");
         }
-        out_sb_printf(&b, " * Each must be >= 1; a dimension written k*sym is k times that size.\n");
+        out_sb_printf(&b, " * Input dims must be >= 1; a dimension written k*sym is k times that size.\n");
+        if (g->n_syms > g->n_caller_syms)
+            out_sb_printf(&b,
+                          " * Dims written as expressions (// is floor division) follow from these:\n"
+                          " * %s_shapes(syms, all) fills all[%s_NUM_ALL_SYMS] with every symbol's value\n"
+                          " * (syms first), which a tensor's dim_sym in %s_desc indexes; it fails with\n"
+                          " * ONNXC_ERR_SHAPE when a dim comes out negative or the dims do not fit together.\n",
+                          N, N, N);
     } else {
         out_sb_printf(&b, " * All shapes are static: pass syms = NULL.\n");
     }
@@ -156,9 +171,9 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
                   " *     #include <stdlib.h>\n"
                   " *     #include \"%s.h\"\n",
                   N, N, N);
-    if (g->n_syms > 0) {
+    if (g->n_caller_syms > 0) {
         out_sb_printf(&b, " *     int64_t syms[%s_NUM_SYMS] = {", N);
-        for (int s = 0; s < g->n_syms; s++) out_sb_printf(&b, "%s1", s ? ", " : "");
+        for (int s = 0; s < g->n_caller_syms; s++) out_sb_printf(&b, "%s1", s ? ", " : "");
         out_sb_printf(&b, "};\n");
     } else {
         out_sb_printf(&b, " *     const int64_t *syms = NULL;\n");
@@ -182,15 +197,21 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
     out_sb_printf(&b, "#ifndef %s\n#define %s\n\n%s", guard, guard, out_abi_text);
     out_sb_printf(&b,
                   "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-                  "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n#define %s_NUM_SYMS %d\n\n"
+                  "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n#define %s_NUM_SYMS %d\n"
+                  "#define %s_NUM_ALL_SYMS %d\n\n"
                   "/* Names, dtypes, shapes and the two functions, for generic drivers. */\n"
                   "extern const onnxc_model_desc_t %s_desc;\n"
+                  "/* Where each symbol comes from, and %s_shapes, for generic drivers. */\n"
+                  "extern const onnxc_shape_info_t %s_shape_info;\n"
+                  "/* Every symbol's value (all[%s_NUM_ALL_SYMS], syms first) from the caller's: ONNXC_OK\n"
+                  " * or ONNXC_ERR_SHAPE. Output dims are their dims in %s_desc evaluated with all[]. */\n"
+                  "int %s_shapes(const int64_t *syms, int64_t *all);\n"
                   "/* Bytes of workspace for these symbol sizes (syms may be NULL when %s_NUM_SYMS == 0). */\n"
                   "size_t %s_workspace_size(const int64_t *syms);\n"
                   "/* Runs the model: inputs[i] / outputs[i] as documented above. */\n"
                   "int %s_run(onnxc_ctx_t *ctx, const int64_t *syms, const void *const *inputs,\n"
                   "           void *const *outputs, void *workspace);\n",
-                  N, g->n_inputs, N, g->n_outputs, N, g->n_syms, N, N, N, N);
+                  N, g->n_inputs, N, g->n_outputs, N, g->n_caller_syms, N, g->n_syms, N, N, N, N, N, N, N, N, N);
     if (o->extra_decls) out_sb_printf(&b, "%s", o->extra_decls);
     out_sb_printf(&b, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
     char what[300];

@@ -80,7 +80,10 @@ typedef struct out_desc {
     int32_t n_inputs, n_outputs, n_syms;
     out_tensor_t *inputs;           /* malloc'd, n_inputs (NULL when 0) */
     out_tensor_t *outputs;          /* malloc'd, n_outputs (NULL when 0) */
-    const char *const *sym_names;   /* borrowed from the graph */
+    const char *const *sym_names;   /* borrowed from the graph: all n_syms_all of them */
+    int32_t n_syms_all;             /* the caller's n_syms, then the derived ones */
+    int32_t *sym_input;             /* malloc'd, n_syms: -1, or the input a data symbol reads */
+    int64_t *sym_elem;              /* malloc'd, n_syms: that input's element */
 } out_desc_t;
 
 /* Fills d from g's inputs, outputs and symbols; refuses a tensor with no known shape.

@@ -349,6 +349,41 @@ static LLVMValueRef tensor_descs(emitter_t *e, const out_tensor_t *ts, int count
     return arr;
 }
 
+/* const onnxc_shape_info_t NAME_shape_info (runtime/onnxc_abi.h). */
+static int shape_info(emitter_t *e, const out_desc_t *d) {
+    const char *N = e->o->name;
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s_shapes", N);
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, nm);
+    if (!fn || LLVMCountBasicBlocks(fn) == 0) return -1;
+    LLVMValueRef in = LLVMConstPointerNull(e->ptr), el = LLVMConstPointerNull(e->ptr);
+    if (d->n_syms > 0) {
+        LLVMValueRef iv[256], ev[256];
+        int ns = d->n_syms < 256 ? d->n_syms : 256;
+        for (int s = 0; s < ns; s++) {
+            iv[s] = LLVMConstInt(e->i32, (unsigned long long)(int64_t)d->sym_input[s], 1);
+            ev[s] = LLVMConstInt(e->i64, (unsigned long long)d->sym_elem[s], 1);
+        }
+        in = private_const(e, LLVMConstArray2(e->i32, iv, (uint64_t)ns), ".sym_input");
+        el = private_const(e, LLVMConstArray2(e->i64, ev, (uint64_t)ns), ".sym_elem");
+    }
+    LLVMTypeRef st[4] = {e->i32, e->ptr, e->ptr, e->ptr};
+    LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_shape_info_t");
+    LLVMStructSetBody(info_t, st, 4, 0);
+    LLVMValueRef f[4] = {LLVMConstInt(e->i32, (unsigned long long)d->n_syms_all, 0), in, el, fn};
+    snprintf(nm, sizeof nm, "%s_shape_info", N);
+    LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 4));
+    LLVMSetGlobalConstant(info, 1);
+    LLVMSetAlignment(info, 8);
+    if (e->o->emit == LLVM_EMIT_EXE) {
+        LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_shapes");
+        LLVMSetInitializer(p, info);
+        LLVMSetGlobalConstant(p, 1);
+    }
+    return 0;
+}
+
 /* const onnxc_model_desc_t NAME_desc (runtime/onnxc_abi.h), laid out by the target's
  * data layout exactly as the C compiler lays out the struct. */
 static int build_descriptor(emitter_t *e, char *err, size_t n) {
@@ -375,15 +410,19 @@ static int build_descriptor(emitter_t *e, char *err, size_t n) {
     LLVMValueRef ins = tensor_descs(e, d.inputs, d.n_inputs, ".inputs");
     LLVMValueRef outs = tensor_descs(e, d.outputs, d.n_outputs, ".outputs");
     LLVMValueRef syms = LLVMConstPointerNull(e->ptr);
-    if (d.n_syms > 0) {
-        LLVMValueRef *sv = malloc(sizeof(LLVMValueRef) * (size_t)d.n_syms);
+    if (d.n_syms_all > 0) {
+        LLVMValueRef *sv = malloc(sizeof(LLVMValueRef) * (size_t)d.n_syms_all);
         if (sv) {
-            for (int s = 0; s < d.n_syms; s++) sv[s] = cstring(e, d.sym_names[s]);
-            syms = private_const(e, LLVMConstArray2(e->ptr, sv, (uint64_t)d.n_syms), ".sym_names");
+            for (int s = 0; s < d.n_syms_all; s++) sv[s] = cstring(e, d.sym_names[s]);
+            syms = private_const(e, LLVMConstArray2(e->ptr, sv, (uint64_t)d.n_syms_all), ".sym_names");
             free(sv);
         } else {
             syms = NULL;
         }
+    }
+    if (shape_info(e, &d)) {
+        out_desc_free(&d);
+        return out_err(err, n, "%s: internal error: the lowering did not define %s_shapes", g->path, N);
     }
     LLVMValueRef f[9] = {cstring(e, N),
                          LLVMConstInt(e->i32, (unsigned long long)d.n_inputs, 0),

@@ -419,25 +419,151 @@ static int lower_node(lw_t *k, ir_node_t *n) {
     return f(k, n);
 }
 
+/* ---------------------------------------------------------------- symbols
+ * i32 NAME_shapes(const i64 *syms, i64 *all): copies the caller's symbols into all[],
+ * checks them (input dims in [1, 2^40], data elements in [-2^40, 2^40]), computes every
+ * derived symbol in order with overflow and zero-divisor checks, checks every dim a
+ * tensor uses is in [0, 2^40] and every recorded shape assertion holds. 0 or
+ * ONNXC_ERR_SHAPE (2). */
+static LLVMValueRef shapes_fn(lw_t *k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_shapes", k->L->name);
+    LLVMValueRef fn = LLVMGetNamedFunction(k->m, name);
+    if (fn) return fn;
+    LLVMTypeRef ft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
+    return LLVMAddFunction(k->m, name, ft);
+}
+
+static LLVMValueRef ovf(lw_t *k, const char *intr, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *bad) {
+    LLVMTypeRef st = LLVMStructTypeInContext(k->c, (LLVMTypeRef[]){k->i64, k->i1}, 2, 0);
+    LLVMTypeRef ft = LLVMFunctionType(st, (LLVMTypeRef[]){k->i64, k->i64}, 2, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(k->m, intr);
+    if (!f) f = LLVMAddFunction(k->m, intr, ft);
+    LLVMValueRef r = LLVMBuildCall2(k->b, ft, f, (LLVMValueRef[]){a, b}, 2, "");
+    *bad = LLVMBuildOr(k->b, *bad, LLVMBuildExtractValue(k->b, r, 1, ""), "");
+    return LLVMBuildExtractValue(k->b, r, 0, "");
+}
+
+static LLVMValueRef sym_dim(lw_t *k, LLVMValueRef *vals, ir_dim_t d, LLVMValueRef *bad) {
+    if (d.sym < 0) return lw_i64(k, d.v);
+    if (d.v == 1) return vals[d.sym];
+    return ovf(k, "llvm.smul.with.overflow.i64", vals[d.sym], lw_i64(k, d.v), bad);
+}
+
+static LLVMValueRef in_range(lw_t *k, LLVMValueRef v, int64_t lo, int64_t hi) {
+    return LLVMBuildOr(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, v, lw_i64(k, lo), ""),
+                       LLVMBuildICmp(k->b, LLVMIntSGT, v, lw_i64(k, hi), ""), "");
+}
+
+static void build_shapes(lw_t *k) {
+    ir_graph_t *g = k->g;
+    LLVMValueRef fn = shapes_fn(k);
+    begin_function(k, fn);
+    LLVMValueRef syms = LLVMGetParam(fn, 0), all = LLVMGetParam(fn, 1);
+    start_code(k);
+    LLVMValueRef *vals = calloc((size_t)g->n_syms + 1, sizeof(LLVMValueRef));
+    if (!vals) {
+        LLVMBuildRet(k->b, lw_i32(k, 4));
+        return;
+    }
+    LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
+    for (int s = 0; s < g->n_syms; s++) {
+        const ir_sym_t *d = &g->symdefs[s];
+        LLVMValueRef v;
+        if (s < g->n_caller_syms) {
+            LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+            v = LLVMBuildLoad2(k->b, k->i64, p, g->syms[s]);
+            bad = LLVMBuildOr(k->b, bad, d->kind == IR_SYM_INPUT ? in_range(k, v, 1, IR_DIM_MAX)
+                                                                  : in_range(k, v, -IR_DIM_MAX, IR_DIM_MAX), "");
+        } else {
+            LLVMValueRef a = sym_dim(k, vals, d->a, &bad), b = sym_dim(k, vals, d->b, &bad);
+            switch (d->kind) {
+            case IR_SYM_ADD: v = ovf(k, "llvm.sadd.with.overflow.i64", a, b, &bad); break;
+            case IR_SYM_MUL: v = ovf(k, "llvm.smul.with.overflow.i64", a, b, &bad); break;
+            case IR_SYM_DIV:
+            case IR_SYM_MOD: {
+                /* floor semantics; a zero divisor (or INT64_MIN / -1) fails the run */
+                LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, 0), "");
+                LLVMValueRef m1 = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, -1), ""),
+                                               LLVMBuildICmp(k->b, LLVMIntEQ, a, lw_i64(k, INT64_MIN), ""), "");
+                bad = LLVMBuildOr(k->b, bad, LLVMBuildOr(k->b, z, m1, ""), "");
+                LLVMValueRef sb = LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_i64(k, 1), b, "");
+                LLVMValueRef q = LLVMBuildSDiv(k->b, a, sb, ""), r = LLVMBuildSRem(k->b, a, sb, "");
+                /* r != 0 && (r < 0) != (b < 0): q -= 1, r += b */
+                LLVMValueRef adj = LLVMBuildAnd(
+                    k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_i64(k, 0), ""),
+                    LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_i64(k, 0), ""),
+                                  LLVMBuildICmp(k->b, LLVMIntSLT, sb, lw_i64(k, 0), ""), ""),
+                    "");
+                if (d->kind == IR_SYM_DIV)
+                    v = LLVMBuildSub(k->b, q, LLVMBuildZExt(k->b, adj, k->i64, ""), "");
+                else
+                    v = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, sb, ""), r, "");
+                break;
+            }
+            case IR_SYM_MIN: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, ""); break;
+            case IR_SYM_MAX: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, ""); break;
+            case IR_SYM_SELECT: {
+                LLVMValueRef c = sym_dim(k, vals, d->c, &bad), e = sym_dim(k, vals, d->d, &bad);
+                v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, a, b, ""), c, e, "");
+                break;
+            }
+            default: v = lw_i64(k, 0); bad = LLVMConstInt(k->i1, 1, 0); break;
+            }
+        }
+        vals[s] = v;
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+        LLVMBuildStore(k->b, v, p);
+    }
+    /* every dim a tensor uses */
+    for (int i = 0; i < g->n_values; i++) {
+        const ir_value_t *v = g->values[i];
+        if (!v || v->storage == IR_ST_NONE) continue;
+        for (int d = 0; d < v->shape.rank; d++) {
+            ir_dim_t dm = v->shape.dims[d];
+            if (dm.sym < 0) continue;
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++) {
+                const ir_value_t *u = g->values[j];
+                if (!u || u->storage == IR_ST_NONE) continue;
+                for (int e = 0; e < u->shape.rank && !seen; e++) seen = ir_dim_eq(u->shape.dims[e], dm);
+            }
+            for (int e = 0; e < d && !seen; e++) seen = ir_dim_eq(v->shape.dims[e], dm);
+            if (!seen) bad = LLVMBuildOr(k->b, bad, in_range(k, sym_dim(k, vals, dm, &bad), 0, IR_DIM_MAX), "");
+        }
+    }
+    for (int i = 0; i < g->n_checks; i++) {
+        const ir_shape_check_t *c = &g->checks[i];
+        LLVMValueRef a = sym_dim(k, vals, c->a, &bad), b = sym_dim(k, vals, c->b, &bad);
+        LLVMValueRef ok = LLVMBuildICmp(k->b, c->kind == IR_CHECK_EQ ? LLVMIntEQ : LLVMIntSGE, a, b, "");
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
+    }
+    free(vals);
+    LLVMBuildRet(k->b, LLVMBuildSelect(k->b, bad, lw_i32(k, 2), lw_i32(k, 0), ""));
+}
+
+/* all[] (every symbol) in the entry block of the current function; the caller's
+ * pointer when there are none. */
+static LLVMValueRef all_syms(lw_t *k, LLVMValueRef syms) {
+    if (k->g->n_syms == 0) return syms;
+    return lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)k->g->n_syms), "all");
+}
+
 /* Byte size of every symbolic-sized buffer plus the static region. */
 static void build_workspace_size(lw_t *k) {
     char name[256];
-    snprintf(name, sizeof name, "%s_workspace_size", k->L->name);
+    snprintf(name, sizeof name, "%s_workspace_size_impl", k->L->name);
     LLVMTypeRef ft = LLVMFunctionType(k->i64, (LLVMTypeRef[]){k->ptr}, 1, 0);
-    LLVMValueRef fn = LLVMAddFunction(k->m, name, ft);
-    begin_function(k, fn);
-    k->a_syms = LLVMGetParam(fn, 0);
+    LLVMValueRef impl = LLVMAddFunction(k->m, name, ft);
+    LLVMSetLinkage(impl, LLVMInternalLinkage);
+    begin_function(k, impl);
+    k->a_syms = LLVMGetParam(impl, 0);
     start_code(k);
     LLVMValueRef total = lw_i64(k, k->g->ws_static);
     if (k->g->n_dyn_slots > 0) {
-        /* Symbols outside [1, 2^40] and totals past 2^62 (checked in double, which cannot
-         * wrap) give SIZE_MAX, which no allocation satisfies. */
+        /* Totals past 2^62 (checked in double, which cannot wrap) give SIZE_MAX, which no
+         * allocation satisfies; NAME_shapes has checked every dim. */
         LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
-        for (int s = 0; s < k->g->n_syms; s++) {
-            LLVMValueRef sv = sym_value(k, s);
-            bad = LLVMBuildOr(k->b, bad, LLVMBuildICmp(k->b, LLVMIntSLT, sv, lw_i64(k, 1), ""), "");
-            bad = LLVMBuildOr(k->b, bad, LLVMBuildICmp(k->b, LLVMIntSGT, sv, lw_i64(k, (int64_t)1 << 40), ""), "");
-        }
         LLVMValueRef dtot = LLVMConstReal(k->f64, (double)k->g->ws_static);
         for (int i = 0; i < k->g->n_values; i++) {
             const ir_value_t *v = k->g->values[i];
@@ -452,6 +578,38 @@ static void build_workspace_size(lw_t *k) {
         total = LLVMBuildSelect(k->b, bad, lw_i64(k, -1), total, "");
     }
     LLVMBuildRet(k->b, total);
+
+    /* size_t NAME_workspace_size(const int64_t *syms): SIZE_MAX when the symbols are bad */
+    snprintf(name, sizeof name, "%s_workspace_size", k->L->name);
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, ft);
+    begin_function(k, fn);
+    LLVMValueRef syms = LLVMGetParam(fn, 0);
+    LLVMValueRef all = all_syms(k, syms);
+    start_code(k);
+    if (k->g->n_syms > 0) {
+        LLVMBasicBlockRef okb = lw_block(k, "ok"), badb = lw_block(k, "bad");
+        LLVMBuildCondBr(k->b, LLVMBuildIsNull(k->b, syms, ""), badb, okb);
+        LLVMPositionBuilderAtEnd(k->b, okb);
+        LLVMTypeRef sft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
+        LLVMValueRef st = LLVMBuildCall2(k->b, sft, shapes_fn(k), (LLVMValueRef[]){syms, all}, 2, "");
+        LLVMBasicBlockRef good = lw_block(k, "good");
+        LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), ""), badb, good);
+        LLVMPositionBuilderAtEnd(k->b, badb);
+        LLVMBuildRet(k->b, lw_i64(k, -1));
+        LLVMPositionBuilderAtEnd(k->b, good);
+    }
+    LLVMBuildRet(k->b, LLVMBuildCall2(k->b, ft, impl, (LLVMValueRef[]){all}, 1, ""));
+}
+
+/* Loads element `elem` of graph input i (int32 or int64) as i64. */
+static LLVMValueRef input_elem(lw_t *k, int i, int64_t elem) {
+    const ir_value_t *v = k->g->inputs[i];
+    LLVMValueRef pp = LLVMBuildGEP2(k->b, k->ptr, k->a_in, (LLVMValueRef[]){lw_i64(k, i)}, 1, "");
+    LLVMValueRef base = LLVMBuildLoad2(k->b, k->ptr, pp, "");
+    LLVMTypeRef et = v->dtype == IR_I32 ? k->i32 : k->i64;
+    LLVMValueRef p = LLVMBuildGEP2(k->b, et, base, (LLVMValueRef[]){lw_i64(k, elem)}, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(k->b, et, p, "");
+    return v->dtype == IR_I32 ? LLVMBuildSExt(k->b, x, k->i64, "") : x;
 }
 
 static void build_run(lw_t *k) {
@@ -463,15 +621,17 @@ static void build_run(lw_t *k) {
     begin_function(k, fn);
     set_args5(k, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3),
               LLVMGetParam(fn, 4));
+    LLVMValueRef all = all_syms(k, k->a_syms);
     start_code(k);
     ir_graph_t *g = k->g;
     LLVMBasicBlockRef fail_arg = lw_block(k, "bad_arg"), fail_ws = lw_block(k, "bad_ws"),
                       fail_shape = lw_block(k, "bad_shape");
-    /* argument checks: pointers, symbols in [1, 2^40], workspace alignment */
+    /* argument checks: pointers, symbols (NAME_shapes), data symbols against their
+     * tensors, workspace alignment */
     LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
     if (g->n_inputs) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_in, ""), "");
     if (g->n_outputs) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_out, ""), "");
-    if (g->n_syms) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_syms, ""), "");
+    if (g->n_caller_syms) bad = LLVMBuildOr(k->b, bad, LLVMBuildIsNull(k->b, k->a_syms, ""), "");
     LLVMBasicBlockRef ok1 = lw_block(k, "ok1");
     LLVMBuildCondBr(k->b, bad, fail_arg, ok1);
     LLVMPositionBuilderAtEnd(k->b, ok1);
@@ -484,16 +644,28 @@ static void build_run(lw_t *k) {
         LLVMBuildCondBr(k->b, LLVMBuildIsNull(k->b, pv, ""), fail_arg, nx);
         LLVMPositionBuilderAtEnd(k->b, nx);
     }
-    LLVMValueRef badsym = LLVMConstInt(k->i1, 0, 0);
-    for (int s = 0; s < g->n_syms; s++) {
-        LLVMValueRef pp = LLVMBuildGEP2(k->b, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
-        LLVMValueRef sv = LLVMBuildLoad2(k->b, k->i64, pp, "");
-        badsym = LLVMBuildOr(k->b, badsym, LLVMBuildICmp(k->b, LLVMIntSLT, sv, lw_i64(k, 1), ""), "");
-        badsym = LLVMBuildOr(k->b, badsym, LLVMBuildICmp(k->b, LLVMIntSGT, sv, lw_i64(k, (int64_t)1 << 40), ""), "");
+    if (g->n_syms > 0) {
+        LLVMTypeRef sft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
+        LLVMValueRef st = LLVMBuildCall2(k->b, sft, shapes_fn(k), (LLVMValueRef[]){k->a_syms, all}, 2, "");
+        LLVMValueRef badsym = LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), "");
+        LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
+        LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
+        LLVMPositionBuilderAtEnd(k->b, ok2);
+        for (int s = 0; s < g->n_caller_syms; s++) {
+            const ir_sym_t *d = &g->symdefs[s];
+            if (d->kind != IR_SYM_DATA) continue;
+            int idx = -1;
+            for (int i = 0; i < g->n_inputs; i++)
+                if (g->inputs[i] == d->input) idx = i;
+            if (idx < 0) continue;
+            LLVMValueRef pp = LLVMBuildGEP2(k->b, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+            LLVMValueRef want = LLVMBuildLoad2(k->b, k->i64, pp, "");
+            LLVMValueRef ne = LLVMBuildICmp(k->b, LLVMIntNE, input_elem(k, idx, d->elem), want, "");
+            LLVMBasicBlockRef nx = lw_block(k, "okd");
+            LLVMBuildCondBr(k->b, ne, fail_shape, nx);
+            LLVMPositionBuilderAtEnd(k->b, nx);
+        }
     }
-    LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
-    LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
-    LLVMPositionBuilderAtEnd(k->b, ok2);
     if (g->ws_static > 0 || g->n_dyn_slots > 0) {
         LLVMValueRef wi = LLVMBuildPtrToInt(k->b, k->a_ws, k->i64, "");
         LLVMValueRef badws = LLVMBuildOr(k->b, LLVMBuildIsNull(k->b, k->a_ws, ""),
@@ -505,7 +677,7 @@ static void build_run(lw_t *k) {
     }
     for (int i = 0; i < k->n_wrappers; i++)
         LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i],
-                       (LLVMValueRef[]){k->a_ctx, k->a_syms, k->a_in, k->a_out, k->a_ws}, 5, "");
+                       (LLVMValueRef[]){k->a_ctx, all, k->a_in, k->a_out, k->a_ws}, 5, "");
     LLVMBuildRet(k->b, lw_i32(k, 0));
     LLVMPositionBuilderAtEnd(k->b, fail_arg);
     LLVMBuildRet(k->b, lw_i32(k, 1));
@@ -589,6 +761,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
         if (rc) refused++;
     }
     if (refused == 0) {
+        build_shapes(&k);
         build_workspace_size(&k);
         build_run(&k);
         build_bf16_helpers(&k);

@@ -253,6 +253,7 @@ static void test_descriptor_c_text(void **state) {
                "size_t tiny_workspace_size(const int64_t *s) { return (size_t)s[0] * 4; }\n"
                "int tiny_run(onnxc_ctx_t *c, const int64_t *s, const void *const *i, void *const *o, void *w)"
                " { (void)c; (void)s; (void)i; (void)o; (void)w; return 42; }\n"
+               "int tiny_shapes(const int64_t *s, int64_t *a) { a[0] = s[0]; return 0; }\n"
                "#include \"desc.c\"\n"
                "int main(void) {\n"
                "    const onnxc_model_desc_t *m = &tiny_desc;\n"
@@ -264,6 +265,9 @@ static void test_descriptor_c_text(void **state) {
                "    if (x->dims[0] != 1 || x->dim_sym[0] != 0 || x->dims[1] != 3 || x->dim_sym[1] != -1) return 4;\n"
                "    if (y->dtype != 7 || y->dims[0] != 2 || y->dim_sym[0] != 0 || y->dims[1] != 4) return 5;\n"
                "    if (m->workspace_size(s) != 20 || m->run(0, s, 0, 0, 0) != 42) return 6;\n"
+               "    int64_t all[1];\n"
+               "    if (tiny_shape_info.n_syms_all != 1 || tiny_shape_info.sym_input[0] != -1) return 7;\n"
+               "    if (tiny_shape_info.shapes(s, all) != 0 || all[0] != 5) return 8;\n"
                "    return 0;\n}\n");
     const char *cc = getenv("CC");
     assert_int_equal(run_cmd("%s -std=c11 -Wall -Werror -o '%s/prog' '%s/main.c' && '%s/prog'",
