@@ -129,6 +129,49 @@ static int need_ints(ir_graph_t *g, ir_node_t *n, int idx, const char *what, int
     return c;
 }
 
+/* An integer list input as dims: a constant, contents inference knows (computed from
+ * shapes: Shape -> Gather -> Concat), or an integer graph input whose elements become data
+ * symbols (the caller passes them; the run checks them). Returns the count, or -1. */
+static int get_dims(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
+    ir_value_t *v = n->in[idx];
+    if (v->dtype != IR_I64 && v->dtype != IR_I32)
+        return ir_error(g, n, "input '%s' must be int64, got %s", what, ir_dtype_name(v->dtype));
+    if (v->shape.rank > 1) return ir_error(g, n, "input '%s' must be 1-D, got rank %d", what, v->shape.rank);
+    if (v->data) {
+        int64_t c[MAXC];
+        int cnt = ir_const_ints(v, c, MAXC);
+        if (cnt < 0) return ir_error(g, n, "input '%s' has more than %d elements", what, MAXC);
+        for (int i = 0; i < cnt; i++) out[i] = ir_dim_const(c[i]);
+        return cnt;
+    }
+    if (v->sval) {
+        for (int i = 0; i < v->n_sval; i++) out[i] = v->sval[i];
+        return v->n_sval;
+    }
+    if (v->is_input && !v->producer && ir_shape_is_static(&v->shape)) {
+        int64_t cnt = ir_shape_numel(&v->shape);
+        if (cnt > IR_MAX_RANK * 2)
+            return ir_error(g, n, "input '%s' (graph input '%s') has %lld elements; a shape input may have at most %d",
+                            what, vname(v), (long long)cnt, IR_MAX_RANK * 2);
+        for (int64_t i = 0; i < cnt; i++)
+            if (ir_dim_data(g, v, i, &out[i])) return ir_error(g, n, "too many symbols");
+        return (int)cnt;
+    }
+    return ir_error(g, n, "input '%s' must be a constant, a graph input, or computed from tensor shapes; '%s' "
+                    "is computed from tensor values at run time (data-dependent shapes are not supported)",
+                    what, vname(v));
+}
+
+/* A scalar integer input as a dim (Range's start/limit/delta, TopK's k). */
+static int get_dim1(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
+    ir_dim_t d[MAXC];
+    int c = get_dims(g, n, idx, what, d);
+    if (c < 0) return -1;
+    if (c != 1) return ir_error(g, n, "input '%s' must hold one value, got %d", what, c);
+    *out = d[0];
+    return 0;
+}
+
 static int need_float(ir_graph_t *g, ir_node_t *n, const ir_value_t *v) {
     if (!ir_dtype_is_float(v->dtype))
         return ir_error(g, n, "input '%s' must be a floating-point tensor, got %s", vname(v), ir_dtype_name(v->dtype));
@@ -166,59 +209,6 @@ static int norm_axes(ir_graph_t *g, ir_node_t *n, const int64_t *ax, int cnt, in
     return 0;
 }
 
-/* A product of dims as coef * (multiset of symbols): lets Reshape divide c*S0*S1 by S1. */
-typedef struct mono {
-    int64_t c;
-    int ns;
-    int32_t s[IR_MAX_RANK];
-} mono_t;
-
-static int mono_mul(mono_t *m, ir_dim_t d) {
-    if (__builtin_mul_overflow(m->c, d.v, &m->c)) return -1;
-    if (d.sym >= 0 && d.v != 0) {
-        if (m->ns >= IR_MAX_RANK) return -1;
-        m->s[m->ns++] = d.sym;
-    }
-    return 0;
-}
-
-static int mono_of(const ir_shape_t *s, int from, int to, mono_t *m) {
-    m->c = 1;
-    m->ns = 0;
-    for (int i = from; i < to; i++)
-        if (mono_mul(m, s->dims[i])) return -1;
-    if (m->c == 0) m->ns = 0;
-    return 0;
-}
-
-static int mono_dim(const mono_t *m, ir_dim_t *d) {
-    if (m->c == 0 || m->ns == 0) { *d = ir_dim_const(m->c); return 0; }
-    if (m->ns > 1) return -1;
-    d->v = m->c;
-    d->sym = m->s[0];
-    return 0;
-}
-
-/* a / b as a dim; -1 when it is not exact or not representable. */
-static int mono_div(const mono_t *a, const mono_t *b, ir_dim_t *d) {
-    if (b->c == 0 || a->c % b->c) return -1;
-    mono_t q = *a;
-    q.c = a->c / b->c;
-    if (q.c == 0) { *d = ir_dim_const(0); return 0; }
-    for (int i = 0; i < b->ns; i++) {
-        int j = 0;
-        while (j < q.ns && q.s[j] != b->s[i]) j++;
-        if (j == q.ns) return -1;
-        q.s[j] = q.s[--q.ns];
-    }
-    return mono_dim(&q, d);
-}
-
-static bool mono_eq(const mono_t *a, const mono_t *b) {
-    ir_dim_t d;
-    if (a->c != b->c) return false;
-    return a->c == 0 || (mono_div(a, b, &d) == 0 && dim_is(d, 1));
-}
 
 /* ---------------------------------------------------------------- elementwise */
 /* One input, same shape; dtypes are checked by the row's type letters, and an op whose
@@ -640,62 +630,106 @@ static int inf_layer_norm(ir_graph_t *g, ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- data movement */
+/* Product of dims [from, to) of s. */
+static int dims_prod(ir_graph_t *g, const ir_shape_t *s, int from, int to, ir_dim_t *out) {
+    ir_dim_t p = ir_dim_const(1);
+    for (int i = from; i < to; i++)
+        if (ir_dim_mul(g, p, s->dims[i], &p)) return -1;
+    *out = p;
+    return 0;
+}
+
 static int inf_flatten(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
     int64_t a = ir_attr_int(n, "axis", 1);
     if (a < -(int64_t)s->rank || a > s->rank)
         return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(s));
     int ax = (int)(a < 0 ? a + s->rank : a);
-    mono_t lo, hi;
     ir_shape_t o = {.rank = 2};
-    if (mono_of(s, 0, ax, &lo) || mono_of(s, ax, s->rank, &hi) || mono_dim(&lo, &o.dims[0]) || mono_dim(&hi, &o.dims[1]))
-        return ir_error(g, n, "unsupported symbolic shape: flattening %s at axis %d", SHP(s), ax);
+    if (dims_prod(g, s, 0, ax, &o.dims[0]) || dims_prod(g, s, ax, s->rank, &o.dims[1]))
+        return ir_error(g, n, "flattening %s at axis %d: the size is too large or too complex", SHP(s), ax);
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
 }
 
 static int inf_reshape(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
-    int64_t sh[MAXC];
-    int cnt = need_ints(g, n, 1, "shape", sh);
+    ir_dim_t sh[MAXC];
+    int cnt = get_dims(g, n, 1, "shape", sh);
     if (cnt < 0) return -1;
     if (cnt > IR_MAX_RANK) return ir_error(g, n, "target rank %d exceeds %d", cnt, IR_MAX_RANK);
     bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
     ir_shape_t o = {.rank = cnt};
+    ir_dim_t total;
+    if (dims_prod(g, s, 0, s->rank, &total)) return ir_error(g, n, "input %s is too large", SHP(s));
+    /* Each entry resolved for 0 (copy the input's dim unless allowzero); -1 entries marked. */
     int neg = -1;
-    mono_t known = {.c = 1};
+    bool maybe_neg[IR_MAX_RANK] = {0}, any_maybe = false;
     for (int i = 0; i < cnt; i++) {
-        if (sh[i] == -1) {
-            if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
-            neg = i;
+        ir_dim_t d = sh[i];
+        if (ir_dim_is_const(d)) {
+            if (d.v == -1) {
+                if (neg >= 0) return ir_error(g, n, "shape has more than one -1");
+                neg = i;
+                continue;
+            }
+            if (d.v < -1) return ir_error(g, n, "shape value %lld is invalid", (long long)d.v);
+            if (d.v == 0 && !allowzero) {
+                if (i >= s->rank)
+                    return ir_error(g, n, "shape[%d] = 0 copies a dim that input %s does not have", i, SHP(s));
+                d = s->dims[i];
+            }
+            o.dims[i] = d;
             continue;
         }
-        if (sh[i] < -1) return ir_error(g, n, "shape value %lld is invalid", (long long)sh[i]);
-        if (sh[i] == 0 && !allowzero) {
-            if (i >= s->rank)
-                return ir_error(g, n, "shape[%d] = 0 copies a dim that input %s does not have", i, SHP(s));
-            o.dims[i] = s->dims[i];
-        } else {
-            o.dims[i] = ir_dim_const(sh[i]);
+        /* a run-time value: 0 copies the input's dim, -1 is inferred, else itself */
+        int64_t lo = ir_dim_lower_bound(g, d);
+        if (!allowzero && (lo == INT64_MIN || lo < 1)) {
+            if (i < s->rank) {
+                if (ir_dim_select(g, d, ir_dim_const(0), s->dims[i], d, &d)) goto complex;
+            } else if (ir_shape_check_add(g, IR_CHECK_GE, d, ir_dim_const(-1), n->name)) {
+                goto complex;
+            }
         }
-        if (mono_mul(&known, o.dims[i])) return ir_error(g, n, "unsupported symbolic shape: target shape overflows");
+        maybe_neg[i] = ir_dim_lower_bound(g, d) < 0;
+        any_maybe |= maybe_neg[i];
+        o.dims[i] = d;
     }
-    if (allowzero && neg >= 0 && known.c == 0)
-        return ir_error(g, n, "shape has both 0 and -1 with allowzero");
-    mono_t total;
-    if (mono_of(s, 0, s->rank, &total)) return ir_error(g, n, "unsupported symbolic shape: input %s", SHP(s));
-    if (known.c == 0) known.ns = 0;
+    if (neg >= 0 && any_maybe) return ir_error(g, n, "shape has a -1 and run-time values that may also be -1");
     if (neg >= 0) {
-        if (known.c == 0)
+        ir_dim_t known = ir_dim_const(1);
+        for (int i = 0; i < cnt; i++)
+            if (i != neg && ir_dim_mul(g, known, o.dims[i], &known)) goto complex;
+        if (ir_dim_is_const(known) && known.v == 0) {
+            if (allowzero) return ir_error(g, n, "shape has both 0 and -1 with allowzero");
             return ir_error(g, n, "cannot infer the -1 dim of a reshape to a shape with a zero dim");
-        if (mono_div(&total, &known, &o.dims[neg]))
-            return ir_error(g, n, "cannot reshape %s: the known dims of the target do not divide its size%s", SHP(s),
-                            total.ns || known.ns ? " (unsupported symbolic shape)" : "");
-    } else if (!mono_eq(&total, &known)) {
-        return ir_error(g, n, "cannot reshape %s to %s: element counts differ", SHP(s), SHP(&o));
+        }
+        if (ir_dim_div_exact(g, total, known, &o.dims[neg])) {
+            if (ir_dim_is_const(total) && ir_dim_is_const(known))
+                return ir_error(g, n, "cannot reshape %s: the known dims of the target do not divide its size", SHP(s));
+            if (ir_dim_floordiv(g, total, known, &o.dims[neg])) goto complex;
+        }
+    } else if (any_maybe) {
+        /* at most one entry is -1 at run time: it becomes total / product of the others */
+        ir_dim_t p = ir_dim_const(1);
+        for (int i = 0; i < cnt; i++) {
+            ir_dim_t f = o.dims[i];
+            if (maybe_neg[i] && ir_dim_select(g, f, ir_dim_const(-1), ir_dim_const(1), f, &f)) goto complex;
+            if (ir_dim_mul(g, p, f, &p)) goto complex;
+        }
+        ir_dim_t q;
+        if (ir_dim_floordiv(g, total, p, &q)) goto complex;
+        for (int i = 0; i < cnt; i++)
+            if (maybe_neg[i] && ir_dim_select(g, o.dims[i], ir_dim_const(-1), q, o.dims[i], &o.dims[i])) goto complex;
     }
+    ir_dim_t prod;
+    if (dims_prod(g, &o, 0, cnt, &prod)) goto complex;
+    if (ir_shape_check_add(g, IR_CHECK_EQ, prod, total, n->name))
+        return ir_error(g, n, "cannot reshape %s to %s: element counts differ", SHP(s), SHP(&o));
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
+complex:
+    return ir_error(g, n, "reshaping %s: the target's size expression is too large or too complex", SHP(s));
 }
 
 static int inf_transpose(ir_graph_t *g, ir_node_t *n) {
@@ -910,38 +944,62 @@ static int inf_unsqueeze(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
-/* A constant shape input (Expand, ConstantOfShape) as an ir_shape_t. */
+/* A shape input (Expand, ConstantOfShape) as an ir_shape_t: constants, dims computed from
+ * shapes, or data symbols of a graph input; each must be >= 0 (checked when it runs). */
 static int shape_input(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_shape_t *o) {
-    int64_t v[MAXC];
-    int c = need_ints(g, n, idx, what, v);
+    ir_dim_t v[MAXC];
+    int c = get_dims(g, n, idx, what, v);
     if (c < 0) return -1;
     if (c > IR_MAX_RANK) return ir_error(g, n, "input '%s' has rank %d, more than %d", what, c, IR_MAX_RANK);
     o->rank = c;
     for (int i = 0; i < c; i++) {
-        if (v[i] < 0) return ir_error(g, n, "input '%s' has a negative dim %lld", what, (long long)v[i]);
-        o->dims[i] = ir_dim_const(v[i]);
+        if (ir_dim_is_const(v[i]) && v[i].v < 0)
+            return ir_error(g, n, "input '%s' has a negative dim %lld", what, (long long)v[i].v);
+        o->dims[i] = v[i];
     }
     return 0;
 }
 
 static int inf_expand(ir_graph_t *g, ir_node_t *n) {
     ir_shape_t t, o;
-    if (shape_input(g, n, 1, "shape", &t) || bcast(g, n, &n->in[0]->shape, &t, &o)) return -1;
+    const ir_shape_t *x = &n->in[0]->shape;
+    if (shape_input(g, n, 1, "shape", &t)) return -1;
+    int r = x->rank > t.rank ? x->rank : t.rank;
+    o.rank = r;
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - x->rank), ib = i - (r - t.rank);
+        ir_dim_t da = ia >= 0 ? x->dims[ia] : ir_dim_const(1);
+        ir_dim_t db = ib >= 0 ? t.dims[ib] : ir_dim_const(1);
+        if (ir_dim_eq(da, db) || dim_is(db, 1)) {
+            o.dims[i] = da;
+        } else if (dim_is(da, 1)) {
+            o.dims[i] = db;
+        } else if (ir_dim_is_const(da) && ir_dim_is_const(db)) {
+            return ir_error(g, n, "shapes %s and %s cannot be broadcast together", SHP(x), SHP(&t));
+        } else {
+            /* the input's dim stays (the kernel does not broadcast it): the target's must be
+             * 1 or the same, checked when the model runs */
+            ir_dim_t eff;
+            if (ir_dim_select(g, db, ir_dim_const(1), da, db, &eff) ||
+                ir_shape_check_add(g, IR_CHECK_EQ, eff, da, n->name))
+                return ir_error(g, n, "shapes %s and %s cannot be broadcast together", SHP(x), SHP(&t));
+            o.dims[i] = da;
+        }
+    }
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
 }
 
 static int inf_tile(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
-    int64_t rep[MAXC];
-    int c = need_ints(g, n, 1, "repeats", rep);
+    ir_dim_t rep[MAXC];
+    int c = get_dims(g, n, 1, "repeats", rep);
     if (c < 0) return -1;
     if (c != s->rank) return ir_error(g, n, "repeats has %d values for input %s", c, SHP(s));
     ir_shape_t o = *s;
     for (int i = 0; i < c; i++) {
-        if (rep[i] < 0) return ir_error(g, n, "repeat %lld is negative", (long long)rep[i]);
-        if (ir_dim_mul(g, s->dims[i], ir_dim_const(rep[i]), &o.dims[i]))
-            return ir_error(g, n, "tiling %s overflows", SHP(s));
+        if (ir_dim_is_const(rep[i]) && rep[i].v < 0) return ir_error(g, n, "repeat %lld is negative", (long long)rep[i].v);
+        if (ir_dim_mul(g, s->dims[i], rep[i], &o.dims[i])) return ir_error(g, n, "tiling %s overflows", SHP(s));
     }
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
@@ -1043,12 +1101,35 @@ static int inf_range(ir_graph_t *g, ir_node_t *n) {
     int64_t iv[3];
     ir_dtype_t dt = n->in[0]->dtype;
     if (need_numeric(g, n, n->in[0])) return -1;
+    bool all_const = true;
     for (int i = 0; i < 3; i++) {
         ir_value_t *x = n->in[i];
         if (i && same_dtype(g, n, n->in[0], x)) return -1;
-        if (!x->data)
-            return ir_error(g, n, "input '%s' must be a constant (data-dependent shapes are not supported); "
-                            "'%s' is computed at run time", nm[i], vname(x));
+        if (x->shape.rank > 1 || (ir_shape_is_static(&x->shape) && ir_shape_numel(&x->shape) != 1))
+            return ir_error(g, n, "input '%s' must be a scalar", nm[i]);
+        all_const &= x->data != NULL;
+    }
+    if (!all_const) {
+        /* integer ranges whose bounds are graph inputs or computed from shapes */
+        if (dt != IR_I64 && dt != IR_I32)
+            return ir_error(g, n, "inputs must be constants for a %s range (a float range's length computed at "
+                            "run time is not supported)", ir_dtype_name(dt));
+        ir_dim_t d[3], diff, q, len;
+        for (int i = 0; i < 3; i++)
+            if (get_dim1(g, n, i, nm[i], &d[i])) return -1;
+        if (ir_dim_is_const(d[2]) && d[2].v == 0) return ir_error(g, n, "delta is 0");
+        /* max(ceil((limit - start) / delta), 0); a zero delta fails the run */
+        if (ir_dim_sub(g, d[1], d[0], &diff) || ir_dim_ceildiv(g, diff, d[2], &q) ||
+            ir_dim_max(g, q, ir_dim_const(0), &len))
+            return ir_error(g, n, "the range's length expression is too complex");
+        ir_shape_t o = {.rank = 1};
+        o.dims[0] = len;
+        set_out(n, 0, dt, &o);
+        /* the kernel reads start and delta from the tensors themselves */
+        return 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        ir_value_t *x = n->in[i];
         if (ir_const_scalar(x, &v[i])) return ir_error(g, n, "input '%s' must be a scalar", nm[i]);
         if (ir_const_ints(x, &iv[i], 1) != 1) iv[i] = 0;
     }
@@ -1091,7 +1172,7 @@ static int check_dims(ir_graph_t *g, ir_node_t *n, const ir_value_t *v, const ch
     if (s->rank < 0) return ir_error(g, n, "%s '%s' has an unknown shape", role, vname(v));
     if (s->rank > IR_MAX_RANK) return ir_error(g, n, "%s '%s' has rank %d, more than %d", role, vname(v), s->rank, IR_MAX_RANK);
     for (int i = 0; i < s->rank; i++)
-        if (s->dims[i].v < 0 || (s->dims[i].sym >= 0 && s->dims[i].sym >= g->n_syms))
+        if ((s->dims[i].sym < 0 && s->dims[i].v < 0) || (s->dims[i].sym >= 0 && s->dims[i].sym >= g->n_syms))
             return ir_error(g, n, "%s '%s' has an invalid dim %d in %s", role, vname(v), i, SHP(s));
     int64_t ne = ir_shape_numel(s), bytes;
     if (ir_shape_is_static(s) &&
@@ -1235,6 +1316,149 @@ static const char *type_word(char c) {
     }
 }
 
+/* ---------------------------------------------------------------- symbolic contents
+ * Small integer tensors computed from shapes keep their elements as dims (value->sval), so
+ * that Shape -> Gather/Slice -> Concat -> Reshape, the way exporters write dynamic batch
+ * and sequence dims, gives a Reshape with symbolic dims rather than a refusal. The
+ * kernels still compute the tensors; only inference reads sval. */
+static bool small_int(const ir_value_t *v) {
+    return v && (v->dtype == IR_I64 || v->dtype == IR_I32) && v->shape.rank >= 0 && v->shape.rank <= 1 &&
+           ir_shape_is_static(&v->shape) && ir_shape_numel(&v->shape) <= MAXC;
+}
+
+/* The elements of a small integer tensor as dims: its constant data, its known contents,
+ * or (a graph input) data symbols. Count, or -1 when unknown. */
+static int elems_of(ir_graph_t *g, ir_value_t *v, ir_dim_t *out) {
+    if (!small_int(v)) return -1;
+    if (v->data) {
+        int64_t c[MAXC];
+        int cnt = ir_const_ints(v, c, MAXC);
+        for (int i = 0; i < cnt; i++) out[i] = ir_dim_const(c[i]);
+        return cnt;
+    }
+    if (v->sval) {
+        memcpy(out, v->sval, sizeof(ir_dim_t) * (size_t)v->n_sval);
+        return v->n_sval;
+    }
+    if (v->is_input && !v->producer) {
+        int64_t cnt = ir_shape_numel(&v->shape);
+        if (cnt > IR_MAX_RANK * 2) return -1;
+        for (int64_t i = 0; i < cnt; i++)
+            if (ir_dim_data(g, v, i, &out[i])) return -1;
+        return (int)cnt;
+    }
+    return -1;
+}
+
+static void set_sval(ir_graph_t *g, ir_value_t *v, const ir_dim_t *d, int cnt) {
+    if (!small_int(v) || cnt != ir_shape_numel(&v->shape)) return;
+    ir_dim_t *a = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(cnt ? cnt : 1));
+    if (!a) return;
+    memcpy(a, d, sizeof(ir_dim_t) * (size_t)cnt);
+    v->sval = a;
+    v->n_sval = cnt;
+}
+
+static int binop_dim(ir_graph_t *g, ir_op_t op, ir_dim_t a, ir_dim_t b, ir_dim_t *o) {
+    switch (op) {
+    case IR_OP_ADD: return ir_dim_add(g, a, b, o);
+    case IR_OP_SUB: return ir_dim_sub(g, a, b, o);
+    case IR_OP_MUL: return ir_dim_mul(g, a, b, o);
+    case IR_OP_MAX: return ir_dim_max(g, a, b, o);
+    case IR_OP_MIN: return ir_dim_min(g, a, b, o);
+    case IR_OP_DIV:
+        /* integer Div truncates: floor only where both are known non-negative */
+        if (ir_dim_is_const(b) && b.v == 0) return -1;
+        if (ir_dim_is_const(a) && ir_dim_is_const(b)) {
+            if (a.v == INT64_MIN && b.v == -1) return -1;
+            *o = ir_dim_const(a.v / b.v);
+            return 0;
+        }
+        if (ir_dim_lower_bound(g, a) >= 0 && ir_dim_lower_bound(g, b) >= 1) return ir_dim_floordiv(g, a, b, o);
+        return -1;
+    default: return -1;
+    }
+}
+
+static void prop_sval(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *out = n->n_out > 0 ? n->out[0] : NULL;
+    if (!small_int(out) || out->data) return;
+    ir_dim_t a[MAXC], b[MAXC], o[MAXC];
+    int na, nb, no = 0;
+    switch (n->op) {
+    case IR_OP_SHAPE: {
+        const ir_shape_t *s = &n->in[0]->shape;
+        int64_t r = s->rank, st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
+        if (st < 0) st += r;
+        if (en < 0) en += r;
+        st = clamp64(st, 0, r);
+        en = clamp64(en, 0, r);
+        for (int64_t i = st; i < en; i++) o[no++] = s->dims[i];
+        break;
+    }
+    case IR_OP_SIZE:
+        if (dims_prod(g, &n->in[0]->shape, 0, n->in[0]->shape.rank, &o[0])) return;
+        no = 1;
+        break;
+    case IR_OP_GATHER: {
+        int64_t idx[MAXC];
+        if ((na = elems_of(g, n->in[0], a)) < 0 || n->in[0]->shape.rank != 1) return;
+        int ni = ir_const_ints(n->in[1], idx, MAXC);
+        if (ni < 0) return;
+        for (int i = 0; i < ni; i++) {
+            int64_t k = idx[i] < 0 ? idx[i] + na : idx[i];
+            if (k < 0 || k >= na) return;
+            o[no++] = a[k];
+        }
+        break;
+    }
+    case IR_OP_SLICE: {
+        int64_t st, en, sp = 1, ax = 0;
+        if ((na = elems_of(g, n->in[0], a)) < 0 || n->in[0]->shape.rank != 1) return;
+        if (ir_const_ints(n->in[1], &st, 1) != 1 || ir_const_ints(n->in[2], &en, 1) != 1) return;
+        if (n->n_in > 3 && n->in[3] && (ir_const_ints(n->in[3], &ax, 1) != 1 || (ax != 0 && ax != -1))) return;
+        if (n->n_in > 4 && n->in[4] && ir_const_ints(n->in[4], &sp, 1) != 1) return;
+        if (sp == 0) return;
+        int64_t first, len = ir_slice_range(na, st, en, sp, &first);
+        for (int64_t i = 0; i < len; i++) o[no++] = a[first + i * sp];
+        break;
+    }
+    case IR_OP_CONCAT:
+        for (int i = 0; i < n->n_in; i++) {
+            if (!n->in[i] || (na = elems_of(g, n->in[i], a)) < 0 || no + na > MAXC) return;
+            memcpy(o + no, a, sizeof(ir_dim_t) * (size_t)na);
+            no += na;
+        }
+        break;
+    case IR_OP_UNSQUEEZE: case IR_OP_SQUEEZE: case IR_OP_RESHAPE: case IR_OP_IDENTITY: case IR_OP_FLATTEN:
+    case IR_OP_CAST:
+        if ((no = elems_of(g, n->in[0], o)) < 0) return;
+        break;
+    case IR_OP_NEG:
+        if ((na = elems_of(g, n->in[0], a)) < 0) return;
+        for (int i = 0; i < na; i++)
+            if (ir_dim_sub(g, ir_dim_const(0), a[i], &o[no++])) return;
+        break;
+    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_MAX: case IR_OP_MIN:
+        if (n->n_in != 2 || (na = elems_of(g, n->in[0], a)) < 0 || (nb = elems_of(g, n->in[1], b)) < 0) return;
+        if (na != nb && na != 1 && nb != 1) return;
+        no = na > nb ? na : nb;
+        for (int i = 0; i < no; i++)
+            if (binop_dim(g, n->op, a[na == 1 ? 0 : i], b[nb == 1 ? 0 : i], &o[i])) return;
+        break;
+    case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_SUM:
+        if ((na = elems_of(g, n->in[0], a)) < 0 || (n->n_in > 1 && n->in[1] && !n->in[1]->data)) return;
+        o[0] = ir_dim_const(n->op == IR_OP_REDUCE_PROD ? 1 : 0);
+        for (int i = 0; i < na; i++)
+            if ((n->op == IR_OP_REDUCE_PROD ? ir_dim_mul : ir_dim_add)(g, o[0], a[i], &o[0])) return;
+        no = 1;
+        break;
+    default:
+        return;
+    }
+    set_sval(g, out, o, no);
+}
+
 typedef int (*infer_fn)(ir_graph_t *, ir_node_t *);
 /* Declares each row's function; rules defined above keep their internal linkage, rules in
  * other files (declared in infer_util.h) are external. */
@@ -1275,5 +1499,6 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     if (rc) return rc;
     for (int i = 0; i < n->n_out; i++)
         if (n->out[i] && check_dims(g, n, n->out[i], "output")) return -1;
+    prop_sval(g, n);
     return 0;
 }

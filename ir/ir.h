@@ -96,6 +96,11 @@ typedef struct ir_value {
     bool is_input;              /* graph input fed by the caller */
     bool is_output;             /* graph output */
     int n_uses;                 /* consumers (incl. epilogue operands); recomputed by ir_graph_recount */
+    /* The contents of a small integer tensor (rank <= 1) as dims, when inference knows them:
+     * Shape's result and what is computed from it (Gather, Slice, Concat, arithmetic...),
+     * so that a Reshape or Expand target computed from shapes gives symbolic dims. */
+    const ir_dim_t *sval;
+    int n_sval;
     /* filled by the memory planner */
     ir_storage_t storage;
     int index;                  /* input/output position */
@@ -184,6 +189,10 @@ typedef struct ir_node {
     int n_post;
     ir_postop_t *post;          /* fused epilogue, applied in order */
     bool dead;                  /* removed by a pass; skipped everywhere, compacted by ir_graph_compact */
+    /* Run-time dims the node's kernel needs besides its tensors' shapes (a Slice's first
+     * index, a Pad's leading pad), set by inference; symbols they use are kept. */
+    ir_dim_t *params;
+    int n_params;
     struct ir_sched *sched;     /* filled by pass_schedule (ir/sched.h); NULL before */
 } ir_node_t;
 

@@ -92,8 +92,10 @@ static void dim_text(const ir_graph_t *g, ir_dim_t d, int min_prec, char *buf, s
         sbprintf(buf, n, k, "%lld", (long long)d.v);
     else if (d.v == 1)
         sbprintf(buf, n, k, "%s", g->syms[d.sym]);
-    else if (d.v == -1 && prec(g, (ir_dim_t){1, d.sym}) >= 2)
+    else if (d.v == -1 && prec(g, (ir_dim_t){1, d.sym}) >= 9)
         sbprintf(buf, n, k, "-%s", g->syms[d.sym]);
+    else if (d.v == -1)
+        sbprintf(buf, n, k, "-(%s)", g->syms[d.sym]);
     else {
         sbprintf(buf, n, k, "%lld*", (long long)d.v);
         dim_text(g, (ir_dim_t){1, d.sym}, 3, buf, n, k);
@@ -149,7 +151,7 @@ static void def_text(const ir_graph_t *g, const ir_sym_t *s, char *buf, size_t n
     case IR_SYM_SELECT:
         sbprintf(buf, n, &k, "(");
         dim_text(g, s->a, 1, buf, n, &k);
-        sbprintf(buf, n, &k, " == ");
+        sbprintf(buf, n, &k, s->elem ? " < " : " == ");
         dim_text(g, s->b, 1, buf, n, &k);
         sbprintf(buf, n, &k, " ? ");
         dim_text(g, s->c, 1, buf, n, &k);
@@ -163,10 +165,11 @@ static void def_text(const ir_graph_t *g, const ir_sym_t *s, char *buf, size_t n
 }
 
 /* The interned symbol of a derived definition; -1 on failure. */
-static int intern(ir_graph_t *g, ir_sym_kind_t kind, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d) {
+static int intern_cmp(ir_graph_t *g, ir_sym_kind_t kind, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d, int64_t cmp) {
     ir_sym_t s;
     memset(&s, 0, sizeof s);
     s.kind = kind;
+    s.elem = cmp;
     s.a = a;
     s.b = b;
     s.c = c;
@@ -176,6 +179,10 @@ static int intern(ir_graph_t *g, ir_sym_kind_t kind, ir_dim_t a, ir_dim_t b, ir_
     char name[256];
     def_text(g, &s, name, sizeof name);
     return sym_append(g, &s, name);
+}
+
+static int intern(ir_graph_t *g, ir_sym_kind_t kind, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d) {
+    return intern_cmp(g, kind, a, b, c, d, 0);
 }
 
 int ir_dim_data(ir_graph_t *g, const ir_value_t *v, int64_t elem, ir_dim_t *out) {
@@ -357,9 +364,37 @@ static int canon(ir_graph_t *g, ir_dim_t d, ir_dim_t *out) {
 /* ---------------------------------------------------------------- bounds */
 static int64_t atom_lo(const ir_graph_t *g, int s, int depth);
 
+/* Atoms of y (a multiset) all among x's. */
+static bool term_contains(const term_t *x, const term_t *y) {
+    bool used[PD] = {0};
+    for (int j = 0; j < y->n; j++) {
+        int k = 0;
+        while (k < x->n && (used[k] || x->a[k] != y->a[j])) k++;
+        if (k == x->n) return false;
+        used[k] = true;
+    }
+    return true;
+}
+
 static int64_t dim_lo(const ir_graph_t *g, ir_dim_t d, int depth) {
     poly_t p;
     if (depth > 32 || expand(g, d, &p, 0)) return INT64_MIN;
+    /* A negative term is covered by a positive one that contains its atoms when every
+     * atom is >= 1 (N*H - N = N*(H - 1) >= 0). */
+    for (int i = 0; i < p.n; i++) {
+        term_t *t = &p.t[i];
+        if (t->c >= 0 || t->n == 0) continue;
+        for (int j = 0; j < p.n && t->c < 0; j++) {
+            term_t *u = &p.t[j];
+            if (u->c <= 0 || !term_contains(u, t)) continue;
+            bool ge1 = true;
+            for (int k = 0; k < u->n && ge1; k++) ge1 = atom_lo(g, u->a[k], depth + 1) >= 1;
+            if (!ge1) continue;
+            int64_t m = u->c < -t->c ? u->c : -t->c;
+            u->c -= m;
+            t->c += m;
+        }
+    }
     int64_t lo = 0;
     for (int i = 0; i < p.n; i++) {
         const term_t *t = &p.t[i];
@@ -367,6 +402,7 @@ static int64_t dim_lo(const ir_graph_t *g, ir_dim_t d, int depth) {
             if (__builtin_add_overflow(lo, t->c, &lo)) return INT64_MIN;
             continue;
         }
+        if (t->c == 0) continue;
         if (t->c < 0) return INT64_MIN;
         int64_t m = t->c;
         for (int j = 0; j < t->n; j++) {
@@ -510,8 +546,13 @@ int ir_dim_floordiv(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
 }
 
 int ir_dim_ceildiv(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out) {
-    /* ceil(a / b) = -floor(-a / b) */
     ir_dim_t na, q;
+    if (b.sym < 0 && b.v > 0) {
+        /* ceil(a / b) = floor((a + b - 1) / b) */
+        if (ir_dim_add(g, a, ir_dim_const(b.v - 1), &na)) return -1;
+        return ir_dim_floordiv(g, na, b, out);
+    }
+    /* ceil(a / b) = -floor(-a / b) */
     if (ir_dim_sub(g, ir_dim_const(0), a, &na) || ir_dim_floordiv(g, na, b, &q)) return -1;
     return ir_dim_sub(g, ir_dim_const(0), q, out);
 }
@@ -561,7 +602,7 @@ static int minmax(ir_graph_t *g, ir_sym_kind_t kind, ir_dim_t a, ir_dim_t b, ir_
         *out = kind == IR_SYM_MIN ? a : b;
         return 0;
     }
-    if (dim_less(b, a)) {
+    if (a.sym < 0 || (b.sym >= 0 && dim_less(b, a))) {   /* canonical order, a constant last */
         ir_dim_t t = a;
         a = b;
         b = t;
@@ -592,12 +633,40 @@ int ir_dim_select(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d,
         *out = d;
         return 0;
     }
-    if (dim_less(b, a)) {
+    if (a.sym < 0 || (b.sym >= 0 && dim_less(b, a))) {   /* canonical order, a constant last */
         ir_dim_t t = a;
         a = b;
         b = t;
     }
     int s = intern(g, IR_SYM_SELECT, a, b, c, d);
+    if (s < 0) return -1;
+    *out = (ir_dim_t){1, s};
+    return 0;
+}
+
+int ir_dim_select_lt(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d, ir_dim_t *out) {
+    if (dim_same(c, d)) {
+        *out = c;
+        return 0;
+    }
+    ir_dim_t diff;   /* b - a: a < b when it is >= 1 */
+    if (ir_dim_sub(g, b, a, &diff)) return -1;
+    if (diff.sym < 0) {
+        *out = diff.v >= 1 ? c : d;
+        return 0;
+    }
+    int64_t lo = ir_dim_lower_bound(g, diff);
+    if (lo != INT64_MIN && lo >= 1) {
+        *out = c;
+        return 0;
+    }
+    ir_dim_t ndiff = {-diff.v, diff.sym};   /* a - b >= 0: not a < b */
+    int64_t lo2 = ir_dim_lower_bound(g, ndiff);
+    if (lo2 != INT64_MIN && lo2 >= 0) {
+        *out = d;
+        return 0;
+    }
+    int s = intern_cmp(g, IR_SYM_SELECT, a, b, c, d, 1);
     if (s < 0) return -1;
     *out = (ir_dim_t){1, s};
     return 0;
@@ -657,7 +726,7 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
             break;
         case IR_SYM_MIN: r = a < b ? a : b; break;
         case IR_SYM_MAX: r = a > b ? a : b; break;
-        case IR_SYM_SELECT: r = a == b ? c : d; break;
+        case IR_SYM_SELECT: r = (s->elem ? a < b : a == b) ? c : d; break;
         default: return -1;
         }
         vals[i] = r;
@@ -711,6 +780,10 @@ int ir_graph_order_syms(ir_graph_t *g) {
         mark(g, g->checks[i].a, used);
         mark(g, g->checks[i].b, used);
     }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node_t *nd = g->nodes[i];
+        for (int j = 0; !nd->dead && j < nd->n_params; j++) mark(g, nd->params[j], used);
+    }
     int k = 0;
     for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < n; i++) {
@@ -747,6 +820,19 @@ int ir_graph_order_syms(ir_graph_t *g) {
         remap(&g->checks[i].a, to);
         remap(&g->checks[i].b, to);
     }
+    for (int i = 0; i < g->n_nodes; i++) {
+        ir_node_t *nd = g->nodes[i];
+        for (int j = 0; j < nd->n_params; j++) {
+            if (nd->params[j].sym >= 0 && to[nd->params[j].sym] < 0) nd->params[j] = ir_dim_const(0);
+            remap(&nd->params[j], to);
+        }
+        /* symbolic contents are inference's business; after ordering nobody reads them */
+    }
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i]) {
+            g->values[i]->sval = NULL;
+            g->values[i]->n_sval = 0;
+        }
     memcpy(g->syms, names, sizeof(char *) * (size_t)k);
     memcpy(g->symdefs, defs, sizeof(ir_sym_t) * (size_t)k);
     g->n_syms = k;

@@ -35,7 +35,7 @@ typedef enum ir_sym_kind {
     IR_SYM_MOD,       /* a - b * floor(a / b), b != 0 */
     IR_SYM_MIN,
     IR_SYM_MAX,
-    IR_SYM_SELECT,    /* a == b ? c : d */
+    IR_SYM_SELECT,    /* a == b ? c : d  (elem 0), a < b ? c : d  (elem 1) */
 } ir_sym_kind_t;
 
 typedef struct ir_sym {
@@ -73,6 +73,8 @@ int ir_dim_min(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);
 int ir_dim_max(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);
 /* a == b ? c : d */
 int ir_dim_select(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d, ir_dim_t *out);
+/* a < b ? c : d */
+int ir_dim_select_lt(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t d, ir_dim_t *out);
 /* Exact quotient a / b when the polynomial division proves it (every term of a divisible
  * by the single-term b): 0, or -1 when it is not provably exact. */
 int ir_dim_div_exact(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);

@@ -619,7 +619,7 @@ int main(int argc, char **argv) {
         errorf("workspace of %zu bytes is too large for the given symbol sizes", ws_size);
         goto cleanup;
     }
-    if (d->n_syms && d->workspace_size) {
+    if (d->n_syms && d->workspace_size && !(si && si->shapes)) {
         /* A workspace smaller than at the smallest sizes means its arithmetic wrapped. */
         int64_t ones[MAX_SYMS];
         for (int32_t s = 0; s < d->n_syms; s++) ones[s] = 1;

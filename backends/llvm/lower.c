@@ -505,7 +505,7 @@ static void build_shapes(lw_t *k) {
             case IR_SYM_MAX: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, ""); break;
             case IR_SYM_SELECT: {
                 LLVMValueRef c = sym_dim(k, vals, d->c, &bad), e = sym_dim(k, vals, d->d, &bad);
-                v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, a, b, ""), c, e, "");
+                v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, d->elem ? LLVMIntSLT : LLVMIntEQ, a, b, ""), c, e, "");
                 break;
             }
             default: v = lw_i64(k, 0); bad = LLVMConstInt(k->i1, 1, 0); break;

@@ -239,13 +239,8 @@ def graph_input_names(model_path):
     return [vi.name for vi in m.graph.input if vi.name not in inits]
 
 
-RUNTIME_PARAM = re.compile(r"'([^']+)' is computed at run time")
-
-
-def compile_prog(args, model, prog, dsdir, names, bound):
+def compile_prog(args, model, prog):
     cmd = [args.onnxc, model, "--emit=exe", "-o", prog] + args.onnxc_arg
-    for b in bound:
-        cmd += ["--bind", f"{b}={os.path.join(dsdir, f'input_{names.index(b)}.pb')}"]
     run_proc(cmd, args.compile_timeout, "compile")
     if not os.path.isfile(prog):
         raise CaseError("compile: exit 0 but no program written")
@@ -254,11 +249,8 @@ def compile_prog(args, model, prog, dsdir, names, bound):
 def run_case(name, case_dir, args):
     """Returns ('PASS'|'FAIL'|'SKIP', reason).
 
-    Many node cases feed shape parameters (Reshape's shape, Resize's scales, reduction
-    axes, ...) as graph inputs. onnxc compiles static shapes, so when the compiler says
-    such an input is "computed at run time", the case is compiled again per data set with
-    that input bound to the data set's value (`onnxc --bind NAME=FILE`), and the program
-    takes the remaining inputs. The PASS line then names the bound inputs."""
+    Each case is compiled once, as written (no --bind: a shape parameter that is a graph
+    input is a run-time input of the program), and run on every data set."""
     model = os.path.join(case_dir, "model.onnx")
     if os.path.exists(os.path.join(case_dir, "SKIP")):
         return "SKIP", first_line(open(os.path.join(case_dir, "SKIP")).read())
@@ -271,26 +263,14 @@ def run_case(name, case_dir, args):
         if not sets:
             raise CaseError("case has no test_data_set_*")
         prog = os.path.join(tmp, "prog")
-        bound = []
-        while True:
-            try:
-                compile_prog(args, model, prog, os.path.join(case_dir, sets[0]), names, bound)
-                break
-            except CaseError as e:
-                m = RUNTIME_PARAM.search(str(e))
-                if not m or m.group(1) not in names or m.group(1) in bound or len(bound) >= 8:
-                    raise
-                bound.append(m.group(1))
+        compile_prog(args, model, prog)
         for k, ds in enumerate(sets):
             dsdir = os.path.join(case_dir, ds)
-            if bound and k > 0:
-                compile_prog(args, model, prog, dsdir, names, bound)
             n_in = len([f for f in os.listdir(dsdir) if re.fullmatch(r"input_\d+\.pb", f)])
             n_out = len([f for f in os.listdir(dsdir) if re.fullmatch(r"output_\d+\.pb", f)])
             outdir = os.path.join(tmp, "out_" + ds)
             os.makedirs(outdir)
-            cmd = [prog] + [os.path.join(dsdir, f"input_{j}.pb") for j in range(n_in)
-                            if j >= len(names) or names[j] not in bound]
+            cmd = [prog] + [os.path.join(dsdir, f"input_{j}.pb") for j in range(n_in)]
             run_proc(cmd + ["-o", outdir], args.run_timeout, f"run {ds}")
             for j in range(n_out):
                 gp = os.path.join(outdir, f"output_{j}.pb")
@@ -305,7 +285,7 @@ def run_case(name, case_dir, args):
                     compare(j, got, want, args.rtol, args.atol)
                 except CaseError as e:
                     raise CaseError(f"{ds}: {e}") from None
-        return "PASS", ("bound at compile time: " + ", ".join(bound)) if bound else ""
+        return "PASS", ""
     except Skip as e:
         return "SKIP", str(e)
     except CaseError as e:
@@ -437,9 +417,8 @@ def main():
             names = set(passed) | (set(read_list(args.expect)) if same else set())
             with open(args.list_out, "w") as f:
                 f.writelines(n + "\n" for n in sorted(names))
-    n_bound = sum(1 for n in passed if results[n][1].startswith("bound at compile time"))
-    print(f"conformance: {time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs; "
-          f"{n_bound} of the passes bound shape-parameter inputs with --bind")
+    print(f"conformance: {time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs "
+          f"(each compiled as written, no --bind)")
     summary = f"{len(passed)} passed, {n_fail} failed"
     if n_skip:
         summary += f", {n_skip} skipped"

@@ -331,7 +331,10 @@ static void test_flatten_reshape(void **st) {
     expect(n->out[0], IR_F32, SHAPE(C(6), C(4)));
     n = mk(IR_OP_FLATTEN, "fl2", 1, 1, f32(SHAPE(SY(1, B), SY(1, T), C(4))));
     a_int(n, "axis", 2);
-    err(n, "unsupported symbolic shape");
+    ok(n);
+    ir_dim_t bt;
+    assert_int_equal(ir_dim_mul(G, SY(1, B), SY(1, T), &bt), 0);
+    expect(n->out[0], IR_F32, SHAPE(bt, C(4)));
 
     n = mk(IR_OP_RESHAPE, "rs", 1, 2, f32(SHAPE(C(2), C(3), C(4))), ci64(I64S(0, -1)));
     ok(n);
@@ -352,16 +355,37 @@ static void test_flatten_reshape(void **st) {
     n = mk(IR_OP_RESHAPE, "rs_flat", 1, 2, f32(SHAPE(C(6), SY(1, B))), ci64(I64S(-1)));
     ok(n);
     expect(n->out[0], IR_F32, SHAPE(SY(6, B)));
+    /* [B, T, 4] -> [-1, 4] is [B*T, 4], and back with [B, T, 4] from a Shape */
     n = mk(IR_OP_RESHAPE, "rs_bt", 1, 2, f32(SHAPE(SY(1, B), SY(1, T), C(4))), ci64(I64S(-1, 4)));
-    err(n, "unsupported symbolic shape");
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(bt, C(4)));
+    ir_node_t *sh = mk(IR_OP_SHAPE, "sh", 1, 1, f32(SHAPE(SY(1, B), SY(1, T), C(4))));
+    ok(sh);
+    ir_node_t *un = mk(IR_OP_RESHAPE, "rs_back", 1, 2, n->out[0], sh->out[0]);
+    ok(un);
+    expect(un->out[0], IR_F32, SHAPE(SY(1, B), SY(1, T), C(4)));
+    assert_int_equal(G->n_checks, 0);   /* B*T*4 == B*T*4 is proved, not checked at run time */
     n = mk(IR_OP_RESHAPE, "rs_cnt", 1, 2, f32(SHAPE(C(2), C(3))), ci64(I64S(7)));
     err(n, "cannot reshape [2,3] to [7]: element counts differ");
     n = mk(IR_OP_RESHAPE, "rs_div", 1, 2, f32(SHAPE(C(2), C(3))), ci64(I64S(4, -1)));
     err(n, "do not divide");
     n = mk(IR_OP_RESHAPE, "rs_2neg", 1, 2, f32(SHAPE(C(2), C(3))), ci64(I64S(-1, -1)));
     err(n, "more than one -1");
+    /* a shape that is a graph input: its elements become data symbols, 0 copies, and the
+     * element count is checked when the model runs */
     n = mk(IR_OP_RESHAPE, "rs_dyn", 1, 2, f32(SHAPE(C(2), C(3))), in(IR_I64, SHAPE(C(2))));
-    err(n, "node 'rs_dyn' (Reshape): input 'shape' must be a constant (data-dependent shapes are not supported)");
+    ok(n);
+    assert_int_equal(n->out[0]->shape.rank, 2);
+    assert_true(n->out[0]->shape.dims[0].sym >= 0 && G->symdefs[n->out[0]->shape.dims[0].sym].kind == IR_SYM_SELECT);
+    assert_true(G->n_checks >= 1);
+    /* a shape computed from tensor values is still refused, naming the input */
+    ir_node_t *comp = mk(IR_OP_ABS, "abs", 1, 1, in(IR_F32, SHAPE(C(2))));
+    ok(comp);
+    ir_node_t *ci = mk(IR_OP_CAST, "ci", 1, 1, comp->out[0]);
+    a_int(ci, "to", IR_I64);
+    ok(ci);
+    n = mk(IR_OP_RESHAPE, "rs_data", 1, 2, f32(SHAPE(C(2), C(3))), ci->out[0]);
+    err(n, "node 'rs_data' (Reshape): input 'shape' must be a constant, a graph input, or computed from tensor shapes");
     n = mk(IR_OP_RESHAPE, "rs_az", 1, 2, f32(SHAPE(C(0), C(3))), ci64(I64S(3, 0)));
     a_int(n, "allowzero", 1);
     ok(n);
@@ -559,8 +583,28 @@ static void test_shape_constants(void **st) {
     n = mk(IR_OP_RANGE, "range_e", 1, 3, cscalar(IR_I64, &b), cscalar(IR_I64, &a), cscalar(IR_I64, &c));
     ok(n);
     expect(n->out[0], IR_I64, SHAPE(C(0)));
-    n = mk(IR_OP_RANGE, "range_d", 1, 3, cscalar(IR_I64, &a), in(IR_I64, SCALAR), cscalar(IR_I64, &c));
-    err(n, "input 'limit' must be a constant");
+    /* limit is a graph input: length max(ceil(limit / 3), 0), printed as max((limit + 2) // 3, 0) */
+    ir_value_t *lim = in(IR_I64, SCALAR);
+    n = mk(IR_OP_RANGE, "range_d", 1, 3, cscalar(IR_I64, &a), lim, cscalar(IR_I64, &c));
+    ok(n);
+    char buf[128];
+    ir_dim_str(G, n->out[0]->shape.dims[0], buf, sizeof buf);
+    char want[128];
+    snprintf(want, sizeof want, "max((%s + 2) // 3, 0)", lim->name);
+    assert_string_equal(buf, want);
+    float ff = 2.0f;
+    n = mk(IR_OP_RANGE, "range_df", 1, 3, cscalar(IR_F32, &ff), in(IR_F32, SCALAR), cscalar(IR_F32, &ff));
+    err(n, "inputs must be constants for a float32 range");
+    /* Shape -> Gather -> Unsqueeze -> Concat gives a symbolic ConstantOfShape */
+    ir_node_t *gi = mk(IR_OP_GATHER, "g0", 1, 2, mk(IR_OP_SHAPE, "sh0", 1, 1, x)->out[0], ci64(I64S(0)));
+    ok(gi->in[0]->producer);
+    ok(gi);
+    ir_node_t *cc = mk(IR_OP_CONCAT, "cat", 1, 2, gi->out[0], ci64(I64S(5)));
+    a_int(cc, "axis", 0);
+    ok(cc);
+    n = mk(IR_OP_CONSTANT_OF_SHAPE, "cos_sym", 1, 1, cc->out[0]);
+    ok(n);
+    expect(n->out[0], IR_F32, SHAPE(SY(1, B), C(5)));
 
     n = mk(IR_OP_CONSTANT, "k", 1, 0);
     ir_attr_t *at = ir_node_add_attr(G, n, "value_ints", IR_ATTR_INTS);
