@@ -568,12 +568,77 @@ static int inf_softmax(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+/* Reduce* with axes known only at run time (a graph input): one flag per input axis,
+ * f_i = 1 when some axis normalises to i, kept in the node's params for the kernel; each
+ * output dim is an expression over the flags. */
+static int reduce_runtime_axes(ir_graph_t *g, ir_node_t *n, const ir_dim_t *ad, int cnt) {
+    ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    if (cnt > r) return ir_error(g, n, "%d axes given for rank %d", cnt, r);
+    ir_dim_t f[IR_MAX_RANK];
+    for (int i = 0; i < r; i++) f[i] = ir_dim_const(0);
+    for (int j = 0; j < cnt; j++) {
+        ir_dim_t nj, t;
+        if (ir_dim_add(g, ad[j], ir_dim_const(r), &t) || ir_dim_select_lt(g, ad[j], ir_dim_const(0), t, ad[j], &nj) ||
+            ir_shape_check_add(g, IR_CHECK_GE, ad[j], ir_dim_const(-r), n->name) ||
+            ir_shape_check_add(g, IR_CHECK_GE, ir_dim_const(r - 1), ad[j], n->name))
+            goto complex;
+        for (int i = 0; i < r; i++)
+            if (ir_dim_select(g, nj, ir_dim_const(i), ir_dim_const(1), f[i], &f[i])) goto complex;
+    }
+    bool keep = ir_attr_int(n, "keepdims", 1) != 0;
+    ir_shape_t o = {.rank = keep ? r : r - cnt};
+    if (keep) {
+        for (int i = 0; i < r; i++)
+            if (ir_dim_select(g, f[i], ir_dim_const(1), ir_dim_const(1), x->shape.dims[i], &o.dims[i])) goto complex;
+    } else {
+        /* input axis i (not reduced) lands at i - (reduced axes before it) */
+        ir_dim_t pos = ir_dim_const(0);
+        for (int k2 = 0; k2 < o.rank; k2++) o.dims[k2] = ir_dim_const(0);
+        for (int i = 0; i < r; i++) {
+            for (int k2 = 0; k2 < o.rank; k2++) {
+                ir_dim_t here, t;
+                if (ir_dim_select(g, pos, ir_dim_const(k2), x->shape.dims[i], ir_dim_const(0), &here) ||
+                    ir_dim_select(g, f[i], ir_dim_const(0), here, ir_dim_const(0), &t) ||
+                    ir_dim_add(g, o.dims[k2], t, &o.dims[k2]))
+                    goto complex;
+            }
+            ir_dim_t one_minus;
+            if (ir_dim_sub(g, ir_dim_const(1), f[i], &one_minus) || ir_dim_add(g, pos, one_minus, &pos)) goto complex;
+        }
+        /* the axes must be distinct for the rank to be r - cnt */
+        ir_dim_t nred = ir_dim_const(0);
+        for (int i = 0; i < r; i++)
+            if (ir_dim_add(g, nred, f[i], &nred)) goto complex;
+        if (ir_shape_check_add(g, IR_CHECK_EQ, nred, ir_dim_const(cnt), n->name)) goto complex;
+    }
+    n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)r);
+    if (!n->params) return ir_error(g, n, "out of memory");
+    memcpy(n->params, f, sizeof(ir_dim_t) * (size_t)r);
+    n->n_params = r;
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+complex:
+    return ir_error(g, n, "the output shape for run-time axes is too complex");
+}
+
 static int inf_reduce(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
     /* dtypes by the row's type letters: opset 20 allows bool for ReduceMax/ReduceMin */
     int64_t ax[MAXC];
     int cnt = 0;
-    if (n->n_in > 1 && n->in[1]) {
+    n->params = NULL;
+    n->n_params = 0;
+    if (n->n_in > 1 && n->in[1] && !n->in[1]->data) {
+        ir_dim_t ad[MAXC];
+        if ((cnt = get_dims(g, n, 1, "axes", ad)) < 0) return -1;
+        bool all_const = true;
+        for (int i = 0; i < cnt; i++) {
+            all_const &= ir_dim_is_const(ad[i]);
+            ax[i] = ad[i].v;
+        }
+        if (!all_const) return reduce_runtime_axes(g, n, ad, cnt);
+    } else if (n->n_in > 1 && n->in[1]) {
         if ((cnt = need_ints(g, n, 1, "axes", ax)) < 0) return -1;
     } else {
         /* Older encodings the frontend may have left as an attribute. */
@@ -585,13 +650,21 @@ static int inf_reduce(ir_graph_t *g, ir_node_t *n) {
     int r = x->shape.rank, axes[IR_MAX_RANK];
     if (cnt > r) return ir_error(g, n, "%d axes given for rank %d", cnt, r);
     if (norm_axes(g, n, ax, cnt, r, axes)) return -1;
-    if (cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0)) {
+    bool noop = cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0);
+    bool red[IR_MAX_RANK] = {0};
+    for (int i = 0; i < r; i++) red[i] = cnt == 0 && !noop;
+    for (int i = 0; i < cnt; i++) red[axes[i]] = true;
+    if (n->n_in > 1 && n->in[1] && !n->in[1]->data && r > 0) {
+        /* axes known now but not a constant tensor: the kernel takes them as flags */
+        n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)r);
+        if (!n->params) return ir_error(g, n, "out of memory");
+        for (int i = 0; i < r; i++) n->params[i] = ir_dim_const(red[i]);
+        n->n_params = r;
+    }
+    if (noop) {
         set_out(n, 0, x->dtype, &x->shape);
         return 0;
     }
-    bool red[IR_MAX_RANK] = {0};
-    for (int i = 0; i < r; i++) red[i] = cnt == 0;
-    for (int i = 0; i < cnt; i++) red[axes[i]] = true;
     bool keep = ir_attr_int(n, "keepdims", 1) != 0;
     ir_shape_t o = {.rank = 0};
     for (int i = 0; i < r; i++) {
@@ -832,13 +905,26 @@ int64_t ir_slice_range(int64_t dim, int64_t start, int64_t end, int64_t step, in
     return start > end ? (start - end - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
 }
 
+/* One index of a slice normalised against dim D (s < 0 counts from the end), then clamped
+ * to [lo, D + hi_off]. Beyond +-2^40 a constant means "past the end". */
+static int slice_index(ir_graph_t *g, ir_dim_t D, ir_dim_t x, int64_t lo, int64_t hi_off, ir_dim_t *out) {
+    ir_dim_t hi, t;
+    if (ir_dim_add(g, D, ir_dim_const(hi_off), &hi)) return -1;
+    if (ir_dim_is_const(x) && x.v >= IR_DIM_MAX) { *out = hi; return 0; }
+    if (ir_dim_is_const(x) && x.v <= -IR_DIM_MAX) { *out = ir_dim_const(lo); return 0; }
+    if (ir_dim_add(g, x, D, &t) || ir_dim_select_lt(g, x, ir_dim_const(0), t, x, &t)) return -1;
+    if (ir_dim_max(g, t, ir_dim_const(lo), &t) || ir_dim_min(g, t, hi, out)) return -1;
+    return 0;
+}
+
 static int inf_slice(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
     int r = x->shape.rank;
-    int64_t st[MAXC], en[MAXC], ax[MAXC] = {0}, sp[MAXC];
-    int cs = need_ints(g, n, 1, "starts", st);
+    int64_t ax[MAXC] = {0}, sp[MAXC];
+    ir_dim_t st[MAXC], en[MAXC];
+    int cs = get_dims(g, n, 1, "starts", st);
     if (cs < 0) return -1;
-    int ce = need_ints(g, n, 2, "ends", en);
+    int ce = get_dims(g, n, 2, "ends", en);
     if (ce < 0) return -1;
     if (cs != ce) return ir_error(g, n, "starts has %d values but ends has %d", cs, ce);
     if (n->n_in > 3 && n->in[3]) {
@@ -860,17 +946,40 @@ static int inf_slice(ir_graph_t *g, ir_node_t *n) {
     if (cs > r) return ir_error(g, n, "%d axes given for input %s", cs, SHP(&x->shape));
     if (norm_axes(g, n, ax, cs, r, axes)) return -1;
     ir_shape_t o = x->shape;
+    ir_dim_t first[IR_MAX_RANK];
+    bool dyn = false;
+    for (int d = 0; d < r; d++) first[d] = ir_dim_const(0);
     for (int i = 0; i < cs; i++) {
-        int64_t s = st[i], e = en[i], step = sp[i];
+        int64_t step = sp[i];
         ir_dim_t dd = x->shape.dims[axes[i]];
         if (step == 0) return ir_error(g, n, "step on axis %d is 0", axes[i]);
-        if (!ir_dim_is_const(dd)) {
-            /* Only the whole axis is expressible without knowing its size. */
-            if (step == 1 && s == 0 && e >= INT32_MAX) continue;
-            return ir_error(g, n, "unsupported symbolic shape: slicing symbolic axis %d of %s", axes[i], SHP(&x->shape));
+        if (ir_dim_is_const(dd) && ir_dim_is_const(st[i]) && ir_dim_is_const(en[i])) {
+            int64_t f;
+            o.dims[axes[i]] = ir_dim_const(ir_slice_range(dd.v, st[i].v, en[i].v, step, &f));
+            first[axes[i]] = ir_dim_const(f);
+            continue;
         }
-        int64_t first;
-        o.dims[axes[i]] = ir_dim_const(ir_slice_range(dd.v, s, e, step, &first));
+        /* step > 0: [s', e') with both clamped to [0, D]; step < 0: (e', s'] within [-1, D-1] */
+        ir_dim_t s1, e1, span, len;
+        int64_t lo = step > 0 ? 0 : -1, hoff = step > 0 ? 0 : -1;
+        if (slice_index(g, dd, st[i], lo, hoff, &s1) || slice_index(g, dd, en[i], lo, hoff, &e1) ||
+            (step > 0 ? ir_dim_sub(g, e1, s1, &span) : ir_dim_sub(g, s1, e1, &span)) ||
+            ir_dim_ceildiv(g, span, ir_dim_const(step > 0 ? step : -step), &len) ||
+            ir_dim_max(g, len, ir_dim_const(0), &o.dims[axes[i]]))
+            return ir_error(g, n, "slicing axis %d of %s: the bounds' expressions are too complex", axes[i],
+                            SHP(&x->shape));
+        first[axes[i]] = s1;
+        dyn = true;
+    }
+    if (dyn) {
+        /* the kernel reads its first indices as run-time values */
+        n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(r ? r : 1));
+        if (!n->params) return ir_error(g, n, "out of memory");
+        memcpy(n->params, first, sizeof(ir_dim_t) * (size_t)r);
+        n->n_params = r;
+    } else {
+        n->params = NULL;
+        n->n_params = 0;
     }
     set_out(n, 0, x->dtype, &o);
     return 0;
@@ -1009,8 +1118,9 @@ static int inf_pad(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
     const ir_shape_t *s = &x->shape;
     int r = s->rank, axes[IR_MAX_RANK];
-    int64_t pads[MAXC], ax[MAXC];
-    int c = need_ints(g, n, 1, "pads", pads);
+    int64_t ax[MAXC];
+    ir_dim_t pads[MAXC];
+    int c = get_dims(g, n, 1, "pads", pads);
     if (c < 0) return -1;
     int na = r;
     if (n->n_in > 3 && n->in[3]) {
@@ -1032,20 +1142,49 @@ static int inf_pad(ir_graph_t *g, ir_node_t *n) {
     if (!refl && strcmp(mode, "constant") && strcmp(mode, "edge") && strcmp(mode, "wrap"))
         return ir_error(g, n, "unknown mode '%s'", mode);
     ir_shape_t o = *s;
+    ir_dim_t lead[IR_MAX_RANK];
+    bool dyn = false;
+    for (int i = 0; i < r; i++) lead[i] = ir_dim_const(0);
     for (int i = 0; i < na; i++) {
         int a = axes[i];
-        int64_t pb = pads[i], pe = pads[na + i];
-        ir_dim_t d = s->dims[a];
-        if (pb == 0 && pe == 0) continue;
-        if (!ir_dim_is_const(d))
-            return ir_error(g, n, "unsupported symbolic shape: padding symbolic axis %d of %s", a, SHP(s));
-        int64_t v;
-        if (__builtin_add_overflow(d.v, pb, &v) || __builtin_add_overflow(v, pe, &v) || v < 0)
-            return ir_error(g, n, "pads %lld,%lld on axis %d of %s give an invalid size", (long long)pb, (long long)pe, a, SHP(s));
-        if (strcmp(mode, "constant") && (d.v == 0 || (refl && (pb >= d.v || pe >= d.v))))
-            return ir_error(g, n, "pads %lld,%lld are too large for %s mode on axis %d of %s", (long long)pb,
-                            (long long)pe, mode, a, SHP(s));
-        o.dims[a] = ir_dim_const(v);
+        ir_dim_t pb = pads[i], pe = pads[na + i], d = s->dims[a];
+        lead[a] = pb;
+        if (dim_is(pb, 0) && dim_is(pe, 0)) continue;
+        if (ir_dim_is_const(d) && ir_dim_is_const(pb) && ir_dim_is_const(pe)) {
+            int64_t v;
+            if (__builtin_add_overflow(d.v, pb.v, &v) || __builtin_add_overflow(v, pe.v, &v) || v < 0)
+                return ir_error(g, n, "pads %lld,%lld on axis %d of %s give an invalid size", (long long)pb.v,
+                                (long long)pe.v, a, SHP(s));
+            if (strcmp(mode, "constant") && (d.v == 0 || (refl && (pb.v >= d.v || pe.v >= d.v))))
+                return ir_error(g, n, "pads %lld,%lld are too large for %s mode on axis %d of %s", (long long)pb.v,
+                                (long long)pe.v, mode, a, SHP(s));
+            o.dims[a] = ir_dim_const(v);
+            continue;
+        }
+        /* run-time dims or pads: the size is an expression; the kernel reads the leading
+         * pad from params; negative pads (crops) and reflect past the edge fail the run */
+        if (!ir_dim_is_const(pb) || !ir_dim_is_const(pe)) dyn = true;
+        if (ir_dim_add(g, d, pb, &o.dims[a]) || ir_dim_add(g, o.dims[a], pe, &o.dims[a]) ||
+            ir_shape_check_add(g, IR_CHECK_GE, pb, ir_dim_const(0), n->name) ||
+            ir_shape_check_add(g, IR_CHECK_GE, pe, ir_dim_const(0), n->name))
+            return ir_error(g, n, "pads on axis %d of %s give an invalid size", a, SHP(s));
+        if (strcmp(mode, "constant")) {
+            ir_dim_t dm1;
+            if (ir_dim_sub(g, d, ir_dim_const(refl ? 1 : 0), &dm1) ||
+                ir_shape_check_add(g, IR_CHECK_GE, dm1, pb, n->name) ||
+                ir_shape_check_add(g, IR_CHECK_GE, dm1, pe, n->name) ||
+                ir_shape_check_add(g, IR_CHECK_GE, d, ir_dim_const(1), n->name))
+                return ir_error(g, n, "pads are too large for %s mode on axis %d of %s", mode, a, SHP(s));
+        }
+    }
+    if (dyn) {
+        n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(r ? r : 1));
+        if (!n->params) return ir_error(g, n, "out of memory");
+        memcpy(n->params, lead, sizeof(ir_dim_t) * (size_t)r);
+        n->n_params = r;
+    } else {
+        n->params = NULL;
+        n->n_params = 0;
     }
     set_out(n, 0, x->dtype, &o);
     return 0;
@@ -1202,7 +1341,26 @@ static int inf_cumsum(ir_graph_t *g, ir_node_t *n) {
     int64_t ax;
     int a;
     if (need_numeric(g, n, n->in[0])) return -1;
-    if (need_ints(g, n, 1, "axis", &ax) != 1) return ir_error(g, n, "axis must be a constant scalar");
+    n->params = NULL;
+    n->n_params = 0;
+    if (!n->in[1]->data) {
+        /* an axis fed at run time: the kernel picks it; it must be in [-r, r) */
+        ir_dim_t d, t;
+        int r = n->in[0]->shape.rank;
+        if (get_dim1(g, n, 1, "axis", &d)) return -1;
+        {
+            n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t));
+            if (!n->params || ir_dim_add(g, d, ir_dim_const(r), &t) ||
+                ir_dim_select_lt(g, d, ir_dim_const(0), t, d, &n->params[0]) ||
+                ir_shape_check_add(g, IR_CHECK_GE, d, ir_dim_const(-r), n->name) ||
+                ir_shape_check_add(g, IR_CHECK_GE, ir_dim_const(r - 1), d, n->name))
+                return ir_error(g, n, "the run-time axis is too complex");
+            n->n_params = 1;
+            return inf_keep(g, n);
+        }
+    } else if (need_ints(g, n, 1, "axis", &ax) != 1) {
+        return ir_error(g, n, "axis must be a constant scalar");
+    }
     if (ir_norm_axis(ax, n->in[0]->shape.rank, &a)) return ir_error(g, n, "axis %lld out of range", (long long)ax);
     return inf_keep(g, n);
 }

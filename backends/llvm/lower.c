@@ -102,6 +102,13 @@ static LLVMValueRef sym_value(lw_t *k, int s) {
 
 LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d) { return lw_shape_dim(k, &v->shape, d); }
 
+LLVMValueRef lw_dim_value(lw_t *k, ir_dim_t dim) {
+    if (dim.sym < 0) return lw_i64(k, dim.v);
+    LLVMValueRef s = sym_value(k, dim.sym);
+    if (dim.v == 1) return s;
+    return LLVMBuildNSWMul(k->b, s, lw_i64(k, dim.v), "");
+}
+
 LLVMValueRef lw_shape_dim(lw_t *k, const ir_shape_t *shape, int d) {
     ir_dim_t dim = shape->dims[d];
     if (dim.sym < 0) return lw_i64(k, dim.v);

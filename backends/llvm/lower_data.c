@@ -54,8 +54,11 @@ static LLVMValueRef elem_slice(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     const ir_value_t *in = n->in[0];
     LLVMValueRef st[IR_MAX_RANK], ii[IR_MAX_RANK];
     lw_strides(k, in, st);
-    for (int d = 0; d < in->shape.rank; d++)
-        ii[d] = LLVMBuildNSWAdd(k->b, lw_i64(k, s->start[d]), LLVMBuildNSWMul(k->b, idx[d], lw_i64(k, s->step[d]), ""), "");
+    for (int d = 0; d < in->shape.rank; d++) {
+        /* a first index known only at run time comes from the node's params */
+        LLVMValueRef first = n->n_params == in->shape.rank ? lw_dim_value(k, n->params[d]) : lw_i64(k, s->start[d]);
+        ii[d] = LLVMBuildNSWAdd(k->b, first, LLVMBuildNSWMul(k->b, idx[d], lw_i64(k, s->step[d]), ""), "");
+    }
     return lw_load(k, in, lw_dot(k, ii, st, in->shape.rank));
 }
 
@@ -64,6 +67,21 @@ int lw_lower_slice(lw_t *k, const ir_node_t *n) {
     int r = in->shape.rank;
     int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
     int ns = const_ints(n->in[1], starts, IR_MAX_RANK), ne = const_ints(n->in[2], ends, IR_MAX_RANK);
+    if (n->n_params == r) {
+        /* run-time bounds: inference put the first indices in params; steps are constant */
+        slice_t s;
+        for (int d = 0; d < r; d++) { s.start[d] = 0; s.step[d] = 1; }
+        int cnt = n->in[1]->shape.rank == 1 ? (int)n->in[1]->shape.dims[0].v : 1;
+        int na = n->n_in > 3 && n->in[3] ? const_ints(n->in[3], axes, IR_MAX_RANK) : -2;
+        int nst = n->n_in > 4 && n->in[4] ? const_ints(n->in[4], steps, IR_MAX_RANK) : -2;
+        if (na == -1 || nst == -1) return lw_error(k, "axes/steps must be constant");
+        for (int i = 0; i < cnt && i < IR_MAX_RANK; i++) {
+            int ax = na >= 0 ? norm_axis(axes[i], r) : i;
+            if (ax < 0 || ax >= r) return lw_error(k, "slice axis out of range");
+            s.step[ax] = nst >= 0 ? steps[i] : 1;
+        }
+        return lw_emit_map(k, n, n->out[0], elem_slice, &s);
+    }
     if (ns < 0 || ne != ns) return lw_error(k, "starts/ends must be constant and of equal length");
     int na = n->n_in > 3 && n->in[3] ? const_ints(n->in[3], axes, IR_MAX_RANK) : -2;
     int nst = n->n_in > 4 && n->in[4] ? const_ints(n->in[4], steps, IR_MAX_RANK) : -2;
@@ -77,8 +95,12 @@ int lw_lower_slice(lw_t *k, const ir_node_t *n) {
         if (step == 0) return lw_error(k, "slice step is 0");
         ir_dim_t dim = in->shape.dims[ax];
         if (dim.sym >= 0) {
-            if (starts[i] == 0 && step == 1) continue; /* [0:...] of a symbolic dim: start 0 */
-            return lw_error(k, "slicing a symbolic dimension is not supported");
+            /* inference proved the first index constant (else params hold it) */
+            if (step == 1 && starts[i] >= 0) {
+                s.start[ax] = starts[i];
+                continue;
+            }
+            return lw_error(k, "internal error: a symbolic slice without run-time bounds");
         }
         int64_t first;
         ir_slice_range(dim.v, starts[i], ends[i], step, &first);
@@ -121,7 +143,8 @@ static LLVMValueRef elem_pad(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     LLVMValueRef outside = LLVMConstInt(k->i1, 0, 0);
     for (int d = 0; d < r; d++) {
         LLVMValueRef D = lw_dim(k, in, d);
-        LLVMValueRef i = LLVMBuildSub(k->b, idx[d], lw_i64(k, p->pb[d]), "");
+        LLVMValueRef pb = n->n_params == r ? lw_dim_value(k, n->params[d]) : lw_i64(k, p->pb[d]);
+        LLVMValueRef i = LLVMBuildSub(k->b, idx[d], pb, "");
         LLVMValueRef lo = LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, 0), "");
         LLVMValueRef hi = LLVMBuildICmp(k->b, LLVMIntSGE, i, D, "");
         LLVMValueRef last = LLVMBuildSub(k->b, D, lw_i64(k, 1), "");
@@ -157,6 +180,11 @@ int lw_lower_pad(lw_t *k, const ir_node_t *n) {
     int r = in->shape.rank;
     int64_t pads[2 * IR_MAX_RANK], axes[IR_MAX_RANK];
     int np = const_ints(n->in[1], pads, 2 * IR_MAX_RANK);
+    if (np < 0 && n->n_params == r) {
+        /* run-time pads: the leading ones come from params (elem_pad) */
+        np = 2 * (n->n_in > 3 && n->in[3] && n->in[3]->shape.rank == 1 ? (int)n->in[3]->shape.dims[0].v : r);
+        memset(pads, 0, sizeof pads);
+    }
     if (np < 0) return lw_error(k, "pads must be constant");
     int na = n->n_in > 3 && n->in[3] ? const_ints(n->in[3], axes, IR_MAX_RANK) : -2;
     if (na == -1) return lw_error(k, "axes must be constant");
@@ -200,6 +228,10 @@ static void copy_block(lw_t *k, const ir_value_t *src, const ir_value_t *dst, in
 /* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. */
 static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const int64_t *kk = ud;
+    /* k from a tensor computed or fed at run time: read it */
+    LLVMValueRef kv = lw_i64(k, *kk);
+    if (n->n_in > 1 && n->in[1] && !n->in[1]->data)
+        kv = LLVMBuildIntCast2(k->b, lw_load(k, n->in[1], lw_i64(k, 0)), k->i64, 1, "");
     const ir_value_t *x = n->in[0];
     int r = x->shape.rank;
     LLVMValueRef st[IR_MAX_RANK];
@@ -207,7 +239,7 @@ static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     LLVMValueRef v = lw_load(k, x, lw_dot(k, idx, st, r));
     LLVMValueRef diff = LLVMBuildSub(k->b, idx[r - 1], idx[r - 2], "");
     bool upper = ir_attr_int(n, "upper", 1) != 0;
-    LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, lw_i64(k, *kk), "");
+    LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, kv, "");
     return LLVMBuildSelect(k->b, keep, v, LLVMConstNull(lw_type(k, x->dtype)), "");
 }
 
@@ -449,8 +481,8 @@ int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n) {
 int lw_lower_trilu(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0];
     int64_t kk = 0;
-    if (n->n_in > 1 && n->in[1]) {
-        if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a constant scalar");
+    if (n->n_in > 1 && n->in[1] && n->in[1]->data) {
+        if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a scalar");
     }
     return lw_emit_map(k, n, out, elem_trilu, &kk);
 }

@@ -38,6 +38,8 @@ typedef struct lw {
 LLVMBasicBlockRef lw_block(lw_t *k, const char *name);
 LLVMValueRef lw_alloca(lw_t *k, LLVMTypeRef t, const char *name);   /* in the entry block */
 LLVMValueRef lw_i64(lw_t *k, int64_t v);
+/* A dim (constant or v * a symbol) as an i64 value in the current function. */
+LLVMValueRef lw_dim_value(lw_t *k, ir_dim_t dim);
 LLVMValueRef lw_i32(lw_t *k, int32_t v);
 
 /* ---- loops: for (iv = lo; iv < hi; iv++) with an alloca'd counter */

@@ -668,7 +668,21 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     for (int d = 0; d < r; d++) xi[d] = idx[d];
     LLVMValueRef acc = lw_alloca(k, ty, "acc");
     LLVMBuildStore(k->b, lw_const_f(k, t, 0), acc);
-    LLVMValueRef i = idx[c->axis], D = lw_dim(k, x, c->axis), lo, hi;
+    LLVMValueRef i, D, lo, hi, sa = NULL;
+    if (n->n_params == 1) {
+        /* axis known at run time: pick its index, size and stride */
+        LLVMValueRef av = lw_dim_value(k, n->params[0]);
+        i = D = sa = lw_i64(k, 0);
+        for (int d = 0; d < r; d++) {
+            LLVMValueRef is = LLVMBuildICmp(k->b, LLVMIntEQ, av, lw_i64(k, d), "");
+            i = LLVMBuildSelect(k->b, is, idx[d], i, "");
+            D = LLVMBuildSelect(k->b, is, lw_dim(k, x, d), D, "");
+            sa = LLVMBuildSelect(k->b, is, st[d], sa, "");
+        }
+    } else {
+        i = idx[c->axis];
+        D = lw_dim(k, x, c->axis);
+    }
     if (!c->rev) {
         lo = lw_i64(k, 0);
         hi = c->excl ? i : LLVMBuildAdd(k->b, i, lw_i64(k, 1), "");
@@ -677,17 +691,99 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         hi = D;
     }
     lw_loop_t l;
+    LLVMValueRef base = sa ? LLVMBuildSub(k->b, lw_dot(k, xi, st, r), LLVMBuildMul(k->b, i, sa, ""), "") : NULL;
     lw_loop_begin(k, &l, lo, hi, "j");
-    xi[c->axis] = l.iv;
-    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMValueRef off;
+    if (sa) {
+        off = LLVMBuildAdd(k->b, base, LLVMBuildMul(k->b, l.iv, sa, ""), "");
+    } else {
+        xi[c->axis] = l.iv;
+        off = lw_dot(k, xi, st, r);
+    }
+    LLVMValueRef v = lw_load(k, x, off);
     LLVMBuildStore(k->b, lw_add(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), v), acc);
     lw_loop_end(k, &l);
     return LLVMBuildLoad2(k->b, ty, acc, "");
 }
 
+/* A reduction whose axes are known only at run time (an `axes` graph input): inference put
+ * one flag per input axis (1 = reduced) in the node's params. One task: fill the output
+ * with the identity, accumulate every input element at its output offset (stride 0 on a
+ * reduced axis), then finish (mean, sqrt, log) over the output. The output layout is the
+ * same with or without keepdims. */
+static int lower_reduce_dynamic(lw_t *k, const ir_node_t *n, rkind_t op, rpre_t pre, rpost_t post) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int r = x->shape.rank;
+    bool fl = ir_dtype_is_float(t);
+    if (n->n_post) return lw_error(k, "internal error: a fused epilogue on a run-time-axes reduction");
+    lw_kernel_begin(k, n, y, -1);
+    double init = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_MUL ? 1 : 0;
+    LLVMValueRef iv;
+    if (fl) iv = lw_const_f(k, t, init);
+    else if (op == R_MAX) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? 1ull << (LLVMGetIntTypeWidth(ty) - 1) : 0, 0);
+    else if (op == R_MIN) iv = LLVMConstInt(ty, ir_dtype_is_signed(t) ? ~(1ull << (LLVMGetIntTypeWidth(ty) - 1)) : ~0ull, 0);
+    else iv = lw_const_f(k, t, init);
+    LLVMValueRef red[IR_MAX_RANK], ost[IR_MAX_RANK], D[IR_MAX_RANK], st[IR_MAX_RANK];
+    LLVMValueRef cnt = lw_i64(k, 1), onum = lw_i64(k, 1);
+    for (int d = 0; d < r; d++) {
+        red[d] = LLVMBuildICmp(k->b, LLVMIntNE, lw_dim_value(k, n->params[d]), lw_i64(k, 0), "");
+        D[d] = lw_dim(k, x, d);
+        cnt = LLVMBuildMul(k->b, cnt, LLVMBuildSelect(k->b, red[d], D[d], lw_i64(k, 1), ""), "");
+    }
+    LLVMValueRef acc = lw_i64(k, 1);
+    for (int d = r - 1; d >= 0; d--) {
+        ost[d] = acc;
+        acc = LLVMBuildMul(k->b, acc, LLVMBuildSelect(k->b, red[d], lw_i64(k, 1), D[d], ""), "");
+    }
+    onum = acc;
+    lw_strides(k, x, st);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), onum, "o");
+    lw_store(k, y, l.iv, iv);
+    lw_loop_end(k, &l);
+    lw_loop_t lr[IR_MAX_RANK];
+    LLVMValueRef xi[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        lw_loop_begin(k, &lr[d], lw_i64(k, 0), D[d], "r");
+        xi[d] = lr[d].iv;
+    }
+    LLVMValueRef off = lw_i64(k, 0);
+    for (int d = 0; d < r; d++)
+        off = LLVMBuildAdd(k->b, off, LLVMBuildSelect(k->b, red[d], lw_i64(k, 0), LLVMBuildMul(k->b, xi[d], ost[d], ""), ""), "");
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    if (pre == PRE_ABS) v = lw_abs(k, t, v);
+    if (pre == PRE_SQUARE) v = lw_mul(k, t, v, v);
+    if (pre == PRE_EXP) v = lw_fmath(k, "llvm.exp", t, v);
+    LLVMValueRef cur = lw_load(k, y, off);
+    LLVMValueRef nv = op == R_ADD ? radd(k, t, cur, v) : op == R_MAX ? lw_max(k, t, cur, v)
+                    : op == R_MIN ? lw_min(k, t, cur, v) : lw_mul(k, t, cur, v);
+    lw_store(k, y, off, nv);
+    for (int d = r - 1; d >= 0; d--) lw_loop_end(k, &lr[d]);
+    if (post != POST_NONE) {
+        lw_loop_begin(k, &l, lw_i64(k, 0), onum, "p");
+        LLVMValueRef res = lw_load(k, y, l.iv);
+        if (post == POST_SQRT) {
+            if (fl) res = lw_fmath(k, "llvm.sqrt", t, res);
+            else res = lw_cast(k, lw_fmath(k, "llvm.sqrt", IR_F64, lw_cast(k, res, t, IR_F64)), IR_F64, t);
+        }
+        if (post == POST_LOG) res = lw_fmath(k, "llvm.log", t, res);
+        if (post == POST_MEAN) {
+            if (fl) res = LLVMBuildFDiv(k->b, res, LLVMBuildSIToFP(k->b, cnt, ty, ""), "");
+            else res = LLVMBuildSDiv(k->b, res, LLVMBuildIntCast2(k->b, cnt, ty, 1, ""), "");
+        }
+        lw_store(k, y, l.iv, res);
+        lw_loop_end(k, &l);
+    }
+    lw_kernel_end(k);
+    return 0;
+}
+
 static int lower_reduce(lw_t *k, const ir_node_t *n, rkind_t kind, rpre_t pre, rpost_t post) {
     const ir_value_t *x = n->in[0];
     int r = x->shape.rank;
+    if (n->n_params == r && r > 0) return lower_reduce_dynamic(k, n, kind, pre, post);
     reduce_t rd;
     memset(&rd, 0, sizeof rd);
     rd.kind = kind;
@@ -1005,6 +1101,11 @@ int lw_lower_hardmax(lw_t *k, const ir_node_t *n) {
 
 int lw_lower_cum_sum(lw_t *k, const ir_node_t *n) {
     const ir_value_t *av = n->in[1];
+    if (!av->data) {
+        if (n->n_params != 1) return lw_error(k, "internal error: a run-time CumSum axis without params");
+        cumsum_t c = {0, (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
+        return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
+    }
     int64_t ax = av->dtype == IR_I32 ? ((const int32_t *)av->data)[0] : ((const int64_t *)av->data)[0];
     cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
     return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
