@@ -341,14 +341,72 @@ static int read_ints_attr(ir_graph_t *g, const ir_node_t *n, const char *name, i
     return 0;
 }
 
+/* Window geometry over symbolic spatial dims: output sizes as expressions, pads fixed.
+ * Covers explicit pads (floor or ceil mode) and SAME padding with stride 1 (the padding
+ * is then the same at every size); the rest needs pads that move with the size. */
+static int window_symbolic(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, bool tr, int mode,
+                           const int64_t *pads, ir_window_t *p) {
+    int ns = p->ns;
+    if (tr) return ir_error(g, n, "unsupported symbolic shape: ConvTranspose over symbolic spatial dims of %s", SHP(x));
+    /* after the symbols are ordered (a backend asking for the pads) the output sizes are
+     * the node's output dims already: only the pads are worked out */
+    bool frozen = g->syms_frozen;
+    for (int i = 0; i < ns; i++) {
+        ir_dim_t in = x->dims[2 + i];
+        int64_t s = p->s[i], dk = (p->k[i] - 1) * p->d[i] + 1;
+        ir_dim_t o, span;
+        p->out[i] = -1;
+        if (mode == 1 || mode == 2) {
+            if (s != 1)
+                return ir_error(g, n, "unsupported symbolic shape: %s padding with stride %lld over symbolic dims of %s",
+                                mode == 1 ? "SAME_UPPER" : "SAME_LOWER", (long long)s, SHP(x));
+            int64_t total = dk - 1;
+            p->pb[i] = mode == 1 ? total / 2 : total - total / 2;
+            p->pe[i] = total - p->pb[i];
+            o = in;
+        } else {
+            p->pb[i] = mode ? 0 : pads[i];
+            p->pe[i] = mode ? 0 : pads[ns + i];
+            if (p->pb[i] >= dk || p->pe[i] >= dk) {
+                if (!n->in[1] || n->op != IR_OP_CONV)
+                    return ir_error(g, n, "pads %lld,%lld on spatial axis %d must be smaller than the kernel extent %lld",
+                                    (long long)p->pb[i], (long long)p->pe[i], i, (long long)dk);
+            }
+            if (frozen) {
+                p->out_d[i] = ir_dim_const(-1);
+                continue;
+            }
+            if (ir_dim_add(g, in, ir_dim_const(p->pb[i] + p->pe[i] - dk), &span)) goto complex;
+            if (p->ceil_mode) {
+                /* o = ceil(span / s) + 1, less one when the last window would start inside
+                 * the end padding: (o - 1) * s >= in + pb */
+                ir_dim_t om1, last, lim;
+                if (ir_dim_ceildiv(g, span, ir_dim_const(s), &om1) || ir_dim_add(g, om1, ir_dim_const(1), &o) ||
+                    ir_dim_mul(g, om1, ir_dim_const(s), &last) || ir_dim_add(g, in, ir_dim_const(p->pb[i]), &lim) ||
+                    ir_dim_select_lt(g, last, lim, o, om1, &o))
+                    goto complex;
+            } else if (ir_dim_floordiv(g, span, ir_dim_const(s), &o) || ir_dim_add(g, o, ir_dim_const(1), &o)) {
+                goto complex;
+            }
+            /* the padded input must hold one window: checked when the model runs */
+            if (ir_shape_check_add(g, IR_CHECK_GE, span, ir_dim_const(0), n->name))
+                return ir_error(g, n, "kernel extent %lld is larger than the padded input on spatial axis %d",
+                                (long long)dk, i);
+        }
+        p->out_d[i] = o;
+    }
+    return 0;
+complex:
+    return ir_error(g, n, "the output size expression over %s is too complex", SHP(x));
+}
+
 static int window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
                          bool tr, ir_window_t *p) {
     memset(p, 0, sizeof *p);
     if (x->rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(x));
     int ns = p->ns = x->rank - 2;
-    for (int i = 0; i < ns; i++)
-        if (!ir_dim_is_const(x->dims[2 + i]))
-            return ir_error(g, n, "unsupported symbolic shape: spatial dims of %s must be constant", SHP(x));
+    bool sym = false;
+    for (int i = 0; i < ns; i++) sym |= !ir_dim_is_const(x->dims[2 + i]);
     if (w) {
         if (w->rank != x->rank)
             return ir_error(g, n, "kernel rank %d does not match input rank %d", w->rank, x->rank);
@@ -384,6 +442,7 @@ static int window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x,
         return ir_error(g, n, "output_shape has %d values, expected %d", oc, ns);
     for (int i = 0; i < oc; i++)
         if (os[i] < 0 || os[i] > ((int64_t)1 << 48)) return ir_error(g, n, "output_shape value %lld is invalid", (long long)os[i]);
+    if (sym) return window_symbolic(g, n, x, tr, mode, pads, p);
     for (int i = 0; i < ns; i++) {
         int64_t in = x->dims[2 + i].v, k = p->k[i], s = p->s[i], d = p->d[i], dk, o;
         if (in < 1 || in > ((int64_t)1 << 48)) return ir_error(g, n, "spatial dim %d of %s is invalid", i, SHP(x));
@@ -426,6 +485,7 @@ static int window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x,
         }
         if (o < 1) return ir_error(g, n, "output size %lld on spatial axis %d is not positive", (long long)o, i);
         p->out[i] = o;
+        p->out_d[i] = ir_dim_const(o);
     }
     return 0;
 }
@@ -469,7 +529,7 @@ static int conv_like(ir_graph_t *g, ir_node_t *n, bool tr) {
     ir_shape_t o = {.rank = x->shape.rank};
     o.dims[0] = x->shape.dims[0];
     o.dims[1] = ir_dim_const(m);
-    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
+    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = p.out_d[i];
     set_out(n, 0, x->dtype, &o);
     return 0;
 }
@@ -491,7 +551,7 @@ static int inf_pool(ir_graph_t *g, ir_node_t *n) {
     ir_shape_t o = x->shape;
     ir_window_t p;
     if (ir_window_params(g, n, &x->shape, NULL, &p)) return -1;
-    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = ir_dim_const(p.out[i]);
+    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = p.out_d[i];
     set_out(n, 0, x->dtype, &o);
     set_out(n, 1, IR_I64, &o);
     return 0;

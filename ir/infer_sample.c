@@ -77,6 +77,7 @@ int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n) {
     o.dims[0] = x->shape.dims[0];
     o.dims[1] = ir_dim_const(M);
     for (int i = 0; i < p.ns; i++) {
+        if (p.out[i] == -1) return ir_error(g, n, "unsupported symbolic shape: spatial dims must be constant");
         if (p.out[i] < 1) return ir_error(g, n, "the output would be empty along spatial axis %d", i);
         o.dims[2 + i] = ir_dim_const(p.out[i]);
     }

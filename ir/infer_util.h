@@ -34,7 +34,8 @@ typedef struct ir_window {
     int64_t k[IR_MAX_RANK], s[IR_MAX_RANK], d[IR_MAX_RANK];
     int64_t pb[IR_MAX_RANK], pe[IR_MAX_RANK];
     int64_t out_pad[IR_MAX_RANK];            /* ConvTranspose output_padding */
-    int64_t out[IR_MAX_RANK];                /* output spatial sizes */
+    int64_t out[IR_MAX_RANK];                /* output spatial sizes (-1 where symbolic) */
+    ir_dim_t out_d[IR_MAX_RANK];             /* output spatial sizes as dims (symbolic inputs) */
     bool ceil_mode;
 } ir_window_t;
 /* Slice along one axis of size dim, as Python's slice(start, end, step).indices(dim):

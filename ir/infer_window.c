@@ -23,7 +23,7 @@ int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n) {
     ir_window_t w;
     if (ir_window_params(g, n, &x->shape, NULL, &w)) return -1;
     ir_shape_t o = x->shape;
-    for (int i = 0; i < w.ns; i++) o.dims[2 + i] = ir_dim_const(w.out[i]);
+    for (int i = 0; i < w.ns; i++) o.dims[2 + i] = w.out_d[i];
     set_out0(n, x->dtype, &o);
     return 0;
 }

@@ -230,6 +230,7 @@ typedef struct ir_graph {
     const char **syms;   int n_syms;
     struct ir_sym *symdefs;
     int n_caller_syms;
+    bool syms_frozen;   /* set by ir_graph_order_syms: no new symbols after (the backends' view) */
     struct ir_shape_check *checks; int n_checks;      /* run-time shape assertions */
     /* Files the frontend read besides the model (external data, --bind tensors), in the
      * order first opened, each once: `onnxc -MD` lists them so a build system rebuilds

@@ -43,7 +43,7 @@ static int grow(ir_graph_t *g) {
 
 /* Appends a symbol (no interning); -1 on failure. */
 static int sym_append(ir_graph_t *g, const ir_sym_t *def, const char *name) {
-    if (grow(g)) return -1;
+    if (g->syms_frozen || grow(g)) return -1;
     const char *nm = ir_arena_strdup(&g->arena, name);
     if (!nm) return -1;
     g->syms[g->n_syms] = nm;
@@ -838,6 +838,7 @@ int ir_graph_order_syms(ir_graph_t *g) {
     g->n_syms = k;
     g->n_caller_syms = 0;
     while (g->n_caller_syms < k && ir_sym_is_caller(&g->symdefs[g->n_caller_syms])) g->n_caller_syms++;
+    g->syms_frozen = true;
     free(used);
     free(to);
     free(names);

@@ -103,7 +103,9 @@ int ir_dim_eval(const ir_graph_t *g, ir_dim_t d, const int64_t *vals, int64_t *o
 
 /* Drops symbols no live value, check or other symbol uses, and renumbers the rest so that
  * the caller's come first (input dims, then data elements, each in creation order) and
- * every derived symbol follows its operands. Sets n_caller_syms. 0 or -1 (out of memory). */
+ * every derived symbol follows its operands. Sets n_caller_syms and freezes the table: no
+ * symbol can be created after (a backend cannot add what NAME_shapes does not compute).
+ * 0 or -1 (out of memory). */
 int ir_graph_order_syms(ir_graph_t *g);
 
 #ifdef __cplusplus

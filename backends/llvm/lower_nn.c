@@ -46,6 +46,7 @@ static LLVMValueRef ceildiv(lw_t *k, LLVMValueRef a, int64_t s) {
 typedef struct {
     int nsp;                       /* spatial rank */
     int64_t in[MAXSP], out[MAXSP], kern[MAXSP], stride[MAXSP], dil[MAXSP], pb[MAXSP], pe[MAXSP];
+    ir_dim_t din[MAXSP], dout[MAXSP];   /* in/out as dims: symbolic spatial sizes are run-time values */
 } geom_t;
 
 /* The window geometry of a conv/pool, from ir_window_params: the same numbers shape
@@ -55,10 +56,6 @@ static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_v
     int r = x->shape.rank;
     gm->nsp = r - 2;
     if (gm->nsp < 1 || gm->nsp > MAXSP) return lw_error(k, "%d spatial dimensions are not supported", gm->nsp);
-    for (int d = 2; d < r; d++) {
-        if (x->shape.dims[d].sym >= 0 || y->shape.dims[d].sym >= 0)
-            return lw_error(k, "symbolic spatial dimensions are not supported");
-    }
     ir_window_t W;
     const ir_shape_t *ws = w ? &w->shape : NULL;
     if (transposed ? ir_window_params_transposed(k->g, n, &x->shape, ws, &W) : ir_window_params(k->g, n, &x->shape, ws, &W))
@@ -66,6 +63,8 @@ static int get_geom(lw_t *k, const ir_node_t *n, const ir_value_t *x, const ir_v
     for (int i = 0; i < gm->nsp; i++) {
         gm->in[i] = x->shape.dims[i + 2].v;
         gm->out[i] = y->shape.dims[i + 2].v;
+        gm->din[i] = x->shape.dims[i + 2];
+        gm->dout[i] = y->shape.dims[i + 2];
         gm->kern[i] = W.k[i];
         gm->stride[i] = W.s[i];
         gm->dil[i] = W.d[i];
@@ -98,10 +97,10 @@ static LLVMValueRef elem_conv_generic(lw_t *k, const ir_node_t *n, LLVMValueRef 
         LLVMValueRef i = LLVMBuildNSWAdd(k->b, LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, idx[2 + s], lw_i64(k, gm->stride[s]), ""), lw_i64(k, gm->pb[s]), ""),
                                          LLVMBuildNSWMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
         LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, i, lw_i64(k, 0), ""),
-                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
+                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_dim_value(k, gm->din[s]), ""), "");
         valid = LLVMBuildAnd(k->b, valid, ok, "");
         i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
-        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_i64(k, gm->in[s]), ""), i, "");
+        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_dim_value(k, gm->din[s]), ""), i, "");
         woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, woff, lw_i64(k, gm->kern[s]), ""), lk[s].iv, "");
     }
     lw_if_t f;
@@ -132,8 +131,8 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
         return lw_emit_map(k, n, y, elem_conv_generic, &c);
     }
     /* 1-D is 2-D with a unit height */
-    int64_t H = gm.nsp == 2 ? gm.in[0] : 1, W = gm.in[gm.nsp - 1];
-    int64_t OH = gm.nsp == 2 ? gm.out[0] : 1, OW = gm.out[gm.nsp - 1];
+    ir_dim_t dH = gm.nsp == 2 ? gm.din[0] : ir_dim_const(1), dW = gm.din[gm.nsp - 1];
+    ir_dim_t dOH = gm.nsp == 2 ? gm.dout[0] : ir_dim_const(1), dOW = gm.dout[gm.nsp - 1];
     int64_t KH = gm.nsp == 2 ? gm.kern[0] : 1, KW = gm.kern[gm.nsp - 1];
     int64_t sh = gm.nsp == 2 ? gm.stride[0] : 1, sw = gm.stride[gm.nsp - 1];
     int64_t dh = gm.nsp == 2 ? gm.dil[0] : 1, dw = gm.dil[gm.nsp - 1];
@@ -143,18 +142,21 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     int64_t Cg = C / G, OCg = OC / G;
 
     lw_kernel_begin_range(k, n, y, 0, 2);
+    /* spatial sizes: constants, or run-time values for symbolic dims */
+    LLVMValueRef H = lw_dim_value(k, dH), W = lw_dim_value(k, dW), OH = lw_dim_value(k, dOH), OW = lw_dim_value(k, dOW);
+    LLVMValueRef OHW = LLVMBuildNSWMul(k->b, OH, OW, ""), HW = LLVMBuildNSWMul(k->b, H, W, "");
     lw_loop_t lt;
     lw_loop_begin(k, &lt, k->begin, k->end, "t");
     LLVMValueRef tt = lt.iv;
     LLVMValueRef nn = LLVMBuildSDiv(k->b, tt, lw_i64(k, OC), "n");
     LLVMValueRef oc = LLVMBuildSRem(k->b, tt, lw_i64(k, OC), "oc");
     LLVMValueRef grp = LLVMBuildSDiv(k->b, oc, lw_i64(k, OCg), "g");
-    LLVMValueRef obase = LLVMBuildNSWMul(k->b, tt, lw_i64(k, OH * OW), "");
+    LLVMValueRef obase = LLVMBuildNSWMul(k->b, tt, OHW, "");
     LLVMValueRef b0 = bias ? lw_load(k, bias, oc) : lw_const_f(k, t, 0);
     LLVMValueRef yb = lw_base(k, y), xb = lw_base(k, x), wb = lw_base(k, w);
     LLVMTypeRef ty = lw_type(k, t);
     lw_loop_t lp;
-    lw_loop_begin(k, &lp, lw_i64(k, 0), lw_i64(k, OH * OW), "p");
+    lw_loop_begin(k, &lp, lw_i64(k, 0), OHW, "p");
     LLVMBuildStore(k->b, b0, LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, obase, lp.iv, "")}, 1, ""));
     lw_loop_end(k, &lp);
 
@@ -162,24 +164,24 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     lw_loop_begin(k, &lc, lw_i64(k, 0), lw_i64(k, Cg), "icl");
     LLVMValueRef ic = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, grp, lw_i64(k, Cg), ""), lc.iv, "ic");
     LLVMValueRef ibase = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, nn, lw_i64(k, C), ""), ic, ""),
-                                         lw_i64(k, H * W), "");
+                                         HW, "");
     LLVMValueRef wrow = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, oc, lw_i64(k, Cg), ""), lc.iv, ""),
                                         lw_i64(k, KH * KW), "");
     lw_loop_begin(k, &lkh, lw_i64(k, 0), lw_i64(k, KH), "kh");
     /* oh range where ih = oh*sh - ph + kh*dh lies in [0, H) */
     LLVMValueRef offh = LLVMBuildSub(k->b, lw_i64(k, ph), LLVMBuildNSWMul(k->b, lkh.iv, lw_i64(k, dh), ""), "");
     LLVMValueRef oh_lo = smax64(k, lw_i64(k, 0), ceildiv(k, offh, sh));
-    LLVMValueRef oh_hi = smin64(k, lw_i64(k, OH), LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, lw_i64(k, H - 1), offh, ""), sh), lw_i64(k, 1), ""));
+    LLVMValueRef oh_hi = smin64(k, OH, LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, LLVMBuildSub(k->b, H, lw_i64(k, 1), ""), offh, ""), sh), lw_i64(k, 1), ""));
     lw_loop_begin(k, &lkw, lw_i64(k, 0), lw_i64(k, KW), "kw");
     LLVMValueRef offw = LLVMBuildSub(k->b, lw_i64(k, pw), LLVMBuildNSWMul(k->b, lkw.iv, lw_i64(k, dw), ""), "");
     LLVMValueRef ow_lo = smax64(k, lw_i64(k, 0), ceildiv(k, offw, sw));
-    LLVMValueRef ow_hi = smin64(k, lw_i64(k, OW), LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, lw_i64(k, W - 1), offw, ""), sw), lw_i64(k, 1), ""));
+    LLVMValueRef ow_hi = smin64(k, OW, LLVMBuildAdd(k->b, floordiv(k, LLVMBuildAdd(k->b, LLVMBuildSub(k->b, W, lw_i64(k, 1), ""), offw, ""), sw), lw_i64(k, 1), ""));
     LLVMValueRef widx = LLVMBuildNSWAdd(k->b, wrow, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lkh.iv, lw_i64(k, KW), ""), lkw.iv, ""), "");
     LLVMValueRef wv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, wb, &widx, 1, ""), "w");
     lw_loop_begin(k, &loh, oh_lo, oh_hi, "oh");
     LLVMValueRef ih = LLVMBuildSub(k->b, LLVMBuildNSWMul(k->b, loh.iv, lw_i64(k, sh), ""), offh, "");
-    LLVMValueRef rin = LLVMBuildSub(k->b, LLVMBuildNSWAdd(k->b, ibase, LLVMBuildNSWMul(k->b, ih, lw_i64(k, W), ""), ""), offw, "");
-    LLVMValueRef rout = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWMul(k->b, loh.iv, lw_i64(k, OW), ""), "");
+    LLVMValueRef rin = LLVMBuildSub(k->b, LLVMBuildNSWAdd(k->b, ibase, LLVMBuildNSWMul(k->b, ih, W, ""), ""), offw, "");
+    LLVMValueRef rout = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWMul(k->b, loh.iv, OW, ""), "");
     lw_loop_begin(k, &low, ow_lo, ow_hi, "ow");
     LLVMValueRef xi = LLVMBuildNSWAdd(k->b, rin, LLVMBuildNSWMul(k->b, low.iv, lw_i64(k, sw), ""), "");
     LLVMValueRef xv = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, xb, &xi, 1, ""), "");
@@ -194,15 +196,15 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
 
     if (n->n_post) {
         lw_loop_t l1, l2;
-        lw_loop_begin(k, &l1, lw_i64(k, 0), lw_i64(k, OH), "oh");
-        lw_loop_begin(k, &l2, lw_i64(k, 0), lw_i64(k, OW), "ow");
+        lw_loop_begin(k, &l1, lw_i64(k, 0), OH, "oh");
+        lw_loop_begin(k, &l2, lw_i64(k, 0), OW, "ow");
         LLVMValueRef idx[4];
         int q = 0;
         idx[q++] = nn;
         idx[q++] = oc;
         if (gm.nsp == 2) idx[q++] = l1.iv;
         idx[q++] = l2.iv;
-        LLVMValueRef off = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, l1.iv, lw_i64(k, OW), ""), l2.iv, ""), "");
+        LLVMValueRef off = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, l1.iv, OW, ""), l2.iv, ""), "");
         LLVMValueRef p = LLVMBuildGEP2(k->b, ty, yb, &off, 1, "");
         LLVMValueRef v = lw_apply_post(k, n, LLVMBuildLoad2(k->b, ty, p, ""), idx);
         if (!v) return -1;
@@ -242,10 +244,10 @@ static LLVMValueRef elem_convt(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
         LLVMValueRef i = LLVMBuildSDiv(k->b, num, lw_i64(k, gm->stride[s]), "");
         LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, num, lw_i64(k, 0), ""),
                                        LLVMBuildICmp(k->b, LLVMIntEQ, LLVMBuildSRem(k->b, num, lw_i64(k, gm->stride[s]), ""), lw_i64(k, 0), ""), "");
-        ok = LLVMBuildAnd(k->b, ok, LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
+        ok = LLVMBuildAnd(k->b, ok, LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_dim_value(k, gm->din[s]), ""), "");
         valid = LLVMBuildAnd(k->b, valid, ok, "");
         i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
-        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_i64(k, gm->in[s]), ""), i, "");
+        xoff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, xoff, lw_dim_value(k, gm->din[s]), ""), i, "");
         woff = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, woff, lw_i64(k, gm->kern[s]), ""), lk[s].iv, "");
     }
     lw_if_t f;
@@ -451,12 +453,12 @@ static LLVMValueRef elem_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, vo
         LLVMValueRef i = LLVMBuildNSWAdd(k->b, LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, idx[2 + s], lw_i64(k, gm->stride[s]), ""), lw_i64(k, gm->pb[s]), ""),
                                          LLVMBuildNSWMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
         LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, i, lw_i64(k, 0), ""),
-                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s]), ""), "");
-        LLVMValueRef okp = LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_i64(k, gm->in[s] + gm->pe[s]), "");
+                                       LLVMBuildICmp(k->b, LLVMIntSLT, i, lw_dim_value(k, gm->din[s]), ""), "");
+        LLVMValueRef okp = LLVMBuildICmp(k->b, LLVMIntSLT, i, LLVMBuildAdd(k->b, lw_dim_value(k, gm->din[s]), lw_i64(k, gm->pe[s]), ""), "");
         valid = LLVMBuildAnd(k->b, valid, ok, "");
         inpad = LLVMBuildAnd(k->b, inpad, okp, "");
         i = LLVMBuildSelect(k->b, ok, i, lw_i64(k, 0), "");
-        off = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, off, lw_i64(k, gm->in[s]), ""), i, "");
+        off = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, off, lw_dim_value(k, gm->din[s]), ""), i, "");
     }
     LLVMValueRef xv = lw_load(k, x, off);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
