@@ -628,6 +628,46 @@ static int inf_softmax(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+/* Flags over `rank` positions from run-time axes ad[0, cnt): f_i = 1 when some axis
+ * (normalised against rank, checked to be in [-rank, rank)) is i. */
+static int axis_flags(ir_graph_t *g, ir_node_t *n, const ir_dim_t *ad, int cnt, int rank, ir_dim_t *f) {
+    for (int i = 0; i < rank; i++) f[i] = ir_dim_const(0);
+    for (int j = 0; j < cnt; j++) {
+        ir_dim_t nj, t;
+        if (ir_dim_add(g, ad[j], ir_dim_const(rank), &t) || ir_dim_select_lt(g, ad[j], ir_dim_const(0), t, ad[j], &nj) ||
+            ir_shape_check_add(g, IR_CHECK_GE, ad[j], ir_dim_const(-rank), n->name) ||
+            ir_shape_check_add(g, IR_CHECK_GE, ir_dim_const(rank - 1), ad[j], n->name))
+            return -1;
+        for (int i = 0; i < rank; i++)
+            if (ir_dim_select(g, nj, ir_dim_const(i), ir_dim_const(1), f[i], &f[i])) return -1;
+    }
+    /* the axes are distinct: exactly cnt flags are set */
+    ir_dim_t nset = ir_dim_const(0);
+    for (int i = 0; i < rank; i++)
+        if (ir_dim_add(g, nset, f[i], &nset)) return -1;
+    return ir_shape_check_add(g, IR_CHECK_EQ, nset, ir_dim_const(cnt), n->name);
+}
+
+/* The dims of s without the flagged axes (rank s->rank - cnt): input axis i lands at i
+ * less the flagged axes before it. */
+static int drop_flagged(ir_graph_t *g, const ir_shape_t *s, const ir_dim_t *f, int cnt, ir_shape_t *o) {
+    o->rank = s->rank - cnt;
+    ir_dim_t pos = ir_dim_const(0);
+    for (int k2 = 0; k2 < o->rank; k2++) o->dims[k2] = ir_dim_const(0);
+    for (int i = 0; i < s->rank; i++) {
+        for (int k2 = 0; k2 < o->rank; k2++) {
+            ir_dim_t here, t;
+            if (ir_dim_select(g, pos, ir_dim_const(k2), s->dims[i], ir_dim_const(0), &here) ||
+                ir_dim_select(g, f[i], ir_dim_const(0), here, ir_dim_const(0), &t) ||
+                ir_dim_add(g, o->dims[k2], t, &o->dims[k2]))
+                return -1;
+        }
+        ir_dim_t one_minus;
+        if (ir_dim_sub(g, ir_dim_const(1), f[i], &one_minus) || ir_dim_add(g, pos, one_minus, &pos)) return -1;
+    }
+    return 0;
+}
+
 /* Reduce* with axes known only at run time (a graph input): one flag per input axis,
  * f_i = 1 when some axis normalises to i, kept in the node's params for the kernel; each
  * output dim is an expression over the flags. */
@@ -636,41 +676,14 @@ static int reduce_runtime_axes(ir_graph_t *g, ir_node_t *n, const ir_dim_t *ad, 
     int r = x->shape.rank;
     if (cnt > r) return ir_error(g, n, "%d axes given for rank %d", cnt, r);
     ir_dim_t f[IR_MAX_RANK];
-    for (int i = 0; i < r; i++) f[i] = ir_dim_const(0);
-    for (int j = 0; j < cnt; j++) {
-        ir_dim_t nj, t;
-        if (ir_dim_add(g, ad[j], ir_dim_const(r), &t) || ir_dim_select_lt(g, ad[j], ir_dim_const(0), t, ad[j], &nj) ||
-            ir_shape_check_add(g, IR_CHECK_GE, ad[j], ir_dim_const(-r), n->name) ||
-            ir_shape_check_add(g, IR_CHECK_GE, ir_dim_const(r - 1), ad[j], n->name))
-            goto complex;
-        for (int i = 0; i < r; i++)
-            if (ir_dim_select(g, nj, ir_dim_const(i), ir_dim_const(1), f[i], &f[i])) goto complex;
-    }
+    if (axis_flags(g, n, ad, cnt, r, f)) goto complex;
     bool keep = ir_attr_int(n, "keepdims", 1) != 0;
     ir_shape_t o = {.rank = keep ? r : r - cnt};
     if (keep) {
         for (int i = 0; i < r; i++)
             if (ir_dim_select(g, f[i], ir_dim_const(1), ir_dim_const(1), x->shape.dims[i], &o.dims[i])) goto complex;
-    } else {
-        /* input axis i (not reduced) lands at i - (reduced axes before it) */
-        ir_dim_t pos = ir_dim_const(0);
-        for (int k2 = 0; k2 < o.rank; k2++) o.dims[k2] = ir_dim_const(0);
-        for (int i = 0; i < r; i++) {
-            for (int k2 = 0; k2 < o.rank; k2++) {
-                ir_dim_t here, t;
-                if (ir_dim_select(g, pos, ir_dim_const(k2), x->shape.dims[i], ir_dim_const(0), &here) ||
-                    ir_dim_select(g, f[i], ir_dim_const(0), here, ir_dim_const(0), &t) ||
-                    ir_dim_add(g, o.dims[k2], t, &o.dims[k2]))
-                    goto complex;
-            }
-            ir_dim_t one_minus;
-            if (ir_dim_sub(g, ir_dim_const(1), f[i], &one_minus) || ir_dim_add(g, pos, one_minus, &pos)) goto complex;
-        }
-        /* the axes must be distinct for the rank to be r - cnt */
-        ir_dim_t nred = ir_dim_const(0);
-        for (int i = 0; i < r; i++)
-            if (ir_dim_add(g, nred, f[i], &nred)) goto complex;
-        if (ir_shape_check_add(g, IR_CHECK_EQ, nred, ir_dim_const(cnt), n->name)) goto complex;
+    } else if (drop_flagged(g, &x->shape, f, cnt, &o)) {
+        goto complex;
     }
     n->params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)r);
     if (!n->params) return ir_error(g, n, "out of memory");
@@ -908,7 +921,7 @@ static int inf_concat(ir_graph_t *g, ir_node_t *n) {
 
 static int inf_split(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
-    int64_t a = ir_attr_int(n, "axis", 0), sz[MAXC];
+    int64_t a = ir_attr_int(n, "axis", 0);
     int ax, k = n->n_out;
     if (ir_norm_axis(a, x->shape.rank, &ax))
         return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
@@ -916,32 +929,47 @@ static int inf_split(ir_graph_t *g, ir_node_t *n) {
     ir_dim_t parts[MAXC];
     if (k > MAXC) return ir_error(g, n, "too many outputs");
     if (n->n_in > 1 && n->in[1]) {
-        int c = need_ints(g, n, 1, "split", sz);
+        /* sizes: constants, dims computed from shapes, or graph-input elements */
+        int c = get_dims(g, n, 1, "split", parts);
         if (c < 0) return -1;
         if (c != k) return ir_error(g, n, "split has %d sizes for %d outputs", c, k);
-        if (!ir_dim_is_const(d)) return ir_error(g, n, "unsupported symbolic shape: splitting symbolic axis of %s", SHP(&x->shape));
-        int64_t sum = 0;
+        ir_dim_t sum = ir_dim_const(0);
         for (int i = 0; i < k; i++) {
-            if (sz[i] < 0 || __builtin_add_overflow(sum, sz[i], &sum))
-                return ir_error(g, n, "split size %lld is invalid", (long long)sz[i]);
-            parts[i] = ir_dim_const(sz[i]);
+            if (ir_dim_is_const(parts[i]) && parts[i].v < 0)
+                return ir_error(g, n, "split size %lld is invalid", (long long)parts[i].v);
+            if (ir_dim_add(g, sum, parts[i], &sum)) return ir_error(g, n, "split sizes overflow");
         }
-        if (sum != d.v) return ir_error(g, n, "split sizes sum to %lld, but axis %d of %s has %lld", (long long)sum, ax,
-                                        SHP(&x->shape), (long long)d.v);
+        if (ir_shape_check_add(g, IR_CHECK_EQ, sum, d, n->name)) {
+            char sb[128], db[128];
+            ir_dim_str(g, sum, sb, sizeof sb);
+            ir_dim_str(g, d, db, sizeof db);
+            return ir_error(g, n, "split sizes sum to %s, but axis %d of %s has %s", sb, ax, SHP(&x->shape), db);
+        }
     } else {
         int64_t no = ir_attr_int(n, "num_outputs", -1);
         if (no >= 0 && no != k) return ir_error(g, n, "num_outputs is %lld but the node has %d outputs", (long long)no, k);
-        if (!ir_dim_is_const(d)) {
-            if (d.v % k) return ir_error(g, n, "unsupported symbolic shape: %s does not split evenly in %d", SHP(&x->shape), k);
-            for (int i = 0; i < k; i++) parts[i] = (ir_dim_t){d.v / k, d.sym};
-        } else if (no >= 0) {
+        if (ir_dim_is_const(d) && no >= 0) {
             /* opset 18: chunks of ceil(d/k), the last one smaller. */
             int64_t ch = (d.v + k - 1) / k, last = d.v - ch * (k - 1);
             if (last < 0) return ir_error(g, n, "axis %d of %s cannot be split in %d", ax, SHP(&x->shape), k);
             for (int i = 0; i < k; i++) parts[i] = ir_dim_const(i == k - 1 ? last : ch);
-        } else {
+        } else if (ir_dim_is_const(d)) {
             if (d.v % k) return ir_error(g, n, "axis %d of %s does not split evenly in %d", ax, SHP(&x->shape), k);
             for (int i = 0; i < k; i++) parts[i] = ir_dim_const(d.v / k);
+        } else {
+            /* symbolic: ceil(d/k) chunks and the rest (num_outputs), or d/k each, checked */
+            ir_dim_t ch, used, last;
+            if (no >= 0) {
+                if (ir_dim_ceildiv(g, d, ir_dim_const(k), &ch) || ir_dim_mul(g, ch, ir_dim_const(k - 1), &used) ||
+                    ir_dim_sub(g, d, used, &last) || ir_shape_check_add(g, IR_CHECK_GE, last, ir_dim_const(0), n->name))
+                    return ir_error(g, n, "axis %d of %s cannot be split in %d", ax, SHP(&x->shape), k);
+            } else {
+                if (ir_dim_floordiv(g, d, ir_dim_const(k), &ch) || ir_dim_mul(g, ch, ir_dim_const(k), &used) ||
+                    ir_shape_check_add(g, IR_CHECK_EQ, used, d, n->name))
+                    return ir_error(g, n, "axis %d of %s does not split evenly in %d", ax, SHP(&x->shape), k);
+                last = ch;
+            }
+            for (int i = 0; i < k; i++) parts[i] = i == k - 1 ? last : ch;
         }
     }
     for (int i = 0; i < k; i++) {
@@ -1076,6 +1104,24 @@ static int inf_gather(ir_graph_t *g, ir_node_t *n) {
 static int inf_squeeze(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
     bool drop[IR_MAX_RANK] = {0};
+    if (n->n_in > 1 && n->in[1] && !n->in[1]->data) {
+        /* axes fed at run time: each must name a dim of size 1 */
+        ir_dim_t ad[MAXC], f[IR_MAX_RANK];
+        ir_shape_t o;
+        int c = get_dims(g, n, 1, "axes", ad);
+        if (c < 0) return -1;
+        if (c > s->rank) return ir_error(g, n, "%d axes given for input %s", c, SHP(s));
+        if (axis_flags(g, n, ad, c, s->rank, f) || drop_flagged(g, s, f, c, &o))
+            return ir_error(g, n, "the output shape for run-time axes is too complex");
+        for (int i = 0; i < s->rank; i++) {
+            ir_dim_t one;
+            if (ir_dim_select(g, f[i], ir_dim_const(1), s->dims[i], ir_dim_const(1), &one) ||
+                ir_shape_check_add(g, IR_CHECK_EQ, one, ir_dim_const(1), n->name))
+                return ir_error(g, n, "cannot squeeze axis %d of %s: its size is not 1", i, SHP(s));
+        }
+        set_out(n, 0, n->in[0]->dtype, &o);
+        return 0;
+    }
     if (n->n_in > 1 && n->in[1]) {
         int64_t ax[MAXC];
         int axes[IR_MAX_RANK], c = need_ints(g, n, 1, "axes", ax);
@@ -1099,6 +1145,30 @@ static int inf_squeeze(ir_graph_t *g, ir_node_t *n) {
 
 static int inf_unsqueeze(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
+    if (!n->in[1]->data) {
+        /* axes fed at run time: output position i is a new 1 when flagged, else the next
+         * input dim (i less the flags before it) */
+        ir_dim_t ad[MAXC], f[IR_MAX_RANK];
+        int c = get_dims(g, n, 1, "axes", ad);
+        if (c < 0) return -1;
+        int r = s->rank + c;
+        if (r > IR_MAX_RANK) return ir_error(g, n, "result rank %d exceeds %d", r, IR_MAX_RANK);
+        if (axis_flags(g, n, ad, c, r, f)) return ir_error(g, n, "the output shape for run-time axes is too complex");
+        ir_shape_t o = {.rank = r};
+        ir_dim_t pos = ir_dim_const(0);
+        for (int i = 0; i < r; i++) {
+            ir_dim_t d = ir_dim_const(0), t, one_minus;
+            for (int j = 0; j < s->rank; j++) {
+                if (ir_dim_select(g, pos, ir_dim_const(j), s->dims[j], ir_dim_const(0), &t) || ir_dim_add(g, d, t, &d))
+                    return ir_error(g, n, "the output shape for run-time axes is too complex");
+            }
+            if (ir_dim_select(g, f[i], ir_dim_const(1), ir_dim_const(1), d, &o.dims[i]) ||
+                ir_dim_sub(g, ir_dim_const(1), f[i], &one_minus) || ir_dim_add(g, pos, one_minus, &pos))
+                return ir_error(g, n, "the output shape for run-time axes is too complex");
+        }
+        set_out(n, 0, n->in[0]->dtype, &o);
+        return 0;
+    }
     int64_t ax[MAXC];
     int axes[IR_MAX_RANK], c = need_ints(g, n, 1, "axes", ax);
     if (c < 0) return -1;

@@ -241,7 +241,8 @@ typedef struct ir_graph {
     int64_t blob_size;          /* weights blob bytes */
     int64_t ws_static;          /* static workspace bytes (offsets below this) */
     int64_t ws_naive;           /* sum of all static intermediates, for the report */
-    int n_dyn_slots;            /* symbolic-sized buffers placed after the static region */
+    int n_dyn_slots;            /* slots for symbolic-sized buffers, after the static region */
+    int n_dyn_values;           /* symbolic-sized buffers (several may share a slot over time) */
     ir_diags_t diags;           /* every problem reported on this graph (ir_error), in order */
     char err[IR_ERR_MAX];       /* the latest error's text, for tests that check one message */
 } ir_graph_t;

@@ -94,9 +94,17 @@ void ir_graph_print(const ir_graph_t *g, void *file) {
         fputc('\n', f);
     }
     if (g->n_syms) {
+        /* the caller's symbols, then the definitions of derived ones named t1, t2, ... */
         fputs("  symbols:", f);
-        for (int i = 0; i < g->n_syms; i++) fprintf(f, " %s", g->syms[i]);
+        for (int i = 0; i < g->n_syms; i++)
+            if (ir_sym_is_caller(&g->symdefs[i])) fprintf(f, " %s", g->syms[i]);
         fputc('\n', f);
+        for (int i = 0; i < g->n_syms; i++) {
+            if (!ir_sym_is_short_name(g, i)) continue;
+            char def[512];
+            ir_sym_def_str(g, i, def, sizeof def);
+            fprintf(f, "    %s = %s\n", g->syms[i], def);
+        }
     }
     for (int i = 0; i < g->n_inputs; i++) {
         const ir_value_t *v = g->inputs[i];

@@ -838,10 +838,36 @@ int ir_graph_order_syms(ir_graph_t *g) {
     g->n_syms = k;
     g->n_caller_syms = 0;
     while (g->n_caller_syms < k && ir_sym_is_caller(&g->symdefs[g->n_caller_syms])) g->n_caller_syms++;
+    /* Names again, in order: a derived symbol is named by its expression over the names
+     * before it, or t1, t2, ... when that is long (ir_sym_def_str gives its definition). */
+    int nt = 0;
+    for (int i = g->n_caller_syms; i < k; i++) {
+        char text[256];
+        def_text(g, &g->symdefs[i], text, sizeof text);
+        if (strlen(text) > 40) snprintf(text, sizeof text, "t%d", ++nt);
+        const char *nm = ir_arena_strdup(&g->arena, text);
+        if (nm) g->syms[i] = nm;
+    }
     g->syms_frozen = true;
     free(used);
     free(to);
     free(names);
     free(defs);
     return 0;
+}
+
+bool ir_sym_is_short_name(const ir_graph_t *g, int s) {
+    if (s < g->n_caller_syms || s >= g->n_syms) return false;
+    const char *nm = g->syms[s];
+    if (nm[0] != 't' || !nm[1]) return false;
+    for (const char *p = nm + 1; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    return true;
+}
+
+void ir_sym_def_str(const ir_graph_t *g, int s, char *buf, size_t n) {
+    if (!n) return;
+    buf[0] = 0;
+    if (s < 0 || s >= g->n_syms || ir_sym_is_caller(&g->symdefs[s])) return;
+    def_text(g, &g->symdefs[s], buf, n);
 }

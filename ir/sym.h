@@ -94,6 +94,11 @@ int ir_shape_check_add(ir_graph_t *g, ir_check_kind_t kind, ir_dim_t a, ir_dim_t
 /* Text of a dim ("3", "N", "2*N", "(H + 1) // 2"), as shapes print it. */
 void ir_dim_str(const ir_graph_t *g, ir_dim_t d, char *buf, size_t n);
 
+/* A derived symbol whose expression is long is named t1, t2, ... (after ordering); these
+ * say which, and give the definition over the other symbols' names. */
+bool ir_sym_is_short_name(const ir_graph_t *g, int s);
+void ir_sym_def_str(const ir_graph_t *g, int s, char *buf, size_t n);
+
 /* Values of every symbol from the caller's (vals[0, n_caller_syms) set on entry; the rest
  * are written). The compile-time twin of the generated NAME_shapes, for tests and the
  * folder. 0, or -1 on overflow or a zero divisor. Requires ir_graph_order_syms. */

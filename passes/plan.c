@@ -8,6 +8,9 @@
 #include "passes/passes.h"
 
 #define ALIGN 64
+/* Symbolic-sized buffers live in slots after the static region, reused by liveness. */
+#define MAX_DYN_SLOTS 1024
+
 static int64_t align_up(int64_t x) { return (x + ALIGN - 1) & ~(int64_t)(ALIGN - 1); }
 
 /* ---------------------------------------------------------------- free list */
@@ -144,7 +147,8 @@ int pass_plan_memory(ir_graph_t *g) {
     int64_t *size = calloc((size_t)nv + 1, sizeof(int64_t));
     char *freed = calloc((size_t)nv + 1, 1);
     freelist_t fl = {0};
-    int rc = 0, slots = 0;
+    int rc = 0, slots = 0, n_dyn_values = 0;
+    char slot_busy[MAX_DYN_SLOTS] = {0};
     int64_t naive = 0;
     if (!last || !size || !freed) {
         rc = ir_error(g, NULL, "out of memory");
@@ -173,7 +177,21 @@ int pass_plan_memory(ir_graph_t *g) {
             if (v->storage != IR_ST_NONE) continue;
             v->storage = IR_ST_WORKSPACE;
             if (!ir_shape_is_static(&v->shape)) {
-                v->dyn_slot = slots++;
+                /* a symbolic-sized buffer takes a free slot (whose size becomes the largest of
+                 * its buffers' sizes, worked out when the run starts), else a new one */
+                int pick = -1;
+                for (int q = 0; q < slots && pick < 0; q++)
+                    if (!slot_busy[q]) pick = q;
+                if (pick < 0) {
+                    if (slots >= MAX_DYN_SLOTS) {
+                        rc = ir_error(g, n, "more than %d symbolic-sized buffers are live at once", MAX_DYN_SLOTS);
+                        break;
+                    }
+                    pick = slots++;
+                }
+                slot_busy[pick] = 1;
+                v->dyn_slot = pick;
+                n_dyn_values++;
                 continue;
             }
             int64_t ne = ir_shape_numel(&v->shape), es = (int64_t)ir_dtype_size(v->dtype);
@@ -190,9 +208,13 @@ int pass_plan_memory(ir_graph_t *g) {
             int cnt = pass == 0 ? n->n_in : pass == 1 ? n->n_post : n->n_out;
             for (int k = 0; k < cnt; k++) {
                 ir_value_t *v = pass == 0 ? n->in[k] : pass == 1 ? n->post[k].other : n->out[k];
-                if (!v || v->id >= nv || v->storage != IR_ST_WORKSPACE || v->dyn_slot >= 0) continue;
+                if (!v || v->id >= nv || v->storage != IR_ST_WORKSPACE) continue;
                 if (freed[v->id] || last[v->id] != i) continue;
                 freed[v->id] = 1;
+                if (v->dyn_slot >= 0) {
+                    if (!v->is_output) slot_busy[v->dyn_slot] = 0;
+                    continue;
+                }
                 if (fl_free(&fl, v->offset, size[v->id])) rc = ir_error(g, NULL, "out of memory");
             }
         }
@@ -200,6 +222,7 @@ int pass_plan_memory(ir_graph_t *g) {
     g->ws_static = fl.peak;
     g->ws_naive = naive;
     g->n_dyn_slots = slots;
+    g->n_dyn_values = n_dyn_values;
 out:
     free(last);
     free(size);
@@ -211,6 +234,7 @@ out:
 void pass_print_plan(const ir_graph_t *g, FILE *f) {
     fprintf(f,
             "memory plan: workspace %lld bytes (static) vs %lld bytes if every intermediate had its own buffer; "
-            "%d symbolic-sized buffers; weights %lld bytes\n",
-            (long long)g->ws_static, (long long)g->ws_naive, g->n_dyn_slots, (long long)g->blob_size);
+            "%d symbolic-sized buffers in %d slots (each as large as its largest buffer, sized when a run "
+            "starts); weights %lld bytes\n",
+            (long long)g->ws_static, (long long)g->ws_naive, g->n_dyn_values, g->n_dyn_slots, (long long)g->blob_size);
 }

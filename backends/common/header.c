@@ -146,6 +146,19 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
             out_sb_printf(&b, "\n");
         }
         out_sb_printf(&b, " * Input dims must be >= 1; a dimension written k*sym is k times that size.\n");
+        bool any_t = false;
+        for (int s = g->n_caller_syms; s < g->n_syms; s++) {
+            if (!ir_sym_is_short_name(g, s)) continue;
+            char def[512];
+            ir_sym_def_str(g, s, def, sizeof def);
+            if (!any_t) out_sb_printf(&b, " * where\n");
+            any_t = true;
+            out_sb_printf(&b, " *   ");
+            out_sb_comment_text(&b, g->syms[s]);
+            out_sb_printf(&b, " = ");
+            out_sb_comment_text(&b, def);
+            out_sb_printf(&b, "\n");
+        }
         if (g->n_syms > g->n_caller_syms)
             out_sb_printf(&b,
                           " * Dims written as expressions (// is floor division) follow from these:\n"

@@ -130,6 +130,18 @@ static LLVMValueRef dyn_size(lw_t *k, const ir_value_t *v) {
     return LLVMBuildAnd(k->b, n, lw_i64(k, ~(int64_t)63), "");
 }
 
+/* Bytes of a dyn slot: the largest of the buffers the plan put in it. */
+static LLVMValueRef slot_size(lw_t *k, int slot) {
+    LLVMValueRef sz = lw_i64(k, 0);
+    for (int i = 0; i < k->g->n_values; i++) {
+        const ir_value_t *v = k->g->values[i];
+        if (v->storage != IR_ST_WORKSPACE || v->dyn_slot != slot) continue;
+        LLVMValueRef b = dyn_size(k, v);
+        sz = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntUGT, b, sz, ""), b, sz, "");
+    }
+    return sz;
+}
+
 /* Offsets of every dyn slot, computed once per function in the entry block. */
 static LLVMValueRef dyn_offset(lw_t *k, int slot) {
     if (!k->dynoff[slot]) {
@@ -141,11 +153,8 @@ static LLVMValueRef dyn_offset(lw_t *k, int slot) {
             LLVMPositionBuilderAtEnd(k->b, k->entry);
         LLVMValueRef off = lw_i64(k, k->g->ws_static);
         for (int s = 0; s < k->g->n_dyn_slots; s++) {
-            const ir_value_t *v = NULL;
-            for (int i = 0; i < k->g->n_values; i++)
-                if (k->g->values[i]->storage == IR_ST_WORKSPACE && k->g->values[i]->dyn_slot == s) v = k->g->values[i];
             k->dynoff[s] = off;
-            if (v) off = LLVMBuildAdd(k->b, off, dyn_size(k, v), "");
+            off = LLVMBuildAdd(k->b, off, slot_size(k, s), "");
         }
         LLVMPositionBuilderAtEnd(k->b, save);
     }
@@ -572,10 +581,10 @@ static void build_workspace_size(lw_t *k) {
          * allocation satisfies; NAME_shapes has checked every dim. */
         LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
         LLVMValueRef dtot = LLVMConstReal(k->f64, (double)k->g->ws_static);
+        for (int s = 0; s < k->g->n_dyn_slots; s++) total = LLVMBuildAdd(k->b, total, slot_size(k, s), "");
         for (int i = 0; i < k->g->n_values; i++) {
             const ir_value_t *v = k->g->values[i];
             if (v->storage != IR_ST_WORKSPACE || v->dyn_slot < 0) continue;
-            total = LLVMBuildAdd(k->b, total, dyn_size(k, v), "");
             LLVMValueRef dn = LLVMConstReal(k->f64, (double)ir_dtype_size(v->dtype) + 64.0);
             for (int d = 0; d < v->shape.rank; d++)
                 dn = LLVMBuildFMul(k->b, dn, LLVMBuildSIToFP(k->b, lw_dim(k, v, d), k->f64, ""), "");

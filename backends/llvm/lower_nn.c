@@ -547,13 +547,15 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     lw_strides(k, x, st);
     lw_loop_t lr[IR_MAX_RANK];
     int q = 0, nl = 0;
+    /* the element count before the loops: built inside them it would not dominate its use */
     LLVMValueRef cnt = lw_i64(k, 1);
+    for (int d = 0; d < r; d++)
+        if (rd->red[d]) cnt = LLVMBuildNSWMul(k->b, cnt, lw_dim(k, x, d), "");
     for (int d = 0; d < r; d++) {
         if (rd->red[d]) {
             lw_loop_begin(k, &lr[nl], lw_i64(k, 0), lw_dim(k, x, d), "r");
             xi[d] = lr[nl].iv;
             nl++;
-            cnt = LLVMBuildNSWMul(k->b, cnt, lw_dim(k, x, d), "");
             if (rd->keep) q++;
         } else {
             xi[d] = idx[q++];
