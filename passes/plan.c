@@ -232,9 +232,12 @@ out:
 }
 
 void pass_print_plan(const ir_graph_t *g, FILE *f) {
-    fprintf(f,
-            "memory plan: workspace %lld bytes (static) vs %lld bytes if every intermediate had its own buffer; "
-            "%d symbolic-sized buffers in %d slots (each as large as its largest buffer, sized when a run "
-            "starts); weights %lld bytes\n",
-            (long long)g->ws_static, (long long)g->ws_naive, g->n_dyn_values, g->n_dyn_slots, (long long)g->blob_size);
+    fprintf(f, "memory plan: workspace %lld bytes (static) vs %lld bytes if every intermediate had its own buffer; ",
+            (long long)g->ws_static, (long long)g->ws_naive);
+    if (g->n_dyn_values)
+        fprintf(f, "%d symbolic-sized buffers in %d slots (a slot is as large as its largest buffer, sized when a "
+                "run starts); ", g->n_dyn_values, g->n_dyn_slots);
+    else
+        fprintf(f, "0 symbolic-sized buffers; ");
+    fprintf(f, "weights %lld bytes\n", (long long)g->blob_size);
 }
