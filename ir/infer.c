@@ -1499,8 +1499,7 @@ static int inf_resize(ir_graph_t *g, ir_node_t *n) {
     ir_resize_t rp;
     if (need_numeric(g, n, n->in[0]) || ir_resize_params(g, n, &n->in[0]->shape, &rp)) return -1;
     ir_shape_t o = n->in[0]->shape;
-    for (int d = 0; d < o.rank; d++)
-        if (o.dims[d].sym < 0) o.dims[d] = ir_dim_const(rp.out[d]);
+    for (int d = 0; d < o.rank; d++) o.dims[d] = rp.out_d[d];
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
 }
@@ -1663,6 +1662,14 @@ static int binop_dim(ir_graph_t *g, ir_op_t op, ir_dim_t a, ir_dim_t b, ir_dim_t
             return 0;
         }
         if (ir_dim_lower_bound(g, a) >= 0 && ir_dim_lower_bound(g, b) >= 1) return ir_dim_floordiv(g, a, b, o);
+        if (ir_dim_lower_bound(g, b) >= 1) {
+            /* a of either sign: truncation is a < 0 ? -((-a) // b) : a // b */
+            ir_dim_t na, qn, qp;
+            if (ir_dim_sub(g, ir_dim_const(0), a, &na) || ir_dim_floordiv(g, na, b, &qn) ||
+                ir_dim_sub(g, ir_dim_const(0), qn, &qn) || ir_dim_floordiv(g, a, b, &qp))
+                return -1;
+            return ir_dim_select_lt(g, a, ir_dim_const(0), qn, qp, o);
+        }
         return -1;
     default: return -1;
     }

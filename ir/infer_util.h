@@ -54,8 +54,13 @@ int ir_window_params_transposed(ir_graph_t *g, const ir_node_t *n, const ir_shap
 /* Resize (opset 11+): per dimension the output size, the scale the coordinate transform
  * uses, and the roi (start/end as fractions, for tf_crop_and_resize). ir/resize.c. */
 typedef struct ir_resize {
-    int64_t out[IR_MAX_RANK];
+    int64_t out[IR_MAX_RANK];                /* -1 where only known at run time (out_d) */
     double scale[IR_MAX_RANK], roi_start[IR_MAX_RANK], roi_end[IR_MAX_RANK];
+    ir_dim_t out_d[IR_MAX_RANK];             /* output dims, symbolic for run-time sizes/scales */
+    /* where the coordinate transform's scale comes from at run time: 0 scale[] (known
+     * now), 1 out / in (run-time sizes, or a symbolic input with known sizes), 2 element
+     * rt_elem[d] of the 'scales' input */
+    int8_t rt[IR_MAX_RANK], rt_elem[IR_MAX_RANK];
 } ir_resize_t;
 int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *out);
 

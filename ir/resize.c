@@ -21,6 +21,83 @@ static bool present(const ir_node_t *n, int i) {
     return i < n->n_in && n->in[i] && !(n->in[i]->data && n->in[i]->data_size == 0);
 }
 
+/* Element i of a shape input as a dim: its known contents, or a data symbol of a graph
+ * input (int for sizes, float for scales). -1 when neither. */
+static int param_dim(ir_graph_t *g, const ir_value_t *v, int i, ir_dim_t *out) {
+    if (v->sval && i < v->n_sval) {
+        *out = v->sval[i];
+        return 0;
+    }
+    if (v->is_input && !v->producer && ir_shape_is_static(&v->shape) && i < ir_shape_numel(&v->shape))
+        return ir_dim_data(g, v, i, out);
+    return -1;
+}
+
+/* Sizes or scales known only at run time, or a symbolic input: output dims as
+ * expressions, and the kernel works the scale out when it runs. */
+static int resize_runtime(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const int *axes, int na,
+                          bool has_scales, bool crop, ir_resize_t *p) {
+    const ir_value_t *v = has_scales ? n->in[2] : n->in[3];
+    if (v->shape.rank != 1 || !ir_shape_is_static(&v->shape) || ir_shape_numel(&v->shape) != na)
+        return ir_error(g, n, "'%s' must be 1-D with %d values", has_scales ? "scales" : "sizes", na);
+    if (crop && (has_scales || !v->data))
+        return ir_error(g, n, "tf_crop_and_resize with run-time %s is not supported", has_scales ? "scales" : "sizes");
+    const char *pol = ir_attr_str(n, "keep_aspect_ratio_policy", "stretch");
+    if (!has_scales && strcmp(pol, "stretch") != 0)
+        return ir_error(g, n, "keep_aspect_ratio_policy '%s' with run-time sizes or symbolic dims is not supported", pol);
+    double sc[IR_MAX_RANK];
+    int64_t sz[IR_MAX_RANK];
+    bool csc = has_scales && const_floats(v, sc, IR_MAX_RANK) == na;
+    bool csz = !has_scales && ir_const_ints(v, sz, IR_MAX_RANK) == na;
+    for (int i = 0; i < na; i++) {
+        int d = axes[i];
+        ir_dim_t in = x->dims[d], o;
+        if (csz) {
+            if (sz[i] < 0) return ir_error(g, n, "size %lld out of range", (long long)sz[i]);
+            o = ir_dim_const(sz[i]);
+            p->rt[d] = 1;
+        } else if (csc) {
+            /* a known scale over a symbolic dim: exact only for k and 1/k */
+            double s = sc[i], k = floor(s + 0.5), ik = floor(1.0 / s + 0.5);
+            if (s == 1.0) {
+                o = in;
+            } else if (k >= 2 && s == k) {
+                if (ir_dim_mul(g, in, ir_dim_const((int64_t)k), &o)) return ir_error(g, n, "output size overflows");
+            } else if (ik >= 2 && s == 1.0 / ik) {
+                if (ir_dim_floordiv(g, in, ir_dim_const((int64_t)ik), &o)) return ir_error(g, n, "output size overflows");
+            } else {
+                return ir_error(g, n, "scale %g over the symbolic dim %d is not supported (only k and 1/k)", s, d);
+            }
+            p->scale[d] = s;
+            p->rt[d] = 0;
+        } else if (g->syms_frozen) {
+            /* a backend asking: the output dims are the node's; only where the scale comes from */
+            p->rt[d] = has_scales ? 2 : 1;
+            p->rt_elem[d] = (int8_t)i;
+            p->out[d] = -1;
+            continue;
+        } else {
+            ir_dim_t e;
+            if (param_dim(g, v, i, &e))
+                return ir_error(g, n, "input '%s' must be a constant or a graph input; '%s' is computed from tensor "
+                                "values at run time", has_scales ? "scales" : "sizes", v->name);
+            if (has_scales) {
+                if (ir_dim_floor_mul_f(g, in, e, &o)) return ir_error(g, n, "the output size expression is too complex");
+                p->rt[d] = 2;
+                p->rt_elem[d] = (int8_t)i;
+            } else {
+                if (ir_shape_check_add(g, IR_CHECK_GE, e, ir_dim_const(0), n->name))
+                    return ir_error(g, n, "sizes must not be negative");
+                o = e;
+                p->rt[d] = 1;
+            }
+        }
+        p->out_d[d] = o;
+        p->out[d] = ir_dim_is_const(o) ? o.v : -1;
+    }
+    return 0;
+}
+
 int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *p) {
     int r = x->rank;
     memset(p, 0, sizeof *p);
@@ -59,8 +136,11 @@ int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_
     bool crop = strcmp(ctm, "tf_crop_and_resize") == 0;
     bool has_sizes = present(n, 3), has_scales = present(n, 2);
     if (has_sizes == has_scales) return ir_error(g, n, "exactly one of 'scales' and 'sizes' must be given");
-    for (int i = 0; i < na; i++)
-        if (x->dims[axes[i]].sym >= 0) return ir_error(g, n, "resizing a symbolic dimension is not supported");
+    for (int d = 0; d < r; d++) p->out_d[d] = x->dims[d];
+    bool sym_in = false;
+    for (int i = 0; i < na; i++) sym_in |= x->dims[axes[i]].sym >= 0;
+    const ir_value_t *sv = has_scales ? n->in[2] : n->in[3];
+    if (!sv->data || sym_in) return resize_runtime(g, n, x, axes, na, has_scales, crop, p);
     if (has_scales) {
         double sc[IR_MAX_RANK];
         int c = const_floats(n->in[2], sc, IR_MAX_RANK);
@@ -76,6 +156,7 @@ int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_
             if (!(len >= 0) || len > 1e12) return ir_error(g, n, "output size out of range");
             p->scale[d] = sc[i];
             p->out[d] = (int64_t)floor(len);
+            p->out_d[d] = ir_dim_const(p->out[d]);
         }
     } else {
         int64_t sz[IR_MAX_RANK];
@@ -98,12 +179,14 @@ int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_
             if (ns && s > common) common = s;
             p->scale[d] = s;
             p->out[d] = sz[i];
+            p->out_d[d] = ir_dim_const(sz[i]);
         }
         if (nl || ns)
             for (int i = 0; i < na; i++) {
                 int d = axes[i];
                 p->scale[d] = common;
                 p->out[d] = (int64_t)floor(common * (double)x->dims[d].v + 0.5);
+                p->out_d[d] = ir_dim_const(p->out[d]);
             }
     }
     return 0;

@@ -2,6 +2,7 @@
  * printing and ordering of the graph's symbols. See ir/sym.h for the model. */
 #include "ir/ir.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,13 @@ static void def_text(const ir_graph_t *g, const ir_sym_t *s, char *buf, size_t n
         dim_text(g, s->a, 0, buf, n, &k);
         sbprintf(buf, n, &k, ", ");
         dim_text(g, s->b, 0, buf, n, &k);
+        sbprintf(buf, n, &k, ")");
+        break;
+    case IR_SYM_FLOORMUL:
+        sbprintf(buf, n, &k, "floor(");
+        dim_text(g, s->a, 2, buf, n, &k);
+        sbprintf(buf, n, &k, "*");
+        dim_text(g, s->b, 3, buf, n, &k);
         sbprintf(buf, n, &k, ")");
         break;
     case IR_SYM_SELECT:
@@ -672,6 +680,24 @@ int ir_dim_select_lt(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t
     return 0;
 }
 
+bool ir_sym_is_float_data(const ir_graph_t *g, int s) {
+    if (s < 0 || s >= g->n_syms) return false;
+    const ir_sym_t *d = &g->symdefs[s];
+    return d->kind == IR_SYM_DATA && d->input && ir_dtype_is_float(d->input->dtype);
+}
+
+int ir_dim_floor_mul_f(ir_graph_t *g, ir_dim_t a, ir_dim_t fsym, ir_dim_t *out) {
+    if (fsym.v != 1 || !ir_sym_is_float_data(g, fsym.sym)) return -1;
+    if (a.sym < 0 && a.v == 0) {
+        *out = ir_dim_const(0);
+        return 0;
+    }
+    int s = intern(g, IR_SYM_FLOORMUL, a, fsym, ir_dim_const(0), ir_dim_const(0));
+    if (s < 0) return -1;
+    *out = (ir_dim_t){1, s};
+    return 0;
+}
+
 /* ---------------------------------------------------------------- checks */
 int ir_shape_check_add(ir_graph_t *g, ir_check_kind_t kind, ir_dim_t a, ir_dim_t b, const char *what) {
     ir_dim_t ca, cb;
@@ -727,6 +753,14 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
         case IR_SYM_MIN: r = a < b ? a : b; break;
         case IR_SYM_MAX: r = a > b ? a : b; break;
         case IR_SYM_SELECT: r = (s->elem ? a < b : a == b) ? c : d; break;
+        case IR_SYM_FLOORMUL: {
+            double f;
+            memcpy(&f, &vals[s->b.sym], sizeof f);
+            double x = floor((double)a * f);
+            if (!(x >= -(double)IR_DIM_MAX && x <= (double)IR_DIM_MAX)) return -1;
+            r = (int64_t)x;
+            break;
+        }
         default: return -1;
         }
         vals[i] = r;

@@ -36,6 +36,8 @@ typedef enum ir_sym_kind {
     IR_SYM_MIN,
     IR_SYM_MAX,
     IR_SYM_SELECT,    /* a == b ? c : d  (elem 0), a < b ? c : d  (elem 1) */
+    IR_SYM_FLOORMUL,  /* floor(a * f) where b = (1, a data symbol of a float input) whose value
+                         is the IEEE-754 bits of the float64 value of that element */
 } ir_sym_kind_t;
 
 typedef struct ir_sym {
@@ -78,6 +80,11 @@ int ir_dim_select_lt(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t
 /* Exact quotient a / b when the polynomial division proves it (every term of a divisible
  * by the single-term b): 0, or -1 when it is not provably exact. */
 int ir_dim_div_exact(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);
+
+/* floor(a * f) with f = fsym a data symbol of a float graph input (Resize scales). */
+int ir_dim_floor_mul_f(ir_graph_t *g, ir_dim_t a, ir_dim_t fsym, ir_dim_t *out);
+/* True for a data symbol of a float input: its value is the bits of a float64. */
+bool ir_sym_is_float_data(const ir_graph_t *g, int s);
 
 /* The symbol for element elem of graph input v (interned), as a dim. -1 on failure. */
 int ir_dim_data(ir_graph_t *g, const struct ir_value *v, int64_t elem, ir_dim_t *out);

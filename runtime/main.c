@@ -512,19 +512,32 @@ int main(int argc, char **argv) {
         int i = si->sym_input[s];
         if (i < 0 || i >= d->n_inputs) continue;
         const onnxc_tensor_t *t = &tin[i];
-        size_t es = t->dtype == 7 ? 8 : t->dtype == 6 ? 4 : 0;
+        /* int32/int64: the value; float32/float64 (Resize scales): the bits of its float64 */
+        size_t es = t->dtype == 7 || t->dtype == 11 ? 8 : t->dtype == 6 || t->dtype == 1 ? 4 : 0;
         if (!es || si->sym_elem[s] < 0 || (uint64_t)si->sym_elem[s] >= t->nbytes / es) {
-            errorf("input '%s' must be an int32 or int64 tensor with more than %lld elements (its element %lld "
-                   "is a dimension)", d->inputs[i].name, (long long)si->sym_elem[s], (long long)si->sym_elem[s]);
+            errorf("input '%s' must be an int32, int64, float32 or float64 tensor with more than %lld elements "
+                   "(its element %lld is a shape parameter)", d->inputs[i].name, (long long)si->sym_elem[s],
+                   (long long)si->sym_elem[s]);
             goto cleanup;
         }
         int64_t v;
-        if (es == 8) {
-            memcpy(&v, (const char *)t->data + 8 * si->sym_elem[s], 8);
-        } else {
+        const char *ep = (const char *)t->data + es * (size_t)si->sym_elem[s];
+        if (t->dtype == 7) {
+            memcpy(&v, ep, 8);
+        } else if (t->dtype == 6) {
             int32_t x;
-            memcpy(&x, (const char *)t->data + 4 * si->sym_elem[s], 4);
+            memcpy(&x, ep, 4);
             v = x;
+        } else {
+            double f;
+            if (t->dtype == 1) {
+                float x;
+                memcpy(&x, ep, 4);
+                f = x;
+            } else {
+                memcpy(&f, ep, 8);
+            }
+            memcpy(&v, &f, 8);
         }
         if (bind.from[s][0] && bind.syms[s] != v) {
             errorf("input '%s' element %lld is %lld, but %s = %lld from %s", d->inputs[i].name,

@@ -489,8 +489,10 @@ static void build_shapes(lw_t *k) {
         if (s < g->n_caller_syms) {
             LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
             v = LLVMBuildLoad2(k->b, k->i64, p, g->syms[s]);
-            bad = LLVMBuildOr(k->b, bad, d->kind == IR_SYM_INPUT ? in_range(k, v, 1, IR_DIM_MAX)
-                                                                  : in_range(k, v, -IR_DIM_MAX, IR_DIM_MAX), "");
+            /* a float data symbol carries the bits of a float64: FLOORMUL checks what it gives */
+            if (!ir_sym_is_float_data(g, s))
+                bad = LLVMBuildOr(k->b, bad, d->kind == IR_SYM_INPUT ? in_range(k, v, 1, IR_DIM_MAX)
+                                                                      : in_range(k, v, -IR_DIM_MAX, IR_DIM_MAX), "");
         } else {
             LLVMValueRef a = sym_dim(k, vals, d->a, &bad), b = sym_dim(k, vals, d->b, &bad);
             switch (d->kind) {
@@ -519,6 +521,17 @@ static void build_shapes(lw_t *k) {
             }
             case IR_SYM_MIN: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, ""); break;
             case IR_SYM_MAX: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, ""); break;
+            case IR_SYM_FLOORMUL: {
+                LLVMValueRef f = LLVMBuildBitCast(k->b, vals[d->b.sym], k->f64, "");
+                LLVMValueRef x = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, a, k->f64, ""), f, "");
+                x = lw_intrin(k, "llvm.floor", k->f64, &x, 1);
+                /* NaN fails both comparisons */
+                LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealOGE, x, LLVMConstReal(k->f64, 0), ""),
+                                               LLVMBuildFCmp(k->b, LLVMRealOLE, x, LLVMConstReal(k->f64, (double)IR_DIM_MAX), ""), "");
+                bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
+                v = LLVMBuildFPToSI(k->b, LLVMBuildSelect(k->b, ok, x, LLVMConstReal(k->f64, 0), ""), k->i64, "");
+                break;
+            }
             case IR_SYM_SELECT: {
                 LLVMValueRef c = sym_dim(k, vals, d->c, &bad), e = sym_dim(k, vals, d->d, &bad);
                 v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, d->elem ? LLVMIntSLT : LLVMIntEQ, a, b, ""), c, e, "");
@@ -617,11 +630,19 @@ static void build_workspace_size(lw_t *k) {
     LLVMBuildRet(k->b, LLVMBuildCall2(k->b, ft, impl, (LLVMValueRef[]){all}, 1, ""));
 }
 
-/* Loads element `elem` of graph input i (int32 or int64) as i64. */
+/* Loads element `elem` of graph input i as i64: int32/int64 sign-extended, float32/64
+ * as the bits of its float64 value (a float data symbol). */
 static LLVMValueRef input_elem(lw_t *k, int i, int64_t elem) {
     const ir_value_t *v = k->g->inputs[i];
     LLVMValueRef pp = LLVMBuildGEP2(k->b, k->ptr, k->a_in, (LLVMValueRef[]){lw_i64(k, i)}, 1, "");
     LLVMValueRef base = LLVMBuildLoad2(k->b, k->ptr, pp, "");
+    if (v->dtype == IR_F32 || v->dtype == IR_F64) {
+        LLVMTypeRef ft = v->dtype == IR_F32 ? k->f32 : k->f64;
+        LLVMValueRef p = LLVMBuildGEP2(k->b, ft, base, (LLVMValueRef[]){lw_i64(k, elem)}, 1, "");
+        LLVMValueRef x = LLVMBuildLoad2(k->b, ft, p, "");
+        if (v->dtype == IR_F32) x = LLVMBuildFPExt(k->b, x, k->f64, "");
+        return LLVMBuildBitCast(k->b, x, k->i64, "");
+    }
     LLVMTypeRef et = v->dtype == IR_I32 ? k->i32 : k->i64;
     LLVMValueRef p = LLVMBuildGEP2(k->b, et, base, (LLVMValueRef[]){lw_i64(k, elem)}, 1, "");
     LLVMValueRef x = LLVMBuildLoad2(k->b, et, p, "");

@@ -288,31 +288,48 @@ static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     for (int d = 0; d < r; d++) {
         if (!R->resized[d]) continue;
         rd[nr++] = d;
-        double in = (double)x->shape.dims[d].v, sc = R->rp.scale[d], ow = sc * in;
+        /* in, the scale and ow = scale * in as values: constants folded by LLVM, or worked
+         * out at run time (sizes: out / in; scales: the tensor's element) */
+        LLVMValueRef in = LLVMBuildSIToFP(b, lw_dim(k, x, d), k->f64, ""), sc, outd;
+        outd = LLVMBuildSIToFP(b, lw_dim(k, n->out[0], d), k->f64, "");
+        if (R->rp.rt[d] == 1)
+            sc = LLVMBuildFDiv(b, outd, in, "");
+        else if (R->rp.rt[d] == 2)
+            sc = lw_cast(k, lw_load(k, n->in[2], lw_i64(k, R->rp.rt_elem[d])), n->in[2]->dtype, IR_F64);
+        else
+            sc = dconst(k, R->rp.scale[d]);
+        LLVMValueRef ow = LLVMBuildFMul(b, sc, in, "");
+        LLVMValueRef ow1 = LLVMBuildFCmp(b, LLVMRealOEQ, ow, dconst(k, 1), "");
+        LLVMValueRef inm1 = LLVMBuildFSub(b, in, dconst(k, 1), ""), owm1 = LLVMBuildFSub(b, ow, dconst(k, 1), "");
         double r0 = R->rp.roi_start[d], r1 = R->rp.roi_end[d];
         LLVMValueRef xf = LLVMBuildSIToFP(b, idx[d], k->f64, ""), xo;
         LLVMValueRef half = LLVMBuildFAdd(b, xf, dconst(k, 0.5), "");
+        LLVMValueRef hp = LLVMBuildFSub(b, LLVMBuildFDiv(b, half, sc, ""), dconst(k, 0.5), "");
         switch (R->ctm) {
-        case 1: xo = LLVMBuildFDiv(b, xf, dconst(k, sc), ""); break;
-        case 2: xo = ow == 1 ? dconst(k, 0) : LLVMBuildFMul(b, xf, dconst(k, (in - 1) / (ow - 1)), ""); break;
-        case 3: xo = ow == 1 ? dconst(k, -0.5) : LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""); break;
-        case 4:
-            xo = ow == 1 ? dconst(k, (r1 - r0) * (in - 1) / 2) : LLVMBuildFMul(b, xf, dconst(k, (r1 - r0) * (in - 1) / (ow - 1)), "");
-            xo = LLVMBuildFAdd(b, xo, dconst(k, r0 * (in - 1)), "");
+        case 1: xo = LLVMBuildFDiv(b, xf, sc, ""); break;
+        case 2: xo = LLVMBuildSelect(b, ow1, dconst(k, 0), LLVMBuildFMul(b, xf, LLVMBuildFDiv(b, inm1, owm1, ""), ""), ""); break;
+        case 3: xo = LLVMBuildSelect(b, ow1, dconst(k, -0.5), hp, ""); break;
+        case 4: {
+            LLVMValueRef span = LLVMBuildFMul(b, dconst(k, r1 - r0), inm1, "");
+            xo = LLVMBuildSelect(b, ow1, LLVMBuildFDiv(b, span, dconst(k, 2), ""),
+                                 LLVMBuildFMul(b, xf, LLVMBuildFDiv(b, span, owm1, ""), ""), "");
+            xo = LLVMBuildFAdd(b, xo, LLVMBuildFMul(b, dconst(k, r0), inm1, ""), "");
             outside = LLVMBuildOr(b, outside, LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOLT, xo, dconst(k, 0), ""),
-                                                          LLVMBuildFCmp(b, LLVMRealOGT, xo, dconst(k, in - 1), ""), ""), "");
-            break;
-        case 5: {
-            double adj = (double)R->rp.out[d] / ow, off = in / 2 * (1 - adj);
-            xo = LLVMBuildFAdd(b, dconst(k, off), LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""), "");
+                                                          LLVMBuildFCmp(b, LLVMRealOGT, xo, inm1, ""), ""), "");
             break;
         }
-        default: xo = LLVMBuildFSub(b, LLVMBuildFDiv(b, half, dconst(k, sc), ""), dconst(k, 0.5), ""); break;
+        case 5: {
+            LLVMValueRef adj = LLVMBuildFDiv(b, outd, ow, "");
+            LLVMValueRef off = LLVMBuildFMul(b, LLVMBuildFDiv(b, in, dconst(k, 2), ""), LLVMBuildFSub(b, dconst(k, 1), adj, ""), "");
+            xo = LLVMBuildFAdd(b, off, hp, "");
+            break;
+        }
+        default: xo = hp; break;
         }
         LLVMValueRef basef = LLVMBuildFSub(b, lw_intrin(k, "llvm.ceil", k->f64, &xo, 1), dconst(k, 1), "");
         LLVMValueRef ratio = LLVMBuildFSub(b, xo, basef, "");
         LLVMValueRef base = LLVMBuildFPToSI(b, basef, k->i64, "");
-        LLVMValueRef last = lw_i64(k, x->shape.dims[d].v - 1);
+        LLVMValueRef last = LLVMBuildSub(b, lw_dim(k, x, d), lw_i64(k, 1), "");
         int first = R->mode == 2 ? -1 : 0;
         if (R->mode == 0) {
             LLVMValueRef j;
@@ -402,9 +419,9 @@ int lw_lower_resize(lw_t *k, const ir_node_t *n) {
     R.exclude = (int)ir_attr_int(n, "exclude_outside", 0);
     int nr = 0;
     for (int d = 0; d < x->shape.rank; d++) {
-        R.resized[d] = x->shape.dims[d].sym < 0 &&
-                       (R.rp.out[d] != x->shape.dims[d].v || R.rp.scale[d] != 1.0 ||
-                        (R.ctm == 4 && (R.rp.roi_start[d] != 0.0 || R.rp.roi_end[d] != 1.0)));
+        R.resized[d] = R.rp.rt[d] != 0 ||
+                       (x->shape.dims[d].sym < 0 ? R.rp.out[d] != x->shape.dims[d].v : R.rp.scale[d] != 1.0) ||
+                       R.rp.scale[d] != 1.0 || (R.ctm == 4 && (R.rp.roi_start[d] != 0.0 || R.rp.roi_end[d] != 1.0));
         nr += R.resized[d];
     }
     int taps = R.mode == 0 ? 1 : R.mode == 1 ? 2 : 4, combos = 1;
