@@ -139,7 +139,9 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
             out_sb_printf(&b, " *   syms[%d] = ", s);
             out_sb_comment_text(&b, g->syms[s]);
             if (sd->kind == IR_SYM_DATA) {
-                out_sb_printf(&b, "  (the value of element %lld of input \"", (long long)sd->elem);
+                bool fl = sd->input && ir_dtype_is_float(sd->input->dtype);
+                out_sb_printf(&b, fl ? "  (the bits of the float64 value of element %lld of input \""
+                                     : "  (the value of element %lld of input \"", (long long)sd->elem);
                 out_sb_comment_text(&b, sd->input && sd->input->name ? sd->input->name : "?");
                 out_sb_printf(&b, "\", which the run checks)");
             }

@@ -794,6 +794,118 @@ def feature_cases(r, tmp, models_dir):
 
 
 
+def dynamic_cases(r, tmp):
+    """Issue 7: shape parameters fed at run time (no --bind) and dims as expressions. Each
+    program is compiled once and run at several sizes, values checked against numpy or
+    onnxruntime; a shape value that does not fit is refused with a message and a non-zero
+    exit, never garbage."""
+    d = os.path.join(tmp, "dyn")
+    os.makedirs(d)
+    O18 = [helper.make_opsetid("", 18)]
+
+    def mk18(nodes, inputs, outputs, inits=()):
+        g = helper.make_graph(nodes, "dyn", inputs, outputs, initializer=list(inits))
+        return helper.make_model(g, opset_imports=O18, ir_version=8)
+
+    def build(model, name, extra=()):
+        path = save(model, os.path.join(d, name + ".onnx"))
+        prog = os.path.join(d, name)
+        rc, _, err = run([r.onnxc, path, "--emit=exe", "-o", prog] + list(extra), d)
+        if rc != 0:
+            raise Fail(f"compile {name}: exit {rc}: {err.strip()[:300]!r}")
+        return prog
+
+    def run_prog(prog, arrays, tag):
+        files = []
+        for i, a in enumerate(arrays):
+            p = os.path.join(d, f"{os.path.basename(prog)}_{tag}_{i}.pb")
+            write_pb(p, a)
+            files.append(p)
+        out = os.path.join(d, f"out_{os.path.basename(prog)}_{tag}")
+        rc, _, err = run([prog] + files + ["-o", out], d, 60)
+        return rc, err, out
+
+    def reshape_input():
+        m = mk18([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+                 [vi("x", [2, 3, 4]), vi("shape", [3], TensorProto.INT64)], [vi("y", ["a", "b", "c"])])
+        prog = build(m, "reshape_in")
+        x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+        for k, (sh, want) in enumerate([([4, 0, -1], (4, 3, 2)), ([-1, 2, 3], (4, 2, 3)), ([24, 1, 1], (24, 1, 1))]):
+            rc, err, out = run_prog(prog, [x, np.array(sh, np.int64)], str(k))
+            if rc != 0:
+                raise Fail(f"shape {sh}: exit {rc}: {err.strip()[:300]!r}")
+            got = read_pb(os.path.join(out, "output_0.pb"))
+            if got.shape != want or not np.array_equal(got.ravel(), x.ravel()):
+                raise Fail(f"shape {sh}: got {got.shape}, want {want}")
+        rc, err, _ = run_prog(prog, [x, np.array([5, 0, -1], np.int64)], "bad")
+        if rc == 0 or rc < 0 or "do not fit the model" not in err or len(err.strip().splitlines()) != 1:
+            raise Fail(f"shape [5,0,-1] of 24 elements: exit {rc}, stderr {err.strip()[:300]!r}")
+    r.case("dynamic: Reshape by a graph-input shape runs at 3 shapes from one program, refuses one that does not fit",
+           reshape_input)
+
+    def expand_slice_symbolic():
+        # y = Expand(x[N,1], shape) ; z = x[:, -1] through Shape->Gather->Sub->Slice chains
+        nodes = [helper.make_node("Expand", ["x", "shape"], ["y"]),
+                 helper.make_node("Shape", ["t"], ["ts"]),
+                 helper.make_node("Gather", ["ts", "one"], ["T"], axis=0),
+                 helper.make_node("Sub", ["T", "one"], ["Tm1"]),
+                 helper.make_node("Unsqueeze", ["Tm1", "zero1"], ["e"]),
+                 helper.make_node("Slice", ["t", "zero1", "e", "one1"], ["z"])]
+        inits = [numpy_helper.from_array(np.array(1, np.int64), "one"),
+                 numpy_helper.from_array(np.array([0], np.int64), "zero1"),
+                 numpy_helper.from_array(np.array([1], np.int64), "one1")]
+        m = mk18(nodes, [vi("x", ["N", 1]), vi("shape", [2], TensorProto.INT64), vi("t", [2, "T"])],
+                 [vi("y", ["N", "M"]), vi("z", [2, "T1"])], inits)
+        prog = build(m, "expand_slice")
+        rng = np.random.default_rng(3)
+        for k, (n, mm, t) in enumerate([(3, 5, 4), (1, 7, 9)]):
+            x = rng.standard_normal((n, 1)).astype(np.float32)
+            tt = rng.standard_normal((2, t)).astype(np.float32)
+            rc, err, out = run_prog(prog, [x, np.array([n, mm], np.int64), tt], str(k))
+            if rc != 0:
+                raise Fail(f"N={n} M={mm} T={t}: exit {rc}: {err.strip()[:300]!r}")
+            y, z = read_pb(os.path.join(out, "output_0.pb")), read_pb(os.path.join(out, "output_1.pb"))
+            if not np.array_equal(y, np.broadcast_to(x, (n, mm))) or not np.array_equal(z, tt[:, :t - 1]):
+                raise Fail(f"N={n} M={mm} T={t}: wrong values (shapes {y.shape}, {z.shape})")
+        rc, err, _ = run_prog(prog, [np.zeros((3, 1), np.float32), np.array([2, 5], np.int64),
+                                     np.zeros((2, 4), np.float32)], "bad")
+        if rc <= 0 or "do not fit the model" not in err:
+            raise Fail(f"Expand of [3,1] to [2,5]: exit {rc}, stderr {err.strip()[:300]!r}")
+    r.case("dynamic: Expand by a graph-input shape and a slice bounded by a Shape chain, at two sizes", expand_slice_symbolic)
+
+    def resize_scales():
+        import onnxruntime as ort
+        m = mk18([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")],
+                 [vi("x", [1, 1, 4, 6]), vi("scales", [4])], [vi("y", [1, 1, "H", "W"])])
+        prog = build(m, "resize_sc")
+        sess = ort.InferenceSession(os.path.join(d, "resize_sc.onnx"))
+        x = np.random.default_rng(5).standard_normal((1, 1, 4, 6)).astype(np.float32)
+        for k, sc in enumerate([[1, 1, 2, 0.5], [1, 1, 1.5, 3]]):
+            scales = np.array(sc, np.float32)
+            rc, err, out = run_prog(prog, [x, scales], str(k))
+            if rc != 0:
+                raise Fail(f"scales {sc}: exit {rc}: {err.strip()[:300]!r}")
+            got = read_pb(os.path.join(out, "output_0.pb"))
+            want = sess.run(None, {"x": x, "scales": scales})[0]
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+                raise Fail(f"scales {sc}: got {got.shape}, onnxruntime {want.shape}")
+    r.case("dynamic: Resize with run-time scales matches onnxruntime at two scale sets", resize_scales)
+
+    def header_doc():
+        m = mk18([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+                 [vi("x", ["N", 4]), vi("shape", [2], TensorProto.INT64)], [vi("y", ["a", "b"])])
+        path = save(m, os.path.join(d, "rsh.onnx"))
+        rc, _, err = run([r.onnxc, path, "-o", os.path.join(d, "rsh.o")], d)
+        if rc != 0:
+            raise Fail(f"compile: exit {rc}: {err.strip()[:300]!r}")
+        h = open(os.path.join(d, "rsh.h")).read()
+        for want in ("syms[0] = N", "syms[1] = shape[0]  (the value of element 0 of input \"shape\"",
+                     "int rsh_shapes(const int64_t *syms, int64_t *all);", "#define rsh_NUM_SYMS 3"):
+            if want not in h:
+                raise Fail(f"header lacks {want!r}")
+    r.case("dynamic: the header documents data symbols and declares NAME_shapes", header_doc)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -816,6 +928,7 @@ def main():
         if not args.compiler_only:
             program_cases(r, tmp)
             feature_cases(r, tmp, args.models_dir)
+            dynamic_cases(r, tmp)
     finally:
         if args.keep:
             print(f"kept {tmp}")
