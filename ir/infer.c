@@ -1578,6 +1578,21 @@ static int inf_size(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+/* NonZero: [rank, count] indices, int64; count is known only when the kernel has run
+ * (a run-time symbol, at most the input's element count, which sizes the buffer). */
+static int inf_non_zero(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *x = n->in[0];
+    if (x->dtype == IR_STRING) return ir_error(g, n, "string inputs are not supported");
+    ir_dim_t bound, cnt;
+    if (dims_prod(g, &x->shape, 0, x->shape.rank, &bound)) return ir_error(g, n, "input %s is too large", SHP(&x->shape));
+    if (ir_dim_runtime(g, n->out[0], bound, &cnt)) return ir_error(g, n, "too many symbols");
+    ir_shape_t o = {.rank = 2};
+    o.dims[0] = ir_dim_const(x->shape.rank);
+    o.dims[1] = cnt;
+    set_out(n, 0, IR_I64, &o);
+    return 0;
+}
+
 /* The "types" column: one letter per input, the last repeating. */
 static bool type_ok(char c, ir_dtype_t t) {
     switch (c) {
@@ -1792,8 +1807,14 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
     }
     int rc = infer_table[n->op](g, n);
     if (rc) return rc;
-    for (int i = 0; i < n->n_out; i++)
+    for (int i = 0; i < n->n_out; i++) {
         if (n->out[i] && check_dims(g, n, n->out[i], "output")) return -1;
+        for (int d = 0; n->out[i] && d < n->out[i]->shape.rank; d++)
+            if (!ir_dim_runtime_ok(g, n->out[i]->shape.dims[d]))
+                return ir_error(g, n, "output '%s' has shape %s, which depends on a count known only while the model "
+                                "runs in a way the memory plan cannot bound (a count inside a division, min, max or "
+                                "difference)", vname(n->out[i]), SHP(&n->out[i]->shape));
+    }
     prop_sval(g, n);
     return 0;
 }

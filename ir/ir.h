@@ -243,6 +243,7 @@ typedef struct ir_graph {
     int64_t ws_naive;           /* sum of all static intermediates, for the report */
     int n_dyn_slots;            /* slots for symbolic-sized buffers, after the static region */
     int n_dyn_values;           /* symbolic-sized buffers (several may share a slot over time) */
+    int64_t ws_rt_off;          /* where a run leaves its run-time counts (8 bytes each) */
     ir_diags_t diags;           /* every problem reported on this graph (ir_error), in order */
     char err[IR_ERR_MAX];       /* the latest error's text, for tests that check one message */
 } ir_graph_t;

@@ -156,6 +156,9 @@ static void def_text(const ir_graph_t *g, const ir_sym_t *s, char *buf, size_t n
         dim_text(g, s->b, 3, buf, n, &k);
         sbprintf(buf, n, &k, ")");
         break;
+    case IR_SYM_RUNTIME:
+        sbprintf(buf, n, &k, "count(%s)", s->input && s->input->name ? s->input->name : "?");
+        break;
     case IR_SYM_SELECT:
         sbprintf(buf, n, &k, "(");
         dim_text(g, s->a, 1, buf, n, &k);
@@ -434,6 +437,7 @@ static int64_t atom_lo(const ir_graph_t *g, int s, int depth) {
         }
         return INT64_MIN;
     case IR_SYM_MOD: return d->b.sym < 0 && d->b.v > 0 ? 0 : INT64_MIN;
+    case IR_SYM_RUNTIME: return 0;
     case IR_SYM_MIN: {
         int64_t a = dim_lo(g, d->a, depth), b = dim_lo(g, d->b, depth);
         return a < b ? a : b;
@@ -680,6 +684,58 @@ int ir_dim_select_lt(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t c, ir_dim_t
     return 0;
 }
 
+int ir_dim_runtime(ir_graph_t *g, const ir_value_t *v, ir_dim_t bound, ir_dim_t *out) {
+    for (int i = 0; i < g->n_syms; i++)
+        if (g->symdefs[i].kind == IR_SYM_RUNTIME && g->symdefs[i].input == v) {
+            g->symdefs[i].a = bound;   /* re-inference may tighten it */
+            *out = (ir_dim_t){1, i};
+            return 0;
+        }
+    ir_sym_t s;
+    memset(&s, 0, sizeof s);
+    s.kind = IR_SYM_RUNTIME;
+    s.a = bound;
+    s.b = s.c = s.d = ir_dim_const(0);
+    s.input = v;
+    char name[256];
+    def_text(g, &s, name, sizeof name);
+    int i = sym_append(g, &s, name);
+    if (i < 0) return -1;
+    *out = (ir_dim_t){1, i};
+    return 0;
+}
+
+static bool sym_has_runtime(const ir_graph_t *g, int s, int depth) {
+    if (s < 0 || depth > 64) return false;
+    const ir_sym_t *d = &g->symdefs[s];
+    if (d->kind == IR_SYM_RUNTIME) return true;
+    if (ir_sym_is_caller(d)) return false;
+    return sym_has_runtime(g, d->a.sym, depth + 1) || sym_has_runtime(g, d->b.sym, depth + 1) ||
+           sym_has_runtime(g, d->c.sym, depth + 1) || sym_has_runtime(g, d->d.sym, depth + 1);
+}
+
+bool ir_dim_has_runtime(const ir_graph_t *g, ir_dim_t d) { return d.sym >= 0 && sym_has_runtime(g, d.sym, 0); }
+
+bool ir_dim_runtime_ok(const ir_graph_t *g, ir_dim_t d) {
+    if (!ir_dim_has_runtime(g, d)) return true;
+    poly_t p;
+    if (expand(g, d, &p, 0)) return false;
+    for (int i = 0; i < p.n; i++) {
+        const term_t *t = &p.t[i];
+        bool rt = false;
+        for (int j = 0; j < t->n; j++) {
+            const ir_sym_t *a = &g->symdefs[t->a[j]];
+            if (a->kind == IR_SYM_RUNTIME) {
+                rt = true;
+                continue;
+            }
+            if (sym_has_runtime(g, t->a[j], 0)) return false;   /* a count inside // min max ... */
+        }
+        if (rt && t->c < 0) return false;
+    }
+    return true;
+}
+
 bool ir_sym_is_float_data(const ir_graph_t *g, int s) {
     if (s < 0 || s >= g->n_syms) return false;
     const ir_sym_t *d = &g->symdefs[s];
@@ -703,6 +759,8 @@ int ir_shape_check_add(ir_graph_t *g, ir_check_kind_t kind, ir_dim_t a, ir_dim_t
     ir_dim_t ca, cb;
     if (canon(g, a, &ca) || canon(g, b, &cb)) return -1;
     if (kind == IR_CHECK_EQ ? dim_same(ca, cb) : ir_dim_known_ge(g, ca, cb)) return 0;
+    /* the run start checks with the counts' bounds, which says nothing about the counts */
+    if (ir_dim_has_runtime(g, ca) || ir_dim_has_runtime(g, cb)) return -1;
     if (ca.sym < 0 && cb.sym < 0) return -1;   /* both constant and false */
     if (kind == IR_CHECK_EQ) {
         ir_dim_t diff;
@@ -753,6 +811,7 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
         case IR_SYM_MIN: r = a < b ? a : b; break;
         case IR_SYM_MAX: r = a > b ? a : b; break;
         case IR_SYM_SELECT: r = (s->elem ? a < b : a == b) ? c : d; break;
+        case IR_SYM_RUNTIME: r = a; break;   /* its bound, as the run start sees it */
         case IR_SYM_FLOORMUL: {
             double f;
             memcpy(&f, &vals[s->b.sym], sizeof f);

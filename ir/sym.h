@@ -38,6 +38,9 @@ typedef enum ir_sym_kind {
     IR_SYM_SELECT,    /* a == b ? c : d  (elem 0), a < b ? c : d  (elem 1) */
     IR_SYM_FLOORMUL,  /* floor(a * f) where b = (1, a data symbol of a float input) whose value
                          is the IEEE-754 bits of the float64 value of that element */
+    IR_SYM_RUNTIME,   /* a count a kernel computes while the model runs (NonZero's), <= a: the
+                         plan sizes buffers with a, the kernels see the actual value; `input`
+                         is the value whose producer computes it */
 } ir_sym_kind_t;
 
 typedef struct ir_sym {
@@ -85,6 +88,16 @@ int ir_dim_div_exact(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);
 int ir_dim_floor_mul_f(ir_graph_t *g, ir_dim_t a, ir_dim_t fsym, ir_dim_t *out);
 /* True for a data symbol of a float input: its value is the bits of a float64. */
 bool ir_sym_is_float_data(const ir_graph_t *g, int s);
+
+/* The count kernel-computed for value v (its producer writes it while the model runs),
+ * at most `bound` (an expression the run start can evaluate). Interned by v. */
+int ir_dim_runtime(ir_graph_t *g, const struct ir_value *v, ir_dim_t bound, ir_dim_t *out);
+/* True when d depends on a run-time count. */
+bool ir_dim_has_runtime(const ir_graph_t *g, ir_dim_t d);
+/* True when d is non-decreasing in every run-time count it depends on (a polynomial with
+ * non-negative coefficients in them, no count inside a division, min, max or select), so
+ * that sizing buffers at the counts' bounds is enough. */
+bool ir_dim_runtime_ok(const ir_graph_t *g, ir_dim_t d);
 
 /* The symbol for element elem of graph input v (interned), as a dim. -1 on failure. */
 int ir_dim_data(ir_graph_t *g, const struct ir_value *v, int64_t elem, ir_dim_t *out);

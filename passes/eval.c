@@ -276,6 +276,26 @@ static int eval_size(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
+static int eval_non_zero(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s)) return 0;
+    const ir_value_t *x = n->in[0];
+    int64_t ne = sh_numel(&s), cnt = 0;
+    if (!work_ok(ne, s.r + 1)) return 0;
+    for (int64_t i = 0; i < ne; i++) cnt += ir_dtype_is_float(x->dtype) ? ld_f(x->dtype, x->data, i) != 0 : ld_i(x->dtype, x->data, i) != 0;
+    sh_t o = {2, {s.r, cnt}};
+    if (!res_alloc(g, r, IR_I64, &o)) return 0;
+    int64_t *out = r->buf, st[IR_MAX_RANK], j = 0;
+    row_strides(&s, st);
+    for (int64_t i = 0; i < ne; i++) {
+        bool nz = ir_dtype_is_float(x->dtype) ? ld_f(x->dtype, x->data, i) != 0 : ld_i(x->dtype, x->data, i) != 0;
+        if (!nz) continue;
+        for (int d = 0; d < s.r; d++) out[d * cnt + j] = (i / st[d]) % s.d[d];
+        j++;
+    }
+    return 1;
+}
+
 static int eval_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
     const ir_value_t *x = n->in[0];
     if (!x || x->shape.rank < 0) return 0;

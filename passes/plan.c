@@ -220,6 +220,11 @@ int pass_plan_memory(ir_graph_t *g) {
         }
     }
     g->ws_static = fl.peak;
+    /* the run-time counts a run leaves for NAME_output_dims, after the static buffers */
+    int n_rt = 0;
+    for (int s = 0; s < g->n_syms; s++) n_rt += g->symdefs[s].kind == IR_SYM_RUNTIME;
+    g->ws_rt_off = align_up(g->ws_static);
+    if (n_rt) g->ws_static = align_up(g->ws_rt_off + 8 * (int64_t)n_rt);
     g->ws_naive = naive;
     g->n_dyn_slots = slots;
     g->n_dyn_values = n_dyn_values;

@@ -673,6 +673,14 @@ int main(int argc, char **argv) {
                times[p90], (long long)timed, ctx->n_threads);
     }
 
+    if (o.outdir && si && si->output_dims) {
+        /* an output sized by the data (NonZero) fills less than its buffer */
+        for (size_t k = 0; k < n_out; k++)
+            if (si->output_dims(syms, ws, (int32_t)k, out_dims[k]) != ONNXC_OK) {
+                errorf("cannot get the dims of output '%s'", d->outputs[k].name);
+                goto cleanup;
+            }
+    }
     if (o.outdir) {
         if (mkdir_p(o.outdir)) {
             errorf("cannot create output directory '%s': %s", o.outdir, strerror(errno));

@@ -78,6 +78,11 @@ typedef struct onnxc_shape_info {
      * out of range, a dim comes out negative or above 2^40, or the model's shape
      * assertions fail (two dims that must agree do not). */
     int (*shapes)(const int64_t *syms, int64_t *all);
+    /* Output i's dims after a run that used this workspace (and these syms). The desc's
+     * dims give each output's largest size, which is what the caller allocates; an output
+     * whose size depends on the data (NonZero's count) is smaller: this says by how much.
+     * ONNXC_OK, ONNXC_ERR_ARGUMENT (no output i) or ONNXC_ERR_SHAPE. */
+    int (*output_dims)(const int64_t *syms, const void *workspace, int32_t i, int64_t *dims);
 } onnxc_shape_info_t;
 
 /* What a model's code was compiled by and for; every generated object defines one as

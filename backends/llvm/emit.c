@@ -367,13 +367,16 @@ static int shape_info(emitter_t *e, const out_desc_t *d) {
         in = private_const(e, LLVMConstArray2(e->i32, iv, (uint64_t)ns), ".sym_input");
         el = private_const(e, LLVMConstArray2(e->i64, ev, (uint64_t)ns), ".sym_elem");
     }
-    LLVMTypeRef st[4] = {e->i32, e->ptr, e->ptr, e->ptr};
+    snprintf(nm, sizeof nm, "%s_output_dims", N);
+    LLVMValueRef od = LLVMGetNamedFunction(e->mod, nm);
+    if (!od || LLVMCountBasicBlocks(od) == 0) return -1;
+    LLVMTypeRef st[5] = {e->i32, e->ptr, e->ptr, e->ptr, e->ptr};
     LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_shape_info_t");
-    LLVMStructSetBody(info_t, st, 4, 0);
-    LLVMValueRef f[4] = {LLVMConstInt(e->i32, (unsigned long long)d->n_syms_all, 0), in, el, fn};
+    LLVMStructSetBody(info_t, st, 5, 0);
+    LLVMValueRef f[5] = {LLVMConstInt(e->i32, (unsigned long long)d->n_syms_all, 0), in, el, fn, od};
     snprintf(nm, sizeof nm, "%s_shape_info", N);
     LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
-    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 4));
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 5));
     LLVMSetGlobalConstant(info, 1);
     LLVMSetAlignment(info, 8);
     if (e->o->emit == LLVM_EMIT_EXE) {

@@ -100,6 +100,44 @@ static LLVMValueRef sym_value(lw_t *k, int s) {
     return k->symv[s];
 }
 
+/* The bound of symbol s (syms[n_syms + s]): what the run start computed, which sizes
+ * buffers; differs from the symbol's value only for run-time counts and what follows
+ * from them. */
+static LLVMValueRef bound_value(lw_t *k, int s) {
+    if (!k->symb[s]) {
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(k->c);
+        LLVMValueRef term = LLVMGetBasicBlockTerminator(k->entry);
+        if (term)
+            LLVMPositionBuilderBefore(eb, term);
+        else
+            LLVMPositionBuilderAtEnd(eb, k->entry);
+        LLVMValueRef p = LLVMBuildGEP2(eb, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, k->g->n_syms + s)}, 1, "");
+        k->symb[s] = LLVMBuildLoad2(eb, k->i64, p, "bound");
+        LLVMDisposeBuilder(eb);
+    }
+    return k->symb[s];
+}
+
+static LLVMValueRef dim_bound(lw_t *k, ir_dim_t dim) {
+    if (dim.sym < 0) return lw_i64(k, dim.v);
+    LLVMValueRef s = bound_value(k, dim.sym);
+    return dim.v == 1 ? s : LLVMBuildNSWMul(k->b, s, lw_i64(k, dim.v), "");
+}
+
+static LLVMValueRef numel_bound(lw_t *k, const ir_value_t *v) {
+    LLVMValueRef n = lw_i64(k, 1);
+    for (int d = 0; d < v->shape.rank; d++) n = LLVMBuildNSWMul(k->b, n, dim_bound(k, v->shape.dims[d]), "");
+    return n;
+}
+
+void lw_set_runtime(lw_t *k, const ir_value_t *v, LLVMValueRef count) {
+    for (int s = 0; s < k->g->n_syms; s++)
+        if (k->g->symdefs[s].kind == IR_SYM_RUNTIME && k->g->symdefs[s].input == v) {
+            LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+            LLVMBuildStore(k->b, count, p);
+        }
+}
+
 LLVMValueRef lw_dim(lw_t *k, const ir_value_t *v, int d) { return lw_shape_dim(k, &v->shape, d); }
 
 LLVMValueRef lw_dim_value(lw_t *k, ir_dim_t dim) {
@@ -125,7 +163,7 @@ LLVMValueRef lw_numel(lw_t *k, const ir_value_t *v) {
 
 /* Byte size of a symbolic-sized buffer, rounded up to 64. */
 static LLVMValueRef dyn_size(lw_t *k, const ir_value_t *v) {
-    LLVMValueRef n = LLVMBuildMul(k->b, lw_numel(k, v), lw_i64(k, (int64_t)ir_dtype_size(v->dtype)), "");
+    LLVMValueRef n = LLVMBuildMul(k->b, numel_bound(k, v), lw_i64(k, (int64_t)ir_dtype_size(v->dtype)), "");
     n = LLVMBuildAdd(k->b, n, lw_i64(k, 63), "");
     return LLVMBuildAnd(k->b, n, lw_i64(k, ~(int64_t)63), "");
 }
@@ -233,6 +271,7 @@ static void begin_function(lw_t *k, LLVMValueRef fn) {
     k->npv = 0;
     k->entry = LLVMAppendBasicBlockInContext(k->c, fn, "entry");
     memset(k->symv, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_syms + 1));
+    memset(k->symb, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_syms + 1));
     memset(k->dynoff, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_dyn_slots + 1));
     LLVMPositionBuilderAtEnd(k->b, k->entry);
 }
@@ -314,6 +353,7 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
     }
     LLVMBuildRetVoid(k->b);
 
+    k->wnode[k->n_wrappers] = n;
     k->wrappers[k->n_wrappers++] = wrap;
 
     /* body */
@@ -471,6 +511,59 @@ static LLVMValueRef in_range(lw_t *k, LLVMValueRef v, int64_t lo, int64_t hi) {
                        LLVMBuildICmp(k->b, LLVMIntSGT, v, lw_i64(k, hi), ""), "");
 }
 
+/* One derived symbol from the values before it (vals[]), into *bad on overflow. */
+static LLVMValueRef derive_one(lw_t *k, const ir_sym_t *d, LLVMValueRef *vals, LLVMValueRef *badp) {
+    LLVMValueRef bad = *badp, v;
+    LLVMValueRef a = sym_dim(k, vals, d->a, &bad), b = sym_dim(k, vals, d->b, &bad);
+    switch (d->kind) {
+    case IR_SYM_ADD: v = ovf(k, "llvm.sadd.with.overflow.i64", a, b, &bad); break;
+    case IR_SYM_MUL: v = ovf(k, "llvm.smul.with.overflow.i64", a, b, &bad); break;
+    case IR_SYM_DIV:
+    case IR_SYM_MOD: {
+        /* floor semantics; a zero divisor (or INT64_MIN / -1) fails the run */
+        LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, 0), "");
+        LLVMValueRef m1 = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, -1), ""),
+                                       LLVMBuildICmp(k->b, LLVMIntEQ, a, lw_i64(k, INT64_MIN), ""), "");
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildOr(k->b, z, m1, ""), "");
+        LLVMValueRef sb = LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_i64(k, 1), b, "");
+        LLVMValueRef q = LLVMBuildSDiv(k->b, a, sb, ""), r = LLVMBuildSRem(k->b, a, sb, "");
+        /* r != 0 && (r < 0) != (b < 0): q -= 1, r += b */
+        LLVMValueRef adj = LLVMBuildAnd(
+            k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_i64(k, 0), ""),
+            LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_i64(k, 0), ""),
+                          LLVMBuildICmp(k->b, LLVMIntSLT, sb, lw_i64(k, 0), ""), ""),
+            "");
+        if (d->kind == IR_SYM_DIV)
+            v = LLVMBuildSub(k->b, q, LLVMBuildZExt(k->b, adj, k->i64, ""), "");
+        else
+            v = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, sb, ""), r, "");
+        break;
+    }
+    case IR_SYM_MIN: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, ""); break;
+    case IR_SYM_MAX: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, ""); break;
+    case IR_SYM_FLOORMUL: {
+        LLVMValueRef f = LLVMBuildBitCast(k->b, vals[d->b.sym], k->f64, "");
+        LLVMValueRef x = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, a, k->f64, ""), f, "");
+        x = lw_intrin(k, "llvm.floor", k->f64, &x, 1);
+        /* NaN fails both comparisons */
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealOGE, x, LLVMConstReal(k->f64, 0), ""),
+                                       LLVMBuildFCmp(k->b, LLVMRealOLE, x, LLVMConstReal(k->f64, (double)IR_DIM_MAX), ""), "");
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
+        v = LLVMBuildFPToSI(k->b, LLVMBuildSelect(k->b, ok, x, LLVMConstReal(k->f64, 0), ""), k->i64, "");
+        break;
+    }
+    case IR_SYM_SELECT: {
+        LLVMValueRef c = sym_dim(k, vals, d->c, &bad), e = sym_dim(k, vals, d->d, &bad);
+        v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, d->elem ? LLVMIntSLT : LLVMIntEQ, a, b, ""), c, e, "");
+        break;
+    }
+    case IR_SYM_RUNTIME: v = a; break;   /* the run start sees its bound */
+    default: v = lw_i64(k, 0); bad = LLVMConstInt(k->i1, 1, 0); break;
+    }
+    *badp = bad;
+    return v;
+}
+
 static void build_shapes(lw_t *k) {
     ir_graph_t *g = k->g;
     LLVMValueRef fn = shapes_fn(k);
@@ -494,51 +587,7 @@ static void build_shapes(lw_t *k) {
                 bad = LLVMBuildOr(k->b, bad, d->kind == IR_SYM_INPUT ? in_range(k, v, 1, IR_DIM_MAX)
                                                                       : in_range(k, v, -IR_DIM_MAX, IR_DIM_MAX), "");
         } else {
-            LLVMValueRef a = sym_dim(k, vals, d->a, &bad), b = sym_dim(k, vals, d->b, &bad);
-            switch (d->kind) {
-            case IR_SYM_ADD: v = ovf(k, "llvm.sadd.with.overflow.i64", a, b, &bad); break;
-            case IR_SYM_MUL: v = ovf(k, "llvm.smul.with.overflow.i64", a, b, &bad); break;
-            case IR_SYM_DIV:
-            case IR_SYM_MOD: {
-                /* floor semantics; a zero divisor (or INT64_MIN / -1) fails the run */
-                LLVMValueRef z = LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, 0), "");
-                LLVMValueRef m1 = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntEQ, b, lw_i64(k, -1), ""),
-                                               LLVMBuildICmp(k->b, LLVMIntEQ, a, lw_i64(k, INT64_MIN), ""), "");
-                bad = LLVMBuildOr(k->b, bad, LLVMBuildOr(k->b, z, m1, ""), "");
-                LLVMValueRef sb = LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_i64(k, 1), b, "");
-                LLVMValueRef q = LLVMBuildSDiv(k->b, a, sb, ""), r = LLVMBuildSRem(k->b, a, sb, "");
-                /* r != 0 && (r < 0) != (b < 0): q -= 1, r += b */
-                LLVMValueRef adj = LLVMBuildAnd(
-                    k->b, LLVMBuildICmp(k->b, LLVMIntNE, r, lw_i64(k, 0), ""),
-                    LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildICmp(k->b, LLVMIntSLT, r, lw_i64(k, 0), ""),
-                                  LLVMBuildICmp(k->b, LLVMIntSLT, sb, lw_i64(k, 0), ""), ""),
-                    "");
-                if (d->kind == IR_SYM_DIV)
-                    v = LLVMBuildSub(k->b, q, LLVMBuildZExt(k->b, adj, k->i64, ""), "");
-                else
-                    v = LLVMBuildSelect(k->b, adj, LLVMBuildAdd(k->b, r, sb, ""), r, "");
-                break;
-            }
-            case IR_SYM_MIN: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""), a, b, ""); break;
-            case IR_SYM_MAX: v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, a, b, ""), a, b, ""); break;
-            case IR_SYM_FLOORMUL: {
-                LLVMValueRef f = LLVMBuildBitCast(k->b, vals[d->b.sym], k->f64, "");
-                LLVMValueRef x = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, a, k->f64, ""), f, "");
-                x = lw_intrin(k, "llvm.floor", k->f64, &x, 1);
-                /* NaN fails both comparisons */
-                LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealOGE, x, LLVMConstReal(k->f64, 0), ""),
-                                               LLVMBuildFCmp(k->b, LLVMRealOLE, x, LLVMConstReal(k->f64, (double)IR_DIM_MAX), ""), "");
-                bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
-                v = LLVMBuildFPToSI(k->b, LLVMBuildSelect(k->b, ok, x, LLVMConstReal(k->f64, 0), ""), k->i64, "");
-                break;
-            }
-            case IR_SYM_SELECT: {
-                LLVMValueRef c = sym_dim(k, vals, d->c, &bad), e = sym_dim(k, vals, d->d, &bad);
-                v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, d->elem ? LLVMIntSLT : LLVMIntEQ, a, b, ""), c, e, "");
-                break;
-            }
-            default: v = lw_i64(k, 0); bad = LLVMConstInt(k->i1, 1, 0); break;
-            }
+            v = derive_one(k, d, vals, &bad);
         }
         vals[s] = v;
         LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
@@ -571,11 +620,124 @@ static void build_shapes(lw_t *k) {
     LLVMBuildRet(k->b, LLVMBuildSelect(k->b, bad, lw_i32(k, 2), lw_i32(k, 0), ""));
 }
 
-/* all[] (every symbol) in the entry block of the current function; the caller's
+/* all[] in the entry block of the current function: every symbol's value, then (from
+ * all[n_syms]) every symbol's bound, which is what sized the buffers. The caller's
  * pointer when there are none. */
 static LLVMValueRef all_syms(lw_t *k, LLVMValueRef syms) {
     if (k->g->n_syms == 0) return syms;
-    return lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)k->g->n_syms), "all");
+    return lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)(2 * k->g->n_syms)), "all");
+}
+
+/* all[n + s] = all[s]: after NAME_shapes, the bounds are the values. */
+static void copy_bounds(lw_t *k, LLVMValueRef all) {
+    int n = k->g->n_syms;
+    for (int s = 0; s < n; s++) {
+        LLVMValueRef v = LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, ""), "");
+        LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, n + s)}, 1, ""));
+    }
+}
+
+static bool any_runtime(const ir_graph_t *g) {
+    for (int s = 0; s < g->n_syms; s++)
+        if (g->symdefs[s].kind == IR_SYM_RUNTIME) return true;
+    return false;
+}
+
+/* i32 NAME_rederive(i64 *all): the derived symbols again from the values in all[] (after
+ * a kernel stored a run-time count); 2 on overflow. Internal. */
+static LLVMValueRef rederive_fn(lw_t *k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_rederive", k->L->name);
+    LLVMValueRef fn = LLVMGetNamedFunction(k->m, name);
+    if (fn) return fn;
+    fn = LLVMAddFunction(k->m, name, LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr}, 1, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    return fn;
+}
+
+static void build_rederive(lw_t *k) {
+    ir_graph_t *g = k->g;
+    LLVMValueRef fn = rederive_fn(k);
+    begin_function(k, fn);
+    LLVMValueRef all = LLVMGetParam(fn, 0);
+    start_code(k);
+    LLVMValueRef *vals = calloc((size_t)g->n_syms + 1, sizeof(LLVMValueRef));
+    if (!vals) {
+        LLVMBuildRet(k->b, lw_i32(k, 4));
+        return;
+    }
+    LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
+    for (int s = 0; s < g->n_syms; s++) {
+        const ir_sym_t *d = &g->symdefs[s];
+        LLVMValueRef p = LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, "");
+        if (s < g->n_caller_syms || d->kind == IR_SYM_RUNTIME) {
+            vals[s] = LLVMBuildLoad2(k->b, k->i64, p, "");
+            continue;
+        }
+        vals[s] = derive_one(k, d, vals, &bad);
+        LLVMBuildStore(k->b, vals[s], p);
+    }
+    free(vals);
+    LLVMBuildRet(k->b, LLVMBuildSelect(k->b, bad, lw_i32(k, 2), lw_i32(k, 0), ""));
+}
+
+/* int NAME_output_dims(const int64_t *syms, const void *ws, int32_t i, int64_t *dims):
+ * output i's dims after a run with this workspace (a count computed while the model ran
+ * is kept in the workspace). 0, 1 (bad output index) or 2. */
+static void build_output_dims(lw_t *k) {
+    ir_graph_t *g = k->g;
+    char name[256];
+    snprintf(name, sizeof name, "%s_output_dims", k->L->name);
+    LLVMTypeRef ft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr, k->i32, k->ptr}, 4, 0);
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, ft);
+    begin_function(k, fn);
+    LLVMValueRef syms = LLVMGetParam(fn, 0), ws = LLVMGetParam(fn, 1), oi = LLVMGetParam(fn, 2),
+                 dims = LLVMGetParam(fn, 3);
+    LLVMValueRef all = all_syms(k, syms);
+    start_code(k);
+    if (g->n_syms > 0) {
+        LLVMTypeRef sft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
+        LLVMValueRef st = LLVMBuildCall2(k->b, sft, shapes_fn(k), (LLVMValueRef[]){syms, all}, 2, "");
+        LLVMBasicBlockRef okb = lw_block(k, "ok"), badb = lw_block(k, "bad");
+        LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), ""), badb, okb);
+        LLVMPositionBuilderAtEnd(k->b, badb);
+        LLVMBuildRet(k->b, st);
+        LLVMPositionBuilderAtEnd(k->b, okb);
+        if (any_runtime(g)) {
+            int j = 0;
+            for (int s = 0; s < g->n_syms; s++) {
+                if (g->symdefs[s].kind != IR_SYM_RUNTIME) continue;
+                LLVMValueRef p = LLVMBuildGEP2(k->b, k->i8, ws, (LLVMValueRef[]){lw_i64(k, g->ws_rt_off + 8 * j++)}, 1, "");
+                LLVMValueRef v = LLVMBuildLoad2(k->b, k->i64, p, "");
+                LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, ""));
+            }
+            LLVMValueRef st2 = LLVMBuildCall2(k->b, LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr}, 1, 0), rederive_fn(k),
+                                              (LLVMValueRef[]){all}, 1, "");
+            LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
+            LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntNE, st2, lw_i32(k, 0), ""), badb, ok2);
+            LLVMPositionBuilderAtEnd(k->b, ok2);
+        }
+    }
+    LLVMBasicBlockRef badi = lw_block(k, "badi");
+    LLVMValueRef sw = LLVMBuildSwitch(k->b, oi, badi, (unsigned)g->n_outputs);
+    for (int i = 0; i < g->n_outputs; i++) {
+        LLVMBasicBlockRef bb = lw_block(k, "out");
+        LLVMAddCase(sw, lw_i32(k, i), bb);
+        LLVMPositionBuilderAtEnd(k->b, bb);
+        const ir_value_t *v = g->outputs[i];
+        for (int d = 0; d < v->shape.rank; d++) {
+            ir_dim_t dm = v->shape.dims[d];
+            LLVMValueRef x = lw_i64(k, dm.v);
+            if (dm.sym >= 0) {
+                LLVMValueRef sv = LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, dm.sym)}, 1, ""), "");
+                x = LLVMBuildMul(k->b, sv, x, "");
+            }
+            LLVMBuildStore(k->b, x, LLVMBuildGEP2(k->b, k->i64, dims, (LLVMValueRef[]){lw_i64(k, d)}, 1, ""));
+        }
+        LLVMBuildRet(k->b, lw_i32(k, 0));
+    }
+    LLVMPositionBuilderAtEnd(k->b, badi);
+    LLVMBuildRet(k->b, lw_i32(k, 1));
 }
 
 /* Byte size of every symbolic-sized buffer plus the static region. */
@@ -600,7 +762,7 @@ static void build_workspace_size(lw_t *k) {
             if (v->storage != IR_ST_WORKSPACE || v->dyn_slot < 0) continue;
             LLVMValueRef dn = LLVMConstReal(k->f64, (double)ir_dtype_size(v->dtype) + 64.0);
             for (int d = 0; d < v->shape.rank; d++)
-                dn = LLVMBuildFMul(k->b, dn, LLVMBuildSIToFP(k->b, lw_dim(k, v, d), k->f64, ""), "");
+                dn = LLVMBuildFMul(k->b, dn, LLVMBuildSIToFP(k->b, dim_bound(k, v->shape.dims[d]), k->f64, ""), "");
             dtot = LLVMBuildFAdd(k->b, dtot, dn, "");
         }
         bad = LLVMBuildOr(k->b, bad, LLVMBuildFCmp(k->b, LLVMRealOGT, dtot, LLVMConstReal(k->f64, 4611686018427387904.0), ""), "");
@@ -617,7 +779,8 @@ static void build_workspace_size(lw_t *k) {
     start_code(k);
     if (k->g->n_syms > 0) {
         LLVMBasicBlockRef okb = lw_block(k, "ok"), badb = lw_block(k, "bad");
-        LLVMBuildCondBr(k->b, LLVMBuildIsNull(k->b, syms, ""), badb, okb);
+        LLVMValueRef nul = k->g->n_caller_syms ? LLVMBuildIsNull(k->b, syms, "") : LLVMConstInt(k->i1, 0, 0);
+        LLVMBuildCondBr(k->b, nul, badb, okb);
         LLVMPositionBuilderAtEnd(k->b, okb);
         LLVMTypeRef sft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
         LLVMValueRef st = LLVMBuildCall2(k->b, sft, shapes_fn(k), (LLVMValueRef[]){syms, all}, 2, "");
@@ -626,6 +789,7 @@ static void build_workspace_size(lw_t *k) {
         LLVMPositionBuilderAtEnd(k->b, badb);
         LLVMBuildRet(k->b, lw_i64(k, -1));
         LLVMPositionBuilderAtEnd(k->b, good);
+        copy_bounds(k, all);
     }
     LLVMBuildRet(k->b, LLVMBuildCall2(k->b, ft, impl, (LLVMValueRef[]){all}, 1, ""));
 }
@@ -688,6 +852,7 @@ static void build_run(lw_t *k) {
         LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
         LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
         LLVMPositionBuilderAtEnd(k->b, ok2);
+        copy_bounds(k, all);
         for (int s = 0; s < g->n_caller_syms; s++) {
             const ir_sym_t *d = &g->symdefs[s];
             if (d->kind != IR_SYM_DATA) continue;
@@ -712,9 +877,29 @@ static void build_run(lw_t *k) {
         LLVMBuildCondBr(k->b, badws, fail_ws, ok3);
         LLVMPositionBuilderAtEnd(k->b, ok3);
     }
-    for (int i = 0; i < k->n_wrappers; i++)
+    for (int i = 0; i < k->n_wrappers; i++) {
         LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i],
                        (LLVMValueRef[]){k->a_ctx, all, k->a_in, k->a_out, k->a_ws}, 5, "");
+        /* a kernel that stored a run-time count: what follows from it, before the next */
+        bool rt = false;
+        for (int s = 0; s < g->n_syms && !rt; s++)
+            for (int j = 0; j < k->wnode[i]->n_out; j++)
+                rt |= g->symdefs[s].kind == IR_SYM_RUNTIME && g->symdefs[s].input == k->wnode[i]->out[j];
+        if (rt) {
+            LLVMValueRef st = LLVMBuildCall2(k->b, LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr}, 1, 0), rederive_fn(k),
+                                             (LLVMValueRef[]){all}, 1, "");
+            LLVMBasicBlockRef nx = lw_block(k, "okr");
+            LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), ""), fail_shape, nx);
+            LLVMPositionBuilderAtEnd(k->b, nx);
+        }
+    }
+    /* the counts for NAME_output_dims */
+    int jrt = 0;
+    for (int s = 0; s < g->n_syms; s++) {
+        if (g->symdefs[s].kind != IR_SYM_RUNTIME) continue;
+        LLVMValueRef v = LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, ""), "");
+        LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, g->ws_rt_off + 8 * jrt++)}, 1, ""));
+    }
     LLVMBuildRet(k->b, lw_i32(k, 0));
     LLVMPositionBuilderAtEnd(k->b, fail_arg);
     LLVMBuildRet(k->b, lw_i32(k, 1));
@@ -767,7 +952,11 @@ int llvm_lower_graph(llvm_lower_t *L) {
     k.symv = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
     k.dynoff = calloc((size_t)k.g->n_dyn_slots + 1, sizeof(LLVMValueRef));
     k.wrappers = calloc((size_t)k.g->n_nodes + 1, sizeof(LLVMValueRef));
-    if (!k.symv || !k.dynoff || !k.wrappers) {
+    k.wnode = calloc((size_t)k.g->n_nodes + 1, sizeof(ir_node_t *));
+    k.symb = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
+    if (!k.symv || !k.dynoff || !k.wrappers || !k.wnode || !k.symb) {
+        free(k.wnode);
+        free(k.symb);
         LLVMDisposeBuilder(k.b);
         free(k.symv);
         free(k.dynoff);
@@ -799,13 +988,17 @@ int llvm_lower_graph(llvm_lower_t *L) {
     }
     if (refused == 0) {
         build_shapes(&k);
+        build_rederive(&k);
         build_workspace_size(&k);
         build_run(&k);
+        build_output_dims(&k);
         build_bf16_helpers(&k);
     }
     LLVMDisposeBuilder(k.b);
     free(k.symv);
     free(k.dynoff);
     free(k.wrappers);
+    free(k.wnode);
+    free(k.symb);
     return refused ? -1 : 0;
 }

@@ -608,3 +608,44 @@ int lw_lower_range(lw_t *k, const ir_node_t *n) {
     lw_kernel_end(k);
     return 0;
 }
+
+/* NonZero: one task. Counts the non-zero elements (the run-time count the kernels after
+ * it see), then writes their indices, coordinate d of the j-th at y[d * count + j]. */
+int lw_lower_non_zero(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    int r = x->shape.rank;
+    lw_kernel_begin(k, n, y, -1);
+    LLVMValueRef ne = lw_numel(k, x);
+    LLVMValueRef cnt = lw_alloca(k, k->i64, "cnt");
+    LLVMBuildStore(k->b, lw_i64(k, 0), cnt);
+    lw_loop_t l;
+#define NZ(v) (ir_dtype_is_float(x->dtype) ? LLVMBuildFCmp(k->b, LLVMRealUNE, (v), LLVMConstNull(LLVMTypeOf(v)), "") \
+                                           : LLVMBuildICmp(k->b, LLVMIntNE, (v), LLVMConstNull(LLVMTypeOf(v)), ""))
+    lw_loop_begin(k, &l, lw_i64(k, 0), ne, "i");
+    LLVMValueRef v = lw_load(k, x, l.iv);
+    LLVMValueRef c = LLVMBuildLoad2(k->b, k->i64, cnt, "");
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, c, LLVMBuildZExt(k->b, NZ(v), k->i64, ""), ""), cnt);
+    lw_loop_end(k, &l);
+    LLVMValueRef total = LLVMBuildLoad2(k->b, k->i64, cnt, "count");
+    lw_set_runtime(k, y, total);
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    LLVMBuildStore(k->b, lw_i64(k, 0), cnt);
+    lw_loop_begin(k, &l, lw_i64(k, 0), ne, "i");
+    v = lw_load(k, x, l.iv);
+    lw_if_t f;
+    lw_if_begin(k, &f, NZ(v));
+    LLVMValueRef j = LLVMBuildLoad2(k->b, k->i64, cnt, "");
+    LLVMValueRef rem = l.iv;
+    for (int d = 0; d < r; d++) {
+        LLVMValueRef q = LLVMBuildSDiv(k->b, rem, st[d], "");
+        rem = LLVMBuildSRem(k->b, rem, st[d], "");
+        lw_store(k, y, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, lw_i64(k, d), total, ""), j, ""), q);
+    }
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, j, lw_i64(k, 1), ""), cnt);
+    lw_if_end(k, &f);
+    lw_loop_end(k, &l);
+#undef NZ
+    lw_kernel_end(k);
+    return 0;
+}

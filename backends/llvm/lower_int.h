@@ -31,13 +31,17 @@ typedef struct lw {
     LLVMValueRef pp[64];
     int npv;
     LLVMValueRef *wrappers;                           /* kernel wrappers in schedule order */
+    const ir_node_t **wnode;                          /* the node each wrapper computes */
     int n_wrappers;
+    LLVMValueRef *symb;                               /* cached symbol bounds, per function */
 } lw_t;
 
 /* ---- functions and blocks */
 LLVMBasicBlockRef lw_block(lw_t *k, const char *name);
 LLVMValueRef lw_alloca(lw_t *k, LLVMTypeRef t, const char *name);   /* in the entry block */
 LLVMValueRef lw_i64(lw_t *k, int64_t v);
+/* A kernel that computes a run-time count (NonZero's) stores it for the kernels after it. */
+void lw_set_runtime(lw_t *k, const ir_value_t *v, LLVMValueRef count);
 /* A dim (constant or v * a symbol) as an i64 value in the current function. */
 LLVMValueRef lw_dim_value(lw_t *k, ir_dim_t dim);
 LLVMValueRef lw_i32(lw_t *k, int32_t v);
@@ -161,6 +165,7 @@ int lw_lower_rms_norm(lw_t *k, const ir_node_t *n);
 int lw_lower_sce_loss(lw_t *k, const ir_node_t *n);
 int lw_lower_shape(lw_t *k, const ir_node_t *n);
 int lw_lower_size(lw_t *k, const ir_node_t *n);
+int lw_lower_non_zero(lw_t *k, const ir_node_t *n);
 int lw_lower_slice(lw_t *k, const ir_node_t *n);
 int lw_lower_softmax(lw_t *k, const ir_node_t *n);
 int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n);

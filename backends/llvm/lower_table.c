@@ -39,6 +39,7 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_PAD] = lw_lower_pad,
     [IR_OP_SHAPE] = lw_lower_shape,
     [IR_OP_SIZE] = lw_lower_size,
+    [IR_OP_NON_ZERO] = lw_lower_non_zero,
     [IR_OP_CONSTANT_OF_SHAPE] = lw_lower_constant_of_shape,
     [IR_OP_RANGE] = lw_lower_range,
     [IR_OP_DROPOUT] = lw_lower_dropout,

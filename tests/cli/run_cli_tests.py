@@ -905,6 +905,28 @@ def dynamic_cases(r, tmp):
                 raise Fail(f"header lacks {want!r}")
     r.case("dynamic: the header documents data symbols and declares NAME_shapes", header_doc)
 
+    def nonzero_chain():
+        nodes = [helper.make_node("Greater", ["x", "zero"], ["m"]),
+                 helper.make_node("NonZero", ["m"], ["nz"]),
+                 helper.make_node("Transpose", ["nz"], ["t"], perm=[1, 0]),
+                 helper.make_node("Cast", ["t"], ["tf"], to=TensorProto.FLOAT),
+                 helper.make_node("Mul", ["tf", "two"], ["y"])]
+        inits = [numpy_helper.from_array(np.array(0, np.float32), "zero"),
+                 numpy_helper.from_array(np.array(2, np.float32), "two")]
+        prog = build(mk18(nodes, [vi("x", ["N", 3])], [vi("y", ["K", 2])], inits), "nonzero")
+        rng = np.random.default_rng(11)
+        for k, x in enumerate([rng.standard_normal((4, 3)).astype(np.float32),
+                               rng.standard_normal((9, 3)).astype(np.float32), -np.ones((2, 3), np.float32)]):
+            rc, err, out = run_prog(prog, [x], str(k))
+            if rc != 0:
+                raise Fail(f"x {x.shape}: exit {rc}: {err.strip()[:300]!r}")
+            got = read_pb(os.path.join(out, "output_0.pb"))
+            want = np.transpose(np.nonzero(x > 0)).astype(np.float32) * 2
+            if got.shape != want.shape or not np.array_equal(got, want):
+                raise Fail(f"x {x.shape}: got {got.shape}, want {want.shape}")
+    r.case("dynamic: NonZero's data-dependent count flows through Transpose/Cast/Mul to the output (3 inputs, one all-zero)",
+           nonzero_chain)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
