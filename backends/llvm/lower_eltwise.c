@@ -70,8 +70,13 @@ LLVMValueRef lw_abs(lw_t *k, ir_dtype_t t, LLVMValueRef x) {
     if (!ir_dtype_is_signed(t)) return x;
     return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, x, lw_const_f(k, t, 0), ""), LLVMBuildNeg(k->b, x, ""), x, "");
 }
-/* exp, log, sqrt by intrinsic name ("llvm.exp", ...): float types only. */
-LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x) { return fintrin1(k, intrinsic, t, x); }
+/* exp, log, sqrt by intrinsic name ("llvm.exp", ...): float types only; float32 exp and
+ * log inline (lower_vmath.c). */
+LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x) {
+    int f = !strcmp(intrinsic, "llvm.exp") ? IR_F_EXP : !strcmp(intrinsic, "llvm.log") ? IR_F_LOG : -1;
+    LLVMValueRef r = f >= 0 ? lw_vmath(k, f, x) : NULL;
+    return r ? r : fintrin1(k, intrinsic, t, x);
+}
 
 LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
     LLVMBuilderRef b = k->b;

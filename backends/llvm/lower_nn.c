@@ -763,7 +763,7 @@ static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
     LLVMValueRef m = LLVMBuildLoad2(k->b, ty, mx, "");
     LLVMBuildStore(k->b, lw_const_f(k, t, 0), sum);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMValueRef e = lw_intrin(k, "llvm.exp", ty, (LLVMValueRef[]){LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, "")}, 1);
+    LLVMValueRef e = lw_fmath(k, "llvm.exp", t, LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, ""));
     if (!log) LLVMBuildStore(k->b, e, AT(yb, ll.iv));
     LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, sum, ""), e), sum);
     lw_loop_end(k, &ll);
@@ -774,7 +774,7 @@ static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
         LLVMValueRef p = AT(yb, ll.iv);
         LLVMBuildStore(k->b, LLVMBuildFMul(k->b, LLVMBuildLoad2(k->b, ty, p, ""), inv, ""), p);
     } else {
-        LLVMValueRef ls = lw_intrin(k, "llvm.log", ty, &s, 1);
+        LLVMValueRef ls = lw_fmath(k, "llvm.log", t, s);
         LLVMValueRef v = LLVMBuildFSub(k->b, LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, ""), ls, "");
         LLVMBuildStore(k->b, v, AT(yb, ll.iv));
     }

@@ -1,0 +1,167 @@
+/* float32 exp, log, tanh and erf as inline LLVM IR (range reduction and a polynomial), on a
+ * scalar or on a vector of any width. llvm.exp and friends have no vector lowering without
+ * a vector math library, so a vector of them becomes one libm call per lane (5-25 ns an
+ * element here); these run at a few vector instructions an element and let the loop
+ * vectorizer vectorize scalar loops that use them (Softmax, LogSumExp).
+ *
+ * Scalar and vector code is the same arithmetic, so a kernel's vector body and its scalar
+ * tail agree bit for bit. The coefficients come from tools/fit_vmath.py (near-minimax fits
+ * in float64); tests/backend/check_vmath.py sweeps every function against float64 libm.
+ * Measured there: exp, log, tanh, erf within 2 ulp (max), with libm's behaviour at the
+ * edges: exp overflows to inf and underflows through the subnormals to 0, log gives -inf at
+ * 0 and NaN below, tanh and erf saturate to +-1, NaN in gives NaN out. float64 keeps libm. */
+#include <math.h>
+
+#include "backends/llvm/lower_int.h"
+#include "ir/recipe.h"
+
+typedef struct vm {
+    lw_t *k;
+    LLVMTypeRef ft, it;   /* float32 and int32, scalar or vector */
+    unsigned lanes;       /* 0 for scalars */
+} vm_t;
+
+static LLVMValueRef splat(const vm_t *V, LLVMValueRef s) {
+    if (!V->lanes) return s;
+    LLVMValueRef v[64];
+    for (unsigned i = 0; i < V->lanes && i < 64; i++) v[i] = s;
+    return LLVMConstVector(v, V->lanes);
+}
+static LLVMValueRef cf(const vm_t *V, double x) { return splat(V, LLVMConstReal(V->k->f32, x)); }
+static LLVMValueRef ci(const vm_t *V, int32_t x) { return splat(V, LLVMConstInt(V->k->i32, (unsigned long long)(int64_t)x, 1)); }
+
+static LLVMValueRef fma3(const vm_t *V, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+    return lw_intrin(V->k, "llvm.fmuladd", V->ft, (LLVMValueRef[]){a, b, c}, 3);
+}
+static LLVMValueRef fmul(const vm_t *V, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(V->k->b, a, b, ""); }
+static LLVMValueRef fadd(const vm_t *V, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(V->k->b, a, b, ""); }
+static LLVMValueRef fsub(const vm_t *V, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(V->k->b, a, b, ""); }
+static LLVMValueRef fcmp(const vm_t *V, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFCmp(V->k->b, p, a, b, "");
+}
+static LLVMValueRef sel(const vm_t *V, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(V->k->b, c, a, b, "");
+}
+static LLVMValueRef as_int(const vm_t *V, LLVMValueRef x) { return LLVMBuildBitCast(V->k->b, x, V->it, ""); }
+static LLVMValueRef as_float(const vm_t *V, LLVMValueRef x) { return LLVMBuildBitCast(V->k->b, x, V->ft, ""); }
+static LLVMValueRef fabs1(const vm_t *V, LLVMValueRef x) { return lw_intrin(V->k, "llvm.fabs", V->ft, &x, 1); }
+static LLVMValueRef copysign1(const vm_t *V, LLVMValueRef mag, LLVMValueRef sgn) {
+    return lw_intrin(V->k, "llvm.copysign", V->ft, (LLVMValueRef[]){mag, sgn}, 2);
+}
+
+/* c[0] + x*(c[1] + x*(...)), Horner with fused multiply-adds where the target has them. */
+static LLVMValueRef horner(const vm_t *V, LLVMValueRef x, const double *c, int n) {
+    LLVMValueRef p = cf(V, c[n - 1]);
+    for (int i = n - 2; i >= 0; i--) p = fma3(V, p, x, cf(V, c[i]));
+    return p;
+}
+
+/* Cody-Waite split of ln 2: the high part has 9 significant bits, so n * LN2_HI is exact
+ * for every |n| <= 150 this code produces, with or without a fused multiply-add. */
+#define LN2_HI 0.693359375
+#define LN2_LO (-2.12194440e-4)
+
+/* exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2; exp(r) = 1 + r + r^2 P(r).
+ * 2^n is applied as two factors 2^(n/2) 2^(n - n/2), both normal floats, so the result
+ * overflows to inf and underflows gradually exactly as the true value rounds. */
+static LLVMValueRef vexp(const vm_t *V, LLVMValueRef x) {
+    static const double P[] = {5.000000013e-01, 1.666666653e-01, 4.166646553e-02,
+                               8.333360721e-03, 1.393359759e-03, 1.985779526e-04};
+    LLVMBuilderRef b = V->k->b;
+    /* keep n in [-150, 129]; ordered compares let NaN through unchanged */
+    x = sel(V, fcmp(V, LLVMRealOGT, x, cf(V, 89.0)), cf(V, 89.0), x);
+    x = sel(V, fcmp(V, LLVMRealOLT, x, cf(V, -104.0)), cf(V, -104.0), x);
+    /* round to nearest by adding 1.5 * 2^23: the integer lands in the low mantissa bits
+     * (no float-to-int conversion, which would be poison for NaN) */
+    LLVMValueRef magic = cf(V, 12582912.0);
+    LLVMValueRef t = fma3(V, x, cf(V, 1.4426950408889634), magic);
+    LLVMValueRef nf = fsub(V, t, magic);
+    LLVMValueRef ni = LLVMBuildSub(b, as_int(V, t), ci(V, 0x4B400000), "");
+    LLVMValueRef r = fma3(V, nf, cf(V, -LN2_HI), x);
+    r = fma3(V, nf, cf(V, -LN2_LO), r);
+    LLVMValueRef p = fma3(V, fmul(V, r, r), horner(V, r, P, 6), r);
+    p = fadd(V, p, cf(V, 1.0));
+    LLVMValueRef n1 = LLVMBuildAShr(b, ni, ci(V, 1), "");
+    LLVMValueRef n2 = LLVMBuildSub(b, ni, n1, "");
+    LLVMValueRef s1 = as_float(V, LLVMBuildShl(b, LLVMBuildAdd(b, n1, ci(V, 127), ""), ci(V, 23), ""));
+    LLVMValueRef s2 = as_float(V, LLVMBuildShl(b, LLVMBuildAdd(b, n2, ci(V, 127), ""), ci(V, 23), ""));
+    return fmul(V, fmul(V, p, s1), s2);
+}
+
+/* log(x) = e ln 2 + log(m), x = m 2^e with m in [sqrt(1/2), sqrt(2)); with f = m - 1,
+ * log(1 + f) = f - f^2/2 + f^3 P(f). Subnormals are scaled by 2^23 first. */
+static LLVMValueRef vlog(const vm_t *V, LLVMValueRef x) {
+    static const double P[] = {3.333332508e-01, -2.499999391e-01, 2.000205613e-01, -1.666914017e-01,
+                               1.420617009e-01, -1.236752226e-01, 1.204057022e-01, -1.203324202e-01,
+                               6.717351240e-02};
+    LLVMBuilderRef b = V->k->b;
+    LLVMValueRef sub = fcmp(V, LLVMRealOLT, x, cf(V, 1.17549435e-38));
+    LLVMValueRef xs = sel(V, sub, fmul(V, x, cf(V, 8388608.0)), x);
+    LLVMValueRef bias = sel(V, sub, ci(V, 127 + 23), ci(V, 127));
+    LLVMValueRef ix = as_int(V, xs);
+    LLVMValueRef e = LLVMBuildSub(b, LLVMBuildLShr(b, ix, ci(V, 23), ""), bias, "");
+    LLVMValueRef m = as_float(V, LLVMBuildOr(b, LLVMBuildAnd(b, ix, ci(V, 0x007fffff), ""), ci(V, 0x3f800000), ""));
+    LLVMValueRef big = fcmp(V, LLVMRealOGT, m, cf(V, 1.4142135623730951));
+    m = sel(V, big, fmul(V, m, cf(V, 0.5)), m);
+    e = sel(V, big, LLVMBuildAdd(b, e, ci(V, 1), ""), e);
+    LLVMValueRef ef = LLVMBuildSIToFP(b, e, V->ft, "");
+    LLVMValueRef f = fsub(V, m, cf(V, 1.0));
+    LLVMValueRef f2 = fmul(V, f, f);
+    LLVMValueRef r = fmul(V, fmul(V, f2, f), horner(V, f, P, 9));
+    r = fma3(V, ef, cf(V, LN2_LO), r);
+    r = fma3(V, f2, cf(V, -0.5), r);
+    r = fadd(V, r, f);
+    r = fma3(V, ef, cf(V, LN2_HI), r);
+    r = sel(V, fcmp(V, LLVMRealOEQ, x, cf(V, INFINITY)), cf(V, INFINITY), r);
+    r = sel(V, fcmp(V, LLVMRealOEQ, x, cf(V, 0.0)), cf(V, -INFINITY), r);
+    return sel(V, fcmp(V, LLVMRealULT, x, cf(V, 0.0)), cf(V, NAN), r);
+}
+
+/* tanh(x) = x + x^3 P(x^2) for |x| < 0.625; beyond, 1 - 2 / (exp(2|x|) + 1) with the
+ * sign of x (exp overflows to inf for |x| > 44: the quotient goes to 0, tanh to 1). */
+static LLVMValueRef vtanh(const vm_t *V, LLVMValueRef x) {
+    static const double P[] = {-3.333333309e-01, 1.333329252e-01, -5.395674723e-02,
+                               2.174918392e-02, -8.281483089e-03, 2.224304563e-03};
+    LLVMValueRef a = fabs1(V, x);
+    LLVMValueRef x2 = fmul(V, x, x);
+    LLVMValueRef small = fma3(V, fmul(V, x2, x), horner(V, x2, P, 6), x);
+    LLVMValueRef e = vexp(V, fadd(V, a, a));
+    LLVMValueRef big = fsub(V, cf(V, 1.0), LLVMBuildFDiv(V->k->b, cf(V, 2.0), fadd(V, e, cf(V, 1.0)), ""));
+    return sel(V, fcmp(V, LLVMRealOLT, a, cf(V, 0.625)), small, copysign1(V, big, x));
+}
+
+/* erf(x) = x P(x^2) for |x| < 1; beyond, 1 - exp(Q(|x| - 2.5)) with Q fitted to
+ * log(erfc) on [1, 4], the sign of x put back. |x| is clamped at 4, where erf already
+ * rounds to 1 in float32. */
+static LLVMValueRef verf(const vm_t *V, LLVMValueRef x) {
+    static const double P[] = {1.128379166e+00, -3.761262582e-01, 1.128358515e-01, -2.685381187e-02,
+                               5.188327560e-03, -8.010192525e-04, 7.853857720e-05};
+    static const double Q[] = {-7.806815272e+00, -5.352680740e+00, -9.438937499e-01, -1.085816502e-02,
+                               2.165550206e-03, -4.207077548e-04, 7.690924190e-05, -1.297564925e-05,
+                               1.860496278e-06, -6.592425650e-08, -4.380952578e-08};
+    LLVMValueRef a = fabs1(V, x);
+    LLVMValueRef small = fmul(V, x, horner(V, fmul(V, x, x), P, 7));
+    LLVMValueRef ac = sel(V, fcmp(V, LLVMRealOGT, a, cf(V, 4.0)), cf(V, 4.0), a);
+    LLVMValueRef h = horner(V, fsub(V, ac, cf(V, 2.5)), Q, 11);
+    LLVMValueRef big = fsub(V, cf(V, 1.0), vexp(V, h));
+    return sel(V, fcmp(V, LLVMRealOLT, a, cf(V, 1.0)), small, copysign1(V, big, x));
+}
+
+LLVMValueRef lw_vmath(lw_t *k, int f, LLVMValueRef x) {
+    LLVMTypeRef t = LLVMTypeOf(x);
+    vm_t V = {k, t, k->i32, 0};
+    if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) {
+        V.lanes = LLVMGetVectorSize(t);
+        if (LLVMGetElementType(t) != k->f32 || V.lanes > 64) return NULL;
+        V.it = LLVMVectorType(k->i32, V.lanes);
+    } else if (t != k->f32) {
+        return NULL;
+    }
+    switch ((ir_rfn_t)f) {
+    case IR_F_EXP: return vexp(&V, x);
+    case IR_F_LOG: return vlog(&V, x);
+    case IR_F_TANH: return vtanh(&V, x);
+    case IR_F_ERF: return verf(&V, x);
+    default: return NULL;
+    }
+}

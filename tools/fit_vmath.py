@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Fits the polynomial coefficients of the float32 vector math in backends/llvm/lower_vmath.c.
+
+Each fit is a near-minimax polynomial (least squares on Chebyshev nodes, then Lawson's
+reweighting toward the equioscillating max-error solution), in float64, of the function's
+smooth part on its reduced interval. Prints the coefficients (lowest degree first) and the
+max relative error of the fit; the float32 error of the generated code is measured by
+tests/backend/check_vmath.py.
+
+    .venv/bin/python tools/fit_vmath.py
+"""
+import math
+
+import numpy as np
+
+
+def fit(f, lo, hi, deg, rel=True, n=4000, iters=60):
+    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    x = (lo + hi) / 2 + (hi - lo) / 2 * t
+    y = f(x)
+    A = np.vander(x, deg + 1, increasing=True)
+    scale = np.abs(y) if rel else np.ones_like(y)
+    w = np.ones(n) / n
+    for _ in range(iters):
+        sw = np.sqrt(w) / scale
+        c, *_ = np.linalg.lstsq(A * sw[:, None], y * sw, rcond=None)
+        e = np.abs(A @ c - y) / scale
+        w = w * e
+        w /= w.sum()
+    return c, float(np.max(np.abs(A @ c - y) / scale))
+
+
+def show(name, c, err):
+    print(f"{name}: max err {err:.3e}")
+    print("  {" + ", ".join(f"{v:.9e}" for v in c) + "}")
+
+
+v = np.vectorize
+ln2 = math.log(2)
+# exp(r) = 1 + r + r^2 * P(r), |r| <= ln2/2: fit P = (exp(r) - 1 - r) / r^2 (relative to exp)
+c, e = fit(lambda r: (np.expm1(r) - r) / r**2, -ln2 / 2, ln2 / 2, 5)
+show("exp P", c, e)
+# log(1+f) = f - f^2/2 + f^3 * P(f), f in [sqrt(1/2)-1, sqrt(2)-1]
+c, e = fit(lambda f: (np.log1p(f) - f + f * f / 2) / f**3, math.sqrt(0.5) - 1, math.sqrt(2) - 1, 8)
+show("log P", c, e)
+# tanh(x) = x + x^3 * P(x^2), |x| < 0.625
+c, e = fit(lambda s: (np.tanh(np.sqrt(s)) - np.sqrt(s)) / s**1.5, 1e-12, 0.625**2, 5)
+show("tanh P(x^2)", c, e)
+# erf(x) = x * P(x^2), |x| < 1
+c, e = fit(lambda s: v(math.erf)(np.sqrt(s)) / np.sqrt(s), 1e-12, 1.0, 6)
+show("erf small P(x^2)", c, e)
+# erf(x) = 1 - exp(P(x - 2.5)), 1 <= x <= 4 (absolute error of log(erfc); centred so the
+# float32 Horner sum does not cancel)
+c, e = fit(lambda t: np.log(v(math.erfc)(t + 2.5)), -1.5, 1.5, 10, rel=False)
+show("erf large log(erfc) P(x - 2.5) (abs)", c, e)
