@@ -4,7 +4,9 @@ models over a sweep of values (dense grids over the interesting ranges, random b
 over every exponent, the edges: +-0, subnormals, overflow thresholds, +-inf, NaN). The
 length is odd so both the vector body and the scalar tail run. Max error in ulps of the
 correctly rounded result must stay within each function's bound; special values must match
-exactly (inf, NaN, +-1, 0). usage: check_vmath.py [ONNXC] [ONLY_OP]"""
+exactly (inf, NaN, +-1, 0). Pow by the constants that are strength-reduced to multiplies,
+sqrt and a division (lower_eltwise.c) is checked the same way against float64 pow.
+usage: check_vmath.py [ONNXC] [ONLY_OP]"""
 import math
 import os
 import shutil
@@ -49,6 +51,8 @@ def values(op):
         parts += [sweep(-6, 6, 400001), sweep(-1e-3, 1e-3, 20001)]
     elif op == "Sigmoid":
         parts += [sweep(-110, 110, 400001)]
+    else:
+        parts += [sweep(-10, 10, 100001), sweep(-1e-9, 1e-9, 10001)]
     x = np.concatenate(parts).astype(f32)
     if len(x) % 2 == 0:
         x = np.append(x, f32(0.25))
@@ -68,11 +72,18 @@ def reference(op, x):
             return np.array([math.erf(v) if not math.isnan(v) else math.nan for v in d.tolist()])
         if op == "Sigmoid":
             return 1.0 / (1.0 + np.exp(-d))
+    if op.startswith("Pow"):
+        with np.errstate(all="ignore"):
+            r = np.power(d, POW[op])
+        r[d == -np.inf] = math.pow(-math.inf, POW[op])   # C's pow (numpy gives NaN for +-0.5)
+        return r
     raise ValueError(op)
 
 
 # max ulps of the float32-rounded float64 reference
 BOUNDS = {"Exp": 2.0, "Log": 2.0, "Tanh": 3.0, "Erf": 3.0, "Sigmoid": 3.0}
+POW = {f"Pow{p:g}": p for p in (0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0)}
+BOUNDS.update({name: 3.0 for name in POW})
 
 
 def ulp_error(got, ref):
@@ -86,9 +97,11 @@ def ulp_error(got, ref):
 
 def run_case(op, tmp):
     x = values(op)
-    g = helper.make_graph([helper.make_node(op, ["x"], ["y"])], op,
+    node = helper.make_node("Pow", ["x", "p"], ["y"]) if op in POW else helper.make_node(op, ["x"], ["y"])
+    inits = [helper.make_tensor("p", TensorProto.FLOAT, [], [POW[op]])] if op in POW else []
+    g = helper.make_graph([node], op,
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [len(x)])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [len(x)])])
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [len(x)])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     mp, xp, prog, out = (os.path.join(tmp, op + s) for s in (".onnx", "_x.npy", "_prog", "_out"))
