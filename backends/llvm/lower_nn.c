@@ -141,6 +141,11 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     int64_t C = x->shape.dims[1].v, OC = y->shape.dims[1].v, G = ir_attr_int(n, "group", 1);
     if (G < 1 || C % G || OC % G) return lw_error(k, "group %lld does not divide the channels", (long long)G);
     int64_t Cg = C / G, OCg = OC / G;
+    if (G > 1) {
+        lw_dwconv_t dwc = {G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw};
+        int r = lw_lower_dwconv(k, n, &dwc);
+        if (r <= 0) return r;
+    }
 
     lw_kernel_begin_range(k, n, y, 0, 2);
     lw_loop_t lt;
