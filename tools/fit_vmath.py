@@ -14,12 +14,12 @@ import math
 import numpy as np
 
 
-def fit(f, lo, hi, deg, rel=True, n=4000, iters=60):
+def fit(f, lo, hi, deg, rel=True, n=4000, iters=60, scale_fn=None):
     t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
     x = (lo + hi) / 2 + (hi - lo) / 2 * t
     y = f(x)
     A = np.vander(x, deg + 1, increasing=True)
-    scale = np.abs(y) if rel else np.ones_like(y)
+    scale = scale_fn(x) if scale_fn else np.abs(y) if rel else np.ones_like(y)
     w = np.ones(n) / n
     for _ in range(iters):
         sw = np.sqrt(w) / scale
@@ -28,6 +28,27 @@ def fit(f, lo, hi, deg, rel=True, n=4000, iters=60):
         w = w * e
         w /= w.sum()
     return c, float(np.max(np.abs(A @ c - y) / scale))
+
+
+def fit_odd_rational(f, lo, hi, np_, nq, n=6000, iters=40):
+    """x P(x^2) / Q(x^2) with Q(0) = 1, near-minimax in relative error: the linearised
+    problem x P - f Q = 0 solved by weighted least squares (Loeb), weights divided by the
+    last Q and reweighted toward equal ripple (Lawson)."""
+    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    x = (lo + hi) / 2 + (hi - lo) / 2 * t
+    s, y = x * x, f(x)
+    Q, w = np.ones(n), np.ones(n) / n
+    for _ in range(iters):
+        A = np.hstack([x[:, None] * np.vander(s, np_, increasing=True),
+                       -y[:, None] * np.vander(s, nq + 1, increasing=True)[:, 1:]])
+        sw = np.sqrt(w) / (np.abs(y) * np.abs(Q))
+        c, *_ = np.linalg.lstsq(A * sw[:, None], y * sw, rcond=None)
+        p, q = c[:np_], np.concatenate([[1.0], c[np_:]])
+        Q = np.polyval(q[::-1], s)
+        e = np.abs(x * np.polyval(p[::-1], s) / Q - y) / np.abs(y)
+        w = w * (e + 1e-30)
+        w /= w.sum()
+    return p, q, float(e.max())
 
 
 def show(name, c, err):
@@ -43,13 +64,14 @@ show("exp P", c, e)
 # log(1+f) = f - f^2/2 + f^3 * P(f), f in [sqrt(1/2)-1, sqrt(2)-1]
 c, e = fit(lambda f: (np.log1p(f) - f + f * f / 2) / f**3, math.sqrt(0.5) - 1, math.sqrt(2) - 1, 8)
 show("log P", c, e)
-# tanh(x) = x + x^3 * P(x^2), |x| < 0.625
-c, e = fit(lambda s: (np.tanh(np.sqrt(s)) - np.sqrt(s)) / s**1.5, 1e-12, 0.625**2, 5)
-show("tanh P(x^2)", c, e)
+# tanh(x) = x P(x^2) / Q(x^2) on |x| <= 9 (tanh(9) is 1 in float32; the code clamps there)
+p, q, e = fit_odd_rational(np.tanh, 1e-6, 9.0, 5, 4)
+show("tanh P(x^2) (rational)", p, e)
+show("tanh Q(x^2)", q, e)
 # erf(x) = x * P(x^2), |x| < 1
 c, e = fit(lambda s: v(math.erf)(np.sqrt(s)) / np.sqrt(s), 1e-12, 1.0, 6)
 show("erf small P(x^2)", c, e)
-# erf(x) = 1 - exp(P(x - 2.5)), 1 <= x <= 4 (absolute error of log(erfc); centred so the
-# float32 Horner sum does not cancel)
-c, e = fit(lambda t: np.log(v(math.erfc)(t + 2.5)), -1.5, 1.5, 10, rel=False)
-show("erf large log(erfc) P(x - 2.5) (abs)", c, e)
+# erf(x) = 1 - exp(P(x - 2.5)), 1 <= x <= 4: P fitted to log(erfc), error weighted by erfc
+# (the absolute error it makes in erf); centred so the float32 Horner sum does not cancel
+c, e = fit(lambda t: np.log(v(math.erfc)(t + 2.5)), -1.5, 1.5, 6, scale_fn=lambda t: 1 / v(math.erfc)(t + 2.5))
+show("erf large log(erfc) P(x - 2.5) (abs error in erf)", c, e)
