@@ -763,7 +763,9 @@ static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
 #define AT(ptr, l) LLVMBuildGEP2(k->b, ty, ptr, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, base, LLVMBuildNSWMul(k->b, l, inner, ""), "")}, 1, "")
     LLVMBuildStore(k->b, lw_const_f(k, t, -INFINITY), mx);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMBuildStore(k->b, lw_fmax(k, LLVMBuildLoad2(k->b, ty, mx, ""), LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), "")), mx);
+    /* llvm.maximum (NaN-propagating) vectorizes as a reduction where a compare-select
+     * does not; a NaN anywhere in the row makes every output NaN either way */
+    LLVMBuildStore(k->b, lw_intrin(k, "llvm.maximum", ty, (LLVMValueRef[]){LLVMBuildLoad2(k->b, ty, mx, ""), LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), "")}, 2), mx);
     lw_loop_end(k, &ll);
     LLVMValueRef m = LLVMBuildLoad2(k->b, ty, mx, "");
     LLVMBuildStore(k->b, lw_const_f(k, t, 0), sum);
