@@ -68,10 +68,7 @@ show("log P", c, e)
 p, q, e = fit_odd_rational(np.tanh, 1e-6, 9.0, 5, 4)
 show("tanh P(x^2) (rational)", p, e)
 show("tanh Q(x^2)", q, e)
-# erf(x) = x * P(x^2), |x| < 1
-c, e = fit(lambda s: v(math.erf)(np.sqrt(s)) / np.sqrt(s), 1e-12, 1.0, 6)
-show("erf small P(x^2)", c, e)
-# erf(x) = 1 - exp(P(x - 2.5)), 1 <= x <= 4: P fitted to log(erfc), error weighted by erfc
-# (the absolute error it makes in erf); centred so the float32 Horner sum does not cancel
-c, e = fit(lambda t: np.log(v(math.erfc)(t + 2.5)), -1.5, 1.5, 6, scale_fn=lambda t: 1 / v(math.erfc)(t + 2.5))
-show("erf large log(erfc) P(x - 2.5) (abs error in erf)", c, e)
+# erf(x) = x P(x^2) / Q(x^2) on |x| <= 3.92 (erf rounds to 1 in float32 beyond)
+p, q, e = fit_odd_rational(v(math.erf), 1e-6, 3.92, 6, 5)
+show("erf P(x^2) (rational)", p, e)
+show("erf Q(x^2)", q, e)

