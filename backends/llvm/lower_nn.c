@@ -847,6 +847,24 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n, bool rms) {
     row_moments(k, x, base, L, eps, rms, &mean, &inv);
     if (mo) lw_store(k, mo, lo.iv, LLVMBuildFPCast(k->b, mean, lw_type(k, mo->dtype), ""));
     if (io) lw_store(k, io, lo.iv, LLVMBuildFPCast(k->b, inv, lw_type(k, io->dtype), ""));
+    /* scale and bias covering the whole normalized row (the usual [..., C] case, float32,
+     * no post-ops): index them by the position in the row, normalise in float32 with the
+     * row's moments rounded once, so the loop vectorizes */
+    int64_t Ls = 1;
+    for (int d = axis; d < r; d++) Ls = x->shape.dims[d].sym >= 0 || Ls < 0 ? -1 : Ls * x->shape.dims[d].v;
+    if (t == IR_F32 && !n->n_post && Ls > 0 && ir_shape_numel(&sc->shape) == Ls && (!bi || ir_shape_numel(&bi->shape) == Ls)) {
+        LLVMValueRef mf = LLVMBuildFPCast(k->b, mean, ty, ""), inf_ = LLVMBuildFPCast(k->b, inv, ty, "");
+        lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+        LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
+        LLVMValueRef o = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, LLVMBuildFSub(k->b, lw_load(k, x, flat), mf, ""), inf_, ""),
+                                       lw_load(k, sc, ll.iv), "");
+        if (bi) o = LLVMBuildFAdd(k->b, o, lw_load(k, bi, ll.iv), "");
+        lw_store(k, y, flat, o);
+        lw_loop_end(k, &ll);
+        lw_loop_end(k, &lo);
+        lw_kernel_end(k);
+        return 0;
+    }
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
     /* the scale/bias index: the multi-index of (base + l) in x, dotted with their strides */
     LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
