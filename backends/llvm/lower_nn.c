@@ -546,23 +546,29 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     else iv = lw_const_f(k, t, init);
     LLVMValueRef acc = lw_alloca(k, ty, "acc");
     LLVMBuildStore(k->b, iv, acc);
-    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    LLVMValueRef st[IR_MAX_RANK];
     lw_strides(k, x, st);
     lw_loop_t lr[IR_MAX_RANK];
     int q = 0, nl = 0;
-    LLVMValueRef cnt = lw_i64(k, 1);
+    LLVMValueRef cnt = lw_i64(k, 1), off = lw_i64(k, 0);
     for (int d = 0; d < r; d++) {
         if (rd->red[d]) {
-            lw_loop_begin(k, &lr[nl], lw_i64(k, 0), lw_dim(k, x, d), "r");
-            xi[d] = lr[nl].iv;
+            /* a run of adjacent reduced dims is one contiguous range of x: one loop over
+             * it (one vectorized reduction instead of one per innermost row) */
+            int e = d;
+            LLVMValueRef ext = lw_dim(k, x, d);
+            while (e + 1 < r && rd->red[e + 1]) ext = LLVMBuildNSWMul(k->b, ext, lw_dim(k, x, ++e), "");
+            lw_loop_begin(k, &lr[nl], lw_i64(k, 0), ext, "r");
+            off = LLVMBuildNSWAdd(k->b, off, LLVMBuildNSWMul(k->b, lr[nl].iv, st[e], ""), "");
             nl++;
-            cnt = LLVMBuildNSWMul(k->b, cnt, lw_dim(k, x, d), "");
-            if (rd->keep) q++;
+            cnt = LLVMBuildNSWMul(k->b, cnt, ext, "");
+            if (rd->keep) q += e - d + 1;
+            d = e;
         } else {
-            xi[d] = idx[q++];
+            off = LLVMBuildNSWAdd(k->b, off, LLVMBuildNSWMul(k->b, idx[q++], st[d], ""), "");
         }
     }
-    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMValueRef v = lw_load(k, x, off);
     if (rd->pre == PRE_ABS) v = lw_abs(k, t, v);
     if (rd->pre == PRE_SQUARE) v = lw_mul(k, t, v, v);
     if (rd->pre == PRE_EXP) v = lw_fmath(k, "llvm.exp", t, v);
