@@ -158,6 +158,8 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   # models in one program), depfile rebuilds, no-op builds and pkg-config.
   step cmake-pkg runner bash tests/cmake_pkg/run.sh --build "$bdir"
   step contractions runner "$py" tests/backend/check_contractions.py "$bdir/onnxc"
+  # float32 exp/log/tanh/erf/sigmoid and Pow by constants against float64 (ulp bounds)
+  step vmath runner "$py" tests/backend/check_vmath.py "$bdir/onnxc"
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
   left=$((budget - ($(date +%s) - start) - 360))

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
 #include "ir/recipe.h"
 
 LLVMValueRef lw_const_f(lw_t *k, ir_dtype_t t, double x) {
@@ -70,8 +71,13 @@ LLVMValueRef lw_abs(lw_t *k, ir_dtype_t t, LLVMValueRef x) {
     if (!ir_dtype_is_signed(t)) return x;
     return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, x, lw_const_f(k, t, 0), ""), LLVMBuildNeg(k->b, x, ""), x, "");
 }
-/* exp, log, sqrt by intrinsic name ("llvm.exp", ...): float types only. */
-LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x) { return fintrin1(k, intrinsic, t, x); }
+/* exp, log, sqrt by intrinsic name ("llvm.exp", ...): float types only; float32 exp and
+ * log inline (lower_vmath.c). */
+LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x) {
+    int f = !strcmp(intrinsic, "llvm.exp") ? IR_F_EXP : !strcmp(intrinsic, "llvm.log") ? IR_F_LOG : -1;
+    LLVMValueRef r = f >= 0 ? lw_vmath(k, f, x) : NULL;
+    return r ? r : fintrin1(k, intrinsic, t, x);
+}
 
 LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
     LLVMBuilderRef b = k->b;
@@ -245,10 +251,42 @@ static LLVMValueRef elem_bit_shift(lw_t *k, const ir_node_t *n, LLVMValueRef *id
 }
 int lw_lower_bit_shift(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_bit_shift, NULL); }
 
+/* x^p for a constant p in {0, +-0.5, +-1, +-2, +-3, +-4} with multiplies, sqrt and one
+ * division, as pow() gives it: sqrt(-0) + 0 is +0 and -inf gives +inf under a square root,
+ * like pow(-0, 0.5) and pow(-inf, 0.5); pow(x, 0) is 1 even for NaN. NULL for other p. */
+static LLVMValueRef pow_const(lw_t *k, ir_dtype_t t, LLVMValueRef x, double p) {
+    LLVMBuilderRef b = k->b;
+    double ap = fabs(p);
+    if (p == 0) return lw_const_f(k, t, 1);
+    if (ap == 0.5) {
+        LLVMTypeRef ty = lw_type(k, t);
+        LLVMValueRef r = LLVMBuildFAdd(b, lw_intrin(k, "llvm.sqrt", ty, &x, 1), lw_const_f(k, t, 0), "");
+        LLVMValueRef ninf = LLVMBuildFCmp(b, LLVMRealOEQ, x, lw_const_f(k, t, -INFINITY), "");
+        r = LLVMBuildSelect(b, ninf, lw_const_f(k, t, INFINITY), r, "");
+        return p < 0 ? LLVMBuildFDiv(b, lw_const_f(k, t, 1), r, "") : r;
+    }
+    if (ap != 1 && ap != 2 && ap != 3 && ap != 4) return NULL;
+    /* float32 x^-n goes through double: in float x^n can round to a subnormal where the
+     * result is still finite, and (1/x)^n multiplies the division's error by n */
+    ir_dtype_t ct = t == IR_F32 && p < -1 ? IR_F64 : t;
+    if (ct != t) x = lw_cast(k, x, t, ct);
+    LLVMValueRef x2 = LLVMBuildFMul(b, x, x, "");
+    LLVMValueRef r = ap == 1 ? x : ap == 2 ? x2 : ap == 3 ? LLVMBuildFMul(b, x2, x, "") : LLVMBuildFMul(b, x2, x2, "");
+    if (p < 0) r = LLVMBuildFDiv(b, lw_const_f(k, ct, 1), r, "");
+    return ct != t ? lw_cast(k, r, ct, t) : r;
+}
+
 static LLVMValueRef elem_pow(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     (void)ud;
     const ir_value_t *out = n->out[0];
     ir_dtype_t t = n->in[0]->dtype;
+    double p;
+    const ir_value_t *ev = n->in[1];
+    if ((t == IR_F32 || t == IR_F64) && ev->data && ir_shape_numel(&ev->shape) == 1 && ev->dtype != IR_BOOL &&
+        !ir_const_scalar(ev, &p)) {
+        LLVMValueRef r = pow_const(k, t, load_bcast(k, n->in[0], out, idx), p);
+        if (r) return r;
+    }
     LLVMValueRef a = load_bcast(k, n->in[0], out, idx), e = load_bcast(k, n->in[1], out, idx);
     ir_dtype_t te = n->in[1]->dtype;
     /* Pow allows a different exponent dtype: compute in double unless both are the same float type */

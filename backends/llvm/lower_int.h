@@ -81,7 +81,16 @@ LLVMValueRef lw_max(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
 LLVMValueRef lw_min(lw_t *k, ir_dtype_t t, LLVMValueRef a, LLVMValueRef c);
 LLVMValueRef lw_abs(lw_t *k, ir_dtype_t t, LLVMValueRef x);
 LLVMValueRef lw_fmath(lw_t *k, const char *intrinsic, ir_dtype_t t, LLVMValueRef x);
+/* float32 exp/log/tanh/erf (f: an ir_rfn_t from ir/recipe.h) as inline code on a float
+ * scalar or vector (lower_vmath.c); NULL for other functions and types. */
+LLVMValueRef lw_vmath(lw_t *k, int f, LLVMValueRef x);
 int lw_lower_dropout(lw_t *k, const ir_node_t *n);
+/* ---- depthwise convolution (lower_dwconv.c): 2-D geometry (1-D as unit height), group
+ * count G; returns 1 when the node is not one it takes (the caller falls back). */
+typedef struct lw_dwconv {
+    int64_t G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw;
+} lw_dwconv_t;
+int lw_lower_dwconv(lw_t *k, const ir_node_t *n, const lw_dwconv_t *c);
 /* ---- recipes (lower_recipe.c): in[k] are the node's inputs in the compute type
  * (lw_recipe_ctype; bool as i1), present[k] whether input k exists; lanes 0 = scalar. */
 ir_dtype_t lw_recipe_ctype(ir_dtype_t t);

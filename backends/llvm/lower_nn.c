@@ -140,6 +140,12 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n) {
     int64_t C = x->shape.dims[1].v, OC = y->shape.dims[1].v, G = ir_attr_int(n, "group", 1);
     if (G < 1 || C % G || OC % G) return lw_error(k, "group %lld does not divide the channels", (long long)G);
     int64_t Cg = C / G, OCg = OC / G;
+    if (G > 1 && ir_dim_is_const(dH) && ir_dim_is_const(dW) && ir_dim_is_const(dOH) && ir_dim_is_const(dOW)) {
+        /* the depthwise kernel works on static planes; symbolic ones take the loop nest */
+        lw_dwconv_t dwc = {G, dH.v, dW.v, dOH.v, dOW.v, KH, KW, sh, sw, dh, dw, ph, pw};
+        int r = lw_lower_dwconv(k, n, &dwc);
+        if (r <= 0) return r;
+    }
 
     lw_kernel_begin_range(k, n, y, 0, 2);
     /* spatial sizes: constants, or run-time values for symbolic dims */
@@ -543,25 +549,31 @@ static LLVMValueRef elem_reduce(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     else iv = lw_const_f(k, t, init);
     LLVMValueRef acc = lw_alloca(k, ty, "acc");
     LLVMBuildStore(k->b, iv, acc);
-    LLVMValueRef st[IR_MAX_RANK], xi[IR_MAX_RANK];
+    LLVMValueRef st[IR_MAX_RANK];
     lw_strides(k, x, st);
     lw_loop_t lr[IR_MAX_RANK];
     int q = 0, nl = 0;
     /* the element count before the loops: built inside them it would not dominate its use */
-    LLVMValueRef cnt = lw_i64(k, 1);
+    LLVMValueRef cnt = lw_i64(k, 1), off = lw_i64(k, 0);
     for (int d = 0; d < r; d++)
         if (rd->red[d]) cnt = LLVMBuildNSWMul(k->b, cnt, lw_dim(k, x, d), "");
     for (int d = 0; d < r; d++) {
         if (rd->red[d]) {
-            lw_loop_begin(k, &lr[nl], lw_i64(k, 0), lw_dim(k, x, d), "r");
-            xi[d] = lr[nl].iv;
+            /* a run of adjacent reduced dims is one contiguous range of x: one loop over
+             * it (one vectorized reduction instead of one per innermost row) */
+            int e = d;
+            LLVMValueRef ext = lw_dim(k, x, d);
+            while (e + 1 < r && rd->red[e + 1]) ext = LLVMBuildNSWMul(k->b, ext, lw_dim(k, x, ++e), "");
+            lw_loop_begin(k, &lr[nl], lw_i64(k, 0), ext, "r");
+            off = LLVMBuildNSWAdd(k->b, off, LLVMBuildNSWMul(k->b, lr[nl].iv, st[e], ""), "");
             nl++;
-            if (rd->keep) q++;
+            if (rd->keep) q += e - d + 1;
+            d = e;
         } else {
-            xi[d] = idx[q++];
+            off = LLVMBuildNSWAdd(k->b, off, LLVMBuildNSWMul(k->b, idx[q++], st[d], ""), "");
         }
     }
-    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    LLVMValueRef v = lw_load(k, x, off);
     if (rd->pre == PRE_ABS) v = lw_abs(k, t, v);
     if (rd->pre == PRE_SQUARE) v = lw_mul(k, t, v, v);
     if (rd->pre == PRE_EXP) v = lw_fmath(k, "llvm.exp", t, v);
@@ -858,12 +870,14 @@ static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
 #define AT(ptr, l) LLVMBuildGEP2(k->b, ty, ptr, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, base, LLVMBuildNSWMul(k->b, l, inner, ""), "")}, 1, "")
     LLVMBuildStore(k->b, lw_const_f(k, t, -INFINITY), mx);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMBuildStore(k->b, lw_fmax(k, LLVMBuildLoad2(k->b, ty, mx, ""), LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), "")), mx);
+    /* llvm.maximum (NaN-propagating) vectorizes as a reduction where a compare-select
+     * does not; a NaN anywhere in the row makes every output NaN either way */
+    LLVMBuildStore(k->b, lw_intrin(k, "llvm.maximum", ty, (LLVMValueRef[]){LLVMBuildLoad2(k->b, ty, mx, ""), LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), "")}, 2), mx);
     lw_loop_end(k, &ll);
     LLVMValueRef m = LLVMBuildLoad2(k->b, ty, mx, "");
     LLVMBuildStore(k->b, lw_const_f(k, t, 0), sum);
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
-    LLVMValueRef e = lw_intrin(k, "llvm.exp", ty, (LLVMValueRef[]){LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, "")}, 1);
+    LLVMValueRef e = lw_fmath(k, "llvm.exp", t, LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, ""));
     if (!log) LLVMBuildStore(k->b, e, AT(yb, ll.iv));
     LLVMBuildStore(k->b, radd(k, t, LLVMBuildLoad2(k->b, ty, sum, ""), e), sum);
     lw_loop_end(k, &ll);
@@ -874,7 +888,7 @@ static int lower_softmax(lw_t *k, const ir_node_t *n, bool log) {
         LLVMValueRef p = AT(yb, ll.iv);
         LLVMBuildStore(k->b, LLVMBuildFMul(k->b, LLVMBuildLoad2(k->b, ty, p, ""), inv, ""), p);
     } else {
-        LLVMValueRef ls = lw_intrin(k, "llvm.log", ty, &s, 1);
+        LLVMValueRef ls = lw_fmath(k, "llvm.log", t, s);
         LLVMValueRef v = LLVMBuildFSub(k->b, LLVMBuildFSub(k->b, LLVMBuildLoad2(k->b, ty, AT(xb, ll.iv), ""), m, ""), ls, "");
         LLVMBuildStore(k->b, v, AT(yb, ll.iv));
     }
@@ -940,6 +954,24 @@ static int lower_layernorm(lw_t *k, const ir_node_t *n, bool rms) {
     row_moments(k, x, base, L, eps, rms, &mean, &inv);
     if (mo) lw_store(k, mo, lo.iv, LLVMBuildFPCast(k->b, mean, lw_type(k, mo->dtype), ""));
     if (io) lw_store(k, io, lo.iv, LLVMBuildFPCast(k->b, inv, lw_type(k, io->dtype), ""));
+    /* scale and bias covering the whole normalized row (the usual [..., C] case, float32,
+     * no post-ops): index them by the position in the row, normalise in float32 with the
+     * row's moments rounded once, so the loop vectorizes */
+    int64_t Ls = 1;
+    for (int d = axis; d < r; d++) Ls = x->shape.dims[d].sym >= 0 || Ls < 0 ? -1 : Ls * x->shape.dims[d].v;
+    if (t == IR_F32 && !n->n_post && Ls > 0 && ir_shape_numel(&sc->shape) == Ls && (!bi || ir_shape_numel(&bi->shape) == Ls)) {
+        LLVMValueRef mf = LLVMBuildFPCast(k->b, mean, ty, ""), inf_ = LLVMBuildFPCast(k->b, inv, ty, "");
+        lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
+        LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");
+        LLVMValueRef o = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, LLVMBuildFSub(k->b, lw_load(k, x, flat), mf, ""), inf_, ""),
+                                       lw_load(k, sc, ll.iv), "");
+        if (bi) o = LLVMBuildFAdd(k->b, o, lw_load(k, bi, ll.iv), "");
+        lw_store(k, y, flat, o);
+        lw_loop_end(k, &ll);
+        lw_loop_end(k, &lo);
+        lw_kernel_end(k);
+        return 0;
+    }
     lw_loop_begin(k, &ll, lw_i64(k, 0), L, "l");
     /* the scale/bias index: the multi-index of (base + l) in x, dotted with their strides */
     LLVMValueRef flat = LLVMBuildNSWAdd(k->b, base, ll.iv, "");

@@ -83,6 +83,10 @@ static LLVMValueRef fn1(const rc_t *R, ir_rfn_t f, LLVMValueRef x) {
             return NULL;
         }
     }
+    if (f == IR_F_EXP || f == IR_F_LOG || f == IR_F_TANH || f == IR_F_ERF) {
+        LLVMValueRef r = lw_vmath(R->k, f, x);   /* float32: inline polynomials */
+        if (r) return r;
+    }
     switch (f) {
     case IR_F_EXP: return intrin1(R, "llvm.exp", x);
     case IR_F_LOG: return intrin1(R, "llvm.log", x);

@@ -1,5 +1,5 @@
 """Focused correctness check of onnxc's Conv/Gemm/MatMul micro-kernel paths (and their
-fallbacks) against onnxruntime: 47 small models built with onnx.helper, run at 1 and 2
+fallbacks) against onnxruntime: 62 small models built with onnx.helper, run at 1 and 2
 threads. usage: check_contractions.py [ONNXC] [ONLY_NAME]"""
 import os, subprocess, sys, tempfile, numpy as np, onnx, onnxruntime as ort
 from onnx import helper as H, TensorProto as TP, numpy_helper as NH
@@ -59,6 +59,23 @@ conv_case("c1d", 1, 4, 1, 20, 6, 3, one_d=True)
 conv_case("c1d_s2", 2, 4, 1, 21, 6, 5, s=2, one_d=True, post=["MulChan"])
 conv_case("cgroup2", 1, 8, 6, 6, 6, 3, group=2)
 conv_case("cdw", 1, 8, 6, 6, 8, 3, group=8, post=["Relu"])
+# depthwise (backends/llvm/lower_dwconv.c): odd sizes, row/column block tails, strides,
+# dilation, asymmetric and SAME pads, vector and scalar post-ops, widths below one vector
+conv_case("dw3_odd", 1, 7, 9, 33, 7, 3, group=7, post=["Relu"])
+conv_case("dw3_s2_clip", 1, 5, 15, 17, 5, 3, s=2, group=5, post=["Clip"])
+conv_case("dw5_w7", 1, 3, 7, 7, 3, 5, group=3)
+conv_case("dw7_b2", 2, 6, 12, 13, 6, 7, group=6, post=["Sigmoid"])
+conv_case("dw7_s2", 1, 3, 33, 33, 3, 7, s=2, p=3, group=3)
+conv_case("dw3_dil2", 1, 4, 12, 12, 4, 3, d=2, p=2, group=4)
+conv_case("dw3_asym", 1, 4, 10, 9, 4, 3, pads=[0, 1, 1, 0], group=4, bias=False)
+conv_case("dw3_same_s2", 1, 4, 10, 9, 4, 3, s=2, auto_pad="SAME_UPPER", group=4)
+conv_case("dw3_valid", 1, 4, 10, 11, 4, 3, auto_pad="VALID", group=4)
+conv_case("dw3_w1", 1, 3, 5, 1, 3, 3, group=3)
+conv_case("dw3_w4_h2", 1, 3, 2, 4, 3, 3, group=3)
+conv_case("dw3_res", 1, 9, 8, 19, 9, 3, group=9, post=["AddRes", "MulChan"])
+conv_case("dw_wvar", 1, 5, 9, 10, 5, 3, group=5, wconst=False)
+conv_case("dw1d_s2", 1, 6, 1, 40, 6, 5, s=2, group=6, one_d=True, post=["Relu"])
+conv_case("dw3_wide", 1, 2, 5, 130, 2, 3, group=2)
 conv_case("c_wvar", 1, 7, 6, 6, 9, 3, wconst=False)
 conv_case("c1x1_sig", 1, 12, 6, 6, 11, 1, p=0, post=["Sigmoid", "MulChan"])
 conv_case("c1x1_bigK", 1, 300, 9, 9, 20, 1, p=0, post=["AddRes"])
