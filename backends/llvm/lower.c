@@ -180,21 +180,19 @@ static LLVMValueRef slot_size(lw_t *k, int slot) {
     return sz;
 }
 
-/* Offsets of every dyn slot, computed once per function in the entry block. */
+/* The offset of a dyn slot: NAME_slots computed them once per run into all[2n + slot];
+ * a kernel loads the ones it uses at its entry. */
 static LLVMValueRef dyn_offset(lw_t *k, int slot) {
     if (!k->dynoff[slot]) {
-        LLVMBasicBlockRef save = LLVMGetInsertBlock(k->b);
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(k->c);
         LLVMValueRef term = LLVMGetBasicBlockTerminator(k->entry);
         if (term)
-            LLVMPositionBuilderBefore(k->b, term);
+            LLVMPositionBuilderBefore(eb, term);
         else
-            LLVMPositionBuilderAtEnd(k->b, k->entry);
-        LLVMValueRef off = lw_i64(k, k->g->ws_static);
-        for (int s = 0; s < k->g->n_dyn_slots; s++) {
-            k->dynoff[s] = off;
-            off = LLVMBuildAdd(k->b, off, slot_size(k, s), "");
-        }
-        LLVMPositionBuilderAtEnd(k->b, save);
+            LLVMPositionBuilderAtEnd(eb, k->entry);
+        LLVMValueRef p = LLVMBuildGEP2(eb, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, 2 * k->g->n_syms + slot)}, 1, "");
+        k->dynoff[slot] = LLVMBuildLoad2(eb, k->i64, p, "slot");
+        LLVMDisposeBuilder(eb);
     }
     return k->dynoff[slot];
 }
@@ -621,11 +619,41 @@ static void build_shapes(lw_t *k) {
 }
 
 /* all[] in the entry block of the current function: every symbol's value, then (from
- * all[n_syms]) every symbol's bound, which is what sized the buffers. The caller's
- * pointer when there are none. */
+ * all[n_syms]) every symbol's bound, which is what sized the buffers, then (from
+ * all[2 * n_syms]) the offset of every dyn slot. The caller's pointer when there are no
+ * symbols. */
 static LLVMValueRef all_syms(lw_t *k, LLVMValueRef syms) {
     if (k->g->n_syms == 0) return syms;
-    return lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)(2 * k->g->n_syms)), "all");
+    return lw_alloca(k, LLVMArrayType2(k->i64, (uint64_t)(2 * k->g->n_syms + k->g->n_dyn_slots)), "all");
+}
+
+/* void NAME_slots(i64 *all): the dyn slots' offsets from the bounds, once per run. */
+static LLVMValueRef slots_fn(lw_t *k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_slots", k->L->name);
+    LLVMValueRef fn = LLVMGetNamedFunction(k->m, name);
+    if (fn) return fn;
+    fn = LLVMAddFunction(k->m, name, LLVMFunctionType(k->vd, (LLVMTypeRef[]){k->ptr}, 1, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    return fn;
+}
+
+static void build_slots(lw_t *k) {
+    LLVMValueRef fn = slots_fn(k);
+    begin_function(k, fn);
+    k->a_syms = LLVMGetParam(fn, 0);
+    start_code(k);
+    LLVMValueRef off = lw_i64(k, k->g->ws_static);
+    for (int s = 0; s < k->g->n_dyn_slots; s++) {
+        LLVMBuildStore(k->b, off, LLVMBuildGEP2(k->b, k->i64, k->a_syms, (LLVMValueRef[]){lw_i64(k, 2 * k->g->n_syms + s)}, 1, ""));
+        off = LLVMBuildAdd(k->b, off, slot_size(k, s), "");
+    }
+    LLVMBuildRetVoid(k->b);
+}
+
+static void call_slots(lw_t *k, LLVMValueRef all) {
+    if (k->g->n_dyn_slots > 0)
+        LLVMBuildCall2(k->b, LLVMFunctionType(k->vd, (LLVMTypeRef[]){k->ptr}, 1, 0), slots_fn(k), &all, 1, "");
 }
 
 /* all[n + s] = all[s]: after NAME_shapes, the bounds are the values. */
@@ -853,6 +881,7 @@ static void build_run(lw_t *k) {
         LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
         LLVMPositionBuilderAtEnd(k->b, ok2);
         copy_bounds(k, all);
+        call_slots(k, all);
         for (int s = 0; s < g->n_caller_syms; s++) {
             const ir_sym_t *d = &g->symdefs[s];
             if (d->kind != IR_SYM_DATA) continue;
@@ -989,6 +1018,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
     if (refused == 0) {
         build_shapes(&k);
         build_rederive(&k);
+        build_slots(&k);
         build_workspace_size(&k);
         build_run(&k);
         build_output_dims(&k);
