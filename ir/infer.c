@@ -1000,9 +1000,84 @@ static int slice_index(ir_graph_t *g, ir_dim_t D, ir_dim_t x, int64_t lo, int64_
     if (ir_dim_add(g, D, ir_dim_const(hi_off), &hi)) return -1;
     if (ir_dim_is_const(x) && x.v >= IR_DIM_MAX) { *out = hi; return 0; }
     if (ir_dim_is_const(x) && x.v <= -IR_DIM_MAX) { *out = ir_dim_const(lo); return 0; }
+    /* a run-time bound may be INT64_MAX ("to the end"): clamp before any arithmetic */
+    if (!ir_dim_is_const(x) && (ir_dim_min(g, x, ir_dim_const(IR_DIM_MAX), &x) || ir_dim_max(g, x, ir_dim_const(-IR_DIM_MAX), &x)))
+        return -1;
     if (ir_dim_add(g, x, D, &t) || ir_dim_select_lt(g, x, ir_dim_const(0), t, x, &t)) return -1;
     if (ir_dim_max(g, t, ir_dim_const(lo), &t) || ir_dim_min(g, t, hi, out)) return -1;
     return 0;
+}
+
+/* Slice with axes or steps fed at run time: per input axis, the start, end and step of
+ * whichever entry names it (select chains), else the whole axis; a step's sign picks the
+ * clamping (positive: [0, D], negative: [-1, D - 1]) at run time. The kernel reads first
+ * indices and steps from params[0, r) and params[r, 2r). */
+static int slice_dynamic(ir_graph_t *g, ir_node_t *n, const ir_dim_t *st, const ir_dim_t *en, int cs) {
+    ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    ir_dim_t ad[MAXC], sp[MAXC], nj[MAXC];
+    if (n->n_in > 3 && n->in[3]) {
+        int c = get_dims(g, n, 3, "axes", ad);
+        if (c < 0) return -1;
+        if (c != cs) return ir_error(g, n, "axes has %d values, expected %d", c, cs);
+    } else {
+        for (int j = 0; j < cs; j++) ad[j] = ir_dim_const(j);
+    }
+    if (n->n_in > 4 && n->in[4]) {
+        int c = get_dims(g, n, 4, "steps", sp);
+        if (c < 0) return -1;
+        if (c != cs) return ir_error(g, n, "steps has %d values, expected %d", c, cs);
+    } else {
+        for (int j = 0; j < cs; j++) sp[j] = ir_dim_const(1);
+    }
+    if (cs > r) return ir_error(g, n, "%d axes given for input %s", cs, SHP(&x->shape));
+    ir_dim_t f[IR_MAX_RANK];
+    if (axis_flags(g, n, ad, cs, r, f)) goto complex;   /* range and distinctness checks */
+    for (int j = 0; j < cs; j++) {
+        ir_dim_t t, nz;
+        if (ir_dim_is_const(sp[j]) && sp[j].v == 0) return ir_error(g, n, "step %d is 0", j);
+        if (ir_dim_select(g, sp[j], ir_dim_const(0), ir_dim_const(0), ir_dim_const(1), &nz) ||
+            ir_shape_check_add(g, IR_CHECK_EQ, nz, ir_dim_const(1), n->name))   /* a zero step fails the run */
+            goto complex;
+        if (ir_dim_add(g, ad[j], ir_dim_const(r), &t) || ir_dim_select_lt(g, ad[j], ir_dim_const(0), t, ad[j], &nj[j]))
+            goto complex;
+    }
+    ir_shape_t o = x->shape;
+    ir_dim_t *params = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(2 * r));
+    if (!params) return ir_error(g, n, "out of memory");
+    for (int d = 0; d < r; d++) {
+        ir_dim_t s0 = ir_dim_const(0), e0 = ir_dim_const(IR_DIM_MAX), k0 = ir_dim_const(1), D = x->shape.dims[d];
+        for (int j = 0; j < cs; j++)
+            if (ir_dim_select(g, nj[j], ir_dim_const(d), st[j], s0, &s0) ||
+                ir_dim_select(g, nj[j], ir_dim_const(d), en[j], e0, &e0) ||
+                ir_dim_select(g, nj[j], ir_dim_const(d), sp[j], k0, &k0))
+                goto complex;
+        ir_dim_t sp1, ep1, sn1, en1, span, lenp, lenn, nk;
+        /* positive step */
+        if (slice_index(g, D, s0, 0, 0, &sp1) || slice_index(g, D, e0, 0, 0, &ep1) || ir_dim_sub(g, ep1, sp1, &span) ||
+            ir_dim_ceildiv(g, span, k0, &lenp) || ir_dim_max(g, lenp, ir_dim_const(0), &lenp))
+            goto complex;
+        params[d] = sp1;
+        o.dims[d] = lenp;
+        if (ir_dim_lower_bound(g, k0) < 1) {
+            /* negative step possible: e starting past the end means "to the front" */
+            ir_dim_t e0n;
+            if (ir_dim_select(g, e0, ir_dim_const(IR_DIM_MAX), ir_dim_const(-IR_DIM_MAX), e0, &e0n) ||
+                slice_index(g, D, s0, -1, -1, &sn1) || slice_index(g, D, e0n, -1, -1, &en1) ||
+                ir_dim_sub(g, sn1, en1, &span) || ir_dim_sub(g, ir_dim_const(0), k0, &nk) ||
+                ir_dim_ceildiv(g, span, nk, &lenn) || ir_dim_max(g, lenn, ir_dim_const(0), &lenn) ||
+                ir_dim_select_lt(g, k0, ir_dim_const(0), sn1, sp1, &params[d]) ||
+                ir_dim_select_lt(g, k0, ir_dim_const(0), lenn, lenp, &o.dims[d]))
+                goto complex;
+        }
+        params[r + d] = k0;
+    }
+    n->params = params;
+    n->n_params = 2 * r;
+    set_out(n, 0, x->dtype, &o);
+    return 0;
+complex:
+    return ir_error(g, n, "the slice bounds given at run time are too complex");
 }
 
 static int inf_slice(ir_graph_t *g, ir_node_t *n) {
@@ -1015,6 +1090,15 @@ static int inf_slice(ir_graph_t *g, ir_node_t *n) {
     int ce = get_dims(g, n, 2, "ends", en);
     if (ce < 0) return -1;
     if (cs != ce) return ir_error(g, n, "starts has %d values but ends has %d", cs, ce);
+    if ((n->n_in > 3 && n->in[3] && !n->in[3]->data) || (n->n_in > 4 && n->in[4] && !n->in[4]->data))
+        return slice_dynamic(g, n, st, en, cs);
+    if (n->n_in > 4 && n->in[4]) {
+        int c = need_ints(g, n, 4, "steps", sp);
+        if (c < 0) return -1;
+        if (c != cs) return ir_error(g, n, "steps has %d values, expected %d", c, cs);
+    } else {
+        for (int i = 0; i < cs; i++) sp[i] = 1;
+    }
     if (n->n_in > 3 && n->in[3]) {
         int c = need_ints(g, n, 3, "axes", ax);
         if (c < 0) return -1;
@@ -1022,13 +1106,6 @@ static int inf_slice(ir_graph_t *g, ir_node_t *n) {
     } else {
         if (cs > r) return ir_error(g, n, "%d starts given for input %s", cs, SHP(&x->shape));
         for (int i = 0; i < cs; i++) ax[i] = i;
-    }
-    if (n->n_in > 4 && n->in[4]) {
-        int c = need_ints(g, n, 4, "steps", sp);
-        if (c < 0) return -1;
-        if (c != cs) return ir_error(g, n, "steps has %d values, expected %d", c, cs);
-    } else {
-        for (int i = 0; i < cs; i++) sp[i] = 1;
     }
     int axes[IR_MAX_RANK];
     if (cs > r) return ir_error(g, n, "%d axes given for input %s", cs, SHP(&x->shape));

@@ -17,8 +17,9 @@
  * values) and otherwise stay atoms.
  *
  * The run evaluates every derived symbol once, in order, from the caller's (NAME_shapes in
- * the generated code), checking each operation for overflow and each division for a zero
- * divisor, and every dim used by a tensor for being in [0, 2^40]. */
+ * the generated code), checking input dims for being in [1, 2^40], each operation for
+ * overflow, each division for a zero divisor, and every dim used by a tensor for being in
+ * [0, 2^40]; a data element may hold any int64 (INT64_MAX as a slice end). */
 #ifndef ONNXC_IR_SYM_H
 #define ONNXC_IR_SYM_H
 

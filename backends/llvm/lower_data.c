@@ -56,8 +56,10 @@ static LLVMValueRef elem_slice(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     lw_strides(k, in, st);
     for (int d = 0; d < in->shape.rank; d++) {
         /* a first index known only at run time comes from the node's params */
-        LLVMValueRef first = n->n_params == in->shape.rank ? lw_dim_value(k, n->params[d]) : lw_i64(k, s->start[d]);
-        ii[d] = LLVMBuildNSWAdd(k->b, first, LLVMBuildNSWMul(k->b, idx[d], lw_i64(k, s->step[d]), ""), "");
+        int r = in->shape.rank;
+        LLVMValueRef first = n->n_params >= r ? lw_dim_value(k, n->params[d]) : lw_i64(k, s->start[d]);
+        LLVMValueRef step = n->n_params == 2 * r ? lw_dim_value(k, n->params[r + d]) : lw_i64(k, s->step[d]);
+        ii[d] = LLVMBuildNSWAdd(k->b, first, LLVMBuildNSWMul(k->b, idx[d], step, ""), "");
     }
     return lw_load(k, in, lw_dot(k, ii, st, in->shape.rank));
 }
@@ -67,6 +69,12 @@ int lw_lower_slice(lw_t *k, const ir_node_t *n) {
     int r = in->shape.rank;
     int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
     int ns = const_ints(n->in[1], starts, IR_MAX_RANK), ne = const_ints(n->in[2], ends, IR_MAX_RANK);
+    if (n->n_params == 2 * r) {
+        /* run-time axes: first indices and steps both in params */
+        slice_t s;
+        for (int d = 0; d < r; d++) { s.start[d] = 0; s.step[d] = 1; }
+        return lw_emit_map(k, n, n->out[0], elem_slice, &s);
+    }
     if (n->n_params == r) {
         /* run-time bounds: inference put the first indices in params; steps are constant */
         slice_t s;
