@@ -1,10 +1,13 @@
-# onnxc_add_model(NAME MODEL file.onnx [EMIT object|shared|exe] [SYMBOL sym]
-#                 [CPU cpu] [TARGET triple] [OPTIONS opt...])
+# onnxc_add_model(NAME MODEL file.onnx [EMIT object|static|shared|exe] [SYMBOL sym]
+#                 [WEIGHTS embed|file] [CPU cpu] [TARGET triple] [DIMS sym=value...]
+#                 [OPTIONS opt...])
 #
 # Compiles MODEL with onnxc during the build and gives a target called NAME:
 #   EMIT object (default)  a static library holding the model's object; linking it puts
 #                          the generated header (SYMBOL.h) on the include path and links
 #                          onnxc::rt (its thread pool is optional: a NULL ctx runs serially)
+#   EMIT static            an imported static library libSYMBOL.a + SYMBOL.h with the
+#                          runtime inside (links m and Threads::Threads; no onnxc::rt)
 #   EMIT shared            an imported shared library libSYMBOL.so + SYMBOL.h (the runtime
 #                          is inside it)
 #   EMIT exe               a target (built by default) that makes the standalone program;
@@ -22,7 +25,7 @@ cmake_policy(PUSH)
 cmake_policy(VERSION 3.20...3.28)
 
 function(onnxc_add_model name)
-  cmake_parse_arguments(PARSE_ARGV 1 A "" "MODEL;EMIT;SYMBOL;CPU;TARGET" "OPTIONS")
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "MODEL;EMIT;SYMBOL;CPU;TARGET;WEIGHTS" "OPTIONS;DIMS")
   if(A_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "onnxc_add_model(${name}): unknown arguments: ${A_UNPARSED_ARGUMENTS}")
   endif()
@@ -49,6 +52,10 @@ function(onnxc_add_model name)
     set(kind obj)
     set(out "${dir}/${A_SYMBOL}.o")
     set(outputs "${out}" "${header}")
+  elseif(A_EMIT STREQUAL "static")
+    set(kind static)
+    set(out "${dir}/lib${A_SYMBOL}.a")
+    set(outputs "${out}" "${header}")
   elseif(A_EMIT STREQUAL "shared")
     set(kind so)
     set(out "${dir}/lib${A_SYMBOL}.so")
@@ -58,7 +65,7 @@ function(onnxc_add_model name)
     set(out "${dir}/${A_SYMBOL}")
     set(outputs "${out}")
   else()
-    message(FATAL_ERROR "onnxc_add_model(${name}): EMIT ${A_EMIT}: expected object, shared or exe")
+    message(FATAL_ERROR "onnxc_add_model(${name}): EMIT ${A_EMIT}: expected object, static, shared or exe")
   endif()
   set(args "${model}" --emit=${kind} --name ${A_SYMBOL} -o "${out}"
            -MD -MF "${dir}/${A_SYMBOL}.d" -MT "${out}")
@@ -68,6 +75,9 @@ function(onnxc_add_model name)
   if(A_TARGET)
     list(APPEND args --triple ${A_TARGET})
   endif()
+  foreach(d IN LISTS A_DIMS)
+    list(APPEND args --dim ${d})
+  endforeach()
   # The first build has no depfile yet; the model is always a dependency.
   add_custom_command(
     OUTPUT ${outputs}
@@ -84,6 +94,14 @@ function(onnxc_add_model name)
     set_target_properties(${name} PROPERTIES LINKER_LANGUAGE C)
     target_include_directories(${name} PUBLIC "${dir}")
     target_link_libraries(${name} PUBLIC onnxc::rt)
+  elseif(kind STREQUAL "static")
+    add_custom_target(${name}_onnxc ALL DEPENDS ${outputs})
+    add_library(${name} STATIC IMPORTED GLOBAL)
+    set_target_properties(${name} PROPERTIES
+      IMPORTED_LOCATION "${out}"
+      INTERFACE_INCLUDE_DIRECTORIES "${dir}"
+      INTERFACE_LINK_LIBRARIES "Threads::Threads;m")
+    add_dependencies(${name} ${name}_onnxc)
   elseif(kind STREQUAL "so")
     add_custom_target(${name}_onnxc ALL DEPENDS ${outputs})
     add_library(${name} SHARED IMPORTED GLOBAL)

@@ -553,7 +553,7 @@ static int emit_code(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj
         LLVMDisposeMemoryBuffer(mb);
         return rc;
     }
-    bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE;
+    bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_STATIC;
     char archive[PATH_MAX];
     if (link && runtime_archive(o, archive, sizeof archive, err, n)) return -1;
     /* The object goes straight to the output for OBJ/ASM, or to a temporary .o (the
@@ -595,6 +595,71 @@ static int link_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *err
     return out_spawn(argv, what, err, n);
 }
 
+/* Reads a whole file into memory (the runtime archive). */
+static int slurp(const char *path, char **data, size_t *size, char *err, size_t n) {
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return out_err(err, n, "cannot read '%s': %s", path, strerror(errno));
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size >= 0 && (buf = malloc((size_t)st.st_size + 1)) &&
+        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size) {
+        fclose(f);
+        *data = buf;
+        *size = (size_t)st.st_size;
+        return 0;
+    }
+    fclose(f);
+    free(buf);
+    return out_err(err, n, "cannot read '%s'", path);
+}
+
+/* --emit=static: libNAME.a holds the runtime's objects (all but main.c.o: a library's
+ * user brings their own main) and the model's object, as member NAME.o, so that
+ * `cc prog.c libNAME.a -lm -lpthread` needs nothing else. The archive starts as a copy of
+ * the runtime's; ar (deterministic mode, D) drops main.c.o and adds the model with an
+ * index. */
+static int archive_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *err, size_t n) {
+    const llvm_backend_opts_t *o = e->o;
+    char rt[PATH_MAX], dir[PATH_MAX], member[PATH_MAX + 300];
+    if (runtime_archive(o, rt, sizeof rt, err, n)) return -1;
+    /* The member's name is the file's base name: NAME.o, in a folder of its own. */
+    const char *slash = strrchr(obj->path, '/');
+    int k = snprintf(dir, sizeof dir, "%.*s/.onnxc-ar.XXXXXX", slash ? (int)(slash - obj->path) : 1,
+                     slash ? obj->path : ".");
+    if (k < 0 || (size_t)k >= sizeof dir || !mkdtemp(dir))
+        return out_err(err, n, "cannot create a temporary folder for '%s': %s", o->output, strerror(errno));
+    snprintf(member, sizeof member, "%s/%s.o", dir, o->name);
+    int rc = 0;
+    if (rename(obj->path, member) != 0) {
+        rc = out_err(err, n, "cannot move the object into '%s': %s", dir, strerror(errno));
+        rmdir(dir);
+        return rc;
+    }
+    obj->live = false;
+    char *data = NULL;
+    size_t size = 0;
+    rc = slurp(rt, &data, &size, err, n);
+    if (rc == 0) rc = out_file_create(out, o->output, "", err, n);
+    if (rc == 0) rc = out_file_write(out, data, size, err, n);
+    free(data);
+    char what[PATH_MAX + 32];
+    snprintf(what, sizeof what, "archiving '%s'", o->output);
+    char *ar = (char *)(o->ar && *o->ar ? o->ar : "ar");
+    if (rc == 0) {
+        char *argv[] = {ar, "dD", out->path, "main.c.o", NULL};
+        rc = out_spawn(argv, what, err, n);
+    }
+    if (rc == 0) {
+        char *argv[] = {ar, "rsD", out->path, member, NULL};
+        rc = out_spawn(argv, what, err, n);
+    }
+    unlink(member);
+    rmdir(dir);
+    return rc;
+}
+
 /* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
  * the caller so the header and the output appear together. */
 static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
@@ -605,12 +670,15 @@ static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *
     if (rc == 0 && (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE)) {
         rc = link_output(e, out, obj, err, n);
         lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
+    } else if (rc == 0 && o->emit == LLVM_EMIT_STATIC) {
+        rc = archive_output(e, out, obj, err, n);
+        lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
     }
     return rc;
 }
 
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n) {
-    return out_header_path(output, emit == LLVM_EMIT_SO, buf, n);
+    return out_header_path(output, emit == LLVM_EMIT_SO || emit == LLVM_EMIT_STATIC, buf, n);
 }
 
 /* The header's "Link:" lines for what this compile produced. A shared library is named on
@@ -618,6 +686,18 @@ int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *bu
  * needs the folder at run time too. File names reach a C comment, so an odd one is not
  * spelled out. */
 static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
+    if (o->emit == LLVM_EMIT_STATIC) {
+        const char *slash = strrchr(o->output, '/');
+        const char *base = slash ? slash + 1 : o->output;
+        bool plain = strlen(base) < 200;
+        for (const char *p = base; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("._+-", *p);
+        snprintf(buf, n,
+                 " * Link: cc prog.c %s -lm -lpthread  (the runtime is inside: a NULL ctx\n"
+                 " * runs on the calling thread; onnxc_ctx_create, declared below, gives a\n"
+                 " * thread pool).\n",
+                 plain ? base : "<the static library>");
+        return;
+    }
     if (o->emit != LLVM_EMIT_SO) {
         snprintf(buf, n,
                  " * Link: cc prog.c %s.o -lm  (a NULL ctx needs nothing else; the runtime's\n"
@@ -647,7 +727,7 @@ static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
 
 static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const target_t *t, char **text,
                        char *err, size_t n) {
-    char link[1024], needs[512], decls[2048];
+    char link[1024], needs[512], decls[3072];
     link_doc(o, link, sizeof link);
     llvm_backend_cpu_needs(t->triple, t->cpu, t->features, needs, sizeof needs);
     /* The CPU and triple come from the command line: keep them out of a C comment unless plain. */
@@ -667,6 +747,18 @@ static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const 
              plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
              needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
              o->name);
+    if (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_STATIC) {
+        /* The library carries the runtime: its run context is declared here (as in
+         * onnxc_rt.h; a repeated prototype is fine if both are included). */
+        size_t dl = strlen(decls);
+        snprintf(decls + dl, sizeof decls - dl,
+                 "\n/* The runtime inside this library (runtime/onnxc_rt.h): a context whose\n"
+                 " * parallel_for runs on a pool of n_threads threads made once here (the caller\n"
+                 " * counts as one; <= 0: every usable core); NULL when threads cannot be made.\n"
+                 " * One context may serve several models and runs, one run at a time. */\n"
+                 "onnxc_ctx_t *onnxc_ctx_create(int n_threads);\n"
+                 "void onnxc_ctx_destroy(onnxc_ctx_t *ctx);\n");
+    }
     out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link, .extra_decls = decls};
     return out_header_text(g, &ho, text, err, n);
 }
@@ -688,7 +780,8 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     char header[PATH_MAX] = "";
     if (o->header && *o->header) {
         snprintf(header, sizeof header, "%s", o->header);
-    } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO) && !is_special(o->output)) {
+    } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_STATIC) &&
+               !is_special(o->output)) {
         if (llvm_backend_header_path(o->output, o->emit, header, sizeof header))
             return out_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
     }

@@ -3,13 +3,16 @@
  * the installed runtime, and prints every output as "SYMBOL OUTPUT v0 v1 ...", for
  * tests/cmake_pkg/models.py to compare with onnxruntime.
  *
- * Built with -DONNXC_ONLY_MLP it links only the "mlp" model (the shared-library and
- * pkg-config cases). */
+ * Built with -DONNXC_ONLY_MLP it links only the "mlp" model (the shared-library,
+ * static-library and pkg-config cases); with -DONNXC_HEADER_ONLY it includes only the
+ * generated headers (a --emit=static library declares onnxc_ctx_create itself). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifndef ONNXC_HEADER_ONLY
 #include "onnxc_rt.h"   /* from onnxc::rt / pkg-config --cflags onnxc */
+#endif                  /* (a static or shared model library's header declares the context) */
 #include "mlp.h"
 #ifndef ONNXC_ONLY_MLP
 #include "demo.h"
@@ -34,7 +37,7 @@ static int run_model(const onnxc_model_desc_t *m, onnxc_ctx_t *ctx) {
     void *in[8] = {0}, *out[8] = {0};
     if (m->n_inputs > 8 || m->n_outputs > 8) return 1;
     for (int32_t i = 0; i < m->n_inputs; i++) {
-        if (m->inputs[i].dtype != ONNXC_DT_FLOAT) return 1;
+        if (m->inputs[i].dtype != 1 /* float32 */) return 1;
         size_t n = numel(&m->inputs[i]);
         float *x = malloc(n * sizeof *x);
         if (!x) return 1;
