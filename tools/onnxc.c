@@ -52,6 +52,10 @@ static const char usage_text[] =
     "  --name SYMBOL    prefix of the generated symbols (SYMBOL_run, SYMBOL_desc, ...);\n"
     "                   default: the output's base name made a C identifier\n"
     "  -O0 .. -O3       optimisation level (default -O2)\n"
+    "  --weights=MODE   embed: weights inside the code (default); file: in NAME.weights\n"
+    "                   beside the output (64-byte header: size, hash, version), which\n"
+    "                   the code checks and takes at run time (NAME_bind_weights; a\n"
+    "                   program maps it from beside itself, or --weights FILE)\n"
     "  --cpu NAME       target CPU, e.g. znver3, skylake-avx512 (default: native = this host)\n"
     "  --triple T       target triple (default: the host's)\n"
     "  --dump-ir        print the scheduled graph and its memory plan (stdout, or stderr\n"
@@ -124,6 +128,7 @@ typedef struct options {
     const char *dep_file;   /* -MF */
     const char *dep_target; /* -MT */
     bool time_passes;
+    bool weights_file;         /* --weights=file */
     int n_dim;                 /* --dim NAME=V */
     char dim_name[16][256];
     int64_t dim_value[16];
@@ -236,6 +241,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
             else o->dep_target = val;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;
+        } else if ((v = long_value("--weights", argc, argv, &i))) {
+            if (strcmp(v, "file") == 0) o->weights_file = true;
+            else if (strcmp(v, "embed") == 0) o->weights_file = false;
+            else USAGE_ERR("unknown --weights mode '%s' (expected embed or file)", v);
         } else if (strcmp(a, "--time-passes") == 0) {
             o->time_passes = true;
         } else if ((v = long_value("--dim", argc, argv, &i))) {
@@ -552,6 +561,7 @@ int main(int argc, char **argv) {
         .runtime_dir = rtdir,
         .cc = link_driver(),
         .ar = archiver(),
+        .weights_file = o.weights_file,
         .model_path = o.model,
         .version = version_line(),
     };

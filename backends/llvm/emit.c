@@ -22,6 +22,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/lower.h"
 #include "ir/sched.h"
+#include "runtime/onnxc_abi.h"
 
 void llvm_backend_version(char *buf, size_t n) {
     unsigned a = 0, b = 0, c = 0;
@@ -306,11 +307,64 @@ static LLVMValueRef cstring(emitter_t *e, const char *s) {
 
 /* The blob's bytes (backends/common) as one private byte-array constant; out_weights_blob
  * says why one. */
-static int build_blob(emitter_t *e, LLVMValueRef *out, char *err, size_t n) {
+int llvm_backend_weights_path(const char *output, const char *name, char *buf, size_t n) {
+    const char *slash = strrchr(output, '/');
+    int k = slash ? snprintf(buf, n, "%.*s/%s.weights", (int)(slash - output), output, name)
+                  : snprintf(buf, n, "%s.weights", name);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+/* --weights=file: the blob goes to a temporary beside NAME.weights (committed with the
+ * output) after the 64-byte header of runtime/onnxc_abi.h, and the code gets
+ * const onnxc_weights_info_t NAME_weights_info with its size and hash. */
+static int write_weights(emitter_t *e, const unsigned char *bytes, size_t size, out_file_t *wf, uint64_t *hash,
+                         char *err, size_t n) {
+    char path[PATH_MAX];
+    if (llvm_backend_weights_path(e->o->output, e->o->name, path, sizeof path))
+        return out_err(err, n, "cannot write the weights beside '%s': path too long", e->o->output);
+    if (strcmp(path, e->o->output) == 0) return out_err(err, n, "the weights file '%s' would overwrite the output", path);
+    *hash = onnxc_weights_hash(bytes, size);
+    unsigned char *img = calloc(1, ONNXC_WEIGHTS_HEADER + size);
+    if (!img) return out_err(err, n, "out of memory writing the weights (%zu bytes)", size);
+    memcpy(img, "ONNXCWT", 8);
+    uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)size, *hash};
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 8; b++) img[8 + 8 * k + b] = (unsigned char)(f[k] >> (8 * b));
+    if (size) memcpy(img + ONNXC_WEIGHTS_HEADER, bytes, size);
+    int rc = out_file_create(wf, path, "", err, n);
+    if (rc == 0) rc = out_file_write(wf, img, ONNXC_WEIGHTS_HEADER + size, err, n);
+    free(img);
+    if (rc) return -1;
+
+    LLVMTypeRef wt[3] = {e->i64, e->i64, e->i32};
+    LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_weights_info_t");
+    LLVMStructSetBody(info_t, wt, 3, 0);
+    LLVMValueRef v[3] = {LLVMConstInt(e->i64, (unsigned long long)size, 0), LLVMConstInt(e->i64, *hash, 0),
+                         LLVMConstInt(e->i32, ONNXC_WEIGHTS_VERSION, 0)};
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s_weights_info", e->o->name);
+    LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, v, 3));
+    LLVMSetGlobalConstant(info, 1);
+    LLVMSetAlignment(info, 8);
+    if (e->o->emit == LLVM_EMIT_EXE) {
+        LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_weights");
+        LLVMSetInitializer(p, info);
+        LLVMSetGlobalConstant(p, 1);
+    }
+    return 0;
+}
+
+static int build_blob(emitter_t *e, LLVMValueRef *out, out_file_t *wf, uint64_t *hash, char *err, size_t n) {
     *out = NULL;
     unsigned char *bytes = NULL;
     size_t size = 0;
     if (out_weights_blob(e->g, &bytes, &size, err, n)) return -1;
+    if (e->o->weights_file) {
+        int rc = write_weights(e, bytes, size, wf, hash, err, n);
+        free(bytes);
+        return rc;
+    }
     if (!bytes) return 0;
     char nm[256];
     snprintf(nm, sizeof nm, "%s_weights", e->o->name);
@@ -727,7 +781,7 @@ static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
 
 static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const target_t *t, char **text,
                        char *err, size_t n) {
-    char link[1024], needs[512], decls[3072];
+    char link[1024], needs[512], decls[6144];
     link_doc(o, link, sizeof link);
     llvm_backend_cpu_needs(t->triple, t->cpu, t->features, needs, sizeof needs);
     /* The CPU and triple come from the command line: keep them out of a C comment unless plain. */
@@ -747,6 +801,24 @@ static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const 
              plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
              needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
              o->name);
+    if (o->weights_file) {
+        size_t dl = strlen(decls);
+        snprintf(decls + dl, sizeof decls - dl,
+                 "\n/* Weights: in %s.weights beside the compiled file (a 64-byte header with size,\n"
+                 " * hash and version, then the payload; runtime/onnxc_abi.h), not in the code.\n"
+                 " * Load them once, read-only (the runtime's onnxc_weights_map maps and checks\n"
+                 " * the file; or read it 64-byte aligned and call onnxc_weights_check), then bind\n"
+                 " * the payload to every workspace before its first %s_run:\n"
+                 " *     %s_bind_weights(workspace, payload);\n"
+                 " * The workspace's first 64 bytes hold the binding (%s_workspace_size counts\n"
+                 " * them); a run on an unbound workspace returns ONNXC_ERR_WEIGHTS. Workspaces\n"
+                 " * and threads may share one payload. */\n"
+                 "extern const onnxc_weights_info_t %s_weights_info;\n"
+                 "static inline void %s_bind_weights(void *workspace, const void *payload) {\n"
+                 "    onnxc_weights_bind(workspace, &%s_weights_info, payload);\n"
+                 "}\n",
+                 o->name, o->name, o->name, o->name, o->name, o->name, o->name);
+    }
     if (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_STATIC) {
         /* The library carries the runtime: its run context is declared here (as in
          * onnxc_rt.h; a repeated prototype is fine if both are included). */
@@ -785,6 +857,8 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
         if (llvm_backend_header_path(o->output, o->emit, header, sizeof header))
             return out_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
     }
+    if (o->weights_file && to_stdout)
+        return out_err(err, errlen, "--weights=file needs an output file (its folder gets NAME.weights), not -o -");
     if (header[0] && strcmp(header, o->output) == 0)
         return out_err(err, errlen, "the header '%s' would overwrite the output", header);
 
@@ -805,10 +879,10 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     LLVMSetModuleDataLayout(e.mod, dl);
     LLVMDisposeTargetData(dl);
 
-    out_file_t out = {0}, obj = {0}, hdr = {0};
+    out_file_t out = {0}, obj = {0}, hdr = {0}, wts = {0};
     llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
-                      .vector_bits = t.vector_bits};
-    int rc = build_blob(&e, &L.blob, err, errlen);
+                      .vector_bits = t.vector_bits, .weights_file = o->weights_file};
+    int rc = build_blob(&e, &L.blob, &wts, &L.weights_hash, err, errlen);
     /* The lowering reports each refused node in g->diags itself. */
     if (rc == 0 && llvm_lower_graph(&L) != 0) rc = -1;
     if (rc == 0) rc = build_descriptor(&e, err, errlen);
@@ -828,6 +902,8 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     /* Everything exists; now make it visible, output first. */
     if (rc == 0 && out.live) rc = out_file_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
     if (rc == 0 && hdr.live) rc = out_file_commit(&hdr, false, err, errlen);
+    if (rc == 0 && wts.live) rc = out_file_commit(&wts, false, err, errlen);
+    out_file_discard(&wts, rc != 0);
     out_file_discard(&obj, false);
     out_file_discard(&hdr, rc != 0);
     out_file_discard(&out, rc != 0);
