@@ -18,7 +18,9 @@
 # The outputs go to CMAKE_CURRENT_BINARY_DIR/onnxc/NAME/. onnxc writes a depfile (-MD), so
 # editing the model, any of its external-data files, a --bind file or installing a new
 # onnxc recompiles the model, and a build with nothing changed runs nothing.
-# The target's ONNXC_OUTPUT property holds the compiled file's path.
+# WEIGHTS file keeps the weights in SYMBOL.weights beside the output (onnxc --weights=file),
+# DIMS sym=value... fixes symbolic dims (--dim). The target's ONNXC_OUTPUT property holds
+# the compiled file's path, ONNXC_WEIGHTS the weights file's.
 cmake_policy(PUSH)
 # CMP0116 (3.20): Ninja reads the depfile's paths relative to the build folder. The
 # function keeps the policies in force here, whatever the caller's minimum version.
@@ -75,6 +77,15 @@ function(onnxc_add_model name)
   if(A_TARGET)
     list(APPEND args --triple ${A_TARGET})
   endif()
+  if(A_WEIGHTS STREQUAL "file")
+    # NAME.weights beside the output; a program maps it from beside itself, a library's
+    # user passes it (see SYMBOL.h). The target's ONNXC_WEIGHTS property holds its path.
+    list(APPEND args --weights=file)
+    set(weights "${dir}/${A_SYMBOL}.weights")
+    list(APPEND outputs "${weights}")
+  elseif(A_WEIGHTS AND NOT A_WEIGHTS STREQUAL "embed")
+    message(FATAL_ERROR "onnxc_add_model(${name}): WEIGHTS ${A_WEIGHTS}: expected embed or file")
+  endif()
   foreach(d IN LISTS A_DIMS)
     list(APPEND args --dim ${d})
   endforeach()
@@ -116,6 +127,9 @@ function(onnxc_add_model name)
     add_custom_target(${name} ALL DEPENDS ${outputs})
   endif()
   set_target_properties(${name} PROPERTIES ONNXC_OUTPUT "${out}")
+  if(weights)
+    set_target_properties(${name} PROPERTIES ONNXC_WEIGHTS "${weights}")
+  endif()
 endfunction()
 
 cmake_policy(POP)

@@ -223,6 +223,12 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
     if (native && host) {
         t->cpu = LLVMGetHostCPUName();
         t->features = LLVMGetHostCPUFeatures();
+    } else if (native && strncmp(t->triple, "riscv64", 7) == 0) {
+        /* The standard Linux riscv64 target: rv64gc with the lp64d hard-float ABI (the
+         * module's target-abi flag), which every distribution's code uses; LLVM's own
+         * default, soft-float rv64i, cannot link with it. */
+        t->cpu = LLVMCreateMessage("generic-rv64");
+        t->features = LLVMCreateMessage("+m,+a,+f,+d,+c,+zicsr,+zifencei");
     } else {
         t->cpu = LLVMCreateMessage(native ? "generic" : o->cpu);
         t->features = LLVMCreateMessage("");
@@ -875,6 +881,10 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     e.i64 = LLVMInt64TypeInContext(e.ctx);
     e.ptr = LLVMPointerTypeInContext(e.ctx, 0);
     LLVMSetTarget(e.mod, t.triple);
+    if (strncmp(t.triple, "riscv64", 7) == 0 && has_feature(t.features, "d")) {
+        LLVMMetadataRef abi = LLVMMDStringInContext2(e.ctx, "lp64d", 5);
+        LLVMAddModuleFlag(e.mod, LLVMModuleFlagBehaviorError, "target-abi", 10, abi);
+    }
     LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(t.tm);
     LLVMSetModuleDataLayout(e.mod, dl);
     LLVMDisposeTargetData(dl);

@@ -888,7 +888,7 @@ def weights_cases(r, tmp):
         if not np.array_equal(a, b) or not np.allclose(b, want, rtol=1e-4, atol=1e-4):
             raise Fail(f"outputs differ: embedded {a.ravel()[:4]}, file {b.ravel()[:4]}, onnxruntime {want.ravel()[:4]}")
     r.case("--weights=file: NAME.weights (64-byte header: magic, version, size) beside the program "
-           "holds the weights (not the program, which is smaller) and and matches the embedded build and onnxruntime", separate)
+           "holds the weights (not the program, which is smaller) and matches the embedded build and onnxruntime", separate)
 
     def refused(label, path_arg, must, prepare=None):
         wdir = os.path.join(d, "w_" + label)
@@ -982,6 +982,57 @@ def weights_cases(r, tmp):
            "unbound workspace returns ONNXC_ERR_WEIGHTS, NAME_bind_weights then matches onnxruntime", library)
 
 
+def build_cases(r, tmp):
+    """Cross targets' ABI and byte-identical output (compiler only: nothing runs)."""
+    d = os.path.join(tmp, "build")
+    os.makedirs(d)
+    good = save(good_model(), os.path.join(d, "good.onnx"))
+
+    def readelf_h(path):
+        rc, out, err = run(["readelf", "-h", path], d)
+        if rc != 0:
+            raise Fail(f"readelf -h {path}: {err.strip()[:200]!r}")
+        return out
+
+    def riscv():
+        obj = os.path.join(d, "rv.o")
+        rc, _, err = run([r.onnxc, good, "--triple", "riscv64-linux-gnu", "-o", obj], d)
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        h = readelf_h(obj)
+        if "RISC-V" not in h or "double-float ABI" not in h or "RVC" not in h:
+            raise Fail("not an rv64gc lp64d object: " + " ".join(ln.strip() for ln in h.splitlines()
+                                                                   if "Machine" in ln or "Flags" in ln))
+        rc, out, _ = run([r.onnxc, good, "--triple", "riscv64-linux-gnu", "--emit=asm", "-o", "-"], d)
+        if rc != 0 or "fmadd.s" not in out and "fmul.s" not in out and "vf" not in out:
+            raise Fail("no hardware float instructions in the riscv64 assembly")
+    if shutil.which("readelf"):
+        r.case("--triple riscv64-linux-gnu: rv64gc with the lp64d hard-float ABI (readelf: RVC, "
+               "double-float ABI), hardware float instructions", riscv)
+
+    def deterministic():
+        outs = []
+        for sub in ("a", "b/deeper"):
+            w = os.path.join(d, "det", sub)
+            os.makedirs(w)
+            m = shutil.copy(good, os.path.join(w, "model.onnx"))
+            files = {}
+            for emit, out, extra in (("obj", "m.o", []), ("static", "libm.a", []), ("obj", "f/m.o", ["--weights=file"])):
+                os.makedirs(os.path.dirname(os.path.join(w, out)), exist_ok=True)
+                rc, _, err = run([r.onnxc, "model.onnx", f"--emit={emit}", "--name", "m", "-o", out] + extra, w)
+                if rc != 0:
+                    raise Fail(f"{emit} {extra}: exit {rc}: {err.strip()[:300]!r}")
+            for f in ("m.o", "libm.a", "f/m.o", "f/m.weights", "m.h"):
+                files[f] = open(os.path.join(w, f), "rb").read()
+            outs.append(files)
+            del m
+        diff = [f for f in outs[0] if outs[0][f] != outs[1][f]]
+        if diff:
+            raise Fail(f"two compiles from two folders differ in {diff}")
+    r.case("deterministic bytes: the object, static library, weights file and header from two "
+           "folders are identical", deterministic)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1001,6 +1052,7 @@ def main():
     try:
         compiler_cases(r, tmp)
         depfile_cases(r, tmp)
+        build_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
             feature_cases(r, tmp, args.models_dir)

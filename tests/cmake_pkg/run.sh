@@ -9,6 +9,8 @@
 #   - the same with the Ninja generator, when ninja is installed;
 #   - pkg-config --cflags --libs onnxc builds a program against a generated header;
 #   - --emit=static gives one archive a program links with cc alone (EMIT static too);
+#   - WEIGHTS file: a static library whose program maps mlp.weights, and a program that
+#     maps demo.weights from beside itself; new weights in mlp.bin reach them too;
 #   - a moved prefix's onnxc links with that prefix's runtime.
 # Prints PASS/FAIL per case, the consumer build's time and "N passed, N failed".
 #
@@ -95,7 +97,14 @@ check_outputs() {
   "$dir/consumer_so" >"$tmp/out_so.txt" && "$py" "$here/models.py" check "$models" "$tmp/out_so.txt" mlp || return 1
   "$dir/consumer_static" >"$tmp/out_static.txt" &&
     "$py" "$here/models.py" check "$models" "$tmp/out_static.txt" mlp || return 1
-  rm -rf "$tmp/exe_out"
+  "$dir/consumer_wfile" "$dir/onnxc/mlp_wfile/mlp.weights" >"$tmp/out_wfile.txt" &&
+    "$py" "$here/models.py" check "$models" "$tmp/out_wfile.txt" mlp || return 1
+  if "$dir/consumer_wfile" "$dir/onnxc/mlp_wfile/libmlp.a" >/dev/null 2>&1; then
+    echo "consumer_wfile ran with a file that is not mlp.weights"; return 1
+  fi
+  rm -rf "$tmp/exe_out" "$tmp/exe_out_w"
+  "$dir/onnxc/demo_exe_wfile/demo" "$models/demo/input_0.pb" -o "$tmp/exe_out_w" &&
+    "$py" "$here/models.py" check-pb "$models/demo/output_0.pb" "$tmp/exe_out_w/output_0.pb" || return 1
   "$dir/onnxc/demo_exe/demo_exe" "$models/demo/input_0.pb" -o "$tmp/exe_out" &&
     "$py" "$here/models.py" check-pb "$models/demo/output_0.pb" "$tmp/exe_out/output_0.pb"
 }
@@ -145,7 +154,7 @@ for gen in "${generators[@]}"; do
   fi
   case_ "$g find_package(onnxc) + two onnxc_add_model in one program: configure and build" \
     configure_build "$dir" -G "$gen"
-  case_ "$g consumer, consumer_so, consumer_static and demo_exe outputs match onnxruntime" check_outputs "$dir"
+  case_ "$g consumer, consumer_so, consumer_static, consumer_wfile (WEIGHTS file) and demo_exe(_wfile) outputs match onnxruntime" check_outputs "$dir"
   case_ "$g no-op rebuild runs nothing" noop "$dir"
   case_ "$g TARGET aarch64-linux-gnu gives an AArch64 object" \
     bash -c "readelf -h '$dir/onnxc/mlp_arm64/mlp.o' | grep -E 'Machine:.*AArch64'"
