@@ -872,6 +872,23 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     double t0 = now_ms();
     target_t t;
     if (target_create(&t, o, err, errlen)) return -1;
+    if (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_STATIC) {
+        /* The runtime archive and the C compiler driver are the host's: refuse before the
+         * long compile, rather than pass the host linker foreign objects. */
+        char *host = LLVMGetDefaultTargetTriple();
+        size_t ha = strcspn(host, "-"), ta = strcspn(t.triple, "-");
+        bool foreign = ha != ta || strncmp(host, t.triple, ha) != 0;
+        LLVMDisposeMessage(host);
+        if (foreign) {
+            out_err(err, errlen,
+                    "--emit=%s for target '%s' needs that target's runtime and linker, which this onnxc "
+                    "does not have: compile with --emit=obj (or asm) and link with the target's toolchain "
+                    "and an onnxc runtime built for it",
+                    o->emit == LLVM_EMIT_SO ? "so" : o->emit == LLVM_EMIT_EXE ? "exe" : "static", t.triple);
+            target_dispose(&t);
+            return -1;
+        }
+    }
     lap(tm, tm ? &tm->target_ms : NULL, &t0);
     emitter_t e = {.g = g, .o = o};
     e.ctx = LLVMContextCreate();

@@ -1010,6 +1010,18 @@ def build_cases(r, tmp):
         r.case("--triple riscv64-linux-gnu: rv64gc with the lp64d hard-float ABI (readelf: RVC, "
                "double-float ABI), hardware float instructions", riscv)
 
+    def foreign_link():
+        for emit in ("exe", "so", "static"):
+            out = os.path.join(d, "cross_" + emit)
+            rc, _, err = run([r.onnxc, good, "--triple", "aarch64-linux-gnu", f"--emit={emit}", "-o", out], d)
+            check_clean_failure(rc, err, d)
+            if "aarch64" not in err or "--emit=obj" not in err or len(err.strip().splitlines()) != 1:
+                raise Fail(f"--emit={emit}: message does not name the target and the way out: {err.strip()[:300]!r}")
+            if os.path.exists(out):
+                raise Fail(f"--emit={emit}: output left behind")
+    r.case("--triple aarch64 with --emit=exe|so|static is refused up front (the runtime and linker "
+           "are the host's), naming the target and --emit=obj", foreign_link)
+
     def deterministic():
         outs = []
         for sub in ("a", "b/deeper"):
