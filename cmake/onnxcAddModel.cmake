@@ -1,10 +1,13 @@
-# onnxc_add_model(NAME MODEL file.onnx [EMIT object|shared|exe] [SYMBOL sym]
-#                 [CPU cpu] [TARGET triple] [OPTIONS opt...])
+# onnxc_add_model(NAME MODEL file.onnx [EMIT object|static|shared|exe] [SYMBOL sym]
+#                 [WEIGHTS embed|file] [CPU cpu] [TARGET triple] [DIMS sym=value...]
+#                 [OPTIONS opt...])
 #
 # Compiles MODEL with onnxc during the build and gives a target called NAME:
 #   EMIT object (default)  a static library holding the model's object; linking it puts
 #                          the generated header (SYMBOL.h) on the include path and links
 #                          onnxc::rt (its thread pool is optional: a NULL ctx runs serially)
+#   EMIT static            an imported static library libSYMBOL.a + SYMBOL.h with the
+#                          runtime inside (links m and Threads::Threads; no onnxc::rt)
 #   EMIT shared            an imported shared library libSYMBOL.so + SYMBOL.h (the runtime
 #                          is inside it)
 #   EMIT exe               a target (built by default) that makes the standalone program;
@@ -15,14 +18,16 @@
 # The outputs go to CMAKE_CURRENT_BINARY_DIR/onnxc/NAME/. onnxc writes a depfile (-MD), so
 # editing the model, any of its external-data files, a --bind file or installing a new
 # onnxc recompiles the model, and a build with nothing changed runs nothing.
-# The target's ONNXC_OUTPUT property holds the compiled file's path.
+# WEIGHTS file keeps the weights in SYMBOL.weights beside the output (onnxc --weights=file),
+# DIMS sym=value... fixes symbolic dims (--dim). The target's ONNXC_OUTPUT property holds
+# the compiled file's path, ONNXC_WEIGHTS the weights file's.
 cmake_policy(PUSH)
 # CMP0116 (3.20): Ninja reads the depfile's paths relative to the build folder. The
 # function keeps the policies in force here, whatever the caller's minimum version.
 cmake_policy(VERSION 3.20...3.28)
 
 function(onnxc_add_model name)
-  cmake_parse_arguments(PARSE_ARGV 1 A "" "MODEL;EMIT;SYMBOL;CPU;TARGET" "OPTIONS")
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "MODEL;EMIT;SYMBOL;CPU;TARGET;WEIGHTS" "OPTIONS;DIMS")
   if(A_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "onnxc_add_model(${name}): unknown arguments: ${A_UNPARSED_ARGUMENTS}")
   endif()
@@ -49,6 +54,10 @@ function(onnxc_add_model name)
     set(kind obj)
     set(out "${dir}/${A_SYMBOL}.o")
     set(outputs "${out}" "${header}")
+  elseif(A_EMIT STREQUAL "static")
+    set(kind static)
+    set(out "${dir}/lib${A_SYMBOL}.a")
+    set(outputs "${out}" "${header}")
   elseif(A_EMIT STREQUAL "shared")
     set(kind so)
     set(out "${dir}/lib${A_SYMBOL}.so")
@@ -58,7 +67,7 @@ function(onnxc_add_model name)
     set(out "${dir}/${A_SYMBOL}")
     set(outputs "${out}")
   else()
-    message(FATAL_ERROR "onnxc_add_model(${name}): EMIT ${A_EMIT}: expected object, shared or exe")
+    message(FATAL_ERROR "onnxc_add_model(${name}): EMIT ${A_EMIT}: expected object, static, shared or exe")
   endif()
   set(args "${model}" --emit=${kind} --name ${A_SYMBOL} -o "${out}"
            -MD -MF "${dir}/${A_SYMBOL}.d" -MT "${out}")
@@ -68,6 +77,18 @@ function(onnxc_add_model name)
   if(A_TARGET)
     list(APPEND args --triple ${A_TARGET})
   endif()
+  if(A_WEIGHTS STREQUAL "file")
+    # NAME.weights beside the output; a program maps it from beside itself, a library's
+    # user passes it (see SYMBOL.h). The target's ONNXC_WEIGHTS property holds its path.
+    list(APPEND args --weights=file)
+    set(weights "${dir}/${A_SYMBOL}.weights")
+    list(APPEND outputs "${weights}")
+  elseif(A_WEIGHTS AND NOT A_WEIGHTS STREQUAL "embed")
+    message(FATAL_ERROR "onnxc_add_model(${name}): WEIGHTS ${A_WEIGHTS}: expected embed or file")
+  endif()
+  foreach(d IN LISTS A_DIMS)
+    list(APPEND args --dim ${d})
+  endforeach()
   # The first build has no depfile yet; the model is always a dependency.
   add_custom_command(
     OUTPUT ${outputs}
@@ -84,6 +105,14 @@ function(onnxc_add_model name)
     set_target_properties(${name} PROPERTIES LINKER_LANGUAGE C)
     target_include_directories(${name} PUBLIC "${dir}")
     target_link_libraries(${name} PUBLIC onnxc::rt)
+  elseif(kind STREQUAL "static")
+    add_custom_target(${name}_onnxc ALL DEPENDS ${outputs})
+    add_library(${name} STATIC IMPORTED GLOBAL)
+    set_target_properties(${name} PROPERTIES
+      IMPORTED_LOCATION "${out}"
+      INTERFACE_INCLUDE_DIRECTORIES "${dir}"
+      INTERFACE_LINK_LIBRARIES "Threads::Threads;m")
+    add_dependencies(${name} ${name}_onnxc)
   elseif(kind STREQUAL "so")
     add_custom_target(${name}_onnxc ALL DEPENDS ${outputs})
     add_library(${name} SHARED IMPORTED GLOBAL)
@@ -98,6 +127,9 @@ function(onnxc_add_model name)
     add_custom_target(${name} ALL DEPENDS ${outputs})
   endif()
   set_target_properties(${name} PROPERTIES ONNXC_OUTPUT "${out}")
+  if(weights)
+    set_target_properties(${name} PROPERTIES ONNXC_WEIGHTS "${weights}")
+  endif()
 endfunction()
 
 cmake_policy(POP)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "onnxc_rt.h"
 
@@ -20,6 +21,8 @@
 extern const onnxc_model_desc_t *const onnxc_exe_model;
 extern const onnxc_build_info_t *const onnxc_exe_build __attribute__((weak));
 extern const onnxc_shape_info_t *const onnxc_exe_shapes __attribute__((weak));
+/* Only in a program compiled with --weights=file: what its weights file must hold. */
+extern const onnxc_weights_info_t *const onnxc_exe_weights __attribute__((weak));
 
 /* Larger requests are refused as absurd before malloc sees them: they can only come from
  * a symbol value nobody meant, and wrapped-around arithmetic looks just like them. */
@@ -57,6 +60,8 @@ static void usage(FILE *f) {
             "  --bench N        time N runs after %d warm-up runs; without input files the\n"
             "                   inputs are deterministic pseudo-random data\n"
             "  --sym NAME=VALUE size of a symbolic dimension (default 1 when benchmarking)\n"
+            "  --weights FILE   the weights file of a program compiled with --weights=file\n"
+            "                   (default: MODEL.weights beside this program)\n"
             "  --help           this text\n"
             "Exit status: 0 ok, 1 runtime failure, 2 bad usage.\n",
             prog, prog, prog, WARMUP_RUNS);
@@ -272,6 +277,7 @@ typedef struct {
     int64_t bench;           /* 0 = not benchmarking */
     const char *sym_args[MAX_SYMS];
     int n_sym_args;
+    const char *weights;     /* --weights FILE */
 } opts_t;
 
 /* A .pb file names its tensor; a file given in the wrong place would otherwise be read
@@ -357,9 +363,9 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         const char *eq = strchr(a, '=');
         size_t klen = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         const char *val = NULL;
-        const char *names[] = {"-o", "--threads", "--bench", "--sym", "--output"};
+        const char *names[] = {"-o", "--threads", "--bench", "--sym", "--output", "--weights"};
         int which = -1;
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 6; k++)
             if (strlen(names[k]) == klen && !strncmp(a, names[k], klen)) which = k;
         if (which < 0) {
             errorf("unknown option '%s' (see --help)", a);
@@ -373,6 +379,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         }
         switch (which) {
         case 0: case 4: o->outdir = val; break;
+        case 5: o->weights = val; break;
         case 1:
             if (parse_i64(val, 0, 1024, &o->threads)) {
                 errorf("--threads wants an integer in 0..1024 (0 = all cores), got '%s'", val);
@@ -395,6 +402,19 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         }
     }
     return 0;
+}
+
+/* MODEL.weights in this program's folder (onnxc writes it beside the program). */
+static int default_weights_path(const onnxc_model_desc_t *d, char *buf, size_t n) {
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) return -1;
+    self[k] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    int w = snprintf(buf, n, "%s/%s.weights", self, d->name ? d->name : "model");
+    return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 static int apply_sym_args(const onnxc_model_desc_t *d, const opts_t *o, bind_t *b) {
@@ -489,6 +509,7 @@ int main(int argc, char **argv) {
     size_t *out_bytes = calloc(n_out + 1, sizeof *out_bytes);
     double *times = NULL;
     void *ws = NULL;
+    onnxc_weights_t weights = {0};
     int64_t *all_syms = NULL;
     onnxc_ctx_t *ctx = NULL;
     rc = 1;
@@ -646,6 +667,26 @@ int main(int argc, char **argv) {
         goto cleanup;
     }
 
+    const onnxc_weights_info_t *wi = &onnxc_exe_weights ? onnxc_exe_weights : NULL;
+    if (wi) {
+        char wpath[4200];
+        if (o.weights)
+            snprintf(wpath, sizeof wpath, "%s", o.weights);
+        else if (default_weights_path(d, wpath, sizeof wpath)) {
+            errorf("cannot find this program's folder for its weights file: pass --weights FILE");
+            goto cleanup;
+        }
+        if (onnxc_weights_map(wpath, wi, &weights, err, sizeof err) != ONNXC_OK) {
+            errorf("%s", err);
+            goto cleanup;
+        }
+        onnxc_weights_bind(ws, wi, weights.data);
+    } else if (o.weights) {
+        errorf("--weights: this program's weights are inside it (compiled without --weights=file)");
+        rc = 2;
+        goto cleanup;
+    }
+
     if (!(ctx = onnxc_ctx_create((int)o.threads))) {
         errorf("cannot create the thread pool");
         goto cleanup;
@@ -706,6 +747,7 @@ int main(int argc, char **argv) {
 
 cleanup:
     onnxc_ctx_destroy(ctx);
+    onnxc_weights_unmap(&weights);
     free(ws);
     free(all_syms);
     free(times);

@@ -12,7 +12,8 @@ enum onnxc_status {
     ONNXC_ERR_SHAPE = 2,      /* a symbol is out of range, or the dims it gives do not fit together */
     ONNXC_ERR_WORKSPACE = 3,  /* workspace missing or misaligned (needs 64-byte alignment) */
     ONNXC_ERR_INTERNAL = 4,
-    ONNXC_ERR_CPU = 5         /* the running CPU lacks features the code was compiled for */
+    ONNXC_ERR_CPU = 5,        /* the running CPU lacks features the code was compiled for */
+    ONNXC_ERR_WEIGHTS = 6     /* weights file missing, damaged, or not the one the code was compiled with */
 };
 
 static inline const char *onnxc_status_message(int status) {
@@ -23,6 +24,7 @@ static inline const char *onnxc_status_message(int status) {
     case ONNXC_ERR_WORKSPACE: return "workspace is NULL or not 64-byte aligned";
     case ONNXC_ERR_INTERNAL: return "internal error";
     case ONNXC_ERR_CPU: return "this CPU lacks instruction-set features the model was compiled for";
+    case ONNXC_ERR_WEIGHTS: return "weights not bound to the workspace, or not the ones the model was compiled with";
     default: return "unknown status";
     }
 }
@@ -84,6 +86,83 @@ typedef struct onnxc_shape_info {
      * ONNXC_OK, ONNXC_ERR_ARGUMENT (no output i) or ONNXC_ERR_SHAPE. */
     int (*output_dims)(const int64_t *syms, const void *workspace, int32_t i, int64_t *dims);
 } onnxc_shape_info_t;
+
+/* Weights kept in a file (onnxc --weights=file) instead of the code. The file NAME.weights
+ * is a 64-byte header followed by the payload, which the code addresses by offset:
+ *   bytes 0..7   magic "ONNXCWT" and a NUL     bytes 16..23 payload size (little-endian)
+ *   bytes 8..11  format version (1)            bytes 24..31 onnxc_weights_hash of the payload
+ *   bytes 12..15 header size (64)              bytes 32..63 zero
+ * Such a model defines NAME_weights_info with the size and hash it was compiled with. A
+ * run finds its weights through the workspace: its first 64 bytes hold the payload's
+ * address and hash (onnxc_weights_bind), and NAME_workspace_size counts them. So there is
+ * no global state: any number of workspaces (threads) may share one read-only payload. */
+#define ONNXC_WEIGHTS_VERSION 1u
+#define ONNXC_WEIGHTS_HEADER 64u
+
+typedef struct onnxc_weights_info {
+    uint64_t size;     /* payload bytes */
+    uint64_t hash;     /* onnxc_weights_hash of the payload */
+    uint32_t version;  /* ONNXC_WEIGHTS_VERSION */
+} onnxc_weights_info_t;
+
+/* 64-bit hash of n bytes, 8 at a time (little-endian words; a short tail zero-padded),
+ * then the length: fast enough to check 100 MB at start-up in ~20 ms. */
+static inline uint64_t onnxc_weights_hash(const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int b = 7; b >= 0; b--) w = (w << 8) | p[i + (size_t)b];
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    for (size_t b = n; b > i; b--) w = (w << 8) | p[b - 1];
+    h = (h ^ w ^ (uint64_t)n) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+/* Checks a whole weights file held in memory (read or mapped, 64-byte aligned) against
+ * info; ONNXC_OK with *payload set, or ONNXC_ERR_WEIGHTS with the reason in msg. */
+static inline int onnxc_weights_check(const onnxc_weights_info_t *info, const void *file, size_t file_size,
+                                      const void **payload, char *msg, size_t n) {
+    const unsigned char *f = (const unsigned char *)file;
+    const char *why = 0;
+    uint64_t v[3] = {0, 0, 0};
+    if (payload) *payload = 0;
+    if (!info || !file) why = "no weights given";
+    else if (file_size < ONNXC_WEIGHTS_HEADER || __builtin_memcmp(f, "ONNXCWT", 8) != 0) why = "not an onnxc weights file";
+    else {
+        for (int k = 0; k < 3; k++)
+            for (int b = 7; b >= 0; b--) v[k] = (v[k] << 8) | f[(k ? 8 + 8 * k : 8) + b];
+        uint32_t version = (uint32_t)(v[0] & 0xffffffffu);
+        if (version != info->version) why = "format version differs from the one the code was compiled for";
+        else if (v[1] != info->size || file_size - ONNXC_WEIGHTS_HEADER < info->size)
+            why = "size differs from the one the code was compiled with (another model's or another compile's weights?)";
+        else if (((uintptr_t)file & 63u) != 0) why = "not 64-byte aligned in memory";
+        else if (v[2] != info->hash || onnxc_weights_hash(f + ONNXC_WEIGHTS_HEADER, (size_t)info->size) != info->hash)
+            why = "contents differ from the ones the code was compiled with (hash mismatch)";
+    }
+    if (why) {
+        if (msg && n) {
+            size_t k = 0;
+            for (const char *q = why; *q && k + 1 < n; q++) msg[k++] = *q;
+            msg[k] = 0;
+        }
+        return ONNXC_ERR_WEIGHTS;
+    }
+    if (msg && n) msg[0] = 0;
+    if (payload) *payload = f + ONNXC_WEIGHTS_HEADER;
+    return ONNXC_OK;
+}
+
+/* Binds a checked payload to a workspace (before the model's first run on it; again
+ * after anything overwrote the workspace's first 64 bytes). */
+static inline void onnxc_weights_bind(void *workspace, const onnxc_weights_info_t *info, const void *payload) {
+    ((const void **)workspace)[0] = payload;
+    ((uint64_t *)workspace)[1] = info->hash;
+}
 
 /* What a model's code was compiled by and for; every generated object defines one as
  * NAME_build_info. A struct of its own (not a field of onnxc_model_desc_t) so that the

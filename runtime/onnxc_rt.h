@@ -27,6 +27,24 @@ void onnxc_ctx_destroy(onnxc_ctx_t *ctx);
 /* Cores this process may run on (sched_getaffinity, else sysconf), at least 1. */
 int onnxc_usable_cores(void);
 
+/* ---- weights files (onnxc --weights=file) ---------------------------------------------- */
+
+typedef struct onnxc_weights {
+    const void *data;   /* the payload: 64-byte aligned, read-only, info->size bytes */
+    size_t size;
+    void *map;          /* the whole mapping, for onnxc_weights_unmap */
+    size_t map_size;
+} onnxc_weights_t;
+
+/* Maps the weights file at path read-only and checks it (magic, version, size and hash)
+ * against info, the model's NAME_weights_info. ONNXC_OK, or ONNXC_ERR_WEIGHTS with
+ * "PATH: reason" in err. Bind w->data to each workspace with NAME_bind_weights (or
+ * onnxc_weights_bind); unmap when no run uses it any more. */
+int onnxc_weights_map(const char *path, const onnxc_weights_info_t *info, onnxc_weights_t *w, char *err,
+                      size_t errlen);
+/* Unmaps; a zeroed or already unmapped w is a no-op. */
+void onnxc_weights_unmap(onnxc_weights_t *w);
+
 /* ---- dtypes ----------------------------------------------------------------------- */
 
 /* ONNX TensorProto.DataType codes. */

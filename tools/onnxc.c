@@ -43,6 +43,8 @@ static const char usage_text[] =
     "options:\n"
     "  -o FILE          output file (\"-\": standard output, for --emit=llvm|asm)\n"
     "  --emit=KIND      obj  object file + NAME.h (default)     -> MODEL.o\n"
+    "                   static static library + NAME.h         -> libMODEL.a\n"
+    "                        (runtime inside: cc prog.c libMODEL.a -lm -lpthread)\n"
     "                   so   shared library + NAME.h            -> libMODEL.so\n"
     "                   exe  standalone program, weights inside -> MODEL\n"
     "                   llvm LLVM IR                            -> MODEL.ll\n"
@@ -50,7 +52,12 @@ static const char usage_text[] =
     "  --name SYMBOL    prefix of the generated symbols (SYMBOL_run, SYMBOL_desc, ...);\n"
     "                   default: the output's base name made a C identifier\n"
     "  -O0 .. -O3       optimisation level (default -O2)\n"
-    "  --cpu NAME       target CPU, e.g. znver3, skylake-avx512 (default: native = this host)\n"
+    "  --weights=MODE   embed: weights inside the code (default); file: in NAME.weights\n"
+    "                   beside the output (64-byte header: size, hash, version), which\n"
+    "                   the code checks and takes at run time (NAME_bind_weights; a\n"
+    "                   program maps it from beside itself, or --weights FILE)\n"
+    "  --cpu NAME       target CPU, e.g. znver3, skylake-avx512 (default: native = this host;\n"
+    "                   for binaries that ship elsewhere: x86-64-v3, any AVX2 x86-64)\n"
     "  --triple T       target triple (default: the host's)\n"
     "  --dump-ir        print the scheduled graph and its memory plan (stdout, or stderr\n"
     "                   when the output goes to stdout)\n"
@@ -72,9 +79,10 @@ static const char usage_text[] =
     "  --help           this text\n"
     "  --version, -V    compiler and LLVM versions\n"
     "\n"
-    "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=so|exe;\n"
+    "environment: ONNXC_RUNTIME_DIR  folder holding libonnxc_rt.a (for --emit=static|so|exe;\n"
     "                                default: beside onnxc, then its install's lib/)\n"
-    "             CC                 C compiler driver used to link (default: cc)\n";
+    "             CC                 C compiler driver used to link (default: cc)\n"
+    "             AR                 archiver for --emit=static (default: ar)\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int code, const char *fmt, ...) {
@@ -121,6 +129,7 @@ typedef struct options {
     const char *dep_file;   /* -MF */
     const char *dep_target; /* -MT */
     bool time_passes;
+    bool weights_file;         /* --weights=file */
     int n_dim;                 /* --dim NAME=V */
     char dim_name[16][256];
     int64_t dim_value[16];
@@ -158,11 +167,11 @@ static const char *version_line(void) {
 static llvm_emit_kind_t parse_emit(const char *s) {
     static const struct { const char *name; llvm_emit_kind_t k; } kinds[] = {
         {"obj", LLVM_EMIT_OBJ}, {"so", LLVM_EMIT_SO}, {"exe", LLVM_EMIT_EXE},
-        {"llvm", LLVM_EMIT_LLVM_IR}, {"asm", LLVM_EMIT_ASM},
+        {"llvm", LLVM_EMIT_LLVM_IR}, {"asm", LLVM_EMIT_ASM}, {"static", LLVM_EMIT_STATIC},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (strcmp(s, kinds[i].name) == 0) return kinds[i].k;
-    USAGE_ERR("unknown --emit kind '%s' (expected obj, so, exe, llvm or asm)", s);
+    USAGE_ERR("unknown --emit kind '%s' (expected obj, static, so, exe, llvm or asm)", s);
 }
 
 /* "--opt=VALUE" or "--opt VALUE"; returns the value, or NULL if arg is not --opt. */
@@ -233,6 +242,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
             else o->dep_target = val;
         } else if (strcmp(a, "--trace-passes") == 0) {
             o->trace_passes = true;
+        } else if ((v = long_value("--weights", argc, argv, &i))) {
+            if (strcmp(v, "file") == 0) o->weights_file = true;
+            else if (strcmp(v, "embed") == 0) o->weights_file = false;
+            else USAGE_ERR("unknown --weights mode '%s' (expected embed or file)", v);
         } else if (strcmp(a, "--time-passes") == 0) {
             o->time_passes = true;
         } else if ((v = long_value("--dim", argc, argv, &i))) {
@@ -293,6 +306,7 @@ static void default_output(const options_t *o, char *buf, size_t n) {
     switch (o->emit) {
     case LLVM_EMIT_OBJ: snprintf(buf, n, "%s.o", stem); break;
     case LLVM_EMIT_SO: snprintf(buf, n, "lib%s.so", stem); break;
+    case LLVM_EMIT_STATIC: snprintf(buf, n, "lib%s.a", stem); break;
     case LLVM_EMIT_EXE: snprintf(buf, n, "%s", stem); break;
     case LLVM_EMIT_LLVM_IR: snprintf(buf, n, "%s.ll", stem); break;
     case LLVM_EMIT_ASM: snprintf(buf, n, "%s.s", stem); break;
@@ -457,6 +471,13 @@ static const char *link_driver(void) {
     return cc;
 }
 
+/* $AR on the same terms as $CC. */
+static const char *archiver(void) {
+    const char *ar = getenv("AR");
+    if (!ar || !*ar || strpbrk(ar, " \t\n\"'")) return "ar";
+    return ar;
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -540,6 +561,8 @@ int main(int argc, char **argv) {
         .header = NULL,
         .runtime_dir = rtdir,
         .cc = link_driver(),
+        .ar = archiver(),
+        .weights_file = o.weights_file,
         .model_path = o.model,
         .version = version_line(),
     };

@@ -22,6 +22,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/lower.h"
 #include "ir/sched.h"
+#include "runtime/onnxc_abi.h"
 
 void llvm_backend_version(char *buf, size_t n) {
     unsigned a = 0, b = 0, c = 0;
@@ -222,6 +223,12 @@ static int target_create(target_t *t, const llvm_backend_opts_t *o, char *err, s
     if (native && host) {
         t->cpu = LLVMGetHostCPUName();
         t->features = LLVMGetHostCPUFeatures();
+    } else if (native && strncmp(t->triple, "riscv64", 7) == 0) {
+        /* The standard Linux riscv64 target: rv64gc with the lp64d hard-float ABI (the
+         * module's target-abi flag), which every distribution's code uses; LLVM's own
+         * default, soft-float rv64i, cannot link with it. */
+        t->cpu = LLVMCreateMessage("generic-rv64");
+        t->features = LLVMCreateMessage("+m,+a,+f,+d,+c,+zicsr,+zifencei");
     } else {
         t->cpu = LLVMCreateMessage(native ? "generic" : o->cpu);
         t->features = LLVMCreateMessage("");
@@ -306,11 +313,64 @@ static LLVMValueRef cstring(emitter_t *e, const char *s) {
 
 /* The blob's bytes (backends/common) as one private byte-array constant; out_weights_blob
  * says why one. */
-static int build_blob(emitter_t *e, LLVMValueRef *out, char *err, size_t n) {
+int llvm_backend_weights_path(const char *output, const char *name, char *buf, size_t n) {
+    const char *slash = strrchr(output, '/');
+    int k = slash ? snprintf(buf, n, "%.*s/%s.weights", (int)(slash - output), output, name)
+                  : snprintf(buf, n, "%s.weights", name);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+/* --weights=file: the blob goes to a temporary beside NAME.weights (committed with the
+ * output) after the 64-byte header of runtime/onnxc_abi.h, and the code gets
+ * const onnxc_weights_info_t NAME_weights_info with its size and hash. */
+static int write_weights(emitter_t *e, const unsigned char *bytes, size_t size, out_file_t *wf, uint64_t *hash,
+                         char *err, size_t n) {
+    char path[PATH_MAX];
+    if (llvm_backend_weights_path(e->o->output, e->o->name, path, sizeof path))
+        return out_err(err, n, "cannot write the weights beside '%s': path too long", e->o->output);
+    if (strcmp(path, e->o->output) == 0) return out_err(err, n, "the weights file '%s' would overwrite the output", path);
+    *hash = onnxc_weights_hash(bytes, size);
+    unsigned char *img = calloc(1, ONNXC_WEIGHTS_HEADER + size);
+    if (!img) return out_err(err, n, "out of memory writing the weights (%zu bytes)", size);
+    memcpy(img, "ONNXCWT", 8);
+    uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)size, *hash};
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 8; b++) img[8 + 8 * k + b] = (unsigned char)(f[k] >> (8 * b));
+    if (size) memcpy(img + ONNXC_WEIGHTS_HEADER, bytes, size);
+    int rc = out_file_create(wf, path, "", err, n);
+    if (rc == 0) rc = out_file_write(wf, img, ONNXC_WEIGHTS_HEADER + size, err, n);
+    free(img);
+    if (rc) return -1;
+
+    LLVMTypeRef wt[3] = {e->i64, e->i64, e->i32};
+    LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_weights_info_t");
+    LLVMStructSetBody(info_t, wt, 3, 0);
+    LLVMValueRef v[3] = {LLVMConstInt(e->i64, (unsigned long long)size, 0), LLVMConstInt(e->i64, *hash, 0),
+                         LLVMConstInt(e->i32, ONNXC_WEIGHTS_VERSION, 0)};
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s_weights_info", e->o->name);
+    LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, v, 3));
+    LLVMSetGlobalConstant(info, 1);
+    LLVMSetAlignment(info, 8);
+    if (e->o->emit == LLVM_EMIT_EXE) {
+        LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_weights");
+        LLVMSetInitializer(p, info);
+        LLVMSetGlobalConstant(p, 1);
+    }
+    return 0;
+}
+
+static int build_blob(emitter_t *e, LLVMValueRef *out, out_file_t *wf, uint64_t *hash, char *err, size_t n) {
     *out = NULL;
     unsigned char *bytes = NULL;
     size_t size = 0;
     if (out_weights_blob(e->g, &bytes, &size, err, n)) return -1;
+    if (e->o->weights_file) {
+        int rc = write_weights(e, bytes, size, wf, hash, err, n);
+        free(bytes);
+        return rc;
+    }
     if (!bytes) return 0;
     char nm[256];
     snprintf(nm, sizeof nm, "%s_weights", e->o->name);
@@ -556,7 +616,7 @@ static int emit_code(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj
         LLVMDisposeMemoryBuffer(mb);
         return rc;
     }
-    bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE;
+    bool link = o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_STATIC;
     char archive[PATH_MAX];
     if (link && runtime_archive(o, archive, sizeof archive, err, n)) return -1;
     /* The object goes straight to the output for OBJ/ASM, or to a temporary .o (the
@@ -598,6 +658,71 @@ static int link_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *err
     return out_spawn(argv, what, err, n);
 }
 
+/* Reads a whole file into memory (the runtime archive). */
+static int slurp(const char *path, char **data, size_t *size, char *err, size_t n) {
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return out_err(err, n, "cannot read '%s': %s", path, strerror(errno));
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size >= 0 && (buf = malloc((size_t)st.st_size + 1)) &&
+        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size) {
+        fclose(f);
+        *data = buf;
+        *size = (size_t)st.st_size;
+        return 0;
+    }
+    fclose(f);
+    free(buf);
+    return out_err(err, n, "cannot read '%s'", path);
+}
+
+/* --emit=static: libNAME.a holds the runtime's objects (all but main.c.o: a library's
+ * user brings their own main) and the model's object, as member NAME.o, so that
+ * `cc prog.c libNAME.a -lm -lpthread` needs nothing else. The archive starts as a copy of
+ * the runtime's; ar (deterministic mode, D) drops main.c.o and adds the model with an
+ * index. */
+static int archive_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *err, size_t n) {
+    const llvm_backend_opts_t *o = e->o;
+    char rt[PATH_MAX], dir[PATH_MAX], member[PATH_MAX + 300];
+    if (runtime_archive(o, rt, sizeof rt, err, n)) return -1;
+    /* The member's name is the file's base name: NAME.o, in a folder of its own. */
+    const char *slash = strrchr(obj->path, '/');
+    int k = snprintf(dir, sizeof dir, "%.*s/.onnxc-ar.XXXXXX", slash ? (int)(slash - obj->path) : 1,
+                     slash ? obj->path : ".");
+    if (k < 0 || (size_t)k >= sizeof dir || !mkdtemp(dir))
+        return out_err(err, n, "cannot create a temporary folder for '%s': %s", o->output, strerror(errno));
+    snprintf(member, sizeof member, "%s/%s.o", dir, o->name);
+    int rc = 0;
+    if (rename(obj->path, member) != 0) {
+        rc = out_err(err, n, "cannot move the object into '%s': %s", dir, strerror(errno));
+        rmdir(dir);
+        return rc;
+    }
+    obj->live = false;
+    char *data = NULL;
+    size_t size = 0;
+    rc = slurp(rt, &data, &size, err, n);
+    if (rc == 0) rc = out_file_create(out, o->output, "", err, n);
+    if (rc == 0) rc = out_file_write(out, data, size, err, n);
+    free(data);
+    char what[PATH_MAX + 32];
+    snprintf(what, sizeof what, "archiving '%s'", o->output);
+    char *ar = (char *)(o->ar && *o->ar ? o->ar : "ar");
+    if (rc == 0) {
+        char *argv[] = {ar, "dD", out->path, "main.c.o", NULL};
+        rc = out_spawn(argv, what, err, n);
+    }
+    if (rc == 0) {
+        char *argv[] = {ar, "rsD", out->path, member, NULL};
+        rc = out_spawn(argv, what, err, n);
+    }
+    unlink(member);
+    rmdir(dir);
+    return rc;
+}
+
 /* Writes the main output (and links it for SO/EXE) into temporaries; commit happens in
  * the caller so the header and the output appear together. */
 static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
@@ -608,12 +733,15 @@ static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *
     if (rc == 0 && (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE)) {
         rc = link_output(e, out, obj, err, n);
         lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
+    } else if (rc == 0 && o->emit == LLVM_EMIT_STATIC) {
+        rc = archive_output(e, out, obj, err, n);
+        lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
     }
     return rc;
 }
 
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n) {
-    return out_header_path(output, emit == LLVM_EMIT_SO, buf, n);
+    return out_header_path(output, emit == LLVM_EMIT_SO || emit == LLVM_EMIT_STATIC, buf, n);
 }
 
 /* The header's "Link:" lines for what this compile produced. A shared library is named on
@@ -621,6 +749,18 @@ int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *bu
  * needs the folder at run time too. File names reach a C comment, so an odd one is not
  * spelled out. */
 static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
+    if (o->emit == LLVM_EMIT_STATIC) {
+        const char *slash = strrchr(o->output, '/');
+        const char *base = slash ? slash + 1 : o->output;
+        bool plain = strlen(base) < 200;
+        for (const char *p = base; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("._+-", *p);
+        snprintf(buf, n,
+                 " * Link: cc prog.c %s -lm -lpthread  (the runtime is inside: a NULL ctx\n"
+                 " * runs on the calling thread; onnxc_ctx_create, declared below, gives a\n"
+                 " * thread pool).\n",
+                 plain ? base : "<the static library>");
+        return;
+    }
     if (o->emit != LLVM_EMIT_SO) {
         snprintf(buf, n,
                  " * Link: cc prog.c %s.o -lm  (a NULL ctx needs nothing else; the runtime's\n"
@@ -650,7 +790,7 @@ static void link_doc(const llvm_backend_opts_t *o, char *buf, size_t n) {
 
 static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const target_t *t, char **text,
                        char *err, size_t n) {
-    char link[1024], needs[512], decls[2048];
+    char link[1024], needs[512], decls[6144];
     link_doc(o, link, sizeof link);
     llvm_backend_cpu_needs(t->triple, t->cpu, t->features, needs, sizeof needs);
     /* The CPU and triple come from the command line: keep them out of a C comment unless plain. */
@@ -670,6 +810,36 @@ static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const 
              plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
              needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
              o->name);
+    if (o->weights_file) {
+        size_t dl = strlen(decls);
+        snprintf(decls + dl, sizeof decls - dl,
+                 "\n/* Weights: in %s.weights beside the compiled file (a 64-byte header with size,\n"
+                 " * hash and version, then the payload; runtime/onnxc_abi.h), not in the code.\n"
+                 " * Load them once, read-only (the runtime's onnxc_weights_map maps and checks\n"
+                 " * the file; or read it 64-byte aligned and call onnxc_weights_check), then bind\n"
+                 " * the payload to every workspace before its first %s_run:\n"
+                 " *     %s_bind_weights(workspace, payload);\n"
+                 " * The workspace's first 64 bytes hold the binding (%s_workspace_size counts\n"
+                 " * them); a run on an unbound workspace returns ONNXC_ERR_WEIGHTS. Workspaces\n"
+                 " * and threads may share one payload. */\n"
+                 "extern const onnxc_weights_info_t %s_weights_info;\n"
+                 "static inline void %s_bind_weights(void *workspace, const void *payload) {\n"
+                 "    onnxc_weights_bind(workspace, &%s_weights_info, payload);\n"
+                 "}\n",
+                 o->name, o->name, o->name, o->name, o->name, o->name, o->name);
+    }
+    if (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_STATIC) {
+        /* The library carries the runtime: its run context is declared here (as in
+         * onnxc_rt.h; a repeated prototype is fine if both are included). */
+        size_t dl = strlen(decls);
+        snprintf(decls + dl, sizeof decls - dl,
+                 "\n/* The runtime inside this library (runtime/onnxc_rt.h): a context whose\n"
+                 " * parallel_for runs on a pool of n_threads threads made once here (the caller\n"
+                 " * counts as one; <= 0: every usable core); NULL when threads cannot be made.\n"
+                 " * One context may serve several models and runs, one run at a time. */\n"
+                 "onnxc_ctx_t *onnxc_ctx_create(int n_threads);\n"
+                 "void onnxc_ctx_destroy(onnxc_ctx_t *ctx);\n");
+    }
     out_header_opts_t ho = {.name = o->name, .model_path = o->model_path, .link_doc = link, .extra_decls = decls};
     return out_header_text(g, &ho, text, err, n);
 }
@@ -691,10 +861,13 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     char header[PATH_MAX] = "";
     if (o->header && *o->header) {
         snprintf(header, sizeof header, "%s", o->header);
-    } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO) && !is_special(o->output)) {
+    } else if (!o->header && (o->emit == LLVM_EMIT_OBJ || o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_STATIC) &&
+               !is_special(o->output)) {
         if (llvm_backend_header_path(o->output, o->emit, header, sizeof header))
             return out_err(err, errlen, "cannot write a header for '%s': path too long", o->output);
     }
+    if (o->weights_file && to_stdout)
+        return out_err(err, errlen, "--weights=file needs an output file (its folder gets NAME.weights), not -o -");
     if (header[0] && strcmp(header, o->output) == 0)
         return out_err(err, errlen, "the header '%s' would overwrite the output", header);
 
@@ -702,6 +875,23 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     double t0 = now_ms();
     target_t t;
     if (target_create(&t, o, err, errlen)) return -1;
+    if (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_STATIC) {
+        /* The runtime archive and the C compiler driver are the host's: refuse before the
+         * long compile, rather than pass the host linker foreign objects. */
+        char *host = LLVMGetDefaultTargetTriple();
+        size_t ha = strcspn(host, "-"), ta = strcspn(t.triple, "-");
+        bool foreign = ha != ta || strncmp(host, t.triple, ha) != 0;
+        LLVMDisposeMessage(host);
+        if (foreign) {
+            out_err(err, errlen,
+                    "--emit=%s for target '%s' needs that target's runtime and linker, which this onnxc "
+                    "does not have: compile with --emit=obj (or asm) and link with the target's toolchain "
+                    "and an onnxc runtime built for it",
+                    o->emit == LLVM_EMIT_SO ? "so" : o->emit == LLVM_EMIT_EXE ? "exe" : "static", t.triple);
+            target_dispose(&t);
+            return -1;
+        }
+    }
     lap(tm, tm ? &tm->target_ms : NULL, &t0);
     emitter_t e = {.g = g, .o = o};
     e.ctx = LLVMContextCreate();
@@ -711,14 +901,18 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     e.i64 = LLVMInt64TypeInContext(e.ctx);
     e.ptr = LLVMPointerTypeInContext(e.ctx, 0);
     LLVMSetTarget(e.mod, t.triple);
+    if (strncmp(t.triple, "riscv64", 7) == 0 && has_feature(t.features, "d")) {
+        LLVMMetadataRef abi = LLVMMDStringInContext2(e.ctx, "lp64d", 5);
+        LLVMAddModuleFlag(e.mod, LLVMModuleFlagBehaviorError, "target-abi", 10, abi);
+    }
     LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(t.tm);
     LLVMSetModuleDataLayout(e.mod, dl);
     LLVMDisposeTargetData(dl);
 
-    out_file_t out = {0}, obj = {0}, hdr = {0};
+    out_file_t out = {0}, obj = {0}, hdr = {0}, wts = {0};
     llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
-                      .vector_bits = t.vector_bits};
-    int rc = build_blob(&e, &L.blob, err, errlen);
+                      .vector_bits = t.vector_bits, .weights_file = o->weights_file};
+    int rc = build_blob(&e, &L.blob, &wts, &L.weights_hash, err, errlen);
     /* The lowering reports each refused node in g->diags itself. */
     if (rc == 0 && llvm_lower_graph(&L) != 0) rc = -1;
     if (rc == 0) rc = build_descriptor(&e, err, errlen);
@@ -738,6 +932,8 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
     /* Everything exists; now make it visible, output first. */
     if (rc == 0 && out.live) rc = out_file_commit(&out, o->emit == LLVM_EMIT_EXE || o->emit == LLVM_EMIT_SO, err, errlen);
     if (rc == 0 && hdr.live) rc = out_file_commit(&hdr, false, err, errlen);
+    if (rc == 0 && wts.live) rc = out_file_commit(&wts, false, err, errlen);
+    out_file_discard(&wts, rc != 0);
     out_file_discard(&obj, false);
     out_file_discard(&hdr, rc != 0);
     out_file_discard(&out, rc != 0);

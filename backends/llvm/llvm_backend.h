@@ -24,6 +24,7 @@ typedef enum llvm_emit_kind {
     LLVM_EMIT_LLVM_IR,  /* textual LLVM IR (.ll) */
     LLVM_EMIT_SO,       /* shared library (object linked with the runtime) + NAME.h */
     LLVM_EMIT_EXE,      /* standalone program: object + the runtime's main */
+    LLVM_EMIT_STATIC,   /* static library libNAME.a (object + the runtime's objects) + NAME.h */
 } llvm_emit_kind_t;
 
 typedef struct llvm_backend_opts {
@@ -37,6 +38,9 @@ typedef struct llvm_backend_opts {
                                  llvm_backend_header_path); "": no header */
     const char *runtime_dir;  /* folder holding libonnxc_rt.a (SO and EXE) */
     const char *cc;           /* C compiler driver used to link; NULL: "cc" */
+    const char *ar;           /* archiver for STATIC; NULL: "ar" */
+    bool weights_file;        /* weights to <output folder>/NAME.weights (llvm_backend_weights_path),
+                                 not into the code; the code checks and takes them at run time */
     const char *model_path;   /* for the header's comment; NULL: g->path */
     const char *version;      /* compiler version recorded in NAME_build_info; NULL: "onnxc" */
     struct llvm_backend_times *times; /* NULL, or filled with the time of each phase */
@@ -68,9 +72,13 @@ int llvm_backend_target(const llvm_backend_opts_t *o, struct ir_target *t, ir_di
  * or the one step that failed. Never leaves partial files. */
 int llvm_backend_compile(ir_graph_t *g, const llvm_backend_opts_t *o);
 
-/* The header path that goes with an OBJ/SO output: the output's extension replaced by
- * ".h" (a "lib" prefix is dropped for SO: libmlp.so -> mlp.h). -1 if it does not fit. */
+/* The header path that goes with an OBJ/SO/STATIC output: the output's extension replaced
+ * by ".h" (a "lib" prefix is dropped for SO and STATIC: libmlp.so -> mlp.h). -1 if it does not fit. */
 int llvm_backend_header_path(const char *output, llvm_emit_kind_t emit, char *buf, size_t n);
+
+/* The weights file that goes with an output compiled with weights_file: NAME.weights in
+ * the output's folder. -1 if it does not fit. */
+int llvm_backend_weights_path(const char *output, const char *name, char *buf, size_t n);
 
 /* The x86 features (LLVM names, comma-separated) that code compiled for o's triple and
  * CPU may use and a running CPU must have: the "+" features of the host for native, a

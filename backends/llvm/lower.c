@@ -197,6 +197,23 @@ static LLVMValueRef dyn_offset(lw_t *k, int slot) {
     return k->dynoff[slot];
 }
 
+/* The payload address a --weights=file model finds in the workspace's first 64 bytes
+ * (the kernels' workspace argument starts after them), loaded once per function. */
+static LLVMValueRef weights_ptr(lw_t *k) {
+    if (!k->wptr) {
+        LLVMBasicBlockRef save = LLVMGetInsertBlock(k->b);
+        LLVMValueRef term = LLVMGetBasicBlockTerminator(k->entry);
+        if (term)
+            LLVMPositionBuilderBefore(k->b, term);
+        else
+            LLVMPositionBuilderAtEnd(k->b, k->entry);
+        LLVMValueRef slot = LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, -64)}, 1, "wslot");
+        k->wptr = LLVMBuildLoad2(k->b, k->ptr, slot, "weights");
+        LLVMPositionBuilderAtEnd(k->b, save);
+    }
+    return k->wptr;
+}
+
 LLVMValueRef lw_base(lw_t *k, const ir_value_t *v) {
     for (int i = 0; i < k->npv; i++)
         if (k->pv[i] == v) return k->pp[i];
@@ -210,6 +227,8 @@ LLVMValueRef lw_base(lw_t *k, const ir_value_t *v) {
         return LLVMBuildLoad2(k->b, k->ptr, p, v->name);
     }
     case IR_ST_CONST:
+        if (k->L->weights_file)
+            return LLVMBuildGEP2(k->b, k->i8, weights_ptr(k), (LLVMValueRef[]){lw_i64(k, v->offset)}, 1, v->name);
         if (!k->L->blob) return LLVMConstNull(k->ptr); /* only empty constants when there is no blob */
         return LLVMBuildGEP2(k->b, k->i8, k->L->blob, (LLVMValueRef[]){lw_i64(k, v->offset)}, 1, v->name);
     case IR_ST_WORKSPACE:
@@ -271,6 +290,7 @@ static void begin_function(lw_t *k, LLVMValueRef fn) {
     memset(k->symv, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_syms + 1));
     memset(k->symb, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_syms + 1));
     memset(k->dynoff, 0, sizeof(LLVMValueRef) * (size_t)(k->g->n_dyn_slots + 1));
+    k->wptr = NULL;
     LLVMPositionBuilderAtEnd(k->b, k->entry);
 }
 
@@ -384,6 +404,10 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
      * alignment is lost when the impl is inlined), and a constant cannot alias anything. */
     const ir_value_t *panels = n->sched && n->sched->tiled && n->sched->tiles.bform == IR_SCHED_B_PACKED
                                    ? n->sched->tiles.pack.packed : NULL;
+    /* With the weights in a file there is no global: the panels come as a parameter
+     * like the rest, marked 64-byte aligned (the blob's layout aligns them). */
+    const ir_value_t *aligned_panels = k->L->weights_file ? panels : NULL;
+    if (k->L->weights_file) panels = NULL;
     for (int i = 0; i < n->n_in; i++)
         if (n->in[i] != panels) ADDV(n->in[i]);
     for (int i = 0; i < n->n_out; i++) ADDV(n->out[i]);
@@ -406,8 +430,12 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
     LLVMValueRef impl = LLVMAddFunction(k->m, name, impl_t);
     LLVMSetLinkage(impl, LLVMInternalLinkage);
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (int i = 0; i < nv; i++)
+    unsigned align = LLVMGetEnumAttributeKindForName("align", 5);
+    for (int i = 0; i < nv; i++) {
         LLVMAddAttributeAtIndex(impl, (unsigned)i + 1, LLVMCreateEnumAttribute(k->c, noalias, 0));
+        if (vals[i] == aligned_panels)
+            LLVMAddAttributeAtIndex(impl, (unsigned)i + 1, LLVMCreateEnumAttribute(k->c, align, 64));
+    }
     LLVMBuildCall2(k->b, impl_t, impl, iargs, (unsigned)nv + 3, "");
     LLVMBuildRetVoid(k->b);
 
@@ -735,7 +763,9 @@ static void build_output_dims(lw_t *k) {
             int j = 0;
             for (int s = 0; s < g->n_syms; s++) {
                 if (g->symdefs[s].kind != IR_SYM_RUNTIME) continue;
-                LLVMValueRef p = LLVMBuildGEP2(k->b, k->i8, ws, (LLVMValueRef[]){lw_i64(k, g->ws_rt_off + 8 * j++)}, 1, "");
+                /* with a weights file, the plan's workspace starts 64 bytes in (the binding) */
+                int64_t at = g->ws_rt_off + 8 * j++ + (k->L->weights_file ? 64 : 0);
+                LLVMValueRef p = LLVMBuildGEP2(k->b, k->i8, ws, (LLVMValueRef[]){lw_i64(k, at)}, 1, "");
                 LLVMValueRef v = LLVMBuildLoad2(k->b, k->i64, p, "");
                 LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, ""));
             }
@@ -778,12 +808,14 @@ static void build_workspace_size(lw_t *k) {
     begin_function(k, impl);
     k->a_syms = LLVMGetParam(impl, 0);
     start_code(k);
-    LLVMValueRef total = lw_i64(k, k->g->ws_static);
+    /* --weights=file: the binding's 64 bytes come first. */
+    int64_t head = k->L->weights_file ? 64 : 0;
+    LLVMValueRef total = lw_i64(k, k->g->ws_static + head);
     if (k->g->n_dyn_slots > 0) {
         /* Totals past 2^62 (checked in double, which cannot wrap) give SIZE_MAX, which no
          * allocation satisfies; NAME_shapes has checked every dim. */
         LLVMValueRef bad = LLVMConstInt(k->i1, 0, 0);
-        LLVMValueRef dtot = LLVMConstReal(k->f64, (double)k->g->ws_static);
+        LLVMValueRef dtot = LLVMConstReal(k->f64, (double)(k->g->ws_static + head));
         for (int s = 0; s < k->g->n_dyn_slots; s++) total = LLVMBuildAdd(k->b, total, slot_size(k, s), "");
         for (int i = 0; i < k->g->n_values; i++) {
             const ir_value_t *v = k->g->values[i];
@@ -897,7 +929,7 @@ static void build_run(lw_t *k) {
             LLVMPositionBuilderAtEnd(k->b, nx);
         }
     }
-    if (g->ws_static > 0 || g->n_dyn_slots > 0) {
+    if (g->ws_static > 0 || g->n_dyn_slots > 0 || k->L->weights_file) {
         LLVMValueRef wi = LLVMBuildPtrToInt(k->b, k->a_ws, k->i64, "");
         LLVMValueRef badws = LLVMBuildOr(k->b, LLVMBuildIsNull(k->b, k->a_ws, ""),
                                          LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildAnd(k->b, wi, lw_i64(k, 63), ""),
@@ -906,9 +938,30 @@ static void build_run(lw_t *k) {
         LLVMBuildCondBr(k->b, badws, fail_ws, ok3);
         LLVMPositionBuilderAtEnd(k->b, ok3);
     }
+    LLVMBasicBlockRef fail_w = NULL;
+    LLVMValueRef ws = k->a_ws;
+    if (k->L->weights_file) {
+        /* The binding (onnxc_weights_bind): a 64-byte aligned payload address, then the
+         * hash of the weights this code was compiled with. The plan's workspace follows. */
+        fail_w = lw_block(k, "bad_weights");
+        LLVMValueRef wp = LLVMBuildLoad2(k->b, k->ptr, k->a_ws, "");
+        LLVMValueRef hp = LLVMBuildGEP2(k->b, k->i64, k->a_ws, (LLVMValueRef[]){lw_i64(k, 1)}, 1, "");
+        LLVMValueRef hv = LLVMBuildLoad2(k->b, k->i64, hp, "");
+        LLVMValueRef wi = LLVMBuildPtrToInt(k->b, wp, k->i64, "");
+        LLVMValueRef badw = LLVMBuildOr(k->b, LLVMBuildIsNull(k->b, wp, ""),
+                                        LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildAnd(k->b, wi, lw_i64(k, 63), ""),
+                                                      lw_i64(k, 0), ""), "");
+        badw = LLVMBuildOr(k->b, badw,
+                           LLVMBuildICmp(k->b, LLVMIntNE, hv,
+                                         LLVMConstInt(k->i64, (unsigned long long)k->L->weights_hash, 0), ""), "");
+        LLVMBasicBlockRef ok4 = lw_block(k, "ok4");
+        LLVMBuildCondBr(k->b, badw, fail_w, ok4);
+        LLVMPositionBuilderAtEnd(k->b, ok4);
+        ws = LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, 64)}, 1, "plan_ws");
+    }
     for (int i = 0; i < k->n_wrappers; i++) {
         LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i],
-                       (LLVMValueRef[]){k->a_ctx, all, k->a_in, k->a_out, k->a_ws}, 5, "");
+                       (LLVMValueRef[]){k->a_ctx, all, k->a_in, k->a_out, ws}, 5, "");
         /* a kernel that stored a run-time count: what follows from it, before the next */
         bool rt = false;
         for (int s = 0; s < g->n_syms && !rt; s++)
@@ -922,14 +975,18 @@ static void build_run(lw_t *k) {
             LLVMPositionBuilderAtEnd(k->b, nx);
         }
     }
-    /* the counts for NAME_output_dims */
+    /* the counts for NAME_output_dims, in the plan's workspace */
     int jrt = 0;
     for (int s = 0; s < g->n_syms; s++) {
         if (g->symdefs[s].kind != IR_SYM_RUNTIME) continue;
         LLVMValueRef v = LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, all, (LLVMValueRef[]){lw_i64(k, s)}, 1, ""), "");
-        LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, g->ws_rt_off + 8 * jrt++)}, 1, ""));
+        LLVMBuildStore(k->b, v, LLVMBuildGEP2(k->b, k->i8, ws, (LLVMValueRef[]){lw_i64(k, g->ws_rt_off + 8 * jrt++)}, 1, ""));
     }
     LLVMBuildRet(k->b, lw_i32(k, 0));
+    if (fail_w) {
+        LLVMPositionBuilderAtEnd(k->b, fail_w);
+        LLVMBuildRet(k->b, lw_i32(k, 6));
+    }
     LLVMPositionBuilderAtEnd(k->b, fail_arg);
     LLVMBuildRet(k->b, lw_i32(k, 1));
     LLVMPositionBuilderAtEnd(k->b, fail_shape);

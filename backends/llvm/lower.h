@@ -5,6 +5,8 @@
 #define ONNXC_LLVM_LOWER_H
 
 #include <llvm-c/Core.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "ir/ir.h"
 
@@ -13,7 +15,11 @@ typedef struct llvm_lower {
     LLVMModuleRef mod;
     ir_graph_t *g;
     const char *name;          /* symbol prefix */
-    LLVMValueRef blob;         /* the weights global ([N x i8], align 64), or NULL when blob_size == 0 */
+    LLVMValueRef blob;         /* the weights global ([N x i8], align 64), or NULL when blob_size == 0
+                                  or the weights are in a file */
+    bool weights_file;         /* weights in a file: bound to the workspace's first 64 bytes
+                                  (runtime/onnxc_abi.h), the plan's workspace after them */
+    uint64_t weights_hash;     /* onnxc_weights_hash of the file's payload (weights_file) */
     int opt_level;
     unsigned vector_bits;      /* 128, 256 or 512 from the target features */
 } llvm_lower_t;

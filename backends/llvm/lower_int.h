@@ -25,6 +25,7 @@ typedef struct lw {
     LLVMValueRef begin, end;                          /* parallel range (body only) */
     LLVMValueRef *symv;                               /* cached sym sizes, per function */
     LLVMValueRef *dynoff;                             /* cached dyn-slot offsets, per function */
+    LLVMValueRef wptr;                                /* weights bound to the workspace, per function */
     ir_node_t *node;                                  /* node being lowered, for messages */
     int kernel_id;
     const ir_value_t *pv[64];                         /* tensors passed as noalias params */

@@ -8,6 +8,9 @@
 #   - CPU and TARGET reach onnxc (an aarch64 object is built beside the host ones);
 #   - the same with the Ninja generator, when ninja is installed;
 #   - pkg-config --cflags --libs onnxc builds a program against a generated header;
+#   - --emit=static gives one archive a program links with cc alone (EMIT static too);
+#   - WEIGHTS file: a static library whose program maps mlp.weights, and a program that
+#     maps demo.weights from beside itself; new weights in mlp.bin reach them too;
 #   - a moved prefix's onnxc links with that prefix's runtime.
 # Prints PASS/FAIL per case, the consumer build's time and "N passed, N failed".
 #
@@ -92,7 +95,16 @@ check_outputs() {
   local dir=$1
   "$dir/consumer" >"$tmp/out.txt" && "$py" "$here/models.py" check "$models" "$tmp/out.txt" all || return 1
   "$dir/consumer_so" >"$tmp/out_so.txt" && "$py" "$here/models.py" check "$models" "$tmp/out_so.txt" mlp || return 1
-  rm -rf "$tmp/exe_out"
+  "$dir/consumer_static" >"$tmp/out_static.txt" &&
+    "$py" "$here/models.py" check "$models" "$tmp/out_static.txt" mlp || return 1
+  "$dir/consumer_wfile" "$dir/onnxc/mlp_wfile/mlp.weights" >"$tmp/out_wfile.txt" &&
+    "$py" "$here/models.py" check "$models" "$tmp/out_wfile.txt" mlp || return 1
+  if "$dir/consumer_wfile" "$dir/onnxc/mlp_wfile/libmlp.a" >/dev/null 2>&1; then
+    echo "consumer_wfile ran with a file that is not mlp.weights"; return 1
+  fi
+  rm -rf "$tmp/exe_out" "$tmp/exe_out_w"
+  "$dir/onnxc/demo_exe_wfile/demo" "$models/demo/input_0.pb" -o "$tmp/exe_out_w" &&
+    "$py" "$here/models.py" check-pb "$models/demo/output_0.pb" "$tmp/exe_out_w/output_0.pb" || return 1
   "$dir/onnxc/demo_exe/demo_exe" "$models/demo/input_0.pb" -o "$tmp/exe_out" &&
     "$py" "$here/models.py" check-pb "$models/demo/output_0.pb" "$tmp/exe_out/output_0.pb"
 }
@@ -142,7 +154,7 @@ for gen in "${generators[@]}"; do
   fi
   case_ "$g find_package(onnxc) + two onnxc_add_model in one program: configure and build" \
     configure_build "$dir" -G "$gen"
-  case_ "$g consumer, consumer_so and demo_exe outputs match onnxruntime" check_outputs "$dir"
+  case_ "$g consumer, consumer_so, consumer_static, consumer_wfile (WEIGHTS file) and demo_exe(_wfile) outputs match onnxruntime" check_outputs "$dir"
   case_ "$g no-op rebuild runs nothing" noop "$dir"
   case_ "$g TARGET aarch64-linux-gnu gives an AArch64 object" \
     bash -c "readelf -h '$dir/onnxc/mlp_arm64/mlp.o' | grep -E 'Machine:.*AArch64'"
@@ -172,6 +184,23 @@ if command -v pkg-config >/dev/null; then
 else
   echo "SKIP pkg-config is not installed"
 fi
+
+# --emit=static: one archive with the runtime inside (not its main), so a program that
+# includes only the generated header links with cc alone and gets a thread pool.
+static_lib() {
+  local d=$tmp/static
+  mkdir -p "$d"
+  "$prefix/bin/onnxc" "$models/mlp/mlp.onnx" --emit=static --name mlp -o "$d/libmlp.a" || return 1
+  [ -f "$d/mlp.h" ] || { echo "no mlp.h beside libmlp.a"; return 1; }
+  ar t "$d/libmlp.a" | tee "$d/members"
+  grep -qx mlp.o "$d/members" && grep -qx pool.c.o "$d/members" || { echo "model or runtime missing"; return 1; }
+  if grep -qx main.c.o "$d/members"; then echo "the runtime's main is in the library"; return 1; fi
+  cc -std=c11 -Wall -Werror -DONNXC_ONLY_MLP -DONNXC_HEADER_ONLY -I"$d" "$here/consumer/main.c" \
+    "$d/libmlp.a" -lm -lpthread -o "$d/prog" || return 1
+  nm "$d/prog" | grep -q ' T onnxc_ctx_create$' || { echo "onnxc_ctx_create not linked"; return 1; }
+  "$d/prog" >"$d/out.txt" && "$py" "$here/models.py" check "$models" "$d/out.txt" mlp
+}
+case_ "--emit=static: cc main.c libmlp.a -lm -lpthread links (runtime and thread pool inside) and matches onnxruntime" static_lib
 
 # The installed onnxc finds the runtime relative to itself: a moved prefix works, and it
 # really uses that prefix's library (an empty one there makes the link fail).

@@ -699,6 +699,115 @@ static int teardown_tmp(void **s) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* ---- weights files -------------------------------------------------------------- */
+
+/* A weights file as onnxc writes it (header layout of onnxc_abi.h, spelled out here byte by
+ * byte rather than through the code under test). */
+static void write_weights_file(const char *path, const unsigned char *payload, size_t n, uint64_t hash) {
+    unsigned char h[64] = {'O', 'N', 'N', 'X', 'C', 'W', 'T', 0, 1, 0, 0, 0, 64, 0, 0, 0};
+    for (int b = 0; b < 8; b++) h[16 + b] = (unsigned char)((uint64_t)n >> (8 * b));
+    for (int b = 0; b < 8; b++) h[24 + b] = (unsigned char)(hash >> (8 * b));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(h, 1, 64, f), 64);
+    assert_int_equal(fwrite(payload, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_weights_map(void **state) {
+    (void)state;
+    enum { N = 1000 };   /* not a multiple of 8: the hash's tail path */
+    unsigned char payload[N];
+    for (int i = 0; i < N; i++) payload[i] = (unsigned char)(i * 131 + 7);
+    /* The hash sees every byte and the length. */
+    uint64_t hash = onnxc_weights_hash(payload, N);
+    assert_int_not_equal(hash, onnxc_weights_hash(payload, N - 1));
+    payload[N - 1] ^= 1;
+    assert_int_not_equal(hash, onnxc_weights_hash(payload, N));
+    payload[N - 1] ^= 1;
+    onnxc_weights_info_t info = {N, hash, ONNXC_WEIGHTS_VERSION};
+    char path[] = "/tmp/onnxc-test-weights-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_weights_file(path, payload, N, hash);
+    onnxc_weights_t w;
+    char err[512];
+    assert_int_equal(onnxc_weights_map(path, &info, &w, err, sizeof err), ONNXC_OK);
+    assert_int_equal(w.size, N);
+    assert_int_equal((uintptr_t)w.data % 64, 0);
+    assert_memory_equal(w.data, payload, N);
+    /* bind: the address, then the hash, in the workspace's first 16 bytes */
+    _Alignas(64) unsigned char ws[64] = {0};
+    onnxc_weights_bind(ws, &info, w.data);
+    assert_ptr_equal(((const void **)(void *)ws)[0], w.data);
+    assert_true(((uint64_t *)(void *)ws)[1] == hash);
+    onnxc_weights_unmap(&w);
+    assert_null(w.map);
+
+    /* the code was compiled with other weights: size, then hash */
+    onnxc_weights_info_t other = {N + 8, hash, ONNXC_WEIGHTS_VERSION};
+    assert_int_equal(onnxc_weights_map(path, &other, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "size"));
+    other = (onnxc_weights_info_t){N, hash ^ 1, ONNXC_WEIGHTS_VERSION};
+    assert_int_equal(onnxc_weights_map(path, &other, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "hash"));
+    /* a damaged payload whose header still carries the right hash */
+    payload[500] ^= 0x10;
+    write_weights_file(path, payload, N, hash);
+    assert_int_equal(onnxc_weights_map(path, &info, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "hash"));
+    assert_non_null(strstr(err, path));
+    payload[500] ^= 0x10;
+    /* truncated payload */
+    write_weights_file(path, payload, N - 10, hash);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 16, SEEK_SET);
+    unsigned char sz[8];
+    for (int b = 0; b < 8; b++) sz[b] = (unsigned char)((uint64_t)N >> (8 * b));
+    fwrite(sz, 1, 8, f);   /* the header claims N bytes, the file holds N - 10 */
+    fclose(f);
+    assert_int_equal(onnxc_weights_map(path, &info, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "size"));
+    /* not a weights file at all; a missing one */
+    write_weights_file(path, payload, N, hash);
+    f = fopen(path, "r+b");
+    fputc('X', f);
+    fclose(f);
+    assert_int_equal(onnxc_weights_map(path, &info, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "not an onnxc weights file"));
+    unlink(path);
+    assert_int_equal(onnxc_weights_map(path, &info, &w, err, sizeof err), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(err, "cannot open"));
+    assert_null(w.data);
+}
+
+/* onnxc_weights_check on memory: a misaligned copy is refused. */
+static void test_weights_check_alignment(void **state) {
+    (void)state;
+    unsigned char *buf = aligned_alloc(64, 256);
+    assert_non_null(buf);
+    memset(buf, 0, 256);
+    unsigned char payload[64];
+    for (int i = 0; i < 64; i++) payload[i] = (unsigned char)i;
+    uint64_t hash = onnxc_weights_hash(payload, 64);
+    onnxc_weights_info_t info = {64, hash, ONNXC_WEIGHTS_VERSION};
+    unsigned char h[64] = {'O', 'N', 'N', 'X', 'C', 'W', 'T', 0, 1, 0, 0, 0, 64, 0, 0, 0, 64};
+    for (int b = 0; b < 8; b++) h[24 + b] = (unsigned char)(hash >> (8 * b));
+    memcpy(buf, h, 64);
+    memcpy(buf + 64, payload, 64);
+    const void *p = NULL;
+    char msg[256];
+    assert_int_equal(onnxc_weights_check(&info, buf, 128, &p, msg, sizeof msg), ONNXC_OK);
+    assert_ptr_equal(p, buf + 64);
+    memmove(buf + 8, buf, 128);
+    assert_int_equal(onnxc_weights_check(&info, buf + 8, 128, &p, msg, sizeof msg), ONNXC_ERR_WEIGHTS);
+    assert_non_null(strstr(msg, "aligned"));
+    assert_null(p);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_sum_1),
@@ -719,6 +828,8 @@ int main(void) {
         cmocka_unit_test(test_refuse_malformed_pb),
         cmocka_unit_test(test_refuse_npy),
         cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_weights_map),
+        cmocka_unit_test(test_weights_check_alignment),
     };
     int failed = cmocka_run_group_tests_name("runtime", tests, setup_tmp, teardown_tmp);
     return failed | run_driver_tests();

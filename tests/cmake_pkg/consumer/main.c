@@ -3,13 +3,18 @@
  * the installed runtime, and prints every output as "SYMBOL OUTPUT v0 v1 ...", for
  * tests/cmake_pkg/models.py to compare with onnxruntime.
  *
- * Built with -DONNXC_ONLY_MLP it links only the "mlp" model (the shared-library and
- * pkg-config cases). */
+ * Built with -DONNXC_ONLY_MLP it links only the "mlp" model (the shared-library,
+ * static-library and pkg-config cases); with -DONNXC_HEADER_ONLY it includes only the
+ * generated headers (a --emit=static library declares onnxc_ctx_create itself); with
+ * -DONNXC_WEIGHTS_FILE mlp was compiled with --weights=file and argv[1] names mlp.weights,
+ * which is mapped through the runtime and bound to the workspace. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifndef ONNXC_HEADER_ONLY
 #include "onnxc_rt.h"   /* from onnxc::rt / pkg-config --cflags onnxc */
+#endif                  /* (a static or shared model library's header declares the context) */
 #include "mlp.h"
 #ifndef ONNXC_ONLY_MLP
 #include "demo.h"
@@ -26,6 +31,10 @@ static size_t numel(const onnxc_tensor_desc_t *t) {
     return n;
 }
 
+#ifdef ONNXC_WEIGHTS_FILE
+static onnxc_weights_t weights;
+#endif
+
 static int run_model(const onnxc_model_desc_t *m, onnxc_ctx_t *ctx) {
     if (m->n_syms != 0) {
         fprintf(stderr, "%s: symbolic dims are not handled here\n", m->name);
@@ -34,7 +43,7 @@ static int run_model(const onnxc_model_desc_t *m, onnxc_ctx_t *ctx) {
     void *in[8] = {0}, *out[8] = {0};
     if (m->n_inputs > 8 || m->n_outputs > 8) return 1;
     for (int32_t i = 0; i < m->n_inputs; i++) {
-        if (m->inputs[i].dtype != ONNXC_DT_FLOAT) return 1;
+        if (m->inputs[i].dtype != 1 /* float32 */) return 1;
         size_t n = numel(&m->inputs[i]);
         float *x = malloc(n * sizeof *x);
         if (!x) return 1;
@@ -45,6 +54,9 @@ static int run_model(const onnxc_model_desc_t *m, onnxc_ctx_t *ctx) {
         if (!(out[i] = malloc(numel(&m->outputs[i]) * sizeof(float)))) return 1;
     size_t ws = m->workspace_size(NULL);
     void *w = aligned_alloc(64, (ws + 64) / 64 * 64);
+#ifdef ONNXC_WEIGHTS_FILE
+    if (w) mlp_bind_weights(w, weights.data);
+#endif
     int st = w ? m->run(ctx, NULL, (const void *const *)in, out, w) : ONNXC_ERR_INTERNAL;
     if (st != ONNXC_OK) {
         fprintf(stderr, "%s: %s\n", m->name, onnxc_status_message(st));
@@ -61,7 +73,17 @@ static int run_model(const onnxc_model_desc_t *m, onnxc_ctx_t *ctx) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+#ifdef ONNXC_WEIGHTS_FILE
+    char err[512];
+    if (argc != 2 || onnxc_weights_map(argv[1], &mlp_weights_info, &weights, err, sizeof err) != ONNXC_OK) {
+        fprintf(stderr, "usage: %s mlp.weights: %s\n", argv[0], argc == 2 ? err : "");
+        return 1;
+    }
+#else
+    (void)argc;
+    (void)argv;
+#endif
     onnxc_ctx_t *ctx = onnxc_ctx_create(2);
     if (!ctx) {
         fprintf(stderr, "onnxc_ctx_create failed\n");
@@ -72,5 +94,8 @@ int main(void) {
     rc |= run_model(&demo_desc, ctx);
 #endif
     onnxc_ctx_destroy(ctx);
+#ifdef ONNXC_WEIGHTS_FILE
+    onnxc_weights_unmap(&weights);
+#endif
     return rc;
 }
