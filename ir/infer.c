@@ -1330,7 +1330,31 @@ static int inf_pad(ir_graph_t *g, ir_node_t *n) {
     int c = get_dims(g, n, 1, "pads", pads);
     if (c < 0) return -1;
     int na = r;
-    if (n->n_in > 3 && n->in[3]) {
+    if (n->n_in > 3 && n->in[3] && !n->in[3]->data) {
+        /* axes given at run time: each input axis takes the pads of the entry naming it */
+        ir_dim_t ad[MAXC], f[IR_MAX_RANK], pb[IR_MAX_RANK], pe[IR_MAX_RANK];
+        int ca = get_dims(g, n, 3, "axes", ad);
+        if (ca < 0) return -1;
+        if (ca > r) return ir_error(g, n, "%d axes given for input %s", ca, SHP(s));
+        if (c != 2 * ca) return ir_error(g, n, "pads has %d values, expected %d", c, 2 * ca);
+        if (axis_flags(g, n, ad, ca, r, f)) return ir_error(g, n, "the pads for run-time axes are too complex");
+        for (int d = 0; d < r; d++) pb[d] = pe[d] = ir_dim_const(0);
+        for (int j = 0; j < ca; j++) {
+            ir_dim_t nj, t;
+            if (ir_dim_add(g, ad[j], ir_dim_const(r), &t) || ir_dim_select_lt(g, ad[j], ir_dim_const(0), t, ad[j], &nj))
+                return ir_error(g, n, "the pads for run-time axes are too complex");
+            for (int d = 0; d < r; d++)
+                if (ir_dim_select(g, nj, ir_dim_const(d), pads[j], pb[d], &pb[d]) ||
+                    ir_dim_select(g, nj, ir_dim_const(d), pads[ca + j], pe[d], &pe[d]))
+                    return ir_error(g, n, "the pads for run-time axes are too complex");
+        }
+        for (int d = 0; d < r; d++) {
+            pads[d] = pb[d];
+            pads[r + d] = pe[d];
+            ax[d] = d;
+        }
+        c = 2 * r;
+    } else if (n->n_in > 3 && n->in[3]) {
         if ((na = need_ints(g, n, 3, "axes", ax)) < 0) return -1;
         if (na > r) return ir_error(g, n, "%d axes given for input %s", na, SHP(s));
     } else {

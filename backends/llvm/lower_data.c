@@ -188,10 +188,14 @@ int lw_lower_pad(lw_t *k, const ir_node_t *n) {
     int r = in->shape.rank;
     int64_t pads[2 * IR_MAX_RANK], axes[IR_MAX_RANK];
     int np = const_ints(n->in[1], pads, 2 * IR_MAX_RANK);
-    if (np < 0 && n->n_params == r) {
-        /* run-time pads: the leading ones come from params (elem_pad) */
-        np = 2 * (n->n_in > 3 && n->in[3] && n->in[3]->shape.rank == 1 ? (int)n->in[3]->shape.dims[0].v : r);
-        memset(pads, 0, sizeof pads);
+    if (n->n_params == r) {
+        /* run-time pads or axes: the leading pads come from params (elem_pad) */
+        pad_t p;
+        memset(&p, 0, sizeof p);
+        const char *mode = ir_attr_str(n, "mode", "constant");
+        p.mode = strcmp(mode, "edge") == 0 ? 1 : strcmp(mode, "reflect") == 0 ? 2 : strcmp(mode, "constant") == 0 ? 0 : -1;
+        if (p.mode < 0) return lw_error(k, "pad mode '%s' is not supported", mode);
+        return lw_emit_map(k, n, n->out[0], elem_pad_wrap, &p);
     }
     if (np < 0) return lw_error(k, "pads must be constant");
     int na = n->n_in > 3 && n->in[3] ? const_ints(n->in[3], axes, IR_MAX_RANK) : -2;
