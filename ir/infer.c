@@ -164,6 +164,14 @@ static int get_dims(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_d
 
 /* A scalar integer input as a dim (Range's start/limit/delta, TopK's k). */
 static int get_dim1(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
+    ir_value_t *v = n->in[idx];
+    if (v->dtype == IR_F32 || v->dtype == IR_F64) {
+        /* a float scalar graph input: a float data symbol (the bits of its float64 value) */
+        if (!v->is_input || v->producer || ir_shape_numel(&v->shape) != 1)
+            return ir_error(g, n, "input '%s' must be a constant or a graph input", what);
+        if (ir_dim_data(g, v, 0, out)) return ir_error(g, n, "too many symbols");
+        return 0;
+    }
     ir_dim_t d[MAXC];
     int c = get_dims(g, n, idx, what, d);
     if (c < 0) return -1;
@@ -1481,10 +1489,21 @@ static int inf_range(ir_graph_t *g, ir_node_t *n) {
     }
     if (!all_const) {
         /* integer ranges whose bounds are graph inputs or computed from shapes */
+        ir_dim_t d[3], diff, q, len;
+        if (dt == IR_F32 || dt == IR_F64) {
+            /* float bounds fed at run time: the length from their float64 values */
+            for (int i = 0; i < 3; i++)
+                if (get_dim1(g, n, i, nm[i], &d[i])) return -1;
+            if (ir_dim_float_range(g, d[0], d[1], d[2], &len))
+                return ir_error(g, n, "inputs must be constants or graph inputs for a %s range", ir_dtype_name(dt));
+            ir_shape_t o = {.rank = 1};
+            o.dims[0] = len;
+            set_out(n, 0, dt, &o);
+            return 0;
+        }
         if (dt != IR_I64 && dt != IR_I32)
             return ir_error(g, n, "inputs must be constants for a %s range (a float range's length computed at "
                             "run time is not supported)", ir_dtype_name(dt));
-        ir_dim_t d[3], diff, q, len;
         for (int i = 0; i < 3; i++)
             if (get_dim1(g, n, i, nm[i], &d[i])) return -1;
         if (ir_dim_is_const(d[2]) && d[2].v == 0) return ir_error(g, n, "delta is 0");

@@ -159,6 +159,15 @@ static void def_text(const ir_graph_t *g, const ir_sym_t *s, char *buf, size_t n
     case IR_SYM_RUNTIME:
         sbprintf(buf, n, &k, "count(%s)", s->input && s->input->name ? s->input->name : "?");
         break;
+    case IR_SYM_FRANGE:
+        sbprintf(buf, n, &k, "range_len(");
+        dim_text(g, s->a, 0, buf, n, &k);
+        sbprintf(buf, n, &k, ", ");
+        dim_text(g, s->b, 0, buf, n, &k);
+        sbprintf(buf, n, &k, ", ");
+        dim_text(g, s->c, 0, buf, n, &k);
+        sbprintf(buf, n, &k, ")");
+        break;
     case IR_SYM_SELECT:
         sbprintf(buf, n, &k, "(");
         dim_text(g, s->a, 1, buf, n, &k);
@@ -437,7 +446,7 @@ static int64_t atom_lo(const ir_graph_t *g, int s, int depth) {
         }
         return INT64_MIN;
     case IR_SYM_MOD: return d->b.sym < 0 && d->b.v > 0 ? 0 : INT64_MIN;
-    case IR_SYM_RUNTIME: return 0;
+    case IR_SYM_RUNTIME: case IR_SYM_FRANGE: return 0;
     case IR_SYM_MIN: {
         int64_t a = dim_lo(g, d->a, depth), b = dim_lo(g, d->b, depth);
         return a < b ? a : b;
@@ -742,6 +751,16 @@ bool ir_sym_is_float_data(const ir_graph_t *g, int s) {
     return d->kind == IR_SYM_DATA && d->input && ir_dtype_is_float(d->input->dtype);
 }
 
+int ir_dim_float_range(ir_graph_t *g, ir_dim_t start, ir_dim_t limit, ir_dim_t delta, ir_dim_t *out) {
+    ir_dim_t d3[3] = {start, limit, delta};
+    for (int i = 0; i < 3; i++)
+        if (d3[i].v != 1 || !ir_sym_is_float_data(g, d3[i].sym)) return -1;
+    int s = intern(g, IR_SYM_FRANGE, start, limit, delta, ir_dim_const(0));
+    if (s < 0) return -1;
+    *out = (ir_dim_t){1, s};
+    return 0;
+}
+
 int ir_dim_floor_mul_f(ir_graph_t *g, ir_dim_t a, ir_dim_t fsym, ir_dim_t *out) {
     if (fsym.v != 1 || !ir_sym_is_float_data(g, fsym.sym)) return -1;
     if (a.sym < 0 && a.v == 0) {
@@ -796,7 +815,9 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
         const ir_sym_t *s = &g->symdefs[i];
         int64_t a, b, c = 0, d = 0, r;
         if (ir_dim_eval(g, s->a, vals, &a) || ir_dim_eval(g, s->b, vals, &b)) return -1;
-        if (s->kind == IR_SYM_SELECT && (ir_dim_eval(g, s->c, vals, &c) || ir_dim_eval(g, s->d, vals, &d))) return -1;
+        if ((s->kind == IR_SYM_SELECT || s->kind == IR_SYM_FRANGE) &&
+            (ir_dim_eval(g, s->c, vals, &c) || ir_dim_eval(g, s->d, vals, &d)))
+            return -1;
         switch (s->kind) {
         case IR_SYM_ADD: if (__builtin_add_overflow(a, b, &r)) return -1; break;
         case IR_SYM_MUL: if (__builtin_mul_overflow(a, b, &r)) return -1; break;
@@ -812,6 +833,16 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
         case IR_SYM_MAX: r = a > b ? a : b; break;
         case IR_SYM_SELECT: r = (s->elem ? a < b : a == b) ? c : d; break;
         case IR_SYM_RUNTIME: r = a; break;   /* its bound, as the run start sees it */
+        case IR_SYM_FRANGE: {
+            double fa, fb, fc;
+            memcpy(&fa, &vals[s->a.sym], 8);
+            memcpy(&fb, &vals[s->b.sym], 8);
+            memcpy(&fc, &vals[s->c.sym], 8);
+            double x = ceil((fb - fa) / fc);
+            if (fc == 0 || !(x <= (double)IR_DIM_MAX)) return -1;
+            r = x > 0 ? (int64_t)x : 0;
+            break;
+        }
         case IR_SYM_FLOORMUL: {
             double f;
             memcpy(&f, &vals[s->b.sym], sizeof f);

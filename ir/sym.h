@@ -39,6 +39,7 @@ typedef enum ir_sym_kind {
     IR_SYM_SELECT,    /* a == b ? c : d  (elem 0), a < b ? c : d  (elem 1) */
     IR_SYM_FLOORMUL,  /* floor(a * f) where b = (1, a data symbol of a float input) whose value
                          is the IEEE-754 bits of the float64 value of that element */
+    IR_SYM_FRANGE,    /* max(ceil((b - a) / c), 0) over float data symbols (a float Range's length) */
     IR_SYM_RUNTIME,   /* a count a kernel computes while the model runs (NonZero's), <= a: the
                          plan sizes buffers with a, the kernels see the actual value; `input`
                          is the value whose producer computes it */
@@ -87,6 +88,8 @@ int ir_dim_div_exact(ir_graph_t *g, ir_dim_t a, ir_dim_t b, ir_dim_t *out);
 
 /* floor(a * f) with f = fsym a data symbol of a float graph input (Resize scales). */
 int ir_dim_floor_mul_f(ir_graph_t *g, ir_dim_t a, ir_dim_t fsym, ir_dim_t *out);
+/* The length of a float Range whose start, limit and delta are float data symbols. */
+int ir_dim_float_range(ir_graph_t *g, ir_dim_t start, ir_dim_t limit, ir_dim_t delta, ir_dim_t *out);
 /* True for a data symbol of a float input: its value is the bits of a float64. */
 bool ir_sym_is_float_data(const ir_graph_t *g, int s);
 

@@ -584,6 +584,19 @@ static LLVMValueRef derive_one(lw_t *k, const ir_sym_t *d, LLVMValueRef *vals, L
         break;
     }
     case IR_SYM_RUNTIME: v = a; break;   /* the run start sees its bound */
+    case IR_SYM_FRANGE: {
+        LLVMValueRef fa = LLVMBuildBitCast(k->b, vals[d->a.sym], k->f64, ""), fb = LLVMBuildBitCast(k->b, vals[d->b.sym], k->f64, "");
+        LLVMValueRef fc = LLVMBuildBitCast(k->b, vals[d->c.sym], k->f64, "");
+        LLVMValueRef x = LLVMBuildFDiv(k->b, LLVMBuildFSub(k->b, fb, fa, ""), fc, "");
+        x = lw_intrin(k, "llvm.ceil", k->f64, &x, 1);
+        x = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, x, LLVMConstReal(k->f64, 0), ""), x, LLVMConstReal(k->f64, 0), "");
+        /* a zero delta or an infinite / NaN length fails the run */
+        LLVMValueRef ok = LLVMBuildAnd(k->b, LLVMBuildFCmp(k->b, LLVMRealONE, fc, LLVMConstReal(k->f64, 0), ""),
+                                       LLVMBuildFCmp(k->b, LLVMRealOLE, x, LLVMConstReal(k->f64, (double)IR_DIM_MAX), ""), "");
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
+        v = LLVMBuildFPToSI(k->b, LLVMBuildSelect(k->b, ok, x, LLVMConstReal(k->f64, 0), ""), k->i64, "");
+        break;
+    }
     default: v = lw_i64(k, 0); bad = LLVMConstInt(k->i1, 1, 0); break;
     }
     *badp = bad;
