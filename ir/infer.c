@@ -166,7 +166,14 @@ static int get_dims(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_d
 static int get_dim1(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
     ir_value_t *v = n->in[idx];
     if (v->dtype == IR_F32 || v->dtype == IR_F64) {
-        /* a float scalar graph input: a float data symbol (the bits of its float64 value) */
+        /* a float scalar: a constant's float64 bits, or a graph input's float data symbol */
+        double c;
+        if (v->data && ir_const_scalar(v, &c) == 0) {
+            int64_t bits;
+            memcpy(&bits, &c, 8);
+            *out = ir_dim_const(bits);
+            return 0;
+        }
         if (!v->is_input || v->producer || ir_shape_numel(&v->shape) != 1)
             return ir_error(g, n, "input '%s' must be a constant or a graph input", what);
         if (ir_dim_data(g, v, 0, out)) return ir_error(g, n, "too many symbols");

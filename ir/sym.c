@@ -753,8 +753,8 @@ bool ir_sym_is_float_data(const ir_graph_t *g, int s) {
 
 int ir_dim_float_range(ir_graph_t *g, ir_dim_t start, ir_dim_t limit, ir_dim_t delta, ir_dim_t *out) {
     ir_dim_t d3[3] = {start, limit, delta};
-    for (int i = 0; i < 3; i++)
-        if (d3[i].v != 1 || !ir_sym_is_float_data(g, d3[i].sym)) return -1;
+    for (int i = 0; i < 3; i++)   /* a float data symbol, or a constant holding float64 bits */
+        if (d3[i].sym >= 0 && (d3[i].v != 1 || !ir_sym_is_float_data(g, d3[i].sym))) return -1;
     int s = intern(g, IR_SYM_FRANGE, start, limit, delta, ir_dim_const(0));
     if (s < 0) return -1;
     *out = (ir_dim_t){1, s};
@@ -834,10 +834,10 @@ int ir_sym_eval_all(const ir_graph_t *g, int64_t *vals) {
         case IR_SYM_SELECT: r = (s->elem ? a < b : a == b) ? c : d; break;
         case IR_SYM_RUNTIME: r = a; break;   /* its bound, as the run start sees it */
         case IR_SYM_FRANGE: {
-            double fa, fb, fc;
-            memcpy(&fa, &vals[s->a.sym], 8);
-            memcpy(&fb, &vals[s->b.sym], 8);
-            memcpy(&fc, &vals[s->c.sym], 8);
+            double fa, fb, fc;   /* operands are float64 bits: data symbols or constants */
+            memcpy(&fa, &a, 8);
+            memcpy(&fb, &b, 8);
+            memcpy(&fc, &c, 8);
             double x = ceil((fb - fa) / fc);
             if (fc == 0 || !(x <= (double)IR_DIM_MAX)) return -1;
             r = x > 0 ? (int64_t)x : 0;

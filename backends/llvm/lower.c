@@ -585,8 +585,9 @@ static LLVMValueRef derive_one(lw_t *k, const ir_sym_t *d, LLVMValueRef *vals, L
     }
     case IR_SYM_RUNTIME: v = a; break;   /* the run start sees its bound */
     case IR_SYM_FRANGE: {
-        LLVMValueRef fa = LLVMBuildBitCast(k->b, vals[d->a.sym], k->f64, ""), fb = LLVMBuildBitCast(k->b, vals[d->b.sym], k->f64, "");
-        LLVMValueRef fc = LLVMBuildBitCast(k->b, vals[d->c.sym], k->f64, "");
+        /* operands hold float64 bits (data symbols, or constants) */
+        LLVMValueRef fa = LLVMBuildBitCast(k->b, a, k->f64, ""), fb = LLVMBuildBitCast(k->b, b, k->f64, "");
+        LLVMValueRef fc = LLVMBuildBitCast(k->b, sym_dim(k, vals, d->c, &bad), k->f64, "");
         LLVMValueRef x = LLVMBuildFDiv(k->b, LLVMBuildFSub(k->b, fb, fa, ""), fc, "");
         x = lw_intrin(k, "llvm.ceil", k->f64, &x, 1);
         x = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, x, LLVMConstReal(k->f64, 0), ""), x, LLVMConstReal(k->f64, 0), "");

@@ -611,8 +611,15 @@ static void test_shape_constants(void **st) {
     snprintf(want, sizeof want, "max((%s + 2) // 3, 0)", lim->name);
     assert_string_equal(buf, want);
     float ff = 2.0f;
+    /* a float range with a graph-input limit: its length over the float64 values */
     n = mk(IR_OP_RANGE, "range_df", 1, 3, cscalar(IR_F32, &ff), in(IR_F32, SCALAR), cscalar(IR_F32, &ff));
-    err(n, "inputs must be constants for a float32 range");
+    ok(n);
+    assert_true(n->out[0]->shape.dims[0].sym >= 0 && G->symdefs[n->out[0]->shape.dims[0].sym].kind == IR_SYM_FRANGE);
+    /* one computed from tensor values is refused */
+    ir_node_t *fab = mk(IR_OP_ABS, "fabs", 1, 1, in(IR_F32, SCALAR));
+    ok(fab);
+    n = mk(IR_OP_RANGE, "range_dc", 1, 3, cscalar(IR_F32, &ff), fab->out[0], cscalar(IR_F32, &ff));
+    err(n, "must be a constant or a graph input");
     /* Shape -> Gather -> Unsqueeze -> Concat gives a symbolic ConstantOfShape */
     ir_node_t *gi = mk(IR_OP_GATHER, "g0", 1, 2, mk(IR_OP_SHAPE, "sh0", 1, 1, x)->out[0], ci64(I64S(0)));
     ok(gi->in[0]->producer);
