@@ -1627,6 +1627,18 @@ static int inf_resize(ir_graph_t *g, ir_node_t *n) {
     if (need_numeric(g, n, n->in[0]) || ir_resize_params(g, n, &n->in[0]->shape, &rp)) return -1;
     ir_shape_t o = n->in[0]->shape;
     for (int d = 0; d < o.rank; d++) o.dims[d] = rp.out_d[d];
+    n->params = NULL;
+    n->n_params = 0;
+    bool aspect = false;
+    for (int d = 0; d < o.rank; d++) aspect |= rp.rt[d] == 3;
+    if (aspect) {
+        /* the kernel's common scale num/den */
+        n->params = ir_arena_alloc(&g->arena, 2 * sizeof(ir_dim_t));
+        if (!n->params) return ir_error(g, n, "out of memory");
+        n->params[0] = rp.aspect_num;
+        n->params[1] = rp.aspect_den;
+        n->n_params = 2;
+    }
     set_out(n, 0, n->in[0]->dtype, &o);
     return 0;
 }

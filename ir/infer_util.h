@@ -61,6 +61,14 @@ typedef struct ir_resize {
      * now), 1 out / in (run-time sizes, or a symbolic input with known sizes), 2 element
      * rt_elem[d] of the 'scales' input */
     int8_t rt[IR_MAX_RANK], rt_elem[IR_MAX_RANK];
+    /* roi given at run time (tf_crop_and_resize): axis d's start and end are elements
+     * roi_idx[d] and roi_idx[d] + n_axes of the 'roi' input */
+    bool rt_roi;
+    /* keep_aspect_ratio_policy with run-time sizes: the common scale num/den (rt[d] == 3),
+     * kept as the node's params by inference */
+    ir_dim_t aspect_num, aspect_den;
+    int8_t roi_idx[IR_MAX_RANK];
+    int8_t n_axes;
 } ir_resize_t;
 int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_resize_t *out);
 

@@ -40,11 +40,52 @@ static int resize_runtime(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x
     const ir_value_t *v = has_scales ? n->in[2] : n->in[3];
     if (v->shape.rank != 1 || !ir_shape_is_static(&v->shape) || ir_shape_numel(&v->shape) != na)
         return ir_error(g, n, "'%s' must be 1-D with %d values", has_scales ? "scales" : "sizes", na);
-    if (crop && (has_scales || !v->data))
-        return ir_error(g, n, "tf_crop_and_resize with run-time %s is not supported", has_scales ? "scales" : "sizes");
+    if (crop && has_scales)
+        return ir_error(g, n, "tf_crop_and_resize with run-time scales is not supported");
     const char *pol = ir_attr_str(n, "keep_aspect_ratio_policy", "stretch");
-    if (!has_scales && strcmp(pol, "stretch") != 0)
-        return ir_error(g, n, "keep_aspect_ratio_policy '%s' with run-time sizes or symbolic dims is not supported", pol);
+    bool nl = strcmp(pol, "not_larger") == 0, ns = strcmp(pol, "not_smaller") == 0;
+    if (!has_scales && !nl && !ns && strcmp(pol, "stretch") != 0)
+        return ir_error(g, n, "keep_aspect_ratio_policy '%s' is not supported", pol);
+    if (!has_scales && (nl || ns)) {
+        /* one scale for every axis, the smallest (not_larger) or largest (not_smaller)
+         * size/in ratio, chosen at run time by cross-multiplying; out = floor(in * scale + 0.5) */
+        for (int i = 0; i < na; i++) p->rt[axes[i]] = 3;
+        if (g->syms_frozen) return 0;
+        ir_dim_t num = ir_dim_const(0), den = ir_dim_const(1);
+        for (int i = 0; i < na; i++) {
+            ir_dim_t e, in = x->dims[axes[i]], lhs, rhs;
+            if (param_dim(g, v, i, &e) && !(v->data && ir_const_ints(v, (int64_t[IR_MAX_RANK]){0}, IR_MAX_RANK) >= 0))
+                return ir_error(g, n, "input 'sizes' must be a constant or a graph input");
+            if (v->data) {
+                int64_t sz[IR_MAX_RANK];
+                ir_const_ints(v, sz, IR_MAX_RANK);
+                e = ir_dim_const(sz[i]);
+            }
+            if (ir_shape_check_add(g, IR_CHECK_GE, e, ir_dim_const(0), n->name)) goto complex;
+            if (i == 0) {
+                num = e;
+                den = in;
+                continue;
+            }
+            /* e/in < num/den  <=>  e*den < num*in (all positive) */
+            if (ir_dim_mul(g, e, den, &lhs) || ir_dim_mul(g, num, in, &rhs)) goto complex;
+            ir_dim_t a = nl ? lhs : rhs, b = nl ? rhs : lhs;
+            if (ir_dim_select_lt(g, a, b, e, num, &num) || ir_dim_select_lt(g, a, b, in, den, &den)) goto complex;
+        }
+        for (int i = 0; i < na; i++) {
+            ir_dim_t t, twoden;
+            int d = axes[i];
+            if (ir_dim_mul(g, x->dims[d], num, &t) || ir_dim_mul(g, t, ir_dim_const(2), &t) || ir_dim_add(g, t, den, &t) ||
+                ir_dim_mul(g, den, ir_dim_const(2), &twoden) || ir_dim_floordiv(g, t, twoden, &p->out_d[d]))
+                goto complex;
+            p->out[d] = ir_dim_is_const(p->out_d[d]) ? p->out_d[d].v : -1;
+        }
+        p->aspect_num = num;
+        p->aspect_den = den;
+        return 0;
+    complex:
+        return ir_error(g, n, "the output size expression for keep_aspect_ratio_policy is too complex");
+    }
     double sc[IR_MAX_RANK];
     int64_t sz[IR_MAX_RANK];
     bool csc = has_scales && const_floats(v, sc, IR_MAX_RANK) == na;
@@ -119,7 +160,20 @@ int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_
         p->out[d] = x->dims[d].v;
     }
     double roi[2 * IR_MAX_RANK];
-    if (present(n, 1)) {
+    p->n_axes = (int8_t)na;
+    for (int i = 0; i < na; i++) p->roi_idx[axes[i]] = (int8_t)i;
+    const char *ctm0 = ir_attr_str(n, "coordinate_transformation_mode", "half_pixel");
+    if (present(n, 1) && !n->in[1]->data && strcmp(ctm0, "tf_crop_and_resize") == 0) {
+        /* a roi fed at run time: the kernel reads it; only output sizes given as sizes */
+        const ir_value_t *rv = n->in[1];
+        if (rv->shape.rank != 1 || !ir_shape_is_static(&rv->shape) || ir_shape_numel(&rv->shape) != 2 * na ||
+            !ir_dtype_is_float(rv->dtype))
+            return ir_error(g, n, "roi must be a float tensor of %d values", 2 * na);
+        if (!present(n, 3))
+            return ir_error(g, n, "tf_crop_and_resize with a run-time roi needs 'sizes' (the output size from "
+                            "'scales' would depend on the roi's values)");
+        p->rt_roi = true;
+    } else if (present(n, 1)) {
         int c = const_floats(n->in[1], roi, 2 * IR_MAX_RANK);
         if (c < 0)
             return ir_error(g, n, "input 'roi' must be a constant float tensor%s%s%s", n->in[1]->data ? "" : "; '",
@@ -140,7 +194,7 @@ int ir_resize_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, ir_
     bool sym_in = false;
     for (int i = 0; i < na; i++) sym_in |= x->dims[axes[i]].sym >= 0;
     const ir_value_t *sv = has_scales ? n->in[2] : n->in[3];
-    if (!sv->data || sym_in) return resize_runtime(g, n, x, axes, na, has_scales, crop, p);
+    if (!sv->data || sym_in || p->rt_roi) return resize_runtime(g, n, x, axes, na, has_scales, crop, p);
     if (has_scales) {
         double sc[IR_MAX_RANK];
         int c = const_floats(n->in[2], sc, IR_MAX_RANK);

@@ -306,6 +306,9 @@ static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         outd = LLVMBuildSIToFP(b, lw_dim(k, n->out[0], d), k->f64, "");
         if (R->rp.rt[d] == 1)
             sc = LLVMBuildFDiv(b, outd, in, "");
+        else if (R->rp.rt[d] == 3 && n->n_params == 2)
+            sc = LLVMBuildFDiv(b, LLVMBuildSIToFP(b, lw_dim_value(k, n->params[0]), k->f64, ""),
+                               LLVMBuildSIToFP(b, lw_dim_value(k, n->params[1]), k->f64, ""), "");
         else if (R->rp.rt[d] == 2)
             sc = lw_cast(k, lw_load(k, n->in[2], lw_i64(k, R->rp.rt_elem[d])), n->in[2]->dtype, IR_F64);
         else
@@ -313,7 +316,13 @@ static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         LLVMValueRef ow = LLVMBuildFMul(b, sc, in, "");
         LLVMValueRef ow1 = LLVMBuildFCmp(b, LLVMRealOEQ, ow, dconst(k, 1), "");
         LLVMValueRef inm1 = LLVMBuildFSub(b, in, dconst(k, 1), ""), owm1 = LLVMBuildFSub(b, ow, dconst(k, 1), "");
-        double r0 = R->rp.roi_start[d], r1 = R->rp.roi_end[d];
+        LLVMValueRef r0 = dconst(k, R->rp.roi_start[d]), r1 = dconst(k, R->rp.roi_end[d]);
+        if (R->rp.rt_roi) {
+            /* tf_crop_and_resize with the roi fed at run time */
+            const ir_value_t *rv = n->in[1];
+            r0 = lw_cast(k, lw_load(k, rv, lw_i64(k, R->rp.roi_idx[d])), rv->dtype, IR_F64);
+            r1 = lw_cast(k, lw_load(k, rv, lw_i64(k, R->rp.roi_idx[d] + R->rp.n_axes)), rv->dtype, IR_F64);
+        }
         LLVMValueRef xf = LLVMBuildSIToFP(b, idx[d], k->f64, ""), xo;
         LLVMValueRef half = LLVMBuildFAdd(b, xf, dconst(k, 0.5), "");
         LLVMValueRef hp = LLVMBuildFSub(b, LLVMBuildFDiv(b, half, sc, ""), dconst(k, 0.5), "");
@@ -322,10 +331,10 @@ static LLVMValueRef elem_resize(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         case 2: xo = LLVMBuildSelect(b, ow1, dconst(k, 0), LLVMBuildFMul(b, xf, LLVMBuildFDiv(b, inm1, owm1, ""), ""), ""); break;
         case 3: xo = LLVMBuildSelect(b, ow1, dconst(k, -0.5), hp, ""); break;
         case 4: {
-            LLVMValueRef span = LLVMBuildFMul(b, dconst(k, r1 - r0), inm1, "");
+            LLVMValueRef span = LLVMBuildFMul(b, LLVMBuildFSub(b, r1, r0, ""), inm1, "");
             xo = LLVMBuildSelect(b, ow1, LLVMBuildFDiv(b, span, dconst(k, 2), ""),
                                  LLVMBuildFMul(b, xf, LLVMBuildFDiv(b, span, owm1, ""), ""), "");
-            xo = LLVMBuildFAdd(b, xo, LLVMBuildFMul(b, dconst(k, r0), inm1, ""), "");
+            xo = LLVMBuildFAdd(b, xo, LLVMBuildFMul(b, r0, inm1, ""), "");
             outside = LLVMBuildOr(b, outside, LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOLT, xo, dconst(k, 0), ""),
                                                           LLVMBuildFCmp(b, LLVMRealOGT, xo, inm1, ""), ""), "");
             break;
@@ -431,7 +440,7 @@ int lw_lower_resize(lw_t *k, const ir_node_t *n) {
     R.exclude = (int)ir_attr_int(n, "exclude_outside", 0);
     int nr = 0;
     for (int d = 0; d < x->shape.rank; d++) {
-        R.resized[d] = R.rp.rt[d] != 0 ||
+        R.resized[d] = R.rp.rt[d] != 0 || (R.rp.rt_roi && R.ctm == 4) ||
                        (x->shape.dims[d].sym < 0 ? R.rp.out[d] != x->shape.dims[d].v : R.rp.scale[d] != 1.0) ||
                        R.rp.scale[d] != 1.0 || (R.ctm == 4 && (R.rp.roi_start[d] != 0.0 || R.rp.roi_end[d] != 1.0));
         nr += R.resized[d];
