@@ -92,6 +92,7 @@ int ir_infer_einsum(ir_graph_t *g, ir_node_t *n);
 int ir_infer_grid_sample(ir_graph_t *g, ir_node_t *n);
 int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_roi_align(ir_graph_t *g, ir_node_t *n);
+int ir_infer_rnn(ir_graph_t *g, ir_node_t *n);              /* ir/rnn.c: RNN, GRU, LSTM */
 
 #ifdef __cplusplus
 }

@@ -247,6 +247,7 @@ EVAL_FN(eval_lp_pool) EVAL_FN(eval_lrn) EVAL_FN(eval_deform_conv)
 EVAL_FN(eval_layer_norm) EVAL_FN(eval_rms_norm) EVAL_FN(eval_group_norm) EVAL_FN(eval_lp_norm)
 EVAL_FN(eval_nll_loss) EVAL_FN(eval_sce_loss) EVAL_FN(eval_einsum)
 EVAL_FN(eval_resize) EVAL_FN(eval_grid_sample) EVAL_FN(eval_roi_align)
+EVAL_FN(eval_rnn)   /* passes/eval_rnn.c */
 #undef EVAL_FN
 
 #endif

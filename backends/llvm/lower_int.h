@@ -178,6 +178,7 @@ int lw_lower_einsum(lw_t *k, const ir_node_t *n);
 int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
 int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
+int lw_lower_rnn(lw_t *k, const ir_node_t *n);                /* lower_rnn.c: RNN, GRU, LSTM */
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

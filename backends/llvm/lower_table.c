@@ -74,6 +74,9 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_GRID_SAMPLE] = lw_lower_grid_sample,
     [IR_OP_DEFORM_CONV] = lw_lower_deform_conv,
     [IR_OP_ROI_ALIGN] = lw_lower_roi_align,
+    [IR_OP_RNN] = lw_lower_rnn,
+    [IR_OP_GRU] = lw_lower_rnn,
+    [IR_OP_LSTM] = lw_lower_rnn,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {
