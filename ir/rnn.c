@@ -11,20 +11,25 @@ static const struct {
     const char *name;
     ir_act_kind_t kind;
     int nparams;            /* alpha, then beta, consumed from the attribute lists */
-    double alpha, beta;     /* used when a list runs out */
+    double alpha, beta;     /* used when a list runs out: onnxruntime's values, measured */
 } acts[] = {
     {"relu", IR_ACT_RELU, 0, 0, 0},
     {"tanh", IR_ACT_TANH, 0, 0, 0},
     {"sigmoid", IR_ACT_SIGMOID, 0, 0, 0},
-    {"affine", IR_ACT_AFFINE, 2, 1.0, 0.0},
+    {"affine", IR_ACT_AFFINE, 2, 0.0, 0.0},
     {"leakyrelu", IR_ACT_LEAKY_RELU, 1, 0.01, 0},
-    {"thresholdedrelu", IR_ACT_THRESHOLDED_RELU, 1, 1.0, 0},
-    {"scaledtanh", IR_ACT_SCALED_TANH, 2, 1.0, 1.0},
+    {"thresholdedrelu", IR_ACT_THRESHOLDED_RELU, 1, 0.0, 0},
+    {"scaledtanh", IR_ACT_SCALED_TANH, 2, 0.0, 0.0},
     {"hardsigmoid", IR_ACT_HARD_SIGMOID, 2, 0.2, 0.5},
     {"elu", IR_ACT_ELU, 1, 1.0, 0},
     {"softsign", IR_ACT_SOFTSIGN, 0, 0, 0},
     {"softplus", IR_ACT_SOFTPLUS, 0, 0, 0},
 };
+
+/* The spec gives no defaults for the parameters of the optional activations (the
+ * standalone ops' defaults differ: ThresholdedRelu's alpha is 1 there). We take what
+ * onnxruntime computes when activation_alpha/beta are absent or run out: 0 for Affine,
+ * ScaledTanh and ThresholdedRelu, LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1. */
 
 /* Names compare without case, as exporters and onnxruntime spell them both ways. */
 static int act_index(const char *s) {

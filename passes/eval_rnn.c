@@ -3,7 +3,8 @@
  * (backends/llvm/lower_rnn.c): all gate pre-activations of a step from the previous
  * state, then the element-wise update. Time steps at or past a row's sequence_lens entry
  * leave the state alone and write zeros to Y; a reverse direction starts at the row's
- * last valid step. Work is bounded by EVAL_MAX_MACS multiply-adds. */
+ * last valid step. A row of length 0 has zero Y_h and Y_c (not its initial state), as in
+ * onnxruntime. Work is bounded by EVAL_MAX_MACS multiply-adds. */
 #include "ir/rnn.h"
 #include "passes/eval_int.h"
 
@@ -111,8 +112,8 @@ int eval_rnn(ir_graph_t *g, ir_node_t *n, res_t *r) {
             }
             for (int64_t k = 0; k < H; k++) {
                 int64_t so = ir_rnn_s_off(p.layout, ND, B, H, d, b, k);
-                if (n->n_out > 1 && r[1].buf) st_f(t, r[1].buf, so, h[k]);
-                if (n->n_out > 2 && r[2].buf) st_f(t, r[2].buf, so, c[k]);
+                if (n->n_out > 1 && r[1].buf) st_f(t, r[1].buf, so, len ? h[k] : 0);
+                if (n->n_out > 2 && r[2].buf) st_f(t, r[2].buf, so, len ? c[k] : 0);
             }
         }
     }

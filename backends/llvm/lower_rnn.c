@@ -8,7 +8,7 @@
  * Semantics match passes/eval_rnn.c line for line: clip bounds every gate's input to its
  * activation (not LSTM's cell state before h, as in onnxruntime); steps at or past a row's
  * sequence_lens entry keep the state and leave zeros in Y; a reverse direction starts at
- * the row's last valid step.
+ * the row's last valid step; a row of length 0 gets zero Y_h and Y_c.
  *
  * Not yet on the contraction path: the input projection X.W^T of all steps is one GEMM
  * that could be hoisted out of the recurrence onto the micro-kernel, and R.h per step is
@@ -263,11 +263,12 @@ int lw_lower_rnn(lw_t *k, const ir_node_t *n) {
     }
 #undef YOFF
     const ir_value_t *fin[2] = {YH, YC};
-    LLVMValueRef src[2] = {q.h, q.c};
+    LLVMValueRef src[2] = {q.h, q.c}, empty = LLVMBuildICmp(k->b, LLVMIntEQ, len, I64(0), "");
     for (int i = 0; i < 2; i++) {
         if (!fin[i]) continue;
         lw_loop_begin(k, &lk, I64(0), I64(H), "k");
-        lw_store(k, fin[i], NADD(so, lk.iv), lw_cast(k, ld(k, &q, src[i], lk.iv), q.ct, q.t));
+        LLVMValueRef v = LLVMBuildSelect(k->b, empty, cf(&q, k, 0), ld(k, &q, src[i], lk.iv), "");
+        lw_store(k, fin[i], NADD(so, lk.iv), lw_cast(k, v, q.ct, q.t));
         lw_loop_end(k, &lk);
     }
     lw_loop_end(k, &li);
