@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Model tests: the four reference models in ../shared/models through `onnxc --emit=exe`.
+"""Model tests: the four reference models in ../shared/models, and the small models kept in
+this folder (tests/models/<name>/model.onnx with test_data_set_K beside it, each written
+by a gen_*.py here with onnxruntime's outputs), through `onnxc --emit=exe`.
 
 Each model is compiled once and the one program runs every test_data_set_K (so
 mlp_dynbatch's single binary must handle batch 5 and batch 1). Every output must satisfy
@@ -25,7 +27,7 @@ def main():
     ap.add_argument("--onnxc", default=os.environ.get("ONNXC", os.path.join(REPO, "build", "onnxc")))
     ap.add_argument("--models-dir", default=None,
                     help="default: ${ONNXC_SHARED_DIR:-<repo>/../shared}/models")
-    ap.add_argument("--only", default=None, help="comma-separated subset of: " + ",".join(MODELS))
+    ap.add_argument("--only", default=None, help="comma-separated subset of: " + ",".join(MODELS) + " and the models in tests/models")
     ap.add_argument("--onnxc-arg", action="append", default=[])
     ap.add_argument("--rtol", type=float, default=1e-3)
     ap.add_argument("--atol", type=float, default=1e-5)
@@ -36,18 +38,22 @@ def main():
 
     models_dir = args.models_dir or os.path.join(
         os.environ.get("ONNXC_SHARED_DIR", os.path.join(os.path.dirname(REPO), "shared")), "models")
-    if not os.path.isdir(models_dir):
-        print("SKIP: ../shared/models not found (models are not shipped with the repository)")
-        return 0
+    repo_models = sorted(d for d in os.listdir(HERE) if os.path.isfile(os.path.join(HERE, d, "model.onnx")))
+    dirs = {name: os.path.join(HERE, name) for name in repo_models}
+    if os.path.isdir(models_dir):
+        dirs.update({name: os.path.join(models_dir, name) for name in MODELS})
+    else:
+        print("SKIP: ../shared/models not found (models are not shipped with the repository); "
+              "running the models in tests/models only")
     if not (os.path.isfile(args.onnxc) and os.access(args.onnxc, os.X_OK)):
         print(f"run_models: compiler not found: {args.onnxc}", file=sys.stderr)
         return 2
-    names = args.only.split(",") if args.only else MODELS
+    names = args.only.split(",") if args.only else [n for n in MODELS if n in dirs] + repo_models
     passed = failed = 0
     tmp = tempfile.mkdtemp(prefix="onnxc-models-")
     try:
         for name in names:
-            mdir = os.path.join(models_dir, name)
+            mdir = dirs.get(name, os.path.join(models_dir, name))
             sets = sorted((d for d in os.listdir(mdir) if d.startswith("test_data_set_")),
                           key=lambda d: int(d.rsplit("_", 1)[1])) if os.path.isdir(mdir) else []
             if not sets:
