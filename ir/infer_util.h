@@ -94,6 +94,32 @@ int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_roi_align(ir_graph_t *g, ir_node_t *n);
 int ir_infer_rnn(ir_graph_t *g, ir_node_t *n);              /* ir/rnn.c: RNN, GRU, LSTM */
 
+/* Selection ops (ir/infer_select.c). Each params function resolves the constant
+ * parameter the output shape depends on, or records an error naming the node. */
+int ir_topk_params(ir_graph_t *g, const ir_node_t *n, int64_t *k, int *axis);
+int ir_onehot_params(ir_graph_t *g, const ir_node_t *n, int64_t *depth, int *axis);
+int ir_reverse_seq_params(ir_graph_t *g, const ir_node_t *n, int *batch_axis, int *time_axis);
+int ir_infer_topk(ir_graph_t *g, ir_node_t *n);
+int ir_infer_onehot(ir_graph_t *g, ir_node_t *n);
+int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n);
+
+/* Image-layout ops (ir/infer_image.c). Col2Im: the block grid of each spatial axis. */
+typedef struct ir_col2im {
+    int ns;
+    int64_t img[IR_MAX_RANK], blk[IR_MAX_RANK], dil[IR_MAX_RANK], str[IR_MAX_RANK];
+    int64_t pb[IR_MAX_RANK], pe[IR_MAX_RANK];
+    int64_t nb[IR_MAX_RANK];      /* blocks along each axis */
+    int64_t K, L, C;              /* block elements, blocks, channels */
+} ir_col2im_t;
+int ir_col2im_params(ir_graph_t *g, const ir_node_t *n, ir_col2im_t *p);
+/* CenterCropPad: out[i] = x[i + off] inside x, else 0 (per axis). */
+int ir_center_crop_params(ir_graph_t *g, const ir_node_t *n, int64_t *off, ir_shape_t *out);
+/* AffineGrid: size (N, C, spatial...) with ns = 2 or 3 spatial axes. */
+int ir_affine_grid_params(ir_graph_t *g, const ir_node_t *n, int64_t *size, int *ns);
+int ir_infer_col2im(ir_graph_t *g, ir_node_t *n);
+int ir_infer_center_crop_pad(ir_graph_t *g, ir_node_t *n);
+int ir_infer_affine_grid(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -179,6 +179,12 @@ int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
 int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
 int lw_lower_rnn(lw_t *k, const ir_node_t *n);                /* lower_rnn.c: RNN, GRU, LSTM */
+int lw_lower_topk(lw_t *k, const ir_node_t *n);               /* lower_select.c */
+int lw_lower_onehot(lw_t *k, const ir_node_t *n);
+int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n);
+int lw_lower_col2im(lw_t *k, const ir_node_t *n);             /* lower_image.c */
+int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n);
+int lw_lower_affine_grid(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */
