@@ -2,7 +2,8 @@
  * kernels' arithmetic (backends/llvm/lower_image.c). Col2Im gathers: each image element
  * sums the column entries of every (block, kernel offset) pair that lands on it, in
  * kernel-offset order. AffineGrid's base coordinates are linspace(-1, 1, S) with
- * align_corners, else the pixel centres (2i + 1) / S - 1. */
+ * align_corners (-1 for S = 1, as the ONNX reference; onnxruntime gives +1 there), else
+ * the pixel centres (2i + 1) / S - 1. */
 #include "passes/eval_int.h"
 
 int eval_col2im(ir_graph_t *g, ir_node_t *n, res_t *r) {
