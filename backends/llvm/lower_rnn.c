@@ -1,5 +1,5 @@
 /* RNN, GRU and LSTM as one kernel: a loop over (direction, batch row) items, each running
- * its rows's recurrence over time. Per step, every gate pre-activation is a dot product of
+ * its row's recurrence over time. Per step, every gate pre-activation is a dot product of
  * the input row with a row of W plus (except GRU's h gate) the previous hidden state with
  * a row of R; then the element-wise update of the spec's equations. The state (h, c), the
  * gate pre-activations and GRU's reset term live in stack buffers of the body, so nothing
@@ -164,11 +164,9 @@ int lw_lower_rnn(lw_t *k, const ir_node_t *n) {
         len = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, v, S, ""), S, v, "len");
     }
     /* Y's element (t, d, b, 0) */
-    LLVMValueRef ybase_t = NULL;
 #define YOFF(tv)                                                                                                     \
     (p->layout ? NMUL(NADD(NMUL(NADD(NMUL(b, S), (tv)), I64(ND)), d), I64(H))                                       \
                : NMUL(NADD(NMUL(NADD(NMUL((tv), I64(ND)), d), B), b), I64(H)))
-    (void)ybase_t;
 
     lw_loop_t ls;
     lw_loop_begin(k, &ls, I64(0), len, "step");
