@@ -236,7 +236,7 @@ EVAL_FN(eval_reduce_sum) EVAL_FN(eval_reduce_mean) EVAL_FN(eval_reduce_max) EVAL
 EVAL_FN(eval_reduce_prod) EVAL_FN(eval_reduce_l1) EVAL_FN(eval_reduce_l2) EVAL_FN(eval_reduce_log_sum)
 EVAL_FN(eval_reduce_log_sum_exp) EVAL_FN(eval_reduce_sum_square)
 EVAL_FN(eval_arg_max) EVAL_FN(eval_arg_min) EVAL_FN(eval_softmax) EVAL_FN(eval_log_softmax)
-EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_matmul) EVAL_FN(eval_gemm)
+EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_cum_prod) EVAL_FN(eval_matmul) EVAL_FN(eval_gemm)
 EVAL_FN(eval_tile) EVAL_FN(eval_pad) EVAL_FN(eval_trilu) EVAL_FN(eval_gather_elements) EVAL_FN(eval_split)
 EVAL_FN(eval_depth_to_space) EVAL_FN(eval_space_to_depth) EVAL_FN(eval_gather_nd) EVAL_FN(eval_scatter_nd)
 EVAL_FN(eval_scatter_elements)

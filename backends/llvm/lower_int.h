@@ -124,6 +124,7 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_conv_transpose(lw_t *k, const ir_node_t *n);
 int lw_lower_copy(lw_t *k, const ir_node_t *n);
 int lw_lower_cum_sum(lw_t *k, const ir_node_t *n);
+int lw_lower_cum_prod(lw_t *k, const ir_node_t *n);
 int lw_lower_depth_to_space(lw_t *k, const ir_node_t *n);
 int lw_lower_expand(lw_t *k, const ir_node_t *n);
 int lw_lower_gather(lw_t *k, const ir_node_t *n);

@@ -57,6 +57,7 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_LRN] = lw_lower_lrn,
     [IR_OP_HARDMAX] = lw_lower_hardmax,
     [IR_OP_CUM_SUM] = lw_lower_cum_sum,
+    [IR_OP_CUM_PROD] = lw_lower_cum_prod,
     [IR_OP_RESIZE] = lw_lower_resize,
     [IR_OP_RMS_NORM] = lw_lower_rms_norm,
     [IR_OP_INSTANCE_NORM] = lw_lower_group_norm,
