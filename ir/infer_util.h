@@ -120,6 +120,13 @@ int ir_infer_col2im(ir_graph_t *g, ir_node_t *n);
 int ir_infer_center_crop_pad(ir_graph_t *g, ir_node_t *n);
 int ir_infer_affine_grid(ir_graph_t *g, ir_node_t *n);
 
+/* Generators (ir/infer_generate.c): window functions and EyeLike. */
+int ir_window_size(ir_graph_t *g, const ir_node_t *n, int64_t *size);
+/* Point i of a HannWindow/HammingWindow/BlackmanWindow of size points, in double. */
+double ir_window_value(ir_op_t op, int64_t i, int64_t size, bool periodic);
+int ir_infer_window_fn(ir_graph_t *g, ir_node_t *n);
+int ir_infer_eye_like(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -186,6 +186,8 @@ int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n);
 int lw_lower_col2im(lw_t *k, const ir_node_t *n);             /* lower_image.c */
 int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n);
 int lw_lower_affine_grid(lw_t *k, const ir_node_t *n);
+int lw_lower_window_fn(lw_t *k, const ir_node_t *n);          /* lower_generate.c */
+int lw_lower_eye_like(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

@@ -84,6 +84,10 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_COL2IM] = lw_lower_col2im,
     [IR_OP_CENTER_CROP_PAD] = lw_lower_center_crop_pad,
     [IR_OP_AFFINE_GRID] = lw_lower_affine_grid,
+    [IR_OP_HANN_WINDOW] = lw_lower_window_fn,
+    [IR_OP_HAMMING_WINDOW] = lw_lower_window_fn,
+    [IR_OP_BLACKMAN_WINDOW] = lw_lower_window_fn,
+    [IR_OP_EYE_LIKE] = lw_lower_eye_like,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the expected outputs of tests/passes/test_eval_select.c: TopK, OneHot,
-ReverseSequence, Col2Im, CenterCropPad and AffineGrid on the small inputs below, through
+ReverseSequence, Col2Im, CenterCropPad, AffineGrid, the window functions and EyeLike on
+the small inputs below, through
 onnxruntime (CPU). Run and paste: .venv/bin/python tests/passes/gen_eval_select.py"""
 import numpy as np
 import onnxruntime as ort
@@ -43,3 +44,7 @@ run("ccp", "CenterCropPad", dict(axes=[0, -1]),
 run("agrid", "AffineGrid", dict(align_corners=0),
     [("th", np.array([[[1.0, 0.5, 0.1], [-0.3, 2.0, 0.0]]], np.float32)),
      ("size", np.array([1, 1, 2, 3], np.int64))], ["y"], 20)
+run("hann", "HannWindow", dict(), [("n", np.array(5, np.int32))], ["y"], 17)
+run("hamming", "HammingWindow", dict(periodic=0), [("n", np.array(4, np.int32))], ["y"], 17)
+run("blackman", "BlackmanWindow", dict(output_datatype=11), [("n", np.array(6, np.int64))], ["y"], 17)
+run("eye", "EyeLike", dict(k=1, dtype=7), [("x", np.zeros((3, 4), np.float32))], ["y"], 22)

@@ -1,7 +1,8 @@
 /* Unit tests for the reference evaluations of TopK, OneHot, ReverseSequence
  * (passes/eval_select.c), Col2Im, CenterCropPad and AffineGrid (passes/eval_image.c),
  * folded by pass_eval_node. Expected values come from onnxruntime
- * (tests/passes/gen_eval_select.py writes the arrays below, on the same inputs). */
+ * (tests/passes/gen_eval_select.py writes the arrays below, on the same inputs). The
+ * window functions and EyeLike (passes/eval_generate.c) are here too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,10 @@ static const float revseq_y[] = {0.0f, 1.0f, 2.0f, 3.0f, 6.0f, 5.0f, 4.0f, 7.0f,
 static const float col2im_y[] = {0.840334058f, 1.98121476f, 1.60033011f, 1.82589054f, -1.513605f, -1.91784859f, -1.64687324f, -1.99998045f, -0.575806618f, -1.92279494f, -1.51967704f, -1.69244087f, -1.28707623f, 0.592737138f, 0.264041185f, 0.0354038514f, 0.541811585f, -1.32726777f, -0.91789782f, -0.856365323f, 1.49022627f, -0.317245334f, -0.0294663906f, 0.247146249f};  /* [1, 2, 3, 4] */
 static const float ccp_y[] = {0.0f, 6.0f, 7.0f, 8.0f, 0.0f, 0.0f, 0.0f, 9.0f, 10.0f, 11.0f, 0.0f, 0.0f};  /* [1, 2, 6] */
 static const float agrid_y[] = {-0.816666663f, -0.799999952f, -0.150000006f, -1.0f, 0.51666671f, -1.20000005f, -0.316666692f, 1.20000005f, 0.349999994f, 1.0f, 1.01666665f, 0.799999952f};  /* [1, 2, 3, 2] */
+static const float hann_y[] = {0.0f, 0.345491499f, 0.904508471f, 0.904508471f, 0.345491499f};  /* [5] */
+static const float hamming_y[] = {0.086956501f, 0.771739125f, 0.771739125f, 0.086956501f};  /* [4] */
+static const float blackman_y[] = {1.49011612e-08f, 0.130000018f, 0.630000018f, 1.00000001f, 0.630000018f, 0.130000018f};  /* [6] */
+static const int64_t eye_y[] = {0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};  /* [3, 4] */
 /* ---- end of generated data */
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -151,11 +156,47 @@ static void test_eval_affine_grid(void **state) {
     ir_graph_free(g);
 }
 
+/* window functions: periodic (N = size) and symmetric (N = size - 1), float and double */
+static void test_eval_windows(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("win.onnx");
+    int32_t five = 5, four = 4;
+    ir_value_t *s5 = ir_value_const(g, "n5", IR_I32, &(ir_shape_t){.rank = 0}, &five, 4);
+    ir_value_t *s4 = ir_value_const(g, "n4", IR_I32, &(ir_shape_t){.rank = 0}, &four, 4);
+    ir_value_t *h = val(g, "h"), *m = val(g, "m"), *b = val(g, "b");
+    fold(g, mk(g, IR_OP_HANN_WINDOW, "hann", 1, IN(s5), h));
+    eq_f32(h, N(hann_y), hann_y);
+    ir_node_t *n = mk(g, IR_OP_HAMMING_WINDOW, "hamming", 1, IN(s4), m);
+    attr_int(g, n, "periodic", 0);
+    fold(g, n);
+    eq_f32(m, N(hamming_y), hamming_y);
+    n = mk(g, IR_OP_BLACKMAN_WINDOW, "blackman", 1, IN(ci64(g, "n6", S0(), I64S(6))), b);
+    attr_int(g, n, "output_datatype", IR_F64);
+    fold(g, n);
+    assert_int_equal(b->dtype, IR_F64);
+    for (int i = 0; i < N(blackman_y); i++) assert_true(fabs(((const double *)b->data)[i] - blackman_y[i]) < 1e-6);
+    ir_graph_free(g);
+}
+
+static void test_eval_eye_like(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("eye.onnx");
+    float z[12] = {0};
+    ir_value_t *y = val(g, "y");
+    ir_node_t *n = mk(g, IR_OP_EYE_LIKE, "eye", 1, IN(cf32(g, "x", S2(3, 4), z)), y);
+    attr_int(g, n, "k", 1);
+    attr_int(g, n, "dtype", IR_I64);
+    fold(g, n);
+    eq_i64(y, N(eye_y), eye_y);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_topk),         cmocka_unit_test(test_eval_onehot),
         cmocka_unit_test(test_eval_reverse_sequence), cmocka_unit_test(test_eval_col2im),
         cmocka_unit_test(test_eval_center_crop_pad), cmocka_unit_test(test_eval_affine_grid),
+        cmocka_unit_test(test_eval_windows),          cmocka_unit_test(test_eval_eye_like),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
