@@ -127,6 +127,17 @@ double ir_window_value(ir_op_t op, int64_t i, int64_t size, bool periodic);
 int ir_infer_window_fn(ir_graph_t *g, ir_node_t *n);
 int ir_infer_eye_like(ir_graph_t *g, ir_node_t *n);
 
+/* DFT (ir/infer_signal.c): transform along `axis` of n input points (zero-padded or cut
+ * to len); the input's last dim is 1 (real) or 2 (complex). */
+typedef struct ir_dft {
+    int axis;
+    int64_t n, len;
+    bool complex_in, inverse, onesided;
+    ir_shape_t out;
+} ir_dft_t;
+int ir_dft_params(ir_graph_t *g, const ir_node_t *n, ir_dft_t *p);
+int ir_infer_dft(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,6 +88,7 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_HAMMING_WINDOW] = lw_lower_window_fn,
     [IR_OP_BLACKMAN_WINDOW] = lw_lower_window_fn,
     [IR_OP_EYE_LIKE] = lw_lower_eye_like,
+    [IR_OP_DFT] = lw_lower_dft,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

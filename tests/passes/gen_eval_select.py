@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the expected outputs of tests/passes/test_eval_select.c: TopK, OneHot,
-ReverseSequence, Col2Im, CenterCropPad, AffineGrid, the window functions and EyeLike on
+ReverseSequence, Col2Im, CenterCropPad, AffineGrid, the window functions, EyeLike and DFT on
 the small inputs below, through
 onnxruntime (CPU). Run and paste: .venv/bin/python tests/passes/gen_eval_select.py"""
 import numpy as np
@@ -16,7 +16,7 @@ def flt(x):
 def run(name, op, attrs, ins, outs, opset):
     node = oh.make_node(op, [n for n, _ in ins], outs, **attrs)
     g = oh.make_graph([node], name, [], [oh.make_empty_tensor_value_info(o) for o in outs],
-                      [nh.from_array(v, n) for n, v in ins])
+                      [nh.from_array(v, n) for n, v in ins if v is not None])
     m = oh.make_model(g, opset_imports=[oh.make_opsetid("", opset)])
     res = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {})
     for o, v in zip(outs, res):
@@ -48,3 +48,7 @@ run("hann", "HannWindow", dict(), [("n", np.array(5, np.int32))], ["y"], 17)
 run("hamming", "HammingWindow", dict(periodic=0), [("n", np.array(4, np.int32))], ["y"], 17)
 run("blackman", "BlackmanWindow", dict(output_datatype=11), [("n", np.array(6, np.int64))], ["y"], 17)
 run("eye", "EyeLike", dict(k=1, dtype=7), [("x", np.zeros((3, 4), np.float32))], ["y"], 22)
+sig = np.array([1.0, 2.0, -1.0, 0.5, 3.0], np.float32).reshape(1, 5, 1)
+run("rfft", "DFT", dict(onesided=1), [("x", sig), ("L", np.array(6, np.int64)), ("ax", np.array(1, np.int64))], ["y"], 20)
+spec = np.array([[4, 0], [1, -2], [0.5, 1], [-1, 0]], np.float32).reshape(1, 4, 2)
+run("irfft", "DFT", dict(inverse=1, onesided=1), [("x", spec), ("", None), ("ax", np.array(1, np.int64))], ["y"], 20)

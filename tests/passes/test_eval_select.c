@@ -2,7 +2,8 @@
  * (passes/eval_select.c), Col2Im, CenterCropPad and AffineGrid (passes/eval_image.c),
  * folded by pass_eval_node. Expected values come from onnxruntime
  * (tests/passes/gen_eval_select.py writes the arrays below, on the same inputs). The
- * window functions and EyeLike (passes/eval_generate.c) are here too. */
+ * window functions and EyeLike (passes/eval_generate.c) and DFT (passes/eval_signal.c)
+ * are here too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +32,8 @@ static const float hann_y[] = {0.0f, 0.345491499f, 0.904508471f, 0.904508471f, 0
 static const float hamming_y[] = {0.086956501f, 0.771739125f, 0.771739125f, 0.086956501f};  /* [4] */
 static const float blackman_y[] = {1.49011612e-08f, 0.130000018f, 0.630000018f, 1.00000001f, 0.630000018f, 0.130000018f};  /* [6] */
 static const int64_t eye_y[] = {0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};  /* [3, 4] */
+static const float rfft_y[] = {5.5f, -6.2584877e-07f, 0.500001669f, 1.73205173f, -0.500002623f, -5.19615126f, 0.500000358f, -2.09212499e-06f};  /* [1, 4, 2] */
+static const float irfft_y[] = {1.0f, 1.20534182f, 1.11602533f, 0.666667104f, -0.616025448f, 0.627991319f};  /* [1, 6, 1] */
 /* ---- end of generated data */
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -191,12 +194,35 @@ static void test_eval_eye_like(void **state) {
     ir_graph_free(g);
 }
 
+/* DFT, opset 20: a one-sided forward transform zero-padded to 6 points, and the inverse
+ * of a one-sided spectrum (irfft, default length 2 * (4 - 1)) */
+static void test_eval_dft(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("dft.onnx");
+    g->opset = 20;
+    ir_value_t *y = val(g, "y"), *z = val(g, "z"), *ax = ci64(g, "ax", S0(), I64S(1));
+    ir_node_t *n = mk(g, IR_OP_DFT, "rfft", 3,
+                      IN(cf32(g, "x", S3(1, 5, 1), F32S(1.0f, 2.0f, -1.0f, 0.5f, 3.0f)), ci64(g, "L", S0(), I64S(6)), ax), y);
+    attr_int(g, n, "onesided", 1);
+    fold(g, n);
+    dims(y, 3, I64S(1, 4, 2));
+    eq_f32(y, N(rfft_y), rfft_y);
+    n = mk(g, IR_OP_DFT, "irfft", 3, IN(cf32(g, "s", S3(1, 4, 2), F32S(4, 0, 1, -2, 0.5f, 1, -1, 0)), NULL, ax), z);
+    attr_int(g, n, "inverse", 1);
+    attr_int(g, n, "onesided", 1);
+    fold(g, n);
+    dims(z, 3, I64S(1, 6, 1));
+    eq_f32(z, N(irfft_y), irfft_y);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_topk),         cmocka_unit_test(test_eval_onehot),
         cmocka_unit_test(test_eval_reverse_sequence), cmocka_unit_test(test_eval_col2im),
         cmocka_unit_test(test_eval_center_crop_pad), cmocka_unit_test(test_eval_affine_grid),
         cmocka_unit_test(test_eval_windows),          cmocka_unit_test(test_eval_eye_like),
+        cmocka_unit_test(test_eval_dft),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
