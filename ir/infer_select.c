@@ -98,3 +98,41 @@ int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n) {
     n->out[0]->shape = n->in[0]->shape;
     return 0;
 }
+
+/* Compress: the kept positions come from the constant condition (bool, 1-D): its true
+ * entries, among the first min(len(condition), axis size); no axis: over x flattened. */
+int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *count) {
+    const ir_value_t *x = n->in[0], *c = n->in[1];
+    if (!c->data)
+        return ir_error(g, n, "input 'condition' must be a constant (data-dependent shapes are not supported); "
+                        "'%s' is computed at run time", vname(c));
+    if (c->dtype != IR_BOOL || c->shape.rank != 1) return ir_error(g, n, "condition '%s' must be a 1-D bool tensor", vname(c));
+    const ir_attr_t *a = ir_attr_find(n, "axis");
+    int64_t len;
+    if (a) {
+        if (ir_norm_axis(a->i, x->shape.rank, axis)) return ir_error(g, n, "axis %lld is out of range", (long long)a->i);
+        if (!ir_dim_is_const(x->shape.dims[*axis])) return ir_error(g, n, "the compressed axis must have a constant size");
+        len = x->shape.dims[*axis].v;
+    } else {
+        *axis = -1;
+        len = ir_shape_numel(&x->shape);
+        if (len < 0) return ir_error(g, n, "Compress without an axis needs a static input shape");
+    }
+    int64_t cn = ir_shape_numel(&c->shape);
+    if (cn > len) return ir_error(g, n, "condition has %lld entries for %lld positions", (long long)cn, (long long)len);
+    *count = 0;
+    for (int64_t i = 0; i < cn; i++) *count += ((const uint8_t *)c->data)[i] != 0;
+    return 0;
+}
+
+int ir_infer_compress(ir_graph_t *g, ir_node_t *n) {
+    int axis;
+    int64_t cnt = 0;
+    if (ir_compress_params(g, n, &axis, &cnt)) return -1;
+    ir_shape_t s = n->in[0]->shape;
+    if (axis < 0) s.rank = 1, axis = 0;
+    s.dims[axis] = ir_dim_const(cnt);
+    n->out[0]->dtype = n->in[0]->dtype;
+    n->out[0]->shape = s;
+    return 0;
+}

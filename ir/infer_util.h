@@ -102,6 +102,10 @@ int ir_reverse_seq_params(ir_graph_t *g, const ir_node_t *n, int *batch_axis, in
 int ir_infer_topk(ir_graph_t *g, ir_node_t *n);
 int ir_infer_onehot(ir_graph_t *g, ir_node_t *n);
 int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n);
+/* Compress: axis (-1: x flattened) and the number of kept positions (true entries of the
+ * constant condition). */
+int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *count);
+int ir_infer_compress(ir_graph_t *g, ir_node_t *n);
 
 /* Image-layout ops (ir/infer_image.c). Col2Im: the block grid of each spatial axis. */
 typedef struct ir_col2im {

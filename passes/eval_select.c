@@ -98,3 +98,33 @@ int eval_reverse_sequence(ir_graph_t *g, ir_node_t *n, res_t *r) {
     }
     return 1;
 }
+
+int eval_compress(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s)) return 0;
+    int axis;
+    int64_t cnt = 0;
+    if (ir_compress_params(g, n, &axis, &cnt)) return -1;
+    const ir_value_t *x = n->in[0], *c = n->in[1];
+    sh_t o = s;
+    if (axis < 0) {
+        o.r = 1;
+        o.d[0] = sh_numel(&s);
+        s = o;
+        axis = 0;
+    }
+    int64_t D = s.d[axis], inner = 1, outer = 1;
+    for (int i = axis + 1; i < s.r; i++) inner *= s.d[i];
+    for (int i = 0; i < axis; i++) outer *= s.d[i];
+    o.d[axis] = cnt;
+    if (!res_alloc(g, r, x->dtype, &o)) return 0;
+    size_t es = ir_dtype_size(x->dtype);
+    int64_t cn = ir_shape_numel(&c->shape), j = 0;
+    for (int64_t i = 0; i < cn; i++) {
+        if (!((const uint8_t *)c->data)[i]) continue;
+        for (int64_t a = 0; a < outer; a++)
+            for (int64_t q = 0; q < inner; q++) cp_el(r->buf, (a * cnt + j) * inner + q, x->data, (a * D + i) * inner + q, es);
+        j++;
+    }
+    return 1;
+}

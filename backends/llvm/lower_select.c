@@ -1,4 +1,4 @@
-/* TopK, OneHot and ReverseSequence. Semantics as passes/eval_select.c: TopK orders by
+/* TopK, OneHot, ReverseSequence and Compress. Semantics as passes/eval_select.c: TopK orders by
  * value with ties to the lower index, OneHot counts negative indices from the end of
  * depth and leaves out-of-range ones 'off', ReverseSequence clamps lengths to the time
  * axis. Every index read from data is clamped before it addresses memory.
@@ -7,6 +7,8 @@
  * elements ordered before it, when that is < K. O(D^2) per row and no scratch memory;
  * fine for the short axes TopK is used on in exported models (class scores, beams), a
  * selection network or heap is the next step for long ones. */
+#include <stdlib.h>
+
 #include "backends/llvm/lower_int.h"
 #include "ir/infer_util.h"
 
@@ -126,4 +128,43 @@ int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n) {
     revseq_t p;
     if (ir_reverse_seq_params(k->g, n, &p.ba, &p.ta)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_reverse_sequence, &p);
+}
+
+/* ---------------------------------------------------------------- Compress */
+/* The kept positions are known at compile time (constant condition): a constant table
+ * maps output position j along the axis to its source position. */
+typedef struct { int axis; LLVMValueRef table; LLVMTypeRef table_t; } compress_t;
+
+static LLVMValueRef elem_compress(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const compress_t *p = ud;
+    const ir_value_t *x = n->in[0];
+    LLVMValueRef src = LLVMBuildLoad2(k->b, k->i64, LLVMBuildGEP2(k->b, k->i64, p->table, &idx[p->axis < 0 ? 0 : p->axis], 1, ""), "");
+    if (p->axis < 0) return lw_load(k, x, src);   /* x read flat */
+    int r = x->shape.rank;
+    LLVMValueRef xi[IR_MAX_RANK], st[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) xi[d] = idx[d];
+    xi[p->axis] = src;
+    lw_strides(k, x, st);
+    return lw_load(k, x, lw_dot(k, xi, st, r));
+}
+
+int lw_lower_compress(lw_t *k, const ir_node_t *n) {
+    compress_t p;
+    int64_t cnt = 0;
+    if (ir_compress_params(k->g, n, &p.axis, &cnt)) return -1;
+    const ir_value_t *c = n->in[1];
+    int64_t cn = ir_shape_numel(&c->shape);
+    LLVMValueRef *vals = malloc(sizeof(LLVMValueRef) * (size_t)(cnt ? cnt : 1));
+    if (!vals) return lw_error(k, "out of memory");
+    int64_t j = 0;
+    for (int64_t i = 0; i < cn; i++)
+        if (((const uint8_t *)c->data)[i]) vals[j++] = I64(i);
+    if (!cnt) vals[0] = I64(0);
+    p.table_t = LLVMArrayType2(k->i64, (uint64_t)(cnt ? cnt : 1));
+    p.table = LLVMAddGlobal(k->m, p.table_t, "compress_idx");
+    LLVMSetInitializer(p.table, LLVMConstArray2(k->i64, vals, (uint64_t)(cnt ? cnt : 1)));
+    LLVMSetGlobalConstant(p.table, 1);
+    LLVMSetLinkage(p.table, LLVMPrivateLinkage);
+    free(vals);
+    return lw_emit_map(k, n, n->out[0], elem_compress, &p);
 }

@@ -81,6 +81,7 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_TOPK] = lw_lower_topk,
     [IR_OP_ONE_HOT] = lw_lower_onehot,
     [IR_OP_REVERSE_SEQUENCE] = lw_lower_reverse_sequence,
+    [IR_OP_COMPRESS] = lw_lower_compress,
     [IR_OP_COL2IM] = lw_lower_col2im,
     [IR_OP_CENTER_CROP_PAD] = lw_lower_center_crop_pad,
     [IR_OP_AFFINE_GRID] = lw_lower_affine_grid,

@@ -2,8 +2,8 @@
  * (passes/eval_select.c), Col2Im, CenterCropPad and AffineGrid (passes/eval_image.c),
  * folded by pass_eval_node. Expected values come from onnxruntime
  * (tests/passes/gen_eval_select.py writes the arrays below, on the same inputs). The
- * window functions and EyeLike (passes/eval_generate.c) and DFT (passes/eval_signal.c)
- * are here too. */
+ * window functions and EyeLike (passes/eval_generate.c), DFT (passes/eval_signal.c) and
+ * Compress (expected values from numpy) are here too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,6 +159,29 @@ static void test_eval_affine_grid(void **state) {
     ir_graph_free(g);
 }
 
+/* Compress, expected values from numpy.compress: along axis 0, without an axis (x
+ * flattened, a condition shorter than x), along axis 1 */
+static void test_eval_compress(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("compress.onnx");
+    float x[6] = {0, 1, 2, 3, 4, 5};
+    uint8_t c0[3] = {0, 1, 1}, c1[5] = {1, 0, 1, 0, 1}, c2[2] = {1, 0};
+    ir_value_t *xv = cf32(g, "x", S2(3, 2), x), *y0 = val(g, "y0"), *y1 = val(g, "y1"), *y2 = val(g, "y2");
+    ir_node_t *n = mk(g, IR_OP_COMPRESS, "c0", 2, IN(xv, ir_value_const(g, "k0", IR_BOOL, &(ir_shape_t){1, {{3, -1}}}, c0, 3)), y0);
+    attr_int(g, n, "axis", 0);
+    fold(g, n);
+    dims(y0, 2, I64S(2, 2));
+    eq_f32(y0, 4, F32S(2, 3, 4, 5));
+    fold(g, mk(g, IR_OP_COMPRESS, "c1", 2, IN(xv, ir_value_const(g, "k1", IR_BOOL, &(ir_shape_t){1, {{5, -1}}}, c1, 5)), y1));
+    eq_f32(y1, 3, F32S(0, 2, 4));
+    n = mk(g, IR_OP_COMPRESS, "c2", 2, IN(xv, ir_value_const(g, "k2", IR_BOOL, &(ir_shape_t){1, {{2, -1}}}, c2, 2)), y2);
+    attr_int(g, n, "axis", -1);
+    fold(g, n);
+    dims(y2, 2, I64S(3, 1));
+    eq_f32(y2, 3, F32S(0, 2, 4));
+    ir_graph_free(g);
+}
+
 /* window functions: periodic (N = size) and symmetric (N = size - 1), float and double */
 static void test_eval_windows(void **state) {
     (void)state;
@@ -222,7 +245,7 @@ int main(void) {
         cmocka_unit_test(test_eval_reverse_sequence), cmocka_unit_test(test_eval_col2im),
         cmocka_unit_test(test_eval_center_crop_pad), cmocka_unit_test(test_eval_affine_grid),
         cmocka_unit_test(test_eval_windows),          cmocka_unit_test(test_eval_eye_like),
-        cmocka_unit_test(test_eval_dft),
+        cmocka_unit_test(test_eval_dft),              cmocka_unit_test(test_eval_compress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
