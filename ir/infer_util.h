@@ -142,6 +142,19 @@ typedef struct ir_dft {
 int ir_dft_params(ir_graph_t *g, const ir_node_t *n, ir_dft_t *p);
 int ir_infer_dft(ir_graph_t *g, ir_node_t *n);
 
+/* QuantizeLinear / DequantizeLinear (ir/infer_quant.c): which scale (and zero point)
+ * element an input element uses: element 0, the one at its index along axis, or the one
+ * at its index with the axis coordinate divided by block. */
+typedef enum { IR_QUANT_TENSOR, IR_QUANT_AXIS, IR_QUANT_BLOCKED } ir_quant_mode_t;
+typedef struct ir_quant {
+    ir_quant_mode_t mode;
+    int axis;
+    int64_t block;
+    ir_dtype_t out;
+} ir_quant_t;
+int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q);
+int ir_infer_quant(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,6 +90,8 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_BLACKMAN_WINDOW] = lw_lower_window_fn,
     [IR_OP_EYE_LIKE] = lw_lower_eye_like,
     [IR_OP_DFT] = lw_lower_dft,
+    [IR_OP_QUANTIZE_LINEAR] = lw_lower_quant,
+    [IR_OP_DEQUANTIZE_LINEAR] = lw_lower_quant,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

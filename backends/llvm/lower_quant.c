@@ -1,0 +1,62 @@
+/* QuantizeLinear and DequantizeLinear as maps over the output (passes/eval_quant.c is the
+ * same arithmetic): x / scale in float32 (float64 for double input), llvm.roundeven,
+ * saturated to int32 before the conversion, plus the zero point, clamped to the output
+ * type; and (float32(q) - zero_point) * scale. */
+#include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
+
+#define I64(x) lw_i64(k, (x))
+
+/* offset of the scale (and zero point) element for output index idx */
+static LLVMValueRef scale_off(lw_t *k, const ir_node_t *n, const ir_quant_t *q, LLVMValueRef *idx) {
+    if (q->mode == IR_QUANT_TENSOR) return I64(0);
+    if (q->mode == IR_QUANT_AXIS) return idx[q->axis];
+    const ir_value_t *s = n->in[1];
+    int r = s->shape.rank;
+    LLVMValueRef si[IR_MAX_RANK], st[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) si[d] = idx[d];
+    si[q->axis] = LLVMBuildUDiv(k->b, idx[q->axis], I64(q->block), "");
+    lw_strides(k, s, st);
+    return lw_dot(k, si, st, r);
+}
+
+static LLVMValueRef clampi(lw_t *k, LLVMValueRef v, int64_t lo, int64_t hi) {
+    v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, v, I64(lo), ""), I64(lo), v, "");
+    return LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, v, I64(hi), ""), I64(hi), v, "");
+}
+
+static LLVMValueRef elem_quant(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_quant_t *q = ud;
+    const ir_value_t *x = n->in[0], *sc = n->in[1], *zp = n->n_in > 2 ? n->in[2] : NULL;
+    LLVMValueRef st[IR_MAX_RANK];
+    lw_strides(k, x, st);
+    LLVMValueRef xv = lw_load(k, x, lw_dot(k, idx, st, x->shape.rank)), so = scale_off(k, n, q, idx);
+    LLVMValueRef z = zp ? lw_cast(k, lw_load(k, zp, so), zp->dtype, IR_I64) : I64(0);
+    if (n->op == IR_OP_QUANTIZE_LINEAR) {
+        ir_dtype_t ct = x->dtype == IR_F64 ? IR_F64 : IR_F32;
+        LLVMValueRef v = LLVMBuildFDiv(k->b, lw_cast(k, xv, x->dtype, ct), lw_cast(k, lw_load(k, sc, so), sc->dtype, ct), "");
+        v = lw_fmath(k, "llvm.roundeven", ct, v);
+        /* saturate before fptosi (poison out of range; NaN goes to 0 as in the evaluator) */
+        v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealUNO, v, v, ""), lw_const_f(k, ct, 0), v, "");
+        v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, v, lw_const_f(k, ct, -2147483648.0), ""), lw_const_f(k, ct, -2147483648.0), v, "");
+        v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, v, lw_const_f(k, ct, 2147483647.0), ""), lw_const_f(k, ct, 2147483647.0), v, "");
+        LLVMValueRef y = LLVMBuildAdd(k->b, LLVMBuildFPToSI(k->b, v, k->i64, ""), z, "");
+        int64_t lo = 0, hi = 255;
+        switch (q->out) {
+        case IR_I8: lo = -128, hi = 127; break;
+        case IR_U16: lo = 0, hi = 65535; break;
+        case IR_I16: lo = -32768, hi = 32767; break;
+        default: break;
+        }
+        return LLVMBuildTrunc(k->b, clampi(k, y, lo, hi), lw_type(k, q->out), "");
+    }
+    LLVMValueRef d = LLVMBuildFSub(k->b, lw_cast(k, xv, x->dtype, IR_F32), lw_cast(k, z, IR_I64, IR_F32), "");
+    d = LLVMBuildFMul(k->b, d, lw_cast(k, lw_load(k, sc, so), sc->dtype, IR_F32), "");
+    return lw_cast(k, d, IR_F32, q->out);
+}
+
+int lw_lower_quant(lw_t *k, const ir_node_t *n) {
+    ir_quant_t q;
+    if (ir_quant_params(k->g, n, &q)) return -1;
+    return lw_emit_map(k, n, n->out[0], elem_quant, &q);
+}

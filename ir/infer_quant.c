@@ -1,0 +1,68 @@
+/* Inference for QuantizeLinear and DequantizeLinear: the scale's granularity (per tensor,
+ * per axis, or blocked along an axis) and the output dtype resolved once
+ * (ir_quant_params) for the evaluator and the backends. Integer quantized types only
+ * (uint8, int8, uint16, int16; int32 input for DequantizeLinear); the float8/float4 and
+ * packed 2/4-bit types are refused by name. */
+#include "ir/infer_util.h"
+
+static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
+
+static bool quant_int(ir_dtype_t t) { return t == IR_U8 || t == IR_I8 || t == IR_U16 || t == IR_I16; }
+
+int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q) {
+    const ir_value_t *x = n->in[0], *s = n->in[1], *zp = n->n_in > 2 ? n->in[2] : NULL;
+    bool quant = n->op == IR_OP_QUANTIZE_LINEAR;
+    int r = x->shape.rank;
+    q->block = ir_attr_int(n, "block_size", 0);
+    int64_t ax = ir_attr_int(n, "axis", 1), odt = ir_attr_int(n, "output_dtype", 0);
+    if (!ir_dtype_is_float(s->dtype)) return ir_error(g, n, "scale '%s' must be floating-point", vname(s));
+    if (zp && !ir_shape_is_static(&zp->shape)) return ir_error(g, n, "zero point '%s' must have a static shape", vname(zp));
+    int64_t sn = ir_shape_numel(&s->shape);
+    if (sn < 0) return ir_error(g, n, "scale '%s' must have a static shape", vname(s));
+    if (zp && (ir_shape_numel(&zp->shape) != sn || zp->shape.rank != s->shape.rank))
+        return ir_error(g, n, "zero point '%s' must have the scale's shape", vname(zp));
+    q->axis = 0;
+    if (sn == 1 && q->block <= 0 && s->shape.rank <= 1) {
+        q->mode = IR_QUANT_TENSOR;
+    } else {
+        if (ir_norm_axis(ax, r, &q->axis)) return ir_error(g, n, "axis %lld is out of range for rank %d", (long long)ax, r);
+        ir_dim_t d = x->shape.dims[q->axis];
+        if (!ir_dim_is_const(d)) return ir_error(g, n, "the quantization axis must have a constant size");
+        if (q->block > 0) {
+            q->mode = IR_QUANT_BLOCKED;
+            bool ok = s->shape.rank == r;
+            for (int i = 0; ok && i < r; i++)
+                ok = i == q->axis ? ir_dim_is_const(s->shape.dims[i]) && s->shape.dims[i].v == (d.v + q->block - 1) / q->block
+                                  : ir_dim_eq(s->shape.dims[i], x->shape.dims[i]);
+            if (!ok) return ir_error(g, n, "scale '%s' does not match block_size %lld along axis %d", vname(s), (long long)q->block, q->axis);
+        } else {
+            q->mode = IR_QUANT_AXIS;
+            if (s->shape.rank != 1 || sn != d.v)
+                return ir_error(g, n, "scale '%s' must have one entry per element of axis %d (%lld)", vname(s), q->axis, (long long)d.v);
+        }
+    }
+    if (quant) {
+        if (!ir_dtype_is_float(x->dtype)) return ir_error(g, n, "input must be floating-point, got %s", ir_dtype_name(x->dtype));
+        q->out = zp ? zp->dtype : odt ? (ir_dtype_t)odt : IR_U8;
+        if (zp && odt && odt != (int64_t)zp->dtype) return ir_error(g, n, "output_dtype %lld differs from the zero point's dtype", (long long)odt);
+        if (!quant_int(q->out))
+            return ir_error(g, n, "quantizing to %s is not supported (uint8, int8, uint16, int16)",
+                            odt > 0 && odt < IR_DTYPE_MAX ? ir_dtype_name(q->out) : "this type");
+    } else {
+        if (!quant_int(x->dtype) && x->dtype != IR_I32)
+            return ir_error(g, n, "dequantizing %s is not supported (uint8, int8, uint16, int16, int32)",
+                            x->dtype > 0 && x->dtype < IR_DTYPE_MAX ? ir_dtype_name(x->dtype) : "this type");
+        if (zp && zp->dtype != x->dtype) return ir_error(g, n, "zero point '%s' must have the input's dtype", vname(zp));
+        q->out = odt ? (ir_dtype_t)odt : s->dtype;
+        if (!ir_dtype_is_float(q->out)) return ir_error(g, n, "output_dtype must be floating-point");
+    }
+    return 0;
+}
+
+int ir_infer_quant(ir_graph_t *g, ir_node_t *n) {
+    ir_quant_t q;
+    if (ir_quant_params(g, n, &q)) return -1;
+    n->out[0]->dtype = q.out;
+    n->out[0]->shape = n->in[0]->shape;
+    return 0;
+}

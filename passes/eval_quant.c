@@ -1,0 +1,59 @@
+/* Reference evaluation of QuantizeLinear and DequantizeLinear, the kernel's arithmetic
+ * (backends/llvm/lower_quant.c) bit for bit: x / scale in float32 (float64 for double
+ * input), rounded half to even, plus the zero point, clamped to the output type;
+ * (float32(q) - zero_point) * scale in float32, then stored in the output type. */
+#include "passes/eval_int.h"
+
+/* flat index of the scale element that input element e (shape s) uses */
+static int64_t scale_index(const ir_quant_t *q, const sh_t *s, const sh_t *ss, int64_t e) {
+    if (q->mode == IR_QUANT_TENSOR) return 0;
+    int64_t inner = 1;
+    for (int d = q->axis + 1; d < s->r; d++) inner *= s->d[d];
+    if (q->mode == IR_QUANT_AXIS) return (e / inner) % s->d[q->axis];
+    int64_t off = 0, rem = e, m = 1;
+    for (int d = s->r - 1; d >= 0; d--) {
+        int64_t i = rem % s->d[d];
+        rem /= s->d[d];
+        if (d == q->axis) i /= q->block;
+        off += i * m;
+        m *= ss->d[d];
+    }
+    return off;
+}
+
+static void qrange(ir_dtype_t t, int64_t *lo, int64_t *hi) {
+    switch (t) {
+    case IR_I8: *lo = -128, *hi = 127; break;
+    case IR_U16: *lo = 0, *hi = 65535; break;
+    case IR_I16: *lo = -32768, *hi = 32767; break;
+    default: *lo = 0, *hi = 255; break;
+    }
+}
+
+int eval_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s, ss, zs;
+    if (!in_const(n, 0, &s) || !in_const(n, 1, &ss)) return 0;
+    const ir_value_t *x = n->in[0], *sc = n->in[1], *zp = n->n_in > 2 ? n->in[2] : NULL;
+    if (zp && !in_const(n, 2, &zs)) return 0;
+    ir_quant_t q;
+    if (ir_quant_params(g, n, &q)) return -1;
+    if (!res_alloc(g, r, q.out, &s)) return 0;
+    bool dbl = x->dtype == IR_F64;
+    for (int64_t e = 0; e < r->numel; e++) {
+        int64_t si = scale_index(&q, &s, &ss, e);
+        int64_t z = zp ? ld_i(zp->dtype, zp->data, si) : 0;
+        if (n->op == IR_OP_QUANTIZE_LINEAR) {
+            double v = dbl ? ld_f(x->dtype, x->data, e) / ld_f(sc->dtype, sc->data, si)
+                           : (double)((float)ld_f(x->dtype, x->data, e) / (float)ld_f(sc->dtype, sc->data, si));
+            v = nearbyint(v);   /* the default rounding mode: half to even */
+            v = v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v;
+            int64_t lo, hi, y = (isnan(v) ? 0 : (int64_t)v) + z;
+            qrange(q.out, &lo, &hi);
+            st_i(q.out, r->buf, e, y < lo ? lo : y > hi ? hi : y);
+        } else {
+            float d = (float)ld_i(x->dtype, x->data, e) - (float)z;
+            st_f(q.out, r->buf, e, (double)(d * (float)ld_f(sc->dtype, sc->data, si)));
+        }
+    }
+    return 1;
+}
