@@ -66,3 +66,53 @@ int ir_infer_quant(ir_graph_t *g, ir_node_t *n) {
     n->out[0]->shape = n->in[0]->shape;
     return 0;
 }
+
+/* MatMulInteger (A, B, a_zero_point, b_zero_point) and QLinearMatMul (a, a_scale, a_zp,
+ * b, b_scale, b_zp, y_scale, y_zp): A and B of rank >= 2 with numpy batch broadcasting;
+ * zero points and scales per tensor. */
+int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p) {
+    bool ql = n->op == IR_OP_QLINEAR_MATMUL;
+    p->a = n->in[0];
+    p->b = n->in[ql ? 3 : 1];
+    p->azp = n->n_in > 2 ? n->in[2] : NULL;   /* input 2 in both ops */
+    p->bzp = ql ? (n->n_in > 5 ? n->in[5] : NULL) : (n->n_in > 3 ? n->in[3] : NULL);
+    p->as = ql ? n->in[1] : NULL;
+    p->bs = ql ? n->in[4] : NULL;
+    p->ys = ql ? n->in[6] : NULL;
+    p->yzp = ql && n->n_in > 7 ? n->in[7] : NULL;
+    const ir_value_t *a = p->a, *b = p->b;
+    for (int i = 0; i < n->n_in; i++) {
+        const ir_value_t *v = n->in[i];
+        if (!v || v == a || v == b) continue;
+        if (ir_shape_numel(&v->shape) != 1)
+            return ir_error(g, n, "'%s' must hold one value (per-tensor quantization only)", vname(v));
+    }
+    if (!quant_int(a->dtype) || !quant_int(b->dtype) || a->dtype == IR_U16 || a->dtype == IR_I16)
+        return ir_error(g, n, "inputs must be uint8 or int8, got %s and %s", ir_dtype_name(a->dtype), ir_dtype_name(b->dtype));
+    if ((p->azp && p->azp->dtype != a->dtype) || (p->bzp && p->bzp->dtype != b->dtype))
+        return ir_error(g, n, "zero points must have their input's dtype");
+    if (ql && (!ir_dtype_is_float(p->as->dtype) || p->bs->dtype != p->as->dtype || p->ys->dtype != p->as->dtype))
+        return ir_error(g, n, "scales must share one floating-point dtype");
+    int ra = a->shape.rank, rb = b->shape.rank;
+    if (ra < 2 || rb < 2) return ir_error(g, n, "inputs of rank 1 are not supported");
+    if (!ir_dim_eq(a->shape.dims[ra - 1], b->shape.dims[rb - 2]) || !ir_dim_is_const(a->shape.dims[ra - 1]))
+        return ir_error(g, n, "inner dimensions differ or are not constant");
+    p->K = a->shape.dims[ra - 1].v;
+    ir_shape_t ba = a->shape, bb = b->shape;
+    ba.rank -= 2;
+    bb.rank -= 2;
+    if (ir_broadcast_shapes(&ba, &bb, &p->out)) return ir_error(g, n, "batch dimensions do not broadcast");
+    p->out.dims[p->out.rank++] = a->shape.dims[ra - 2];
+    p->out.dims[p->out.rank++] = b->shape.dims[rb - 1];
+    p->out_t = ql ? (p->yzp ? p->yzp->dtype : a->dtype) : IR_I32;
+    if (ql && !quant_int(p->out_t)) return ir_error(g, n, "y_zero_point must be uint8 or int8");
+    return 0;
+}
+
+int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n) {
+    ir_qmatmul_t p;
+    if (ir_qmatmul_params(g, n, &p)) return -1;
+    n->out[0]->dtype = p.out_t;
+    n->out[0]->shape = p.out;
+    return 0;
+}

@@ -154,6 +154,16 @@ typedef struct ir_quant {
 } ir_quant_t;
 int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q);
 int ir_infer_quant(ir_graph_t *g, ir_node_t *n);
+/* MatMulInteger / QLinearMatMul: the operands picked out of the input list (NULL when
+ * absent), the reduction length and the broadcast output shape. */
+typedef struct ir_qmatmul {
+    const ir_value_t *a, *b, *azp, *bzp, *as, *bs, *ys, *yzp;
+    int64_t K;
+    ir_shape_t out;
+    ir_dtype_t out_t;
+} ir_qmatmul_t;
+int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p);
+int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n);
 
 #ifdef __cplusplus
 }

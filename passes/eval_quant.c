@@ -57,3 +57,50 @@ int eval_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     }
     return 1;
 }
+
+/* MatMulInteger / QLinearMatMul: int32 sums of zero-point-shifted products; QLinearMatMul
+ * then scales by (a_scale * b_scale / y_scale), computed in the scales' float type as the
+ * reference does, in double from there, adds y_zero_point, rounds half to even, clamps. */
+int eval_qmatmul(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    ir_qmatmul_t p;
+    sh_t sa, sb, so;
+    if (ir_qmatmul_params(g, n, &p)) return -1;
+    if (!get_sh(&p.a->shape, &sa) || !get_sh(&p.b->shape, &sb) || !get_sh(&p.out, &so)) return 0;
+    if (p.as && p.as->dtype != IR_F32 && p.as->dtype != IR_F64) return 0;   /* float16 scales: the kernel */
+    if (!res_alloc(g, r, p.out_t, &so) || !work_ok(r->numel, p.K)) return 0;
+    int64_t azp = p.azp ? ld_i(p.azp->dtype, p.azp->data, 0) : 0, bzp = p.bzp ? ld_i(p.bzp->dtype, p.bzp->data, 0) : 0;
+    double mult = 0, yzp = p.yzp ? (double)ld_i(p.yzp->dtype, p.yzp->data, 0) : 0;
+    if (p.as) {
+        if (p.as->dtype == IR_F32)
+            mult = (double)((float)((float)ld_f(IR_F32, p.as->data, 0) * (float)ld_f(IR_F32, p.bs->data, 0)) /
+                            (float)ld_f(IR_F32, p.ys->data, 0));
+        else
+            mult = ld_f(IR_F64, p.as->data, 0) * ld_f(IR_F64, p.bs->data, 0) / ld_f(IR_F64, p.ys->data, 0);
+    }
+    int R = so.r, ra = sa.r, rb = sb.r;
+    int64_t M = so.d[R - 2], N = so.d[R - 1], K = p.K, ast[IR_MAX_RANK], bst[IR_MAX_RANK];
+    row_strides(&sa, ast);
+    row_strides(&sb, bst);
+    for (int64_t e = 0; e < r->numel; e++) {
+        int64_t j = e % N, i = (e / N) % M, rem = e / N / M, ao = i * ast[ra - 2], bo = j * bst[rb - 1];
+        for (int d = R - 3; d >= 0; d--) {
+            int64_t x = rem % so.d[d];
+            rem /= so.d[d];
+            int da = d - (R - ra), db = d - (R - rb);
+            if (da >= 0 && sa.d[da] != 1) ao += x * ast[da];
+            if (db >= 0 && sb.d[db] != 1) bo += x * bst[db];
+        }
+        int32_t acc = 0;
+        for (int64_t q = 0; q < K; q++)
+            acc += (int32_t)((ld_i(p.a->dtype, p.a->data, ao + q * ast[ra - 1]) - azp) *
+                             (ld_i(p.b->dtype, p.b->data, bo + q * bst[rb - 2]) - bzp));
+        if (!p.as) {
+            st_i(IR_I32, r->buf, e, acc);
+            continue;
+        }
+        double v = nearbyint((double)acc * mult + yzp);
+        double lo = p.out_t == IR_I8 ? -128 : 0, hi = p.out_t == IR_I8 ? 127 : 255;
+        st_i(p.out_t, r->buf, e, (int64_t)(v < lo ? lo : v > hi ? hi : v));
+    }
+    return 1;
+}

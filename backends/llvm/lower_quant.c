@@ -60,3 +60,65 @@ int lw_lower_quant(lw_t *k, const ir_node_t *n) {
     if (ir_quant_params(k->g, n, &q)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_quant, &q);
 }
+
+/* ---------------------------------------------------------------- MatMulInteger, QLinearMatMul */
+/* A map over the output with the K loop inside, int32 accumulation (eval_qmatmul's
+ * arithmetic). A correct baseline, not yet on the micro-kernel path. */
+static void bstrides(lw_t *k, const ir_value_t *v, const ir_shape_t *out, LLVMValueRef *st) {
+    LLVMValueRef s[IR_MAX_RANK];
+    int r = v->shape.rank, R = out->rank;
+    lw_strides(k, v, s);
+    for (int d = 0; d < R - 2; d++) {
+        int dv = d - (R - r);
+        bool one = dv < 0 || (ir_dim_is_const(v->shape.dims[dv]) && v->shape.dims[dv].v == 1);
+        st[d] = one ? I64(0) : s[dv];
+    }
+    st[R - 2] = s[r - 2];
+    st[R - 1] = s[r - 1];
+}
+
+static LLVMValueRef zp_i32(lw_t *k, const ir_value_t *z) {
+    return z ? lw_cast(k, lw_load(k, z, I64(0)), z->dtype, IR_I32) : lw_i32(k, 0);
+}
+
+static LLVMValueRef elem_qmatmul(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_qmatmul_t *p = ud;
+    int R = p->out.rank;
+    LLVMValueRef ast[IR_MAX_RANK], bst[IR_MAX_RANK], ai[IR_MAX_RANK], bi[IR_MAX_RANK];
+    bstrides(k, p->a, &p->out, ast);
+    bstrides(k, p->b, &p->out, bst);
+    for (int d = 0; d < R; d++) ai[d] = bi[d] = idx[d];
+    ai[R - 1] = I64(0);   /* A (.., i, q), B (.., q, j): q added in the loop */
+    bi[R - 2] = I64(0);
+    LLVMValueRef ao = lw_dot(k, ai, ast, R), bo = lw_dot(k, bi, bst, R);
+    LLVMValueRef azp = zp_i32(k, p->azp), bzp = zp_i32(k, p->bzp);
+    LLVMValueRef acc = lw_alloca(k, k->i32, "acc");
+    LLVMBuildStore(k->b, lw_i32(k, 0), acc);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, I64(0), I64(p->K), "q");
+    LLVMValueRef av = lw_cast(k, lw_load(k, p->a, LLVMBuildAdd(k->b, ao, LLVMBuildMul(k->b, l.iv, ast[R - 1], ""), "")), p->a->dtype, IR_I32);
+    LLVMValueRef bv = lw_cast(k, lw_load(k, p->b, LLVMBuildAdd(k->b, bo, LLVMBuildMul(k->b, l.iv, bst[R - 2], ""), "")), p->b->dtype, IR_I32);
+    LLVMValueRef prod = LLVMBuildMul(k->b, LLVMBuildSub(k->b, av, azp, ""), LLVMBuildSub(k->b, bv, bzp, ""), "");
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, acc, ""), prod, ""), acc);
+    lw_loop_end(k, &l);
+    LLVMValueRef s = LLVMBuildLoad2(k->b, k->i32, acc, "");
+    if (!p->as) return s;
+    /* (a_scale * b_scale / y_scale) in the scales' own float type */
+    ir_dtype_t st = p->as->dtype;
+    LLVMValueRef m = LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, lw_load(k, p->as, I64(0)), lw_load(k, p->bs, I64(0)), ""),
+                                   lw_load(k, p->ys, I64(0)), "");
+    LLVMValueRef v = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, s, k->f64, ""), lw_cast(k, m, st, IR_F64), "");
+    if (p->yzp) v = LLVMBuildFAdd(k->b, v, lw_cast(k, lw_load(k, p->yzp, I64(0)), p->yzp->dtype, IR_F64), "");
+    v = lw_fmath(k, "llvm.roundeven", IR_F64, v);
+    double lo = p->out_t == IR_I8 ? -128 : 0, hi = p->out_t == IR_I8 ? 127 : 255;
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, v, LLVMConstReal(k->f64, lo), ""), LLVMConstReal(k->f64, lo), v, "");
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, v, LLVMConstReal(k->f64, hi), ""), LLVMConstReal(k->f64, hi), v, "");
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealUNO, v, v, ""), LLVMConstReal(k->f64, 0), v, "");
+    return LLVMBuildTrunc(k->b, LLVMBuildFPToSI(k->b, v, k->i32, ""), lw_type(k, p->out_t), "");
+}
+
+int lw_lower_qmatmul(lw_t *k, const ir_node_t *n) {
+    ir_qmatmul_t p;
+    if (ir_qmatmul_params(k->g, n, &p)) return -1;
+    return lw_emit_map(k, n, n->out[0], elem_qmatmul, &p);
+}

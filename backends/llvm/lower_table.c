@@ -92,6 +92,8 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_DFT] = lw_lower_dft,
     [IR_OP_QUANTIZE_LINEAR] = lw_lower_quant,
     [IR_OP_DEQUANTIZE_LINEAR] = lw_lower_quant,
+    [IR_OP_MATMUL_INTEGER] = lw_lower_qmatmul,
+    [IR_OP_QLINEAR_MATMUL] = lw_lower_qmatmul,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

@@ -1,7 +1,8 @@
 /* Unit tests for QuantizeLinear / DequantizeLinear's reference evaluation
  * (passes/eval_quant.c). Expected values from the ONNX reference implementation
  * (onnx.reference, opset 21) on the same inputs: rounding half to even, saturation,
- * blocked scales with signed zero points, per-axis dequantization. */
+ * blocked scales with signed zero points, per-axis dequantization; MatMulInteger and
+ * QLinearMatMul (requantized with a tie rounded to even: 10.5 -> 10). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,10 +67,32 @@ static void test_dequantize(void **state) {
     ir_graph_free(g);
 }
 
+static void test_qmatmul(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("qmm.onnx");
+    uint8_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, az = 1, bz = 2, yz = 3;
+    float as = 0.5f, bs = 0.25f, ys = 0.1f;
+    ir_value_t *A = cconst(g, "a", IR_U8, S2(2, 2), a), *B = cconst(g, "b", IR_U8, S2(2, 2), b);
+    ir_value_t *AZ = cconst(g, "az", IR_U8, S0(), &az), *BZ = cconst(g, "bz", IR_U8, S0(), &bz);
+    ir_value_t *y = val(g, "y"), *q = val(g, "q");
+    fold(g, mk(g, IR_OP_MATMUL_INTEGER, "mmi", 4, IN(A, B, AZ, BZ), y));
+    assert_int_equal(y->dtype, IR_I32);
+    static const int32_t want[] = {5, 6, 21, 26};
+    assert_memory_equal(y->data, want, sizeof want);
+    fold(g, mk(g, IR_OP_QLINEAR_MATMUL, "qlmm", 8,
+               IN(A, cconst(g, "as", IR_F32, S0(), &as), AZ, B, cconst(g, "bs", IR_F32, S0(), &bs), BZ,
+                  cconst(g, "ys", IR_F32, S0(), &ys), cconst(g, "yz", IR_U8, S0(), &yz)), q));
+    assert_int_equal(q->dtype, IR_U8);
+    static const uint8_t wantq[] = {9, 10, 29, 36};
+    assert_memory_equal(q->data, wantq, sizeof wantq);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_dequantize),
+        cmocka_unit_test(test_qmatmul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
