@@ -116,3 +116,19 @@ int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n) {
     n->out[0]->shape = p.out;
     return 0;
 }
+
+/* DynamicQuantizeLinear: y (uint8, x's shape), y_scale (float32 scalar), y_zero_point
+ * (uint8 scalar). */
+int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *x = n->in[0];
+    if (x->dtype != IR_F32) return ir_error(g, n, "input must be float32, got %s", ir_dtype_name(x->dtype));
+    ir_shape_t sc = {.rank = 0};
+    n->out[0]->dtype = IR_U8;
+    n->out[0]->shape = x->shape;
+    for (int k = 1; k < n->n_out; k++)
+        if (n->out[k]) {
+            n->out[k]->dtype = k == 1 ? IR_F32 : IR_U8;
+            n->out[k]->shape = sc;
+        }
+    return 0;
+}

@@ -164,6 +164,7 @@ typedef struct ir_qmatmul {
 } ir_qmatmul_t;
 int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p);
 int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n);
+int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n);
 
 #ifdef __cplusplus
 }

@@ -104,3 +104,37 @@ int eval_qmatmul(ir_graph_t *g, ir_node_t *n, res_t *r) {
     }
     return 1;
 }
+
+/* DynamicQuantizeLinear in float32 as the reference: the range [min(0, min x),
+ * max(0, max x)] over 255 steps (1/255 for an empty range), zero point clamped to
+ * [0, 255] and rounded half to even, then QuantizeLinear's rounding and clamping. */
+static void dyn_quant_params(const float *x, int64_t ne, float *scale, float *zp) {
+    float mn = 0, mx = 0;
+    for (int64_t i = 0; i < ne; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    *scale = (mx == mn ? 1.0f : mx - mn) / 255.0f;
+    float z = 0.0f - mn / *scale;
+    z = z < 0 ? 0 : z > 255 ? 255 : z;
+    *zp = nearbyintf(z);
+}
+
+int eval_dyn_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    if (!in_const(n, 0, &s) || n->in[0]->dtype != IR_F32) return 0;
+    const float *x = n->in[0]->data;
+    if (!res_alloc(g, &r[0], IR_U8, &s)) return 0;
+    sh_t sc = {0, {0}};
+    if (n->n_out > 1 && n->out[1] && !res_alloc(g, &r[1], IR_F32, &sc)) return 0;
+    if (n->n_out > 2 && n->out[2] && !res_alloc(g, &r[2], IR_U8, &sc)) return 0;
+    float scale, zp;
+    dyn_quant_params(x, r[0].numel, &scale, &zp);
+    for (int64_t i = 0; i < r[0].numel; i++) {
+        float v = nearbyintf(x[i] / scale) + zp;
+        ((uint8_t *)r[0].buf)[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    if (r[1].buf) *(float *)r[1].buf = scale;
+    if (r[2].buf) *(uint8_t *)r[2].buf = (uint8_t)zp;
+    return 1;
+}

@@ -122,3 +122,47 @@ int lw_lower_qmatmul(lw_t *k, const ir_node_t *n) {
     if (ir_qmatmul_params(k->g, n, &p)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_qmatmul, &p);
 }
+
+/* ---------------------------------------------------------------- DynamicQuantizeLinear */
+/* One serial kernel: a min/max pass, the scale and zero point (eval_dyn_quant's float32
+ * arithmetic), then the quantizing pass. */
+static LLVMValueRef fsel(lw_t *k, LLVMRealPredicate pr, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, pr, a, b, ""), a, b, "");
+}
+static LLVMValueRef clamp255(lw_t *k, LLVMValueRef v) {
+    v = fsel(k, LLVMRealOGT, v, LLVMConstReal(k->f32, 0.0));
+    return fsel(k, LLVMRealOLT, v, LLVMConstReal(k->f32, 255.0));
+}
+
+int lw_lower_dyn_quant(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *y = n->out[0], *ys = n->n_out > 1 ? n->out[1] : NULL, *yz = n->n_out > 2 ? n->out[2] : NULL;
+    if (n->n_post) return lw_error(k, "fused post-ops on DynamicQuantizeLinear are not supported");
+    ir_shape_t one = {.rank = 0};
+    lw_kernel_begin_shape(k, n, &one, 0, 0);
+    LLVMValueRef ne = lw_numel(k, x), mn = lw_alloca(k, k->f32, "mn"), mx = lw_alloca(k, k->f32, "mx");
+    LLVMValueRef zero = LLVMConstReal(k->f32, 0.0);
+    LLVMBuildStore(k->b, zero, mn);
+    LLVMBuildStore(k->b, zero, mx);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, I64(0), ne, "i");
+    LLVMValueRef v = lw_load(k, x, l.iv);
+    LLVMBuildStore(k->b, fsel(k, LLVMRealOLT, v, LLVMBuildLoad2(k->b, k->f32, mn, "")), mn);
+    LLVMBuildStore(k->b, fsel(k, LLVMRealOGT, v, LLVMBuildLoad2(k->b, k->f32, mx, "")), mx);
+    lw_loop_end(k, &l);
+    LLVMValueRef a = LLVMBuildLoad2(k->b, k->f32, mn, ""), b = LLVMBuildLoad2(k->b, k->f32, mx, "");
+    LLVMValueRef range = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOEQ, a, b, ""), LLVMConstReal(k->f32, 1.0),
+                                         LLVMBuildFSub(k->b, b, a, ""), "");
+    LLVMValueRef scale = LLVMBuildFDiv(k->b, range, LLVMConstReal(k->f32, 255.0), "");
+    LLVMValueRef zp = LLVMBuildFSub(k->b, zero, LLVMBuildFDiv(k->b, a, scale, ""), "");
+    zp = lw_fmath(k, "llvm.roundeven", IR_F32, clamp255(k, zp));
+    lw_loop_begin(k, &l, I64(0), ne, "i");
+    LLVMValueRef q = LLVMBuildFDiv(k->b, lw_load(k, x, l.iv), scale, "");
+    q = clamp255(k, LLVMBuildFAdd(k->b, lw_fmath(k, "llvm.roundeven", IR_F32, q), zp, ""));
+    q = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealUNO, q, q, ""), zero, q, "");
+    lw_store(k, y, l.iv, LLVMBuildFPToUI(k->b, q, k->i8, ""));
+    lw_loop_end(k, &l);
+    if (ys) lw_store(k, ys, I64(0), scale);
+    if (yz) lw_store(k, yz, I64(0), LLVMBuildFPToUI(k->b, zp, k->i8, ""));
+    lw_kernel_end(k);
+    return 0;
+}

@@ -2,7 +2,7 @@
  * (passes/eval_quant.c). Expected values from the ONNX reference implementation
  * (onnx.reference, opset 21) on the same inputs: rounding half to even, saturation,
  * blocked scales with signed zero points, per-axis dequantization; MatMulInteger and
- * QLinearMatMul (requantized with a tie rounded to even: 10.5 -> 10). */
+ * QLinearMatMul (requantized with a tie rounded to even: 10.5 -> 10); DynamicQuantizeLinear. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,11 +88,26 @@ static void test_qmatmul(void **state) {
     ir_graph_free(g);
 }
 
+static void test_dynamic_quantize(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("dq.onnx");
+    ir_node_t *n = ir_node_new(g, IR_OP_DYNAMIC_QUANTIZE_LINEAR, "dql", 1, 3);
+    n->in[0] = cf32(g, "x", S1(6), F32S(0, 2, -3, -2.5f, 1.34f, 0.5f));
+    for (int k = 0; k < 3; k++) n->out[k] = val(g, k == 0 ? "y" : k == 1 ? "s" : "z");
+    fold(g, n);
+    static const uint8_t want[] = {153, 255, 0, 26, 221, 179};
+    assert_memory_equal(n->out[0]->data, want, sizeof want);
+    assert_true(*(const float *)n->out[1]->data == 0.019607843831181526f);
+    assert_int_equal(*(const uint8_t *)n->out[2]->data, 153);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_dequantize),
         cmocka_unit_test(test_qmatmul),
+        cmocka_unit_test(test_dynamic_quantize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
