@@ -3,6 +3,8 @@
  * (ir_quant_params) for the evaluator and the backends. Integer quantized types only
  * (uint8, int8, uint16, int16; int32 input for DequantizeLinear); the float8/float4 and
  * packed 2/4-bit types are refused by name. */
+#include <string.h>
+
 #include "ir/infer_util.h"
 
 static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
@@ -130,5 +132,61 @@ int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n) {
             n->out[k]->dtype = k == 1 ? IR_F32 : IR_U8;
             n->out[k]->shape = sc;
         }
+    return 0;
+}
+
+/* ConvInteger (x, w, x_zero_point, w_zero_point) and QLinearConv (x, x_scale, x_zp, w,
+ * w_scale, w_zp, y_scale, y_zp, B): Conv's geometry over zero-point-shifted uint8/int8
+ * operands (padding contributes 0 after the shift); w's zero point and scale per tensor
+ * or per output channel. */
+int ir_qconv_params(ir_graph_t *g, const ir_node_t *n, ir_qconv_t *p) {
+    bool ql = n->op == IR_OP_QLINEAR_CONV;
+    memset(p, 0, sizeof *p);
+    p->x = n->in[0];
+    p->w = n->in[ql ? 3 : 1];
+    p->xzp = ql ? n->in[2] : (n->n_in > 2 ? n->in[2] : NULL);
+    p->wzp = ql ? n->in[5] : (n->n_in > 3 ? n->in[3] : NULL);
+    if (ql) {
+        p->xs = n->in[1];
+        p->ws = n->in[4];
+        p->ys = n->in[6];
+        p->yzp = n->in[7];
+        p->bias = n->n_in > 8 ? n->in[8] : NULL;
+    }
+    const ir_value_t *x = p->x, *w = p->w;
+    if ((x->dtype != IR_U8 && x->dtype != IR_I8) || (w->dtype != IR_U8 && w->dtype != IR_I8))
+        return ir_error(g, n, "x and w must be uint8 or int8, got %s and %s", ir_dtype_name(x->dtype), ir_dtype_name(w->dtype));
+    if (x->shape.rank < 3 || w->shape.rank != x->shape.rank || !ir_shape_is_static(&w->shape))
+        return ir_error(g, n, "x must be (N, C, spatial...) and w (M, C/group, kernel...) with a static shape");
+    if (ir_window_params(g, n, &x->shape, &w->shape, &p->win)) return -1;
+    p->M = w->shape.dims[0].v;
+    p->Cg = w->shape.dims[1].v;
+    if (p->win.group < 1 || p->M % p->win.group || !ir_dim_is_const(x->shape.dims[1]) || x->shape.dims[1].v != p->Cg * p->win.group)
+        return ir_error(g, n, "channels of x and w do not match group %lld", (long long)p->win.group);
+    if (p->xzp && ir_shape_numel(&p->xzp->shape) != 1) return ir_error(g, n, "x's zero point must be one value");
+    const ir_value_t *per[3] = {p->wzp, p->ws, p->bias};
+    for (int i = 0; i < 3; i++) {
+        int64_t c = per[i] ? ir_shape_numel(&per[i]->shape) : 1;
+        if (c != 1 && c != p->M) return ir_error(g, n, "'%s' must hold one value or one per output channel", vname(per[i]));
+    }
+    if (ql && (ir_shape_numel(&p->xs->shape) != 1 || ir_shape_numel(&p->ys->shape) != 1 || (p->yzp && ir_shape_numel(&p->yzp->shape) != 1)))
+        return ir_error(g, n, "x_scale, y_scale and y_zero_point must be one value each");
+    if (p->bias && p->bias->dtype != IR_I32) return ir_error(g, n, "B must be int32");
+    p->out_t = ql ? (p->yzp ? p->yzp->dtype : x->dtype) : IR_I32;
+    p->out.rank = x->shape.rank;
+    p->out.dims[0] = x->shape.dims[0];
+    p->out.dims[1] = ir_dim_const(p->M);
+    for (int i = 0; i < p->win.ns; i++) {
+        if (p->win.out[i] < 1) return ir_error(g, n, "the output would be empty along spatial axis %d", i);
+        p->out.dims[2 + i] = ir_dim_const(p->win.out[i]);
+    }
+    return 0;
+}
+
+int ir_infer_qconv(ir_graph_t *g, ir_node_t *n) {
+    ir_qconv_t p;
+    if (ir_qconv_params(g, n, &p)) return -1;
+    n->out[0]->dtype = p.out_t;
+    n->out[0]->shape = p.out;
     return 0;
 }

@@ -165,6 +165,16 @@ typedef struct ir_qmatmul {
 int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p);
 int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n);
 int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n);
+/* ConvInteger / QLinearConv: operands (NULL when absent), Conv's window, channels. */
+typedef struct ir_qconv {
+    const ir_value_t *x, *w, *xzp, *wzp, *xs, *ws, *ys, *yzp, *bias;
+    ir_window_t win;
+    int64_t M, Cg;            /* output channels, input channels per group */
+    ir_shape_t out;
+    ir_dtype_t out_t;
+} ir_qconv_t;
+int ir_qconv_params(ir_graph_t *g, const ir_node_t *n, ir_qconv_t *p);
+int ir_infer_qconv(ir_graph_t *g, ir_node_t *n);
 
 #ifdef __cplusplus
 }

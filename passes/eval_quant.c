@@ -138,3 +138,57 @@ int eval_dyn_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     if (r[2].buf) *(uint8_t *)r[2].buf = (uint8_t)zp;
     return 1;
 }
+
+/* ConvInteger / QLinearConv: int32 sums over the window (taps outside x contribute 0),
+ * plus B; QLinearConv scales by (x_scale * w_scale / y_scale) in float32, adds y_zero_point
+ * in double, clamps, rounds half to even (the reference's order). */
+int eval_qconv(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    ir_qconv_t p;
+    sh_t xs, ws, os;
+    if (ir_qconv_params(g, n, &p)) return -1;
+    if (!get_sh(&p.x->shape, &xs) || !get_sh(&p.w->shape, &ws) || !get_sh(&p.out, &os)) return 0;
+    if (p.xs && p.xs->dtype != IR_F32) return 0;
+    int64_t K = ir_shape_numel(&p.w->shape) / p.M / p.Cg;
+    if (!res_alloc(g, r, p.out_t, &os) || !work_ok(r->numel, K * p.Cg)) return 0;
+    const ir_window_t *W = &p.win;
+    int ns = W->ns;
+    int64_t xst[IR_MAX_RANK], wst[IR_MAX_RANK], npix = r->numel / (os.d[0] * os.d[1]);
+    row_strides(&xs, xst);
+    row_strides(&ws, wst);
+    int64_t xzp = p.xzp ? ld_i(p.xzp->dtype, p.xzp->data, 0) : 0, Mg = p.M / W->group;
+    for (int64_t e = 0; e < r->numel; e++) {
+        int64_t pix = e % npix, m = (e / npix) % p.M, nb = e / npix / p.M, o[IR_MAX_RANK], q = pix;
+        for (int d = ns - 1; d >= 0; d--) {
+            o[d] = q % os.d[2 + d];
+            q /= os.d[2 + d];
+        }
+        int64_t wz = p.wzp ? ld_i(p.wzp->dtype, p.wzp->data, ir_shape_numel(&p.wzp->shape) > 1 ? m : 0) : 0;
+        int32_t acc = p.bias ? (int32_t)ld_i(IR_I32, p.bias->data, ir_shape_numel(&p.bias->shape) > 1 ? m : 0) : 0;
+        int64_t grp = m / Mg;
+        for (int64_t c = 0; c < p.Cg; c++)
+            for (int64_t kk = 0; kk < K; kk++) {
+                int64_t rem = kk, xo = nb * xst[0] + (grp * p.Cg + c) * xst[1], wo = m * wst[0] + c * wst[1];
+                bool in = true;
+                for (int d = ns - 1; d >= 0; d--) {
+                    int64_t kd = rem % W->k[d], i = o[d] * W->s[d] - W->pb[d] + kd * W->d[d];
+                    rem /= W->k[d];
+                    in = in && i >= 0 && i < xs.d[2 + d];
+                    xo += i * xst[2 + d];
+                    wo += kd * wst[2 + d];
+                }
+                if (in)
+                    acc += (int32_t)((ld_i(p.x->dtype, p.x->data, xo) - xzp) * (ld_i(p.w->dtype, p.w->data, wo) - wz));
+            }
+        if (!p.xs) {
+            st_i(IR_I32, r->buf, e, acc);
+            continue;
+        }
+        float wsc = (float)ld_f(IR_F32, p.ws->data, ir_shape_numel(&p.ws->shape) > 1 ? m : 0);
+        double mult = (double)((float)((float)ld_f(IR_F32, p.xs->data, 0) * wsc) / (float)ld_f(IR_F32, p.ys->data, 0));
+        double v = (double)acc * mult + (p.yzp ? (double)ld_i(p.yzp->dtype, p.yzp->data, 0) : 0);
+        double lo = p.out_t == IR_I8 ? -128 : 0, hi = p.out_t == IR_I8 ? 127 : 255;
+        v = nearbyint(v < lo ? lo : v > hi ? hi : v);
+        st_i(p.out_t, r->buf, e, (int64_t)v);
+    }
+    return 1;
+}

@@ -193,6 +193,7 @@ int lw_lower_dft(lw_t *k, const ir_node_t *n);                /* lower_signal.c 
 int lw_lower_quant(lw_t *k, const ir_node_t *n);              /* lower_quant.c */
 int lw_lower_qmatmul(lw_t *k, const ir_node_t *n);
 int lw_lower_dyn_quant(lw_t *k, const ir_node_t *n);
+int lw_lower_qconv(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

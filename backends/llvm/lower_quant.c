@@ -166,3 +166,67 @@ int lw_lower_dyn_quant(lw_t *k, const ir_node_t *n) {
     lw_kernel_end(k);
     return 0;
 }
+
+/* ---------------------------------------------------------------- ConvInteger, QLinearConv */
+/* A map over the output with the channel and kernel-tap loops inside (eval_qconv's
+ * arithmetic); taps outside x are skipped. A baseline, not yet on the micro-kernel. */
+static LLVMValueRef per_channel(lw_t *k, const ir_value_t *v, LLVMValueRef m) {
+    return lw_load(k, v, ir_shape_numel(&v->shape) > 1 ? m : I64(0));
+}
+
+static LLVMValueRef elem_qconv(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_qconv_t *p = ud;
+    const ir_window_t *W = &p->win;
+    int ns = W->ns;
+    int64_t K = 1;
+    for (int d = 0; d < ns; d++) K *= W->k[d];
+    LLVMValueRef xst[IR_MAX_RANK], wst[IR_MAX_RANK];
+    lw_strides(k, p->x, xst);
+    lw_strides(k, p->w, wst);
+    LLVMValueRef m = idx[1], grp = LLVMBuildSDiv(k->b, m, I64(p->M / W->group), "");
+    LLVMValueRef xzp = zp_i32(k, p->xzp), wzp = p->wzp ? lw_cast(k, per_channel(k, p->wzp, m), p->wzp->dtype, IR_I32) : lw_i32(k, 0);
+    LLVMValueRef acc = lw_alloca(k, k->i32, "acc");
+    LLVMBuildStore(k->b, p->bias ? per_channel(k, p->bias, m) : lw_i32(k, 0), acc);
+    lw_loop_t lc, lk;
+    lw_loop_begin(k, &lc, I64(0), I64(p->Cg), "c");
+    lw_loop_begin(k, &lk, I64(0), I64(K), "kk");
+    LLVMValueRef xo = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, idx[0], xst[0], ""),
+                                   LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, grp, I64(p->Cg), ""), lc.iv, ""), xst[1], ""), "");
+    LLVMValueRef wo = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, m, wst[0], ""), LLVMBuildMul(k->b, lc.iv, wst[1], ""), "");
+    LLVMValueRef rem = lk.iv, in = LLVMConstInt(k->i1, 1, 0);
+    for (int d = ns - 1; d >= 0; d--) {
+        LLVMValueRef kd = LLVMBuildSRem(k->b, rem, I64(W->k[d]), "");
+        rem = LLVMBuildSDiv(k->b, rem, I64(W->k[d]), "");
+        LLVMValueRef i = LLVMBuildAdd(k->b, LLVMBuildSub(k->b, LLVMBuildMul(k->b, idx[2 + d], I64(W->s[d]), ""), I64(W->pb[d]), ""),
+                                      LLVMBuildMul(k->b, kd, I64(W->d[d]), ""), "");
+        LLVMValueRef ok = LLVMBuildICmp(k->b, LLVMIntULT, i, lw_dim(k, p->x, 2 + d), "");
+        in = LLVMBuildAnd(k->b, in, ok, "");
+        xo = LLVMBuildAdd(k->b, xo, LLVMBuildMul(k->b, LLVMBuildSelect(k->b, ok, i, I64(0), ""), xst[2 + d], ""), "");
+        wo = LLVMBuildAdd(k->b, wo, LLVMBuildMul(k->b, kd, wst[2 + d], ""), "");
+    }
+    LLVMValueRef xv = LLVMBuildSub(k->b, lw_cast(k, lw_load(k, p->x, xo), p->x->dtype, IR_I32), xzp, "");
+    LLVMValueRef wv = LLVMBuildSub(k->b, lw_cast(k, lw_load(k, p->w, wo), p->w->dtype, IR_I32), wzp, "");
+    LLVMValueRef prod = LLVMBuildSelect(k->b, in, LLVMBuildMul(k->b, xv, wv, ""), lw_i32(k, 0), "");
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i32, acc, ""), prod, ""), acc);
+    lw_loop_end(k, &lk);
+    lw_loop_end(k, &lc);
+    LLVMValueRef s = LLVMBuildLoad2(k->b, k->i32, acc, "");
+    if (!p->xs) return s;
+    LLVMValueRef mult = LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, lw_cast(k, lw_load(k, p->xs, I64(0)), p->xs->dtype, IR_F32),
+                                                          lw_cast(k, per_channel(k, p->ws, m), p->ws->dtype, IR_F32), ""),
+                                      lw_cast(k, lw_load(k, p->ys, I64(0)), p->ys->dtype, IR_F32), "");
+    LLVMValueRef v = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, s, k->f64, ""), LLVMBuildFPExt(k->b, mult, k->f64, ""), "");
+    if (p->yzp) v = LLVMBuildFAdd(k->b, v, lw_cast(k, lw_load(k, p->yzp, I64(0)), p->yzp->dtype, IR_F64), "");
+    double lo = p->out_t == IR_I8 ? -128 : 0, hi = p->out_t == IR_I8 ? 127 : 255;
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOLT, v, LLVMConstReal(k->f64, lo), ""), LLVMConstReal(k->f64, lo), v, "");
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, v, LLVMConstReal(k->f64, hi), ""), LLVMConstReal(k->f64, hi), v, "");
+    v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealUNO, v, v, ""), LLVMConstReal(k->f64, 0), v, "");
+    v = lw_fmath(k, "llvm.roundeven", IR_F64, v);
+    return LLVMBuildTrunc(k->b, LLVMBuildFPToSI(k->b, v, k->i32, ""), lw_type(k, p->out_t), "");
+}
+
+int lw_lower_qconv(lw_t *k, const ir_node_t *n) {
+    ir_qconv_t p;
+    if (ir_qconv_params(k->g, n, &p)) return -1;
+    return lw_emit_map(k, n, n->out[0], elem_qconv, &p);
+}

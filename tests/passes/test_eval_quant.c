@@ -2,7 +2,8 @@
  * (passes/eval_quant.c). Expected values from the ONNX reference implementation
  * (onnx.reference, opset 21) on the same inputs: rounding half to even, saturation,
  * blocked scales with signed zero points, per-axis dequantization; MatMulInteger and
- * QLinearMatMul (requantized with a tie rounded to even: 10.5 -> 10); DynamicQuantizeLinear. */
+ * QLinearMatMul (requantized with a tie rounded to even: 10.5 -> 10); DynamicQuantizeLinear;
+ * ConvInteger with padding (padded taps contribute 0 after the zero-point shift). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,12 +103,29 @@ static void test_dynamic_quantize(void **state) {
     ir_graph_free(g);
 }
 
+static void test_conv_integer(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("ci.onnx");
+    uint8_t x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 2, 3, 4}, xz = 1, wz = 1;
+    ir_value_t *y = val(g, "y");
+    ir_node_t *n = mk(g, IR_OP_CONV_INTEGER, "ci", 4,
+                      IN(cconst(g, "x", IR_U8, S4(1, 1, 3, 3), x), cconst(g, "w", IR_U8, S4(1, 1, 2, 2), w),
+                         cconst(g, "xz", IR_U8, S0(), &xz), cconst(g, "wz", IR_U8, S1(1), &wz)), y);
+    attr_ints(g, n, "pads", 4, I64S(1, 1, 0, 0));
+    fold(g, n);
+    dims(y, 4, I64S(1, 1, 3, 3));
+    static const int32_t want[] = {0, 3, 8, 9, 19, 25, 21, 37, 43};
+    assert_memory_equal(y->data, want, sizeof want);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_dequantize),
         cmocka_unit_test(test_qmatmul),
         cmocka_unit_test(test_dynamic_quantize),
+        cmocka_unit_test(test_conv_integer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
