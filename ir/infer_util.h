@@ -176,6 +176,11 @@ typedef struct ir_qconv {
 int ir_qconv_params(ir_graph_t *g, const ir_node_t *n, ir_qconv_t *p);
 int ir_infer_qconv(ir_graph_t *g, ir_node_t *n);
 
+/* Det and MaxUnpool (ir/infer_linalg.c). */
+int ir_infer_det(ir_graph_t *g, ir_node_t *n);
+int ir_maxunpool_shape(ir_graph_t *g, const ir_node_t *n, ir_shape_t *out, ir_shape_t *inferred);
+int ir_infer_maxunpool(ir_graph_t *g, ir_node_t *n);
+
 #ifdef __cplusplus
 }
 #endif

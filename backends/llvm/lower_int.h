@@ -194,6 +194,8 @@ int lw_lower_quant(lw_t *k, const ir_node_t *n);              /* lower_quant.c *
 int lw_lower_qmatmul(lw_t *k, const ir_node_t *n);
 int lw_lower_dyn_quant(lw_t *k, const ir_node_t *n);
 int lw_lower_qconv(lw_t *k, const ir_node_t *n);
+int lw_lower_det(lw_t *k, const ir_node_t *n);                /* lower_linalg.c */
+int lw_lower_maxunpool(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

@@ -97,6 +97,8 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_DYNAMIC_QUANTIZE_LINEAR] = lw_lower_dyn_quant,
     [IR_OP_CONV_INTEGER] = lw_lower_qconv,
     [IR_OP_QLINEAR_CONV] = lw_lower_qconv,
+    [IR_OP_DET] = lw_lower_det,
+    [IR_OP_MAX_UNPOOL] = lw_lower_maxunpool,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

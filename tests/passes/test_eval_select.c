@@ -2,8 +2,9 @@
  * (passes/eval_select.c), Col2Im, CenterCropPad and AffineGrid (passes/eval_image.c),
  * folded by pass_eval_node. Expected values come from onnxruntime
  * (tests/passes/gen_eval_select.py writes the arrays below, on the same inputs). The
- * window functions and EyeLike (passes/eval_generate.c), DFT (passes/eval_signal.c) and
- * Compress (expected values from numpy) are here too. */
+ * window functions and EyeLike (passes/eval_generate.c), DFT (passes/eval_signal.c),
+ * Compress (expected values from numpy), Det (numpy.linalg.det) and MaxUnpool (the ONNX
+ * reference) are here too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +183,36 @@ static void test_eval_compress(void **state) {
     ir_graph_free(g);
 }
 
+/* Det: a pivot swap, a leading zero, and a singular matrix */
+static void test_eval_det(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("det.onnx");
+    ir_value_t *y = val(g, "y");
+    fold(g, mk(g, IR_OP_DET, "det", 1,
+               IN(cf32(g, "a", S3(3, 3, 3), F32S(2, 1, 0, 1, 3, 1, 0, 1, 4, 0, 2, 1, 1, 0, 3, 4, 1, 0, 1, 2, 3, 2, 4, 6, 1, 0, 1))), y));
+    dims(y, 1, I64S(3));
+    eq_f32(y, 3, F32S(18, 25, 0));
+    ir_graph_free(g);
+}
+
+/* MaxUnpool with output_shape larger than the unpooled block: the block is the corner */
+static void test_eval_maxunpool(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("unpool.onnx");
+    ir_value_t *y = val(g, "y");
+    ir_node_t *n = mk(g, IR_OP_MAX_UNPOOL, "up", 3,
+                      IN(cf32(g, "x", S4(1, 1, 2, 2), F32S(1, 2, 3, 4)), ci64(g, "i", S4(1, 1, 2, 2), I64S(5, 7, 13, 15)),
+                         ci64(g, "s", S1(4), I64S(1, 1, 5, 5))), y);
+    attr_ints(g, n, "kernel_shape", 2, I64S(2, 2));
+    attr_ints(g, n, "strides", 2, I64S(2, 2));
+    fold(g, n);
+    dims(y, 4, I64S(1, 1, 5, 5));
+    float want[25] = {0};
+    want[6] = 1, want[8] = 2, want[16] = 3, want[18] = 4;
+    eq_f32(y, 25, want);
+    ir_graph_free(g);
+}
+
 /* window functions: periodic (N = size) and symmetric (N = size - 1), float and double */
 static void test_eval_windows(void **state) {
     (void)state;
@@ -246,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_eval_center_crop_pad), cmocka_unit_test(test_eval_affine_grid),
         cmocka_unit_test(test_eval_windows),          cmocka_unit_test(test_eval_eye_like),
         cmocka_unit_test(test_eval_dft),              cmocka_unit_test(test_eval_compress),
+        cmocka_unit_test(test_eval_det),              cmocka_unit_test(test_eval_maxunpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
