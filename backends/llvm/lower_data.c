@@ -197,9 +197,12 @@ static void copy_block(lw_t *k, const ir_value_t *src, const ir_value_t *dst, in
     for (int d = r - 1; d >= 0; d--) lw_loop_end(k, &loops[d]);
 }
 
-/* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. */
+/* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. k is a
+ * constant, or read from its tensor at run time (it does not change the shape). */
+typedef struct { int64_t k; bool dyn; } trilu_t;
+
 static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
-    const int64_t *kk = ud;
+    const trilu_t *t = ud;
     const ir_value_t *x = n->in[0];
     int r = x->shape.rank;
     LLVMValueRef st[IR_MAX_RANK];
@@ -207,7 +210,8 @@ static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     LLVMValueRef v = lw_load(k, x, lw_dot(k, idx, st, r));
     LLVMValueRef diff = LLVMBuildSub(k->b, idx[r - 1], idx[r - 2], "");
     bool upper = ir_attr_int(n, "upper", 1) != 0;
-    LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, lw_i64(k, *kk), "");
+    LLVMValueRef kv = t->dyn ? lw_cast(k, lw_load(k, n->in[1], lw_i64(k, 0)), n->in[1]->dtype, IR_I64) : lw_i64(k, t->k);
+    LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, kv, "");
     return LLVMBuildSelect(k->b, keep, v, LLVMConstNull(lw_type(k, x->dtype)), "");
 }
 
@@ -448,11 +452,17 @@ int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n) {
 
 int lw_lower_trilu(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0];
-    int64_t kk = 0;
+    trilu_t t = {0, false};
     if (n->n_in > 1 && n->in[1]) {
-        if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a constant scalar");
+        const ir_value_t *kv = n->in[1];
+        if (kv->dtype != IR_I64 || ir_shape_numel(&kv->shape) != 1) return lw_error(k, "k must be a single int64");
+        if (kv->data) {
+            if (const_ints(kv, &t.k, 1) != 1) return lw_error(k, "k must be a constant scalar");
+        } else {
+            t.dyn = true;
+        }
     }
-    return lw_emit_map(k, n, out, elem_trilu, &kk);
+    return lw_emit_map(k, n, out, elem_trilu, &t);
 }
 
 int lw_lower_gather_elements(lw_t *k, const ir_node_t *n) {
