@@ -130,6 +130,8 @@ static LLVMValueRef elem_pad(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
             i = LLVMBuildSelect(k->b, lo, lw_i64(k, 0), LLVMBuildSelect(k->b, hi, last, i, ""), "");
         } else if (p->mode == 1) { /* edge */
             i = LLVMBuildSelect(k->b, lo, lw_i64(k, 0), LLVMBuildSelect(k->b, hi, last, i, ""), "");
+        } else if (p->mode == 3) { /* wrap: i mod D, for pads of any size */
+            i = LLVMBuildSRem(k->b, LLVMBuildAdd(k->b, LLVMBuildSRem(k->b, i, D, ""), D, ""), D, "");
         } else { /* reflect: -i, and 2*(D-1)-i */
             i = LLVMBuildSelect(k->b, lo, LLVMBuildNeg(k->b, i, ""), i, "");
             LLVMValueRef hi2 = LLVMBuildICmp(k->b, LLVMIntSGE, i, D, "");
@@ -171,7 +173,11 @@ int lw_lower_pad(lw_t *k, const ir_node_t *n) {
         if (pads[i] < 0 || pads[i + cnt] < 0) return lw_error(k, "negative pads are not supported");
     }
     const char *mode = ir_attr_str(n, "mode", "constant");
-    p.mode = strcmp(mode, "edge") == 0 ? 1 : strcmp(mode, "reflect") == 0 ? 2 : strcmp(mode, "constant") == 0 ? 0 : -1;
+    p.mode = strcmp(mode, "edge") == 0      ? 1
+             : strcmp(mode, "reflect") == 0 ? 2
+             : strcmp(mode, "wrap") == 0    ? 3
+             : strcmp(mode, "constant") == 0 ? 0
+                                            : -1;
     if (p.mode < 0) return lw_error(k, "pad mode '%s' is not supported", mode);
     return lw_emit_map(k, n, n->out[0], elem_pad_wrap, &p);
 }
