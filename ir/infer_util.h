@@ -101,6 +101,94 @@ int ir_infer_einsum(ir_graph_t *g, ir_node_t *n);
 int ir_infer_grid_sample(ir_graph_t *g, ir_node_t *n);
 int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_roi_align(ir_graph_t *g, ir_node_t *n);
+int ir_infer_rnn(ir_graph_t *g, ir_node_t *n);              /* ir/rnn.c: RNN, GRU, LSTM */
+
+/* Selection ops (ir/infer_select.c). Each params function resolves the constant
+ * parameter the output shape depends on, or records an error naming the node. */
+int ir_topk_params(ir_graph_t *g, const ir_node_t *n, int64_t *k, int *axis);
+int ir_onehot_params(ir_graph_t *g, const ir_node_t *n, int64_t *depth, int *axis);
+int ir_reverse_seq_params(ir_graph_t *g, const ir_node_t *n, int *batch_axis, int *time_axis);
+int ir_infer_topk(ir_graph_t *g, ir_node_t *n);
+int ir_infer_onehot(ir_graph_t *g, ir_node_t *n);
+int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n);
+/* Compress: axis (-1: x flattened) and the number of kept positions (true entries of the
+ * constant condition). */
+int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *count);
+int ir_infer_compress(ir_graph_t *g, ir_node_t *n);
+
+/* Image-layout ops (ir/infer_image.c). Col2Im: the block grid of each spatial axis. */
+typedef struct ir_col2im {
+    int ns;
+    int64_t img[IR_MAX_RANK], blk[IR_MAX_RANK], dil[IR_MAX_RANK], str[IR_MAX_RANK];
+    int64_t pb[IR_MAX_RANK], pe[IR_MAX_RANK];
+    int64_t nb[IR_MAX_RANK];      /* blocks along each axis */
+    int64_t K, L, C;              /* block elements, blocks, channels */
+} ir_col2im_t;
+int ir_col2im_params(ir_graph_t *g, const ir_node_t *n, ir_col2im_t *p);
+/* CenterCropPad: out[i] = x[i + off] inside x, else 0 (per axis). */
+int ir_center_crop_params(ir_graph_t *g, const ir_node_t *n, int64_t *off, ir_shape_t *out);
+/* AffineGrid: size (N, C, spatial...) with ns = 2 or 3 spatial axes. */
+int ir_affine_grid_params(ir_graph_t *g, const ir_node_t *n, int64_t *size, int *ns);
+int ir_infer_col2im(ir_graph_t *g, ir_node_t *n);
+int ir_infer_center_crop_pad(ir_graph_t *g, ir_node_t *n);
+int ir_infer_affine_grid(ir_graph_t *g, ir_node_t *n);
+
+/* Generators (ir/infer_generate.c): window functions and EyeLike. */
+int ir_window_size(ir_graph_t *g, const ir_node_t *n, int64_t *size);
+/* Point i of a HannWindow/HammingWindow/BlackmanWindow of size points, in double. */
+double ir_window_value(ir_op_t op, int64_t i, int64_t size, bool periodic);
+int ir_infer_window_fn(ir_graph_t *g, ir_node_t *n);
+int ir_infer_eye_like(ir_graph_t *g, ir_node_t *n);
+
+/* DFT (ir/infer_signal.c): transform along `axis` of n input points (zero-padded or cut
+ * to len); the input's last dim is 1 (real) or 2 (complex). */
+typedef struct ir_dft {
+    int axis;
+    int64_t n, len;
+    bool complex_in, inverse, onesided;
+    ir_shape_t out;
+} ir_dft_t;
+int ir_dft_params(ir_graph_t *g, const ir_node_t *n, ir_dft_t *p);
+int ir_infer_dft(ir_graph_t *g, ir_node_t *n);
+
+/* QuantizeLinear / DequantizeLinear (ir/infer_quant.c): which scale (and zero point)
+ * element an input element uses: element 0, the one at its index along axis, or the one
+ * at its index with the axis coordinate divided by block. */
+typedef enum { IR_QUANT_TENSOR, IR_QUANT_AXIS, IR_QUANT_BLOCKED } ir_quant_mode_t;
+typedef struct ir_quant {
+    ir_quant_mode_t mode;
+    int axis;
+    int64_t block;
+    ir_dtype_t out;
+} ir_quant_t;
+int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q);
+int ir_infer_quant(ir_graph_t *g, ir_node_t *n);
+/* MatMulInteger / QLinearMatMul: the operands picked out of the input list (NULL when
+ * absent), the reduction length and the broadcast output shape. */
+typedef struct ir_qmatmul {
+    const ir_value_t *a, *b, *azp, *bzp, *as, *bs, *ys, *yzp;
+    int64_t K;
+    ir_shape_t out;
+    ir_dtype_t out_t;
+} ir_qmatmul_t;
+int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p);
+int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n);
+int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n);
+/* ConvInteger / QLinearConv: operands (NULL when absent), Conv's window, channels. */
+typedef struct ir_qconv {
+    const ir_value_t *x, *w, *xzp, *wzp, *xs, *ws, *ys, *yzp, *bias;
+    ir_window_t win;
+    int64_t M, Cg;            /* output channels, input channels per group */
+    ir_shape_t out;
+    ir_dtype_t out_t;
+} ir_qconv_t;
+int ir_qconv_params(ir_graph_t *g, const ir_node_t *n, ir_qconv_t *p);
+int ir_infer_qconv(ir_graph_t *g, ir_node_t *n);
+
+/* Det and MaxUnpool (ir/infer_linalg.c). */
+int ir_infer_det(ir_graph_t *g, ir_node_t *n);
+int ir_maxunpool_shape(ir_graph_t *g, const ir_node_t *n, ir_shape_t *out, ir_shape_t *inferred);
+int ir_infer_maxunpool(ir_graph_t *g, ir_node_t *n);
 
 #ifdef __cplusplus
 }

@@ -236,7 +236,7 @@ EVAL_FN(eval_reduce_sum) EVAL_FN(eval_reduce_mean) EVAL_FN(eval_reduce_max) EVAL
 EVAL_FN(eval_reduce_prod) EVAL_FN(eval_reduce_l1) EVAL_FN(eval_reduce_l2) EVAL_FN(eval_reduce_log_sum)
 EVAL_FN(eval_reduce_log_sum_exp) EVAL_FN(eval_reduce_sum_square)
 EVAL_FN(eval_arg_max) EVAL_FN(eval_arg_min) EVAL_FN(eval_softmax) EVAL_FN(eval_log_softmax)
-EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_matmul) EVAL_FN(eval_gemm)
+EVAL_FN(eval_hardmax) EVAL_FN(eval_cum_sum) EVAL_FN(eval_cum_prod) EVAL_FN(eval_matmul) EVAL_FN(eval_gemm)
 EVAL_FN(eval_tile) EVAL_FN(eval_pad) EVAL_FN(eval_trilu) EVAL_FN(eval_gather_elements) EVAL_FN(eval_split)
 EVAL_FN(eval_depth_to_space) EVAL_FN(eval_space_to_depth) EVAL_FN(eval_gather_nd) EVAL_FN(eval_scatter_nd)
 EVAL_FN(eval_scatter_elements)
@@ -247,6 +247,13 @@ EVAL_FN(eval_lp_pool) EVAL_FN(eval_lrn) EVAL_FN(eval_deform_conv)
 EVAL_FN(eval_layer_norm) EVAL_FN(eval_rms_norm) EVAL_FN(eval_group_norm) EVAL_FN(eval_lp_norm)
 EVAL_FN(eval_nll_loss) EVAL_FN(eval_sce_loss) EVAL_FN(eval_einsum)
 EVAL_FN(eval_resize) EVAL_FN(eval_grid_sample) EVAL_FN(eval_roi_align)
+EVAL_FN(eval_rnn)   /* passes/eval_rnn.c */
+EVAL_FN(eval_topk) EVAL_FN(eval_onehot) EVAL_FN(eval_reverse_sequence) EVAL_FN(eval_compress)   /* passes/eval_select.c */
+EVAL_FN(eval_col2im) EVAL_FN(eval_center_crop_pad) EVAL_FN(eval_affine_grid)   /* passes/eval_image.c */
+EVAL_FN(eval_window_fn) EVAL_FN(eval_eye_like)   /* passes/eval_generate.c */
+EVAL_FN(eval_dft)   /* passes/eval_signal.c */
+EVAL_FN(eval_quant) EVAL_FN(eval_qmatmul) EVAL_FN(eval_dyn_quant) EVAL_FN(eval_qconv)   /* passes/eval_quant.c */
+EVAL_FN(eval_det) EVAL_FN(eval_maxunpool)   /* passes/eval_linalg.c */
 #undef EVAL_FN
 
 #endif

@@ -251,7 +251,9 @@ int eval_log_softmax(ir_graph_t *g, ir_node_t *n, res_t *r) { return softmax(g, 
 
 /* CumSum along the axis given by the scalar second input; exclusive and reverse as in
  * elem_cumsum. Integer sums wrap in the input dtype. */
-int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
+/* CumSum and CumProd: running sum / product along the axis (exclusive: of the elements
+ * before; reverse: from the end). Integers wrap as the kernel's accumulator does. */
+static int eval_cum(ir_graph_t *g, ir_node_t *n, res_t *r, bool prod) {
     int64_t axv[1];
     sh_t as;
     if (!in_const(n, 1, &as) || sh_numel(&as) != 1) return 0;
@@ -269,16 +271,16 @@ int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
     for (int64_t a = 0; a < sc.outer; a++)
         for (int64_t in = 0; in < sc.inner; in++) {
             int64_t base = a * sc.len * sc.inner + in;
-            double fs = 0;
-            uint64_t is = 0;
+            double fs = prod ? 1 : 0;
+            uint64_t is = prod ? 1 : 0;
             for (int64_t q = 0; q < sc.len; q++) {
                 int64_t at = base + (rev ? sc.len - 1 - q : q) * sc.inner;
                 if (excl) {
                     if (fl) st_f(t, r->buf, at, fs);
                     else st_i(t, r->buf, at, (int64_t)is);
                 }
-                if (fl) fs += ld_f(t, x, at);
-                else is += (uint64_t)ld_i(t, x, at);
+                if (fl) fs = prod ? fs * ld_f(t, x, at) : fs + ld_f(t, x, at);
+                else is = prod ? is * (uint64_t)ld_i(t, x, at) : is + (uint64_t)ld_i(t, x, at);
                 if (!excl) {
                     if (fl) st_f(t, r->buf, at, fs);
                     else st_i(t, r->buf, at, (int64_t)is);
@@ -287,6 +289,9 @@ int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) {
         }
     return 1;
 }
+
+int eval_cum_sum(ir_graph_t *g, ir_node_t *n, res_t *r) { return eval_cum(g, n, r, false); }
+int eval_cum_prod(ir_graph_t *g, ir_node_t *n, res_t *r) { return eval_cum(g, n, r, true); }
 
 /* ---------------------------------------------------------------- MatMul, Gemm */
 /* Folded only while small (EVAL_MAX_MACS, eval_int.h). */

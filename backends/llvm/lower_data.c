@@ -161,6 +161,8 @@ static LLVMValueRef elem_pad(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
             i = LLVMBuildSelect(k->b, lo, lw_i64(k, 0), LLVMBuildSelect(k->b, hi, last, i, ""), "");
         } else if (p->mode == 1) { /* edge */
             i = LLVMBuildSelect(k->b, lo, lw_i64(k, 0), LLVMBuildSelect(k->b, hi, last, i, ""), "");
+        } else if (p->mode == 3) { /* wrap: i mod D, for pads of any size */
+            i = LLVMBuildSRem(k->b, LLVMBuildAdd(k->b, LLVMBuildSRem(k->b, i, D, ""), D, ""), D, "");
         } else { /* reflect: -i, and 2*(D-1)-i */
             i = LLVMBuildSelect(k->b, lo, LLVMBuildNeg(k->b, i, ""), i, "");
             LLVMValueRef hi2 = LLVMBuildICmp(k->b, LLVMIntSGE, i, D, "");
@@ -211,7 +213,11 @@ int lw_lower_pad(lw_t *k, const ir_node_t *n) {
         if (pads[i] < 0 || pads[i + cnt] < 0) return lw_error(k, "negative pads are not supported");
     }
     const char *mode = ir_attr_str(n, "mode", "constant");
-    p.mode = strcmp(mode, "edge") == 0 ? 1 : strcmp(mode, "reflect") == 0 ? 2 : strcmp(mode, "constant") == 0 ? 0 : -1;
+    p.mode = strcmp(mode, "edge") == 0      ? 1
+             : strcmp(mode, "reflect") == 0 ? 2
+             : strcmp(mode, "wrap") == 0    ? 3
+             : strcmp(mode, "constant") == 0 ? 0
+                                            : -1;
     if (p.mode < 0) return lw_error(k, "pad mode '%s' is not supported", mode);
     return lw_emit_map(k, n, n->out[0], elem_pad_wrap, &p);
 }
@@ -237,13 +243,12 @@ static void copy_block(lw_t *k, const ir_value_t *src, const ir_value_t *dst, in
     for (int d = r - 1; d >= 0; d--) lw_loop_end(k, &loops[d]);
 }
 
-/* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. */
+/* Trilu: keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. k is a
+ * constant, or read from its tensor at run time (it does not change the shape). */
+typedef struct { int64_t k; bool dyn; } trilu_t;
+
 static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
-    const int64_t *kk = ud;
-    /* k from a tensor computed or fed at run time: read it */
-    LLVMValueRef kv = lw_i64(k, *kk);
-    if (n->n_in > 1 && n->in[1] && !n->in[1]->data)
-        kv = LLVMBuildIntCast2(k->b, lw_load(k, n->in[1], lw_i64(k, 0)), k->i64, 1, "");
+    const trilu_t *t = ud;
     const ir_value_t *x = n->in[0];
     int r = x->shape.rank;
     LLVMValueRef st[IR_MAX_RANK];
@@ -251,6 +256,7 @@ static LLVMValueRef elem_trilu(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     LLVMValueRef v = lw_load(k, x, lw_dot(k, idx, st, r));
     LLVMValueRef diff = LLVMBuildSub(k->b, idx[r - 1], idx[r - 2], "");
     bool upper = ir_attr_int(n, "upper", 1) != 0;
+    LLVMValueRef kv = t->dyn ? lw_cast(k, lw_load(k, n->in[1], lw_i64(k, 0)), n->in[1]->dtype, IR_I64) : lw_i64(k, t->k);
     LLVMValueRef keep = LLVMBuildICmp(k->b, upper ? LLVMIntSGE : LLVMIntSLE, diff, kv, "");
     return LLVMBuildSelect(k->b, keep, v, LLVMConstNull(lw_type(k, x->dtype)), "");
 }
@@ -518,11 +524,17 @@ int lw_lower_space_to_depth(lw_t *k, const ir_node_t *n) {
 
 int lw_lower_trilu(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0];
-    int64_t kk = 0;
-    if (n->n_in > 1 && n->in[1] && n->in[1]->data) {
-        if (const_ints(n->in[1], &kk, 1) != 1) return lw_error(k, "k must be a scalar");
+    trilu_t t = {0, false};
+    if (n->n_in > 1 && n->in[1]) {
+        const ir_value_t *kv = n->in[1];
+        if (kv->dtype != IR_I64 || ir_shape_numel(&kv->shape) != 1) return lw_error(k, "k must be a single int64");
+        if (kv->data) {
+            if (const_ints(kv, &t.k, 1) != 1) return lw_error(k, "k must be a constant scalar");
+        } else {
+            t.dyn = true;
+        }
     }
-    return lw_emit_map(k, n, out, elem_trilu, &kk);
+    return lw_emit_map(k, n, out, elem_trilu, &t);
 }
 
 int lw_lower_gather_elements(lw_t *k, const ir_node_t *n) {

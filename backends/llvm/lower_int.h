@@ -140,6 +140,7 @@ int lw_lower_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_conv_transpose(lw_t *k, const ir_node_t *n);
 int lw_lower_copy(lw_t *k, const ir_node_t *n);
 int lw_lower_cum_sum(lw_t *k, const ir_node_t *n);
+int lw_lower_cum_prod(lw_t *k, const ir_node_t *n);
 int lw_lower_depth_to_space(lw_t *k, const ir_node_t *n);
 int lw_lower_expand(lw_t *k, const ir_node_t *n);
 int lw_lower_gather(lw_t *k, const ir_node_t *n);
@@ -195,6 +196,23 @@ int lw_lower_einsum(lw_t *k, const ir_node_t *n);
 int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
 int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
+int lw_lower_rnn(lw_t *k, const ir_node_t *n);                /* lower_rnn.c: RNN, GRU, LSTM */
+int lw_lower_topk(lw_t *k, const ir_node_t *n);               /* lower_select.c */
+int lw_lower_onehot(lw_t *k, const ir_node_t *n);
+int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n);
+int lw_lower_compress(lw_t *k, const ir_node_t *n);
+int lw_lower_col2im(lw_t *k, const ir_node_t *n);             /* lower_image.c */
+int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n);
+int lw_lower_affine_grid(lw_t *k, const ir_node_t *n);
+int lw_lower_window_fn(lw_t *k, const ir_node_t *n);          /* lower_generate.c */
+int lw_lower_eye_like(lw_t *k, const ir_node_t *n);
+int lw_lower_dft(lw_t *k, const ir_node_t *n);                /* lower_signal.c */
+int lw_lower_quant(lw_t *k, const ir_node_t *n);              /* lower_quant.c */
+int lw_lower_qmatmul(lw_t *k, const ir_node_t *n);
+int lw_lower_dyn_quant(lw_t *k, const ir_node_t *n);
+int lw_lower_qconv(lw_t *k, const ir_node_t *n);
+int lw_lower_det(lw_t *k, const ir_node_t *n);                /* lower_linalg.c */
+int lw_lower_maxunpool(lw_t *k, const ir_node_t *n);
 
 /* Register-tiled micro-kernel paths (lower_gemm.c): 0 = lowered, -1 = error,
  * 1 = not applicable (the generic loop nest in lower_nn.c is used). */

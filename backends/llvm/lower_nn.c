@@ -670,8 +670,8 @@ static LLVMValueRef elem_hardmax(lw_t *k, const ir_node_t *n, LLVMValueRef *idx,
     return LLVMBuildSelect(k->b, hit, lw_const_f(k, t, 1), lw_const_f(k, t, 0), "");
 }
 
-/* CumSum along axis, inclusive or exclusive, forward or reversed. */
-typedef struct { int axis, excl, rev; } cumsum_t;
+/* CumSum / CumProd along axis, inclusive or exclusive, forward or reversed. */
+typedef struct { int axis, excl, rev, prod; } cumsum_t;
 
 static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const cumsum_t *c = ud;
@@ -683,7 +683,7 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     lw_strides(k, x, st);
     for (int d = 0; d < r; d++) xi[d] = idx[d];
     LLVMValueRef acc = lw_alloca(k, ty, "acc");
-    LLVMBuildStore(k->b, lw_const_f(k, t, 0), acc);
+    LLVMBuildStore(k->b, lw_const_f(k, t, c->prod ? 1 : 0), acc);
     LLVMValueRef i, D, lo, hi, sa = NULL;
     if (n->n_params == 1) {
         /* axis known at run time: pick its index, size and stride */
@@ -717,7 +717,8 @@ static LLVMValueRef elem_cumsum(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         off = lw_dot(k, xi, st, r);
     }
     LLVMValueRef v = lw_load(k, x, off);
-    LLVMBuildStore(k->b, lw_add(k, t, LLVMBuildLoad2(k->b, ty, acc, ""), v), acc);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, acc, "");
+    LLVMBuildStore(k->b, c->prod ? lw_mul(k, t, cur, v) : lw_add(k, t, cur, v), acc);
     lw_loop_end(k, &l);
     return LLVMBuildLoad2(k->b, ty, acc, "");
 }
@@ -1135,17 +1136,19 @@ int lw_lower_hardmax(lw_t *k, const ir_node_t *n) {
     return lw_emit_map(k, n, n->out[0], elem_hardmax, &ax);
 }
 
-int lw_lower_cum_sum(lw_t *k, const ir_node_t *n) {
+static int lower_cum(lw_t *k, const ir_node_t *n, bool prod) {
     const ir_value_t *av = n->in[1];
     if (!av->data) {
-        if (n->n_params != 1) return lw_error(k, "internal error: a run-time CumSum axis without params");
-        cumsum_t c = {0, (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
+        if (n->n_params != 1) return lw_error(k, "internal error: a run-time axis without params");
+        cumsum_t c = {0, (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0), prod};
         return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
     }
     int64_t ax = av->dtype == IR_I32 ? ((const int32_t *)av->data)[0] : ((const int64_t *)av->data)[0];
-    cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0)};
+    cumsum_t c = {norm_axis(ax, n->in[0]->shape.rank), (int)ir_attr_int(n, "exclusive", 0), (int)ir_attr_int(n, "reverse", 0), prod};
     return lw_emit_map(k, n, n->out[0], elem_cumsum, &c);
 }
+int lw_lower_cum_sum(lw_t *k, const ir_node_t *n) { return lower_cum(k, n, false); }
+int lw_lower_cum_prod(lw_t *k, const ir_node_t *n) { return lower_cum(k, n, true); }
 
 static int lower_arg(lw_t *k, const ir_node_t *n, bool max) {
     arg_t a = {(int)ir_attr_int(n, "axis", 0), (int)ir_attr_int(n, "keepdims", 1), (int)ir_attr_int(n, "select_last_index", 0), max};

@@ -205,11 +205,12 @@ def memplan_chain():
 def unsupported_ops():
     """Three unsupported ops (two kinds, one of them twice) among supported ones: one
     message should list every kind, with where it is used. (TfIdfVectorizer replaced
-    Einsum here once Einsum became supported: a text op no numeric compiler needs.)"""
+    Einsum here once Einsum became supported: a text op no numeric compiler needs; Unique,
+    whose output size is data, replaced Det once Det became supported.)"""
     return model("unsupported_ops", [
         node("Relu", ["inp"], ["r"], "relu"),
         node("TfIdfVectorizer", ["r"], ["e"], "tfidf", mode="TF"),
-        node("Det", ["e"], ["d"], "det_a"),
+        node("Unique", ["e"], ["d"], "unique_a"),
         node("TfIdfVectorizer", ["e"], ["e2"], "tfidf_2", mode="TF"),
         node("Add", ["e2", "r"], ["y"], "add"),
     ], [vi("inp", [3, 3])], [vi("y", [3, 3])], check=False)

@@ -153,6 +153,15 @@ static void test_eval_arg_scan(void **state) {
     eq_i64(c, 4, I64S(9, 7, 4, 0));
     fold(g, mk(g, IR_OP_CUM_SUM, "cumsum", 2, IN(xc, axc), c2));
     eq_i64(c2, 4, I64S(1, 3, 6, 10));
+    /* CumProd: numpy's cumprod, and the exclusive reversed form (product of the later ones) */
+    ir_value_t *p = val(g, "p"), *p2 = val(g, "p2");
+    fold(g, mk(g, IR_OP_CUM_PROD, "cumprod", 2, IN(xc, axc), p));
+    eq_i64(p, 4, I64S(1, 2, 6, 24));
+    n = mk(g, IR_OP_CUM_PROD, "cumprod_er", 2, IN(xc, axc), p2);
+    attr_int(g, n, "exclusive", 1);
+    attr_int(g, n, "reverse", 1);
+    fold(g, n);
+    eq_i64(p2, 4, I64S(24, 12, 4, 1));
     ir_graph_free(g);
 }
 

@@ -1,0 +1,118 @@
+/* Col2Im, CenterCropPad and AffineGrid as maps over the output: each element gathers what
+ * it needs, so no two threads write the same element (passes/eval_image.c is the same
+ * arithmetic over plain loops). */
+#include "backends/llvm/lower_int.h"
+#include "ir/infer_util.h"
+
+#define I64(x) lw_i64(k, (x))
+
+/* ---------------------------------------------------------------- Col2Im */
+/* out[n, c, pos] = sum over kernel offsets kk whose block b (b*stride - pad + kk*dil = pos
+ * along every axis) exists of x[n, c*K + kk, l(b)] */
+static LLVMValueRef elem_col2im(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ir_col2im_t *p = ud;
+    const ir_value_t *x = n->in[0];
+    ir_dtype_t t = x->dtype, ct = t == IR_F64 ? IR_F64 : IR_F32;
+    LLVMTypeRef cty = lw_type(k, ct);
+    LLVMValueRef acc = lw_alloca(k, cty, "acc");
+    LLVMBuildStore(k->b, lw_const_f(k, ct, 0), acc);
+    lw_loop_t lk;
+    lw_loop_begin(k, &lk, I64(0), I64(p->K), "kk");
+    LLVMValueRef ok = LLVMConstInt(k->i1, 1, 0), l = I64(0), rem = lk.iv, kd[IR_MAX_RANK];
+    for (int d = p->ns - 1; d >= 0; d--) {
+        kd[d] = LLVMBuildSRem(k->b, rem, I64(p->blk[d]), "");
+        rem = LLVMBuildSDiv(k->b, rem, I64(p->blk[d]), "");
+    }
+    for (int d = 0; d < p->ns; d++) {
+        LLVMValueRef num = LLVMBuildSub(k->b, LLVMBuildAdd(k->b, idx[2 + d], I64(p->pb[d]), ""),
+                                        LLVMBuildMul(k->b, kd[d], I64(p->dil[d]), ""), "");
+        LLVMValueRef q = LLVMBuildSDiv(k->b, num, I64(p->str[d]), "");
+        LLVMValueRef good = LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, num, I64(0), ""),
+                                         LLVMBuildICmp(k->b, LLVMIntEQ, LLVMBuildSRem(k->b, num, I64(p->str[d]), ""), I64(0), ""), "");
+        good = LLVMBuildAnd(k->b, good, LLVMBuildICmp(k->b, LLVMIntSLT, q, I64(p->nb[d]), ""), "");
+        ok = LLVMBuildAnd(k->b, ok, good, "");
+        l = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, l, I64(p->nb[d]), ""), LLVMBuildSelect(k->b, good, q, I64(0), ""), "");
+    }
+    /* ((n*C + c)*K + kk)*L + l, read at 0 when no block covers this position */
+    LLVMValueRef ch = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, idx[0], I64(p->C), ""), idx[1], ""),
+                                                     I64(p->K), ""), lk.iv, "");
+    LLVMValueRef off = LLVMBuildSelect(k->b, ok, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, ch, I64(p->L), ""), l, ""), I64(0), "");
+    LLVMValueRef v = lw_cast(k, lw_load(k, x, off), t, ct);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, cty, acc, "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, ok, LLVMBuildFAdd(k->b, cur, v, ""), cur, ""), acc);
+    lw_loop_end(k, &lk);
+    return lw_cast(k, LLVMBuildLoad2(k->b, cty, acc, ""), ct, t);
+}
+
+int lw_lower_col2im(lw_t *k, const ir_node_t *n) {
+    ir_col2im_t p;
+    if (ir_col2im_params(k->g, n, &p)) return -1;
+    if (!ir_dtype_is_float(n->in[0]->dtype)) return lw_error(k, "Col2Im on %s is not supported", ir_dtype_name(n->in[0]->dtype));
+    return lw_emit_map(k, n, n->out[0], elem_col2im, &p);
+}
+
+/* ---------------------------------------------------------------- CenterCropPad */
+typedef struct { int64_t off[IR_MAX_RANK]; } ccp_t;
+
+static LLVMValueRef elem_center_crop_pad(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const ccp_t *p = ud;
+    const ir_value_t *x = n->in[0];
+    int r = x->shape.rank;
+    LLVMValueRef xi[IR_MAX_RANK], st[IR_MAX_RANK], in = LLVMConstInt(k->i1, 1, 0);
+    for (int d = 0; d < r; d++) {
+        LLVMValueRef i = LLVMBuildAdd(k->b, idx[d], I64(p->off[d]), "");
+        LLVMValueRef good = LLVMBuildICmp(k->b, LLVMIntULT, i, lw_dim(k, x, d), "");
+        in = LLVMBuildAnd(k->b, in, good, "");
+        xi[d] = LLVMBuildSelect(k->b, good, i, I64(0), "");
+    }
+    lw_strides(k, x, st);
+    LLVMValueRef v = lw_load(k, x, lw_dot(k, xi, st, r));
+    return LLVMBuildSelect(k->b, in, v, LLVMConstNull(lw_type(k, x->dtype)), "");
+}
+
+int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n) {
+    ccp_t p;
+    ir_shape_t s;
+    if (ir_center_crop_params(k->g, n, p.off, &s)) return -1;
+    return lw_emit_map(k, n, n->out[0], elem_center_crop_pad, &p);
+}
+
+/* ---------------------------------------------------------------- AffineGrid */
+typedef struct { int64_t size[5]; int ns; bool align; } agrid_t;
+
+/* base coordinate of index i along an axis of size S, in double */
+static LLVMValueRef grid_coord(lw_t *k, LLVMValueRef i, int64_t S, bool align) {
+    LLVMValueRef fi = LLVMBuildSIToFP(k->b, i, k->f64, "");
+    if (align) {
+        if (S == 1) return LLVMConstReal(k->f64, -1.0);
+        return LLVMBuildFAdd(k->b, LLVMConstReal(k->f64, -1.0),
+                             LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, LLVMConstReal(k->f64, 2.0), fi, ""),
+                                           LLVMConstReal(k->f64, (double)(S - 1)), ""), "");
+    }
+    LLVMValueRef num = LLVMBuildFAdd(k->b, LLVMBuildFMul(k->b, LLVMConstReal(k->f64, 2.0), fi, ""), LLVMConstReal(k->f64, 1.0), "");
+    return LLVMBuildFSub(k->b, LLVMBuildFDiv(k->b, num, LLVMConstReal(k->f64, (double)S), ""), LLVMConstReal(k->f64, 1.0), "");
+}
+
+static LLVMValueRef elem_affine_grid(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    const agrid_t *p = ud;
+    const ir_value_t *th = n->in[0];
+    int ns = p->ns;
+    LLVMValueRef pt[4];
+    for (int a = 0; a < ns; a++) pt[ns - 1 - a] = grid_coord(k, idx[1 + a], p->size[2 + a], p->align);
+    pt[ns] = LLVMConstReal(k->f64, 1.0);
+    /* theta row (b, comp): offset (b*ns + comp)*(ns + 1) */
+    LLVMValueRef row = LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, idx[0], I64(ns), ""), idx[ns + 1], ""), I64(ns + 1), "");
+    LLVMValueRef acc = LLVMConstReal(k->f64, 0.0);
+    for (int j = 0; j <= ns; j++) {
+        LLVMValueRef v = lw_cast(k, lw_load(k, th, LLVMBuildAdd(k->b, row, I64(j), "")), th->dtype, IR_F64);
+        acc = LLVMBuildFAdd(k->b, acc, LLVMBuildFMul(k->b, v, pt[j], ""), "");
+    }
+    return lw_cast(k, acc, IR_F64, th->dtype);
+}
+
+int lw_lower_affine_grid(lw_t *k, const ir_node_t *n) {
+    agrid_t p;
+    if (ir_affine_grid_params(k->g, n, p.size, &p.ns)) return -1;
+    p.align = ir_attr_int(n, "align_corners", 0) != 0;
+    return lw_emit_map(k, n, n->out[0], elem_affine_grid, &p);
+}

@@ -1,0 +1,138 @@
+/* Inference for selection ops whose output shape comes from a constant parameter:
+ * TopK (k), OneHot (depth), and ReverseSequence (same shape). The parameters are resolved
+ * here once (ir_topk_params, ir_onehot_params) for the evaluator and the backends. A
+ * parameter computed at run time is an error naming it, in the wording the conformance
+ * runner's --bind retry recognises. */
+#include <math.h>
+#include <string.h>
+
+#include "ir/infer_util.h"
+
+static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
+
+int ir_topk_params(ir_graph_t *g, const ir_node_t *n, int64_t *k, int *axis) {
+    const ir_value_t *x = n->in[0];
+    if (n->n_in > 1 && n->in[1]) {
+        const ir_value_t *kv = n->in[1];
+        if (!kv->data)
+            return ir_error(g, n, "input 'K' must be a constant (data-dependent shapes are not supported); "
+                            "'%s' is computed at run time", vname(kv));
+        if (ir_const_ints(kv, k, 1) != 1) return ir_error(g, n, "input 'K' must be a single int64");
+    } else {
+        *k = ir_attr_int(n, "k", -1);   /* TopK-1 */
+    }
+    if (ir_norm_axis(ir_attr_int(n, "axis", -1), x->shape.rank, axis))
+        return ir_error(g, n, "axis %lld is out of range for rank %d", (long long)ir_attr_int(n, "axis", -1),
+                        x->shape.rank);
+    ir_dim_t d = x->shape.dims[*axis];
+    if (!ir_dim_is_const(d)) return ir_error(g, n, "the axis TopK selects along must have a constant size");
+    if (*k < 0 || *k > d.v)
+        return ir_error(g, n, "K = %lld is outside [0, %lld], the size of axis %d", (long long)*k, (long long)d.v, *axis);
+    return 0;
+}
+
+int ir_infer_topk(ir_graph_t *g, ir_node_t *n) {
+    int64_t k;
+    int axis;
+    if (ir_topk_params(g, n, &k, &axis)) return -1;
+    ir_shape_t s = n->in[0]->shape;
+    s.dims[axis] = ir_dim_const(k);
+    n->out[0]->dtype = n->in[0]->dtype;
+    n->out[0]->shape = s;
+    if (n->n_out > 1 && n->out[1]) {
+        n->out[1]->dtype = IR_I64;
+        n->out[1]->shape = s;
+    }
+    return 0;
+}
+
+int ir_onehot_params(ir_graph_t *g, const ir_node_t *n, int64_t *depth, int *axis) {
+    const ir_value_t *d = n->in[1], *vals = n->in[2];
+    double dv;
+    if (!d->data)
+        return ir_error(g, n, "input 'depth' must be a constant (data-dependent shapes are not supported); "
+                        "'%s' is computed at run time", vname(d));
+    if (ir_const_scalar(d, &dv) || !(dv >= 1) || dv > 1e12)
+        return ir_error(g, n, "depth must be one positive number");
+    *depth = (int64_t)dv;
+    if (ir_shape_numel(&vals->shape) != 2) return ir_error(g, n, "values '%s' must hold exactly 2 elements", vname(vals));
+    int r = n->in[0]->shape.rank;
+    if (r + 1 > IR_MAX_RANK) return ir_error(g, n, "indices rank %d is too large", r);
+    if (ir_norm_axis(ir_attr_int(n, "axis", -1), r + 1, axis))
+        return ir_error(g, n, "axis %lld is out of range for output rank %d", (long long)ir_attr_int(n, "axis", -1), r + 1);
+    return 0;
+}
+
+/* indices' shape with depth inserted at axis; values' dtype */
+int ir_infer_onehot(ir_graph_t *g, ir_node_t *n) {
+    int64_t depth;
+    int axis;
+    if (ir_onehot_params(g, n, &depth, &axis)) return -1;
+    const ir_shape_t *is = &n->in[0]->shape;
+    ir_shape_t s = {.rank = is->rank + 1};
+    for (int i = 0, j = 0; i < s.rank; i++) s.dims[i] = i == axis ? ir_dim_const(depth) : is->dims[j++];
+    n->out[0]->dtype = n->in[2]->dtype;
+    n->out[0]->shape = s;
+    return 0;
+}
+
+int ir_reverse_seq_params(ir_graph_t *g, const ir_node_t *n, int *batch_axis, int *time_axis) {
+    const ir_value_t *x = n->in[0], *sl = n->in[1];
+    int r = x->shape.rank;
+    if (r < 2) return ir_error(g, n, "input must have rank >= 2, got %d", r);
+    int64_t ba = ir_attr_int(n, "batch_axis", 1), ta = ir_attr_int(n, "time_axis", 0);
+    if ((ba != 0 && ba != 1) || (ta != 0 && ta != 1) || ba == ta)
+        return ir_error(g, n, "batch_axis %lld and time_axis %lld must be 0 and 1 in some order", (long long)ba,
+                        (long long)ta);
+    *batch_axis = (int)ba;
+    *time_axis = (int)ta;
+    if (sl->shape.rank != 1 || !ir_dim_eq(sl->shape.dims[0], x->shape.dims[ba]))
+        return ir_error(g, n, "sequence_lens '%s' must have one entry per batch element", vname(sl));
+    return 0;
+}
+
+int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n) {
+    int ba, ta;
+    if (ir_reverse_seq_params(g, n, &ba, &ta)) return -1;
+    n->out[0]->dtype = n->in[0]->dtype;
+    n->out[0]->shape = n->in[0]->shape;
+    return 0;
+}
+
+/* Compress: the kept positions come from the constant condition (bool, 1-D): its true
+ * entries, among the first min(len(condition), axis size); no axis: over x flattened. */
+int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *count) {
+    const ir_value_t *x = n->in[0], *c = n->in[1];
+    if (!c->data)
+        return ir_error(g, n, "input 'condition' must be a constant (data-dependent shapes are not supported); "
+                        "'%s' is computed at run time", vname(c));
+    if (c->dtype != IR_BOOL || c->shape.rank != 1) return ir_error(g, n, "condition '%s' must be a 1-D bool tensor", vname(c));
+    const ir_attr_t *a = ir_attr_find(n, "axis");
+    int64_t len;
+    if (a) {
+        if (ir_norm_axis(a->i, x->shape.rank, axis)) return ir_error(g, n, "axis %lld is out of range", (long long)a->i);
+        if (!ir_dim_is_const(x->shape.dims[*axis])) return ir_error(g, n, "the compressed axis must have a constant size");
+        len = x->shape.dims[*axis].v;
+    } else {
+        *axis = -1;
+        len = ir_shape_numel(&x->shape);
+        if (len < 0) return ir_error(g, n, "Compress without an axis needs a static input shape");
+    }
+    int64_t cn = ir_shape_numel(&c->shape);
+    if (cn > len) return ir_error(g, n, "condition has %lld entries for %lld positions", (long long)cn, (long long)len);
+    *count = 0;
+    for (int64_t i = 0; i < cn; i++) *count += ((const uint8_t *)c->data)[i] != 0;
+    return 0;
+}
+
+int ir_infer_compress(ir_graph_t *g, ir_node_t *n) {
+    int axis;
+    int64_t cnt = 0;
+    if (ir_compress_params(g, n, &axis, &cnt)) return -1;
+    ir_shape_t s = n->in[0]->shape;
+    if (axis < 0) s.rank = 1, axis = 0;
+    s.dims[axis] = ir_dim_const(cnt);
+    n->out[0]->dtype = n->in[0]->dtype;
+    n->out[0]->shape = s;
+    return 0;
+}
