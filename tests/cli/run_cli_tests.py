@@ -313,7 +313,7 @@ def compiler_cases(r, tmp):
     lower3 = os.path.join(HERE, "..", "golden", "many_lower_errors.onnx")
     for emit in ("obj", "exe"):
         r.case(f"three unlowerable nodes all reported (--emit={emit})",
-               lambda emit=emit: r.bad_model(lower3, ("'pool_with_indices'", "'pad_negative'", "'pad_wrap'"),
+               lambda emit=emit: r.bad_model(lower3, ("'pool_with_indices'", "'pad_negative'", "'resize_antialias'"),
                                              emit=emit, lines=3))
     infer2 = os.path.join(HERE, "..", "golden", "many_infer_errors.onnx")
     r.case("two independent inference refusals reported",
