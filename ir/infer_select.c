@@ -34,9 +34,31 @@ int ir_topk_params(ir_graph_t *g, const ir_node_t *n, int64_t *k, int *axis) {
 int ir_infer_topk(ir_graph_t *g, ir_node_t *n) {
     int64_t k;
     int axis;
-    if (ir_topk_params(g, n, &k, &axis)) return -1;
     ir_shape_t s = n->in[0]->shape;
-    s.dims[axis] = ir_dim_const(k);
+    const ir_value_t *kv = n->n_in > 1 ? n->in[1] : NULL;
+    if (kv && !kv->data) {
+        /* K fed at run time (a graph input, or computed from shapes): a dim, checked to be
+         * within the axis when the model runs; the kernel reads it from the output's shape */
+        ir_dim_t kd;
+        if (ir_norm_axis(ir_attr_int(n, "axis", -1), s.rank, &axis))
+            return ir_error(g, n, "axis %lld is out of range for rank %d", (long long)ir_attr_int(n, "axis", -1), s.rank);
+        if (kv->sval && kv->n_sval == 1) {
+            kd = kv->sval[0];
+        } else if (kv->is_input && !kv->producer && ir_shape_numel(&kv->shape) == 1 &&
+                   (kv->dtype == IR_I64 || kv->dtype == IR_I32)) {
+            if (ir_dim_data(g, kv, 0, &kd)) return ir_error(g, n, "too many symbols");
+        } else {
+            return ir_error(g, n, "input 'K' must be a constant, a graph input or computed from shapes; '%s' is "
+                            "computed from tensor values at run time", vname(kv));
+        }
+        if (ir_shape_check_add(g, IR_CHECK_GE, kd, ir_dim_const(0), n->name) ||
+            ir_shape_check_add(g, IR_CHECK_GE, s.dims[axis], kd, n->name))
+            return ir_error(g, n, "K is outside the axis it selects along");
+        s.dims[axis] = kd;
+    } else {
+        if (ir_topk_params(g, n, &k, &axis)) return -1;
+        s.dims[axis] = ir_dim_const(k);
+    }
     n->out[0]->dtype = n->in[0]->dtype;
     n->out[0]->shape = s;
     if (n->n_out > 1 && n->out[1]) {
@@ -67,10 +89,28 @@ int ir_onehot_params(ir_graph_t *g, const ir_node_t *n, int64_t *depth, int *axi
 int ir_infer_onehot(ir_graph_t *g, ir_node_t *n) {
     int64_t depth;
     int axis;
-    if (ir_onehot_params(g, n, &depth, &axis)) return -1;
+    ir_dim_t dd;
+    const ir_value_t *dv = n->in[1];
+    if (!dv->data && dv->is_input && !dv->producer && ir_shape_numel(&dv->shape) == 1) {
+        /* depth fed at run time: a data symbol (a float one floors: floor(1 * depth)); the
+         * kernel reads it from the output's shape */
+        if (ir_dim_data(g, dv, 0, &dd)) return ir_error(g, n, "too many symbols");
+        if (ir_dtype_is_float(dv->dtype) && ir_dim_floor_mul_f(g, ir_dim_const(1), dd, &dd))
+            return ir_error(g, n, "depth must be a number");
+        if (ir_shape_check_add(g, IR_CHECK_GE, dd, ir_dim_const(1), n->name)) return ir_error(g, n, "depth must be >= 1");
+        int r = n->in[0]->shape.rank;
+        if (r + 1 > IR_MAX_RANK) return ir_error(g, n, "indices rank %d is too large", r);
+        if (ir_shape_numel(&n->in[2]->shape) != 2)
+            return ir_error(g, n, "values '%s' must hold exactly 2 elements", vname(n->in[2]));
+        if (ir_norm_axis(ir_attr_int(n, "axis", -1), r + 1, &axis))
+            return ir_error(g, n, "axis %lld is out of range for output rank %d", (long long)ir_attr_int(n, "axis", -1), r + 1);
+    } else {
+        if (ir_onehot_params(g, n, &depth, &axis)) return -1;
+        dd = ir_dim_const(depth);
+    }
     const ir_shape_t *is = &n->in[0]->shape;
     ir_shape_t s = {.rank = is->rank + 1};
-    for (int i = 0, j = 0; i < s.rank; i++) s.dims[i] = i == axis ? ir_dim_const(depth) : is->dims[j++];
+    for (int i = 0, j = 0; i < s.rank; i++) s.dims[i] = i == axis ? dd : is->dims[j++];
     n->out[0]->dtype = n->in[2]->dtype;
     n->out[0]->shape = s;
     return 0;

@@ -42,10 +42,9 @@ static LLVMValueRef before(lw_t *k, ir_dtype_t t, bool largest, LLVMValueRef va,
 }
 
 int lw_lower_topk(lw_t *k, const ir_node_t *n) {
-    int64_t K;
     int axis;
-    if (ir_topk_params(k->g, n, &K, &axis)) return -1;
     const ir_value_t *x = n->in[0], *vals = n->out[0], *idx = n->n_out > 1 ? n->out[1] : NULL;
+    if (ir_norm_axis(ir_attr_int(n, "axis", -1), x->shape.rank, &axis)) return lw_error(k, "axis out of range");
     if (n->n_post) return lw_error(k, "fused post-ops on TopK are not supported");
     ir_dtype_t t = x->dtype;
     if (t == IR_BOOL || t == IR_STRING) return lw_error(k, "TopK on %s is not supported", ir_dtype_name(t));
@@ -54,26 +53,27 @@ int lw_lower_topk(lw_t *k, const ir_node_t *n) {
     ir_shape_t rows = x->shape;
     rows.dims[axis] = ir_dim_const(1);
     lw_kernel_begin_shape(k, n, &rows, 0, r);
-    int64_t D = x->shape.dims[axis].v;
+    /* K and D as values: constants, or run-time dims (a K fed at run time) */
+    LLVMValueRef Kv = lw_dim(k, vals, axis), Dv = lw_dim(k, x, axis);
     LLVMValueRef inner = I64(1);
     for (int d = axis + 1; d < r; d++) inner = LLVMBuildNSWMul(k->b, inner, lw_dim(k, x, d), "");
     LLVMValueRef rank = lw_alloca(k, k->i64, "rank");
     lw_loop_t lw, li, lj;
     lw_loop_begin(k, &lw, k->begin, k->end, "row");
     LLVMValueRef a = LLVMBuildSDiv(k->b, lw.iv, inner, ""), c = LLVMBuildSRem(k->b, lw.iv, inner, "");
-    LLVMValueRef base = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, a, LLVMBuildNSWMul(k->b, I64(D), inner, ""), ""), c, "");
-    LLVMValueRef obase = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, a, LLVMBuildNSWMul(k->b, I64(K), inner, ""), ""), c, "");
-    lw_loop_begin(k, &li, I64(0), I64(D), "i");
+    LLVMValueRef base = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, a, LLVMBuildNSWMul(k->b, Dv, inner, ""), ""), c, "");
+    LLVMValueRef obase = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, a, LLVMBuildNSWMul(k->b, Kv, inner, ""), ""), c, "");
+    lw_loop_begin(k, &li, I64(0), Dv, "i");
     LLVMValueRef vi = lw_load(k, x, LLVMBuildNSWAdd(k->b, base, LLVMBuildNSWMul(k->b, li.iv, inner, ""), ""));
     LLVMBuildStore(k->b, I64(0), rank);
-    lw_loop_begin(k, &lj, I64(0), I64(D), "j");
+    lw_loop_begin(k, &lj, I64(0), Dv, "j");
     LLVMValueRef vj = lw_load(k, x, LLVMBuildNSWAdd(k->b, base, LLVMBuildNSWMul(k->b, lj.iv, inner, ""), ""));
     LLVMValueRef bf = LLVMBuildZExt(k->b, before(k, t, largest, vj, vi, lj.iv, li.iv), k->i64, "");
     LLVMBuildStore(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildLoad2(k->b, k->i64, rank, ""), bf, ""), rank);
     lw_loop_end(k, &lj);
     LLVMValueRef rk = LLVMBuildLoad2(k->b, k->i64, rank, "");
     lw_if_t f;
-    lw_if_begin(k, &f, LLVMBuildICmp(k->b, LLVMIntSLT, rk, I64(K), ""));
+    lw_if_begin(k, &f, LLVMBuildICmp(k->b, LLVMIntSLT, rk, Kv, ""));
     LLVMValueRef oi = LLVMBuildNSWAdd(k->b, obase, LLVMBuildNSWMul(k->b, rk, inner, ""), "");
     lw_store(k, vals, oi, vi);
     if (idx) lw_store(k, idx, oi, li.iv);
@@ -96,14 +96,15 @@ static LLVMValueRef elem_onehot(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
         if (d != p->axis) ii[j++] = idx[d];
     lw_strides(k, ind, st);
     LLVMValueRef v = as_i64(k, lw_load(k, ind, lw_dot(k, ii, st, r)), ind->dtype);
-    v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, v, I64(0), ""), LLVMBuildAdd(k->b, v, I64(p->depth), ""), v, "");
+    LLVMValueRef depth = lw_dim(k, n->out[0], p->axis);   /* a constant, or fed at run time */
+    v = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, v, I64(0), ""), LLVMBuildAdd(k->b, v, depth, ""), v, "");
     LLVMValueRef hit = LLVMBuildICmp(k->b, LLVMIntEQ, v, idx[p->axis], "");
     return LLVMBuildSelect(k->b, hit, lw_load(k, vals, I64(1)), lw_load(k, vals, I64(0)), "");
 }
 
 int lw_lower_onehot(lw_t *k, const ir_node_t *n) {
-    onehot_t p;
-    if (ir_onehot_params(k->g, n, &p.depth, &p.axis)) return -1;
+    onehot_t p = {0, 0};
+    if (ir_norm_axis(ir_attr_int(n, "axis", -1), n->in[0]->shape.rank + 1, &p.axis)) return lw_error(k, "axis out of range");
     return lw_emit_map(k, n, n->out[0], elem_onehot, &p);
 }
 
