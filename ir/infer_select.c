@@ -168,6 +168,31 @@ int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *co
 int ir_infer_compress(ir_graph_t *g, ir_node_t *n) {
     int axis;
     int64_t cnt = 0;
+    const ir_value_t *c = n->in[1], *x = n->in[0];
+    if (!c->data) {
+        /* a condition known only when the model runs: the kept count is a run-time count,
+         * at most the compressed axis (the buffer is sized by it) */
+        if (c->dtype != IR_BOOL || c->shape.rank != 1)
+            return ir_error(g, n, "condition '%s' must be a 1-D bool tensor", vname(c));
+        const ir_attr_t *a = ir_attr_find(n, "axis");
+        ir_shape_t s = x->shape;
+        ir_dim_t bound = ir_dim_const(1);
+        if (a) {
+            if (ir_norm_axis(a->i, x->shape.rank, &axis)) return ir_error(g, n, "axis %lld is out of range", (long long)a->i);
+            bound = s.dims[axis];
+        } else {
+            for (int d = 0; d < s.rank; d++)
+                if (ir_dim_mul(g, bound, s.dims[d], &bound)) return ir_error(g, n, "input is too large");
+            s.rank = 1;
+            axis = 0;
+        }
+        ir_dim_t cd;
+        if (ir_dim_runtime(g, n->out[0], bound, &cd)) return ir_error(g, n, "too many symbols");
+        s.dims[axis] = cd;
+        n->out[0]->dtype = x->dtype;
+        n->out[0]->shape = s;
+        return 0;
+    }
     if (ir_compress_params(g, n, &axis, &cnt)) return -1;
     ir_shape_t s = n->in[0]->shape;
     if (axis < 0) s.rank = 1, axis = 0;

@@ -149,7 +149,55 @@ static LLVMValueRef elem_compress(lw_t *k, const ir_node_t *n, LLVMValueRef *idx
     return lw_load(k, x, lw_dot(k, xi, st, r));
 }
 
+/* Compress with a condition known only at run time: one task counts the kept positions
+ * (the run-time count the kernels after it see), then copies each kept slice. */
+static int lower_compress_dynamic(lw_t *k, const ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *c = n->in[1], *y = n->out[0];
+    const ir_attr_t *a = ir_attr_find(n, "axis");
+    int r = x->shape.rank, axis = 0;
+    if (a && ir_norm_axis(a->i, r, &axis)) return lw_error(k, "axis out of range");
+    lw_kernel_begin(k, n, y, -1);
+    LLVMValueRef outer = I64(1), inner = I64(1), D;
+    if (a) {
+        for (int d = 0; d < axis; d++) outer = LLVMBuildNSWMul(k->b, outer, lw_dim(k, x, d), "");
+        for (int d = axis + 1; d < r; d++) inner = LLVMBuildNSWMul(k->b, inner, lw_dim(k, x, d), "");
+        D = lw_dim(k, x, axis);
+    } else {
+        D = lw_numel(k, x);
+    }
+    LLVMValueRef cl = lw_dim(k, c, 0);
+    LLVMValueRef lim = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, cl, D, ""), cl, D, "");
+    LLVMValueRef cnt = lw_alloca(k, k->i64, "cnt");
+    LLVMBuildStore(k->b, I64(0), cnt);
+    lw_loop_t l, lo, lin;
+    lw_loop_begin(k, &l, I64(0), lim, "i");
+    LLVMValueRef keep = LLVMBuildICmp(k->b, LLVMIntNE, lw_load(k, c, l.iv), LLVMConstNull(lw_type(k, c->dtype)), "");
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, LLVMBuildLoad2(k->b, k->i64, cnt, ""), LLVMBuildZExt(k->b, keep, k->i64, ""), ""), cnt);
+    lw_loop_end(k, &l);
+    LLVMValueRef K = LLVMBuildLoad2(k->b, k->i64, cnt, "count");
+    lw_set_runtime(k, y, K);
+    LLVMBuildStore(k->b, I64(0), cnt);
+    lw_loop_begin(k, &l, I64(0), lim, "i");
+    keep = LLVMBuildICmp(k->b, LLVMIntNE, lw_load(k, c, l.iv), LLVMConstNull(lw_type(k, c->dtype)), "");
+    lw_if_t f;
+    lw_if_begin(k, &f, keep);
+    LLVMValueRef j = LLVMBuildLoad2(k->b, k->i64, cnt, "");
+    lw_loop_begin(k, &lo, I64(0), outer, "o");
+    lw_loop_begin(k, &lin, I64(0), inner, "n");
+    LLVMValueRef src = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, lo.iv, D, ""), l.iv, ""), inner, ""), lin.iv, "");
+    LLVMValueRef dst = LLVMBuildAdd(k->b, LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, lo.iv, K, ""), j, ""), inner, ""), lin.iv, "");
+    lw_store(k, y, dst, lw_load(k, x, src));
+    lw_loop_end(k, &lin);
+    lw_loop_end(k, &lo);
+    LLVMBuildStore(k->b, LLVMBuildAdd(k->b, j, I64(1), ""), cnt);
+    lw_if_end(k, &f);
+    lw_loop_end(k, &l);
+    lw_kernel_end(k);
+    return 0;
+}
+
 int lw_lower_compress(lw_t *k, const ir_node_t *n) {
+    if (!n->in[1]->data) return lower_compress_dynamic(k, n);
     compress_t p;
     int64_t cnt = 0;
     if (ir_compress_params(k->g, n, &p.axis, &cnt)) return -1;
