@@ -1,0 +1,146 @@
+"""Hostile models (issue 12), run by run_cli_tests.py: each must be refused with one line
+naming the model and the reason, non-zero exit, no signal, nothing left behind.
+
+The raw-bytes builders write protobuf by hand so a model can be nested or sized past
+what the onnx package would build; `wire` below is the few encoding rules they need.
+"""
+import os
+
+import numpy as np
+from onnx import TensorProto, helper
+
+
+def _varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field(num, payload):
+    """A length-delimited field."""
+    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+
+
+def nested(prefix_fields, core, depth):
+    """`depth` levels of messages, each opened by the field numbers in prefix_fields
+    (cycled), around `core`; built outside-in in linear time."""
+    lens, heads = len(core), []
+    fields = [prefix_fields[i % len(prefix_fields)] for i in range(depth)]
+    for num in reversed(fields):
+        h = _varint(num << 3 | 2) + _varint(lens)
+        heads.append(h)
+        lens += len(h)
+    return b"".join(reversed(heads)) + core
+
+
+def opset_field(version):
+    # ModelProto.opset_import (8): OperatorSetIdProto{domain(1)="", version(2)}
+    return _field(8, _varint(2 << 3) + _varint(version))
+
+
+def deep_subgraphs(levels):
+    """ModelProto.graph(7) -> GraphProto.node(1) -> NodeProto.attribute(5) ->
+    AttributeProto.g(6) -> GraphProto ... : If-in-If nesting, `levels` graphs deep."""
+    chain = [1, 5, 6] * levels
+    inner = nested(chain, b"", len(chain))
+    return _varint(1 << 3) + _varint(8) + opset_field(13) + _field(7, inner)
+
+
+def deep_types(levels):
+    """A graph input whose TypeProto is sequence(sequence(...)) `levels` deep:
+    ValueInfoProto.type(2) -> TypeProto.sequence_type(4) -> Sequence.elem_type(1) -> ..."""
+    chain = [4, 1] * levels
+    t = nested(chain, b"", len(chain))
+    vi = _field(1, b"x") + _field(2, t)
+    graph = _field(11, vi) + _field(2, b"g")
+    return _varint(1 << 3) + _varint(8) + opset_field(13) + _field(7, graph)
+
+
+def many_nodes(n):
+    """A graph claiming n empty nodes (2 bytes each on disk, ~100+ bytes unpacked)."""
+    graph = b"\x0a\x00" * n
+    return _varint(1 << 3) + _varint(8) + opset_field(13) + _field(7, graph)
+
+
+def _mk(nodes, inputs, outputs, inits=(), opset=13, value_info=()):
+    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits),
+                          value_info=list(value_info))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def _vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def relu_model(opset=13, in_shape=(2, 3), value_info=()):
+    return _mk([helper.make_node("Relu", ["x"], ["r"], name="relu0"),
+                helper.make_node("Neg", ["r"], ["y"], name="neg0")],
+               [_vi("x", list(in_shape))], [_vi("y", None)], opset=opset, value_info=value_info)
+
+
+def rank9_initializer():
+    w = TensorProto(name="w_rank9", data_type=TensorProto.FLOAT, dims=[1] * 9)
+    w.raw_data = np.ones(1, np.float32).tobytes()
+    return _mk([helper.make_node("Add", ["x", "w_rank9"], ["y"], name="add9")],
+               [_vi("x", [1])], [_vi("y", None)], [w])
+
+
+def wrong_attr_type():
+    # Transpose's perm is INTS; a FLOAT perm is not a permutation.
+    n = helper.make_node("Transpose", ["x"], ["y"], name="tp_bad")
+    n.attribute.append(helper.make_attribute("perm", 1.5))
+    return _mk([n], [_vi("x", [2, 3])], [_vi("y", None)])
+
+
+def wrong_input_dtype():
+    # Sqrt takes floating-point tensors only.
+    return _mk([helper.make_node("Sqrt", ["x"], ["y"], name="sqrt_int")],
+               [_vi("x", [4], TensorProto.INT64)], [_vi("y", None)])
+
+
+def robust_cases(r, tmp, save):
+    d = os.path.join(tmp, "robust")
+    os.makedirs(d, exist_ok=True)
+
+    def raw(name, data):
+        p = os.path.join(d, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    # Each of these crashed protobuf-c's recursive unpacking (SIGSEGV) before the wire
+    # walk refused them.
+    p = raw("deep_types.onnx", deep_types(200000))
+    r.case("robust: TypeProto nested 400,000 messages deep (was SIGSEGV)",
+           lambda: r.bad_model(p, ("nesting", "100")))
+    p2 = raw("deep_subgraphs.onnx", deep_subgraphs(40))
+    r.case("robust: subgraphs nested 40 deep", lambda: r.bad_model(p2, ("subgraphs", "32")))
+    p3 = raw("many_nodes.onnx", many_nodes(5_000_000))
+    r.case("robust: 5 million empty nodes in a 10 MB file refused before unpacking",
+           lambda: r.bad_model(p3, any_of=("MiB", "nodes")))
+    p4 = raw("bad_length.onnx", _varint(1 << 3) + _varint(8) + b"\x3a\xff\xff\xff\x0f\x0a")
+    r.case("robust: a field length past the end of the file names the byte",
+           lambda: r.bad_model(p4, ("byte",)))
+
+    p5 = save(relu_model(opset=99), os.path.join(d, "opset99.onnx"))
+    r.case("robust: opset 99 of ai.onnx refused naming domain and version",
+           lambda: r.bad_model(p5, ("ai.onnx", "99")))
+    p6 = save(relu_model(in_shape=(2, -3)), os.path.join(d, "negdim_input.onnx"))
+    r.case("robust: a negative dim in a graph input", lambda: r.bad_model(p6, ("'x'", "negative")))
+    p7 = save(relu_model(value_info=[_vi("r", [2, -1])]), os.path.join(d, "negdim_vi.onnx"))
+    r.case("robust: a negative dim in value_info", lambda: r.bad_model(p7, ("'r'", "negative")))
+    p8 = save(rank9_initializer(), os.path.join(d, "rank9.onnx"))
+    r.case("robust: an initializer of rank 9", lambda: r.bad_model(p8, ("rank",)))
+    p9 = save(wrong_attr_type(), os.path.join(d, "attr_type.onnx"))
+    r.case("robust: an attribute of the wrong type", lambda: r.bad_model(p9, ("tp_bad", "perm")))
+    p10 = save(wrong_input_dtype(), os.path.join(d, "dtype.onnx"))
+    r.case("robust: an input dtype the op does not take", lambda: r.bad_model(p10, ("sqrt_int",)))
+    ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
+    r.case("robust: control: opset 28 (the newest supported) compiles",
+           lambda: r.good_model(ok))
