@@ -30,6 +30,8 @@ typedef struct fe_ctx {
 /* Tests set this to make the graph's arena fail past a byte count, reaching every
  * out-of-memory path; 0 (the default) means no limit. */
 extern size_t fe_test_arena_limit;
+/* Tests set this to 1 to take tensor.c's path for kernels without openat2. */
+extern int fe_test_no_openat2;
 
 /* Appends the first error to c->diags, about the current node if any; returns -1. */
 int fe_err(fe_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

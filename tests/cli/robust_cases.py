@@ -144,3 +144,70 @@ def robust_cases(r, tmp, save):
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))
+
+
+def ext_model(location, offset="0", length="24", extra=()):
+    w = TensorProto(name="w_ext", data_type=TensorProto.FLOAT, dims=[2, 3])
+    w.data_location = TensorProto.EXTERNAL
+    kv = [("location", location)]
+    if offset is not None:
+        kv.append(("offset", offset))
+    if length is not None:
+        kv.append(("length", length))
+    for k, v in list(kv) + list(extra):
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    return _mk([helper.make_node("Add", ["x", "w_ext"], ["y"], name="add_ext")],
+               [_vi("x", [2, 3])], [_vi("y", None)], [w])
+
+
+def external_cases(r, tmp, save):
+    """External data (issue 12): each hostile layout beside a control that compiles, so
+    a compiler refusing all external data cannot pass."""
+    root = os.path.join(tmp, "ext")
+    m = os.path.join(root, "model")
+    os.makedirs(os.path.join(m, "sub"), exist_ok=True)
+    data = np.arange(6, dtype=np.float32).tobytes()
+    for name in ("w.bin", "sub/w.bin"):
+        with open(os.path.join(m, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(root, "secret.bin"), "wb") as f:   # outside the model folder
+        f.write(data)
+    os.symlink("../secret.bin", os.path.join(m, "escape.bin"))
+    os.symlink(root, os.path.join(m, "outdir"))
+    os.symlink("w.bin", os.path.join(m, "inside.bin"))
+    os.link(os.path.join(root, "secret.bin"), os.path.join(m, "hardlink.bin"))
+    os.mkfifo(os.path.join(m, "fifo.bin"))
+
+    def model(name, *a, **k):
+        return save(ext_model(*a, **k), os.path.join(m, name))
+
+    for label, loc in (("w.bin", "w.bin"), ("sub/w.bin", "sub/w.bin"),
+                       ("sub/../w.bin, '..' staying inside", "sub/../w.bin")):
+        p = model(f"ok_{len(label)}.onnx", loc)
+        r.case(f"external: control: {label} compiles", lambda p=p: r.good_model(p))
+    p = model("esc_link.onnx", "escape.bin")
+    r.case("external: a symlink to a file outside the folder",
+           lambda: r.bad_model(p, ("w_ext", "escape.bin")))
+    p2 = model("esc_dir.onnx", "outdir/secret.bin")
+    r.case("external: a path through a symlinked folder outside",
+           lambda: r.bad_model(p2, ("w_ext", "outdir/secret.bin")))
+    p3 = model("hardlink.onnx", "hardlink.bin")
+    r.case("external: a hard link (two names for one file)",
+           lambda: r.bad_model(p3, ("w_ext", "hard link")))
+    p4 = model("fifo.onnx", "fifo.bin")
+    r.case("external: a FIFO is refused, not waited on",
+           lambda: r.bad_model(p4, ("w_ext", "regular")))
+    p5 = model("unknown_key.onnx", "w.bin", extra=[("basepath", "/etc")])
+    r.case("external: an unknown key", lambda: r.bad_model(p5, ("w_ext", "basepath")))
+    p6 = model("neg_offset.onnx", "w.bin", offset="-8")
+    r.case("external: a negative offset", lambda: r.bad_model(p6, ("w_ext", "-8")))
+    p7 = model("big_offset.onnx", "w.bin", offset="99999999999999999999999")
+    r.case("external: an offset overflowing int64", lambda: r.bad_model(p7, ("w_ext", "offset")))
+    p8 = model("big_len.onnx", "w.bin", offset="16", length="9223372036854775807")
+    r.case("external: offset + length overflowing", lambda: r.bad_model(p8, ("w_ext",)))
+    p9 = model("len_dims.onnx", "w.bin", length="20")
+    r.case("external: a length that disagrees with the dims",
+           lambda: r.bad_model(p9, ("w_ext", "20", "24")))
+    p10 = model("dir.onnx", "sub")
+    r.case("external: a folder", lambda: r.bad_model(p10, ("w_ext", "regular")))

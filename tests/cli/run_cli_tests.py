@@ -34,7 +34,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from robust_cases import robust_cases  # noqa: E402
+from robust_cases import external_cases, robust_cases  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -824,6 +824,7 @@ def main():
     try:
         compiler_cases(r, tmp)
         robust_cases(r, tmp, save)
+        external_cases(r, tmp, save)
         depfile_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
