@@ -49,9 +49,10 @@ fi
 rm -rf "$probe"
 
 echo "fuzz: building $targets with $cc in $bdir"
+mkdir -p "$bdir"
 if ! CC=$cc cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONNXC_FUZZ=ON \
-     -DONNXC_TESTS=OFF -DONNXC_WERROR=ON >"$root/$bdir.configure.log" 2>&1; then
-  cat "$root/$bdir.configure.log"
+     -DONNXC_TESTS=OFF -DONNXC_WERROR=ON >"$bdir/fuzz-configure.log" 2>&1; then
+  cat "$bdir/fuzz-configure.log"
   echo "0 passed, 1 failed"
   exit 1
 fi

@@ -211,3 +211,91 @@ def external_cases(r, tmp, save):
            lambda: r.bad_model(p9, ("w_ext", "20", "24")))
     p10 = model("dir.onnx", "sub")
     r.case("external: a folder", lambda: r.bad_model(p10, ("w_ext", "regular")))
+
+
+def data_check_cases(r, tmp, run, Fail, check_clean_failure):
+    """Generated code checks what data can break (issue 12): Gather / GatherElements with
+    indices out of range and integer Div / Mod by zero make the program exit non-zero
+    naming the node; the same programs on good data match onnxruntime."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    d = os.path.join(tmp, "datacheck")
+    os.makedirs(d, exist_ok=True)
+    I64 = TensorProto.INT64
+
+    models = {
+        "gather": (_mk([helper.make_node("Gather", ["x", "i"], ["y"], name="gather_dyn", axis=1)],
+                       [_vi("x", [3, 5]), _vi("i", [4], I64)], [_vi("y", None)]),
+                   [np.arange(15, dtype=np.float32).reshape(3, 5), np.array([0, 4, -5, 2], np.int64)],
+                   [np.arange(15, dtype=np.float32).reshape(3, 5), np.array([0, 5, 1, 2], np.int64)],
+                   [np.arange(15, dtype=np.float32).reshape(3, 5), np.array([1, -6, 1, 1], np.int64)]),
+        "gather_el": (_mk([helper.make_node("GatherElements", ["x", "i"], ["y"], name="gel_dyn", axis=0)],
+                          [_vi("x", [3, 2]), _vi("i", [2, 2], I64)], [_vi("y", None)]),
+                      [np.arange(6, dtype=np.float32).reshape(3, 2), np.array([[2, 0], [-1, 1]], np.int64)],
+                      [np.arange(6, dtype=np.float32).reshape(3, 2),
+                       np.array([[2, 0], [1 << 40, 1]], np.int64)], None),
+        "div": (_mk([helper.make_node("Div", ["a", "b"], ["y"], name="div_int")],
+                    [_vi("a", [4], TensorProto.INT32), _vi("b", [4], TensorProto.INT32)],
+                    [_vi("y", None, TensorProto.INT32)]),
+                [np.array([7, -7, 9, 100], np.int32), np.array([2, 3, -4, 7], np.int32)],
+                [np.array([7, -7, 9, 100], np.int32), np.array([2, 0, -4, 7], np.int32)], None),
+        "mod": (_mk([helper.make_node("Mod", ["a", "b"], ["y"], name="mod_int")],
+                    [_vi("a", [3], I64), _vi("b", [3], I64)], [_vi("y", None, I64)]),
+                [np.array([7, -7, 9], np.int64), np.array([2, 3, -4], np.int64)],
+                [np.array([7, -7, 9], np.int64), np.array([2, 3, 0], np.int64)], None),
+    }
+    node_of = {"gather": "gather_dyn", "gather_el": "gel_dyn", "div": "div_int", "mod": "mod_int"}
+    what_of = {"gather": "out of range", "gather_el": "out of range", "div": "division by zero",
+               "mod": "division by zero"}
+
+    def pbs(tag, arrs):
+        paths = []
+        for j, a in enumerate(arrs):
+            p = os.path.join(d, f"{tag}_{j}.pb")
+            with open(p, "wb") as f:
+                f.write(numpy_helper.from_array(a).SerializeToString())
+            paths.append(p)
+        return paths
+
+    for name, (m, good, bad, bad2) in models.items():
+        mp = os.path.join(d, f"{name}.onnx")
+        with open(mp, "wb") as f:
+            f.write(m.SerializeToString())
+        prog = os.path.join(d, f"{name}_prog")
+
+        def good_run(name=name, m=m, mp=mp, prog=prog, good=good):
+            rc, _, err = run([r.onnxc, mp, "--emit=exe", "-o", prog], d)
+            if rc != 0:
+                raise Fail(f"compile: exit {rc}: {err.strip()[:300]!r}")
+            out = os.path.join(d, f"{name}_out")
+            rc, _, err = run([prog] + pbs(f"{name}_good", good) + ["-o", out], d, 60)
+            if rc != 0:
+                raise Fail(f"good data: exit {rc}: {err.strip()[:300]!r}")
+            t = onnx.TensorProto()
+            with open(os.path.join(out, "output_0.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            got = numpy_helper.to_array(t)
+            sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+            want = sess.run(None, {i.name: a for i, a in zip(m.graph.input, good)})[0]
+            if got.shape != want.shape or not np.array_equal(got, want):
+                raise Fail(f"output {got.tolist()} != onnxruntime {want.tolist()}")
+        r.case(f"data checks: {name} on good data matches onnxruntime", good_run)
+
+        for k, arrs in enumerate([a for a in (bad, bad2) if a is not None]):
+            def bad_run(name=name, prog=prog, arrs=arrs, k=k):
+                if not os.path.isfile(prog):
+                    raise Fail("no program (compile failed)")
+                cwd = os.path.join(d, f"{name}_cwd{k}")
+                os.makedirs(cwd, exist_ok=True)
+                out = os.path.join(d, f"{name}_bad{k}")
+                rc, _, err = run([prog] + pbs(f"{name}_bad{k}", arrs) + ["-o", out], cwd, 60)
+                check_clean_failure(rc, err, cwd)
+                for s in (node_of[name], what_of[name]):
+                    if s not in err:
+                        raise Fail(f"message does not name {s!r}: {err.strip()[:300]!r}")
+                if os.path.exists(os.path.join(out, "output_0.pb")):
+                    raise Fail("output_0.pb written despite the error")
+            r.case(f"data checks: {name} with bad data #{k + 1} exits non-zero naming "
+                   f"{node_of[name]!r}", bad_run)

@@ -34,7 +34,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from robust_cases import external_cases, robust_cases  # noqa: E402
+from robust_cases import data_check_cases, external_cases, robust_cases  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -828,6 +828,7 @@ def main():
         depfile_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
+            data_check_cases(r, tmp, run, Fail, check_clean_failure)
             feature_cases(r, tmp, args.models_dir)
     finally:
         if args.keep:
