@@ -188,9 +188,11 @@ fi
 if skipped fuzz; then
   names+=("fuzz") results+=("SKIP") counts+=("skipped by ONNXC_TEST_SKIP")
 else
-  fz_out=$(bash tools/fuzz.sh "${ONNXC_FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"; exit "${PIPESTATUS[0]}")
-  fz_rc=$?
-  echo "$fz_out"
+  echo
+  echo "=== [fuzz] bash tools/fuzz.sh ${ONNXC_FUZZ_SECONDS:-60} ==="
+  fz_t0=$(date +%s)
+  bash tools/fuzz.sh "${ONNXC_FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"
+  fz_rc=${PIPESTATUS[0]}
   if [ $fz_rc = 77 ]; then
     names+=("fuzz") results+=("SKIP") counts+=("$(grep -m1 '^SKIP' "$logs/fuzz.log" | cut -c7-)")
     total_skip=$((total_skip + 1))
@@ -198,7 +200,7 @@ else
     c=$(counts_of "$logs/fuzz.log" runner)
     read -r p f s <<<"${c:-0 1 0}"
     total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
-    names+=("fuzz") counts+=("$p passed, $f failed")
+    names+=("fuzz") counts+=("$p passed, $f failed, $(($(date +%s) - fz_t0)) s")
     if [ $fz_rc = 0 ]; then results+=("ok"); else results+=("FAILED"); any_fail=1; fi
   fi
 fi
