@@ -3,7 +3,8 @@
  *
  * Indices are run-time data. Negative values count from the end of their axis, as the
  * spec says. Values still outside [0, dim) after that must never address memory outside
- * a buffer; until a later change reports them as a run-time error:
+ * a buffer. GatherND reports them (a data check, lower_int.h: the program exits naming
+ * the node) and its kernel still clamps; scatters do not report yet:
  *   - gathers CLAMP them to the nearest valid position (as Gather and GatherElements do),
  *   - scatters SKIP the update (writing it to a clamped position would silently corrupt
  *     a valid element that no index names).
@@ -58,6 +59,30 @@ static LLVMValueRef elem_gather_nd(lw_t *k, const ir_node_t *n, LLVMValueRef *id
     return lw_load(k, x, lw_dot(k, xi, xst, r));
 }
 
+/* The data check (lower_int.h): component j of every index tuple addresses axis b + j;
+ * the kernel still clamps, so nothing is read out of bounds either way. */
+static int check_gather_nd(lw_t *k, const ir_node_t *n, const gnd_t *p) {
+    const ir_value_t *x = n->in[0], *ind = n->in[1];
+    if (lw_check_begin(k, n, "an index is out of range")) return -1;
+    LLVMValueRef acc = lw_alloca(k, k->i1, "any_bad");
+    LLVMBuildStore(k->b, LLVMConstInt(k->i1, 0, 0), acc);
+    LLVMValueRef tuples = LLVMBuildSDiv(k->b, lw_numel(k, ind), lw_i64(k, p->m), "");
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), tuples, "chk");
+    LLVMValueRef bad = LLVMBuildLoad2(k->b, k->i1, acc, "");
+    for (int j = 0; j < p->m; j++) {
+        LLVMValueRef D = lw_dim(k, x, p->b + j);
+        LLVMValueRef off = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, l.iv, lw_i64(k, p->m), ""), lw_i64(k, j), "");
+        LLVMValueRef iv = index_value(k, lw_load(k, ind, off), D);
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, in_range(k, iv, D), ""), "");
+    }
+    LLVMBuildStore(k->b, bad, acc);
+    lw_loop_end(k, &l);
+    lw_check_fail_if(k, LLVMBuildLoad2(k->b, k->i1, acc, ""));
+    lw_check_end(k);
+    return 0;
+}
+
 int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1];
     gnd_t p = {(int)ir_attr_int(n, "batch_dims", 0), 0};
@@ -65,6 +90,7 @@ int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
         return lw_error(k, "indices' last dim must be constant");
     p.m = (int)ind->shape.dims[ind->shape.rank - 1].v;
     if (p.b < 0 || p.m < 1 || p.b + p.m > x->shape.rank) return lw_error(k, "batch_dims/indices do not fit data");
+    if (check_gather_nd(k, n, &p)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_gather_nd, &p);
 }
 

@@ -214,7 +214,8 @@ def external_cases(r, tmp, save):
 
 
 def data_check_cases(r, tmp, run, Fail, check_clean_failure):
-    """Generated code checks what data can break (issue 12): Gather / GatherElements with
+    """Generated code checks what data can break (issue 12): Gather / GatherElements /
+    GatherND with
     indices out of range and integer Div / Mod by zero make the program exit non-zero
     naming the node; the same programs on good data match onnxruntime."""
     import onnx
@@ -236,6 +237,11 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                       [np.arange(6, dtype=np.float32).reshape(3, 2), np.array([[2, 0], [-1, 1]], np.int64)],
                       [np.arange(6, dtype=np.float32).reshape(3, 2),
                        np.array([[2, 0], [1 << 40, 1]], np.int64)], None),
+        "gather_nd": (_mk([helper.make_node("GatherND", ["x", "i"], ["y"], name="gnd_dyn")],
+                          [_vi("x", [2, 3]), _vi("i", [2, 2], I64)], [_vi("y", None)]),
+                      [np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[0, 1], [1, -1]], np.int64)],
+                      [np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[0, 3], [1, 2]], np.int64)],
+                      [np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[-3, 0], [0, 0]], np.int64)]),
         "div": (_mk([helper.make_node("Div", ["a", "b"], ["y"], name="div_int")],
                     [_vi("a", [4], TensorProto.INT32), _vi("b", [4], TensorProto.INT32)],
                     [_vi("y", None, TensorProto.INT32)]),
@@ -246,8 +252,10 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                 [np.array([7, -7, 9], np.int64), np.array([2, 3, -4], np.int64)],
                 [np.array([7, -7, 9], np.int64), np.array([2, 3, 0], np.int64)], None),
     }
-    node_of = {"gather": "gather_dyn", "gather_el": "gel_dyn", "div": "div_int", "mod": "mod_int"}
-    what_of = {"gather": "out of range", "gather_el": "out of range", "div": "division by zero",
+    node_of = {"gather": "gather_dyn", "gather_el": "gel_dyn", "gather_nd": "gnd_dyn", "div": "div_int",
+               "mod": "mod_int"}
+    what_of = {"gather": "out of range", "gather_el": "out of range", "gather_nd": "out of range",
+               "div": "division by zero",
                "mod": "division by zero"}
 
     def pbs(tag, arrs):
