@@ -247,16 +247,30 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                     [_vi("y", None, TensorProto.INT32)]),
                 [np.array([7, -7, 9, 100], np.int32), np.array([2, 3, -4, 7], np.int32)],
                 [np.array([7, -7, 9, 100], np.int32), np.array([2, 0, -4, 7], np.int32)], None),
+        # (a + b) / c and c / (a + b): an integer Div whose divisor an elementwise chain
+        # would compute stays a node of its own, so its divisor is checked too.
+        "chain": (_mk([helper.make_node("Add", ["a", "b"], ["s"], name="add0"),
+                       helper.make_node("Div", ["s", "c"], ["y"], name="div_chain"),
+                       helper.make_node("Div", ["c", "s"], ["z"], name="div_self")],
+                      [_vi("a", [4], TensorProto.INT32), _vi("b", [4], TensorProto.INT32),
+                       _vi("c", [4], TensorProto.INT32)],
+                      [_vi("y", None, TensorProto.INT32), _vi("z", None, TensorProto.INT32)]),
+                  [np.array([1, 2, 3, -4], np.int32), np.array([1, 5, 6, 7], np.int32),
+                   np.array([3, -2, 5, 1], np.int32)],
+                  [np.array([1, 2, 3, -4], np.int32), np.array([1, 5, 6, 7], np.int32),
+                   np.array([3, 0, 5, 1], np.int32)],
+                  [np.array([1, 2, 3, -4], np.int32), np.array([-1, 5, 6, 7], np.int32),
+                   np.array([3, 2, 5, 1], np.int32)]),
         "mod": (_mk([helper.make_node("Mod", ["a", "b"], ["y"], name="mod_int")],
                     [_vi("a", [3], I64), _vi("b", [3], I64)], [_vi("y", None, I64)]),
                 [np.array([7, -7, 9], np.int64), np.array([2, 3, -4], np.int64)],
                 [np.array([7, -7, 9], np.int64), np.array([2, 3, 0], np.int64)], None),
     }
     node_of = {"gather": "gather_dyn", "gather_el": "gel_dyn", "gather_nd": "gnd_dyn", "div": "div_int",
-               "mod": "mod_int"}
+               "mod": "mod_int", "chain": ["div_chain", "div_self"]}
     what_of = {"gather": "out of range", "gather_el": "out of range", "gather_nd": "out of range",
                "div": "division by zero",
-               "mod": "division by zero"}
+               "mod": "division by zero", "chain": "division by zero"}
 
     def pbs(tag, arrs):
         paths = []
@@ -300,10 +314,11 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                 out = os.path.join(d, f"{name}_bad{k}")
                 rc, _, err = run([prog] + pbs(f"{name}_bad{k}", arrs) + ["-o", out], cwd, 60)
                 check_clean_failure(rc, err, cwd)
-                for s in (node_of[name], what_of[name]):
+                node = node_of[name][k] if isinstance(node_of[name], list) else node_of[name]
+                for s in (node, what_of[name]):
                     if s not in err:
                         raise Fail(f"message does not name {s!r}: {err.strip()[:300]!r}")
                 if os.path.exists(os.path.join(out, "output_0.pb")):
                     raise Fail("output_0.pb written despite the error")
-            r.case(f"data checks: {name} with bad data #{k + 1} exits non-zero naming "
-                   f"{node_of[name]!r}", bad_run)
+            r.case(f"data checks: {name} with bad data #{k + 1} exits non-zero naming the node",
+                   bad_run)
