@@ -247,6 +247,19 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                     [_vi("y", None, TensorProto.INT32)]),
                 [np.array([7, -7, 9, 100], np.int32), np.array([2, 3, -4, 7], np.int32)],
                 [np.array([7, -7, 9, 100], np.int32), np.array([2, 0, -4, 7], np.int32)], None),
+        "scatter_el": (_mk([helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], name="sel_dyn",
+                                             axis=1)],
+                           [_vi("x", [2, 3]), _vi("i", [2, 2], I64), _vi("u", [2, 2])], [_vi("y", None)]),
+                       [np.zeros((2, 3), np.float32), np.array([[0, 2], [-1, 1]], np.int64),
+                        np.array([[1, 2], [3, 4]], np.float32)],
+                       [np.zeros((2, 3), np.float32), np.array([[0, 3], [1, 1]], np.int64),
+                        np.array([[1, 2], [3, 4]], np.float32)], None),
+        "scatter_nd": (_mk([helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="snd_dyn")],
+                           [_vi("x", [4, 2]), _vi("i", [2, 1], I64), _vi("u", [2, 2])], [_vi("y", None)]),
+                       [np.zeros((4, 2), np.float32), np.array([[3], [-4]], np.int64),
+                        np.array([[1, 2], [3, 4]], np.float32)],
+                       [np.zeros((4, 2), np.float32), np.array([[3], [4]], np.int64),
+                        np.array([[1, 2], [3, 4]], np.float32)], None),
         # (a + b) / c and c / (a + b): an integer Div whose divisor an elementwise chain
         # would compute stays a node of its own, so its divisor is checked too.
         "chain": (_mk([helper.make_node("Add", ["a", "b"], ["s"], name="add0"),
@@ -267,10 +280,12 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                 [np.array([7, -7, 9], np.int64), np.array([2, 3, 0], np.int64)], None),
     }
     node_of = {"gather": "gather_dyn", "gather_el": "gel_dyn", "gather_nd": "gnd_dyn", "div": "div_int",
-               "mod": "mod_int", "chain": ["div_chain", "div_self"]}
+               "mod": "mod_int", "chain": ["div_chain", "div_self"],
+               "scatter_el": "sel_dyn", "scatter_nd": "snd_dyn"}
     what_of = {"gather": "out of range", "gather_el": "out of range", "gather_nd": "out of range",
                "div": "division by zero",
-               "mod": "division by zero", "chain": "division by zero"}
+               "mod": "division by zero", "chain": "division by zero",
+               "scatter_el": "out of range", "scatter_nd": "out of range"}
 
     def pbs(tag, arrs):
         paths = []
