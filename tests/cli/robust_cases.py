@@ -215,8 +215,8 @@ def external_cases(r, tmp, save):
 
 def data_check_cases(r, tmp, run, Fail, check_clean_failure):
     """Generated code checks what data can break (issue 12): Gather / GatherElements /
-    GatherND with
-    indices out of range and integer Div / Mod by zero make the program exit non-zero
+    GatherND / ScatterElements / ScatterND with indices out of range and integer Div / Mod
+    by zero (also where a chain computes the divisor) make the program exit non-zero
     naming the node; the same programs on good data match onnxruntime."""
     import onnx
     import onnxruntime as ort
