@@ -661,7 +661,8 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
         }
         ir_dtype_t dt;
         ir_shape_t sh;
-        if (v->dtype == IR_UNDEFINED && !read_type(c, vi, false, &dt, &sh)) v->dtype = dt;
+        if (read_type(c, vi, false, &dt, &sh)) goto out;
+        if (v->dtype == IR_UNDEFINED) v->dtype = dt;
         v->is_output = true;
         g->outputs[g->n_outputs++] = v;
     }

@@ -77,8 +77,8 @@ static int parse_size(const char *s, int64_t *out)
 }
 
 /* loc without "." and with each ".." taking back the name before it, into out; -1 when
- * a ".." would climb above the start (an escape whatever the links are) or out is too
- * small. Without symlinks this is the path the kernel resolves. */
+ * a ".." would climb above the start (an escape whatever the links are), -2 when out is
+ * too small. Without symlinks this is the path the kernel resolves. */
 static int lexical_beneath(const char *loc, char *out, size_t cap)
 {
     size_t n = 0;
@@ -93,7 +93,7 @@ static int lexical_beneath(const char *loc, char *out, size_t cap)
             while (n && out[n - 1] != '/') n--;
             if (n) n--;
         } else {
-            if (n + (n > 0) + k + 1 > cap) return -1;
+            if (n + (n > 0) + k + 1 > cap) return -2;
             if (n) out[n++] = '/';
             memcpy(out + n, p, k);
             n += k;
@@ -117,8 +117,9 @@ int fe_test_no_openat2;
 static int open_beneath(int dirfd, const char *loc)
 {
     char norm[PATH_MAX], *p = norm;
-    if (lexical_beneath(loc, norm, sizeof norm)) {
-        errno = EXDEV;
+    int lex = lexical_beneath(loc, norm, sizeof norm);
+    if (lex) {
+        errno = lex == -1 ? EXDEV : ENAMETOOLONG;
         return -1;
     }
 #ifdef SYS_openat2

@@ -135,6 +135,9 @@ def robust_cases(r, tmp, save):
     r.case("robust: a negative dim in a graph input", lambda: r.bad_model(p6, ("'x'", "negative")))
     p7 = save(relu_model(value_info=[_vi("r", [2, -1])]), os.path.join(d, "negdim_vi.onnx"))
     r.case("robust: a negative dim in value_info", lambda: r.bad_model(p7, ("'r'", "negative")))
+    p7b = save(_mk([helper.make_node("Relu", ["x"], ["y"], name="relu0")], [_vi("x", [2])],
+                   [_vi("y", [-2])]), os.path.join(d, "negdim_out.onnx"))
+    r.case("robust: a negative dim in a graph output", lambda: r.bad_model(p7b, ("'y'", "negative")))
     p8 = save(rank9_initializer(), os.path.join(d, "rank9.onnx"))
     r.case("robust: an initializer of rank 9", lambda: r.bad_model(p8, ("rank",)))
     p9 = save(wrong_attr_type(), os.path.join(d, "attr_type.onnx"))
