@@ -1137,7 +1137,13 @@ static int inf_lrn(ir_graph_t *g, ir_node_t *n) {
 }
 
 static int inf_hardmax(ir_graph_t *g, ir_node_t *n) {
-    if (n->in[0]->shape.rank < 1) return ir_error(g, n, "input must have rank >= 1");
+    ir_value_t *x = n->in[0];
+    int ax;
+    if (x->shape.rank < 1) return ir_error(g, n, "input must have rank >= 1");
+    /* Found by fuzz_compile: an unchecked axis reached the lowering as dims[64]. */
+    int64_t a = ir_attr_int(n, "axis", -1);
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
     return inf_keep(g, n);
 }
 

@@ -144,6 +144,10 @@ def robust_cases(r, tmp, save):
     r.case("robust: an attribute of the wrong type", lambda: r.bad_model(p9, ("tp_bad", "perm")))
     p10 = save(wrong_input_dtype(), os.path.join(d, "dtype.onnx"))
     r.case("robust: an input dtype the op does not take", lambda: r.bad_model(p10, ("sqrt_int",)))
+    # Found by fuzz_compile (tests/fuzz/regressions/fuzz_compile/hardmax_axis_64).
+    p11 = save(_mk([helper.make_node("Hardmax", ["x"], ["y"], name="hm", axis=64)],
+                   [_vi("x", [3, 4, 5])], [_vi("y", None)]), os.path.join(d, "hardmax_axis.onnx"))
+    r.case("robust: Hardmax axis 64 on a rank-3 input", lambda: r.bad_model(p11, ("hm", "axis 64")))
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))
