@@ -223,6 +223,17 @@ static int read_type(fe_ctx_t *c, const Onnx__ValueInfoProto *vi, bool strict, i
         return fe_err(c, "input '%s': rank %zu exceeds the maximum of %d", vi->name, sp->n_dim,
                       IR_MAX_RANK);
     shape->rank = (int)sp->n_dim;
+    /* Sizes the generated code can index (the run-time symbol cap is the same 2^40): a
+     * dim of 2^63 - 1 only makes every shape computation downstream overflow. */
+    int64_t numel = 1;
+    for (size_t k = 0; k < sp->n_dim; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = sp->dim[k];
+        if (!d || d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) continue;
+        if (d->dim_value > FE_MAX_DIM || __builtin_mul_overflow(numel, d->dim_value, &numel) ||
+            numel > FE_MAX_DIM)
+            return fe_err(c, "input '%s': dim %zu (%lld) makes the tensor larger than 2^40 "
+                          "elements", vi->name, k, (long long)d->dim_value);
+    }
     for (size_t k = 0; k < sp->n_dim; k++) {
         const Onnx__TensorShapeProto__Dimension *d = sp->dim[k];
         char fresh[512];

@@ -55,6 +55,7 @@ const char *fe_fresh_name(fe_ctx_t *c, const char *base, const char *suffix);
 #define FE_MAX_NODES 4000000      /* per graph; the largest exported LLMs have ~100k */
 #define FE_MAX_VALUES 16000000    /* inputs + outputs + value_info, per graph */
 #define FE_MAX_INITS 4000000
+#define FE_MAX_DIM ((int64_t)1 << 40)   /* elements of a graph input, and each of its dims */
 /* What protobuf-c may allocate unpacking n bytes. */
 uint64_t fe_parse_budget(size_t n);
 /* 0, or -1 after fe_err naming the limit or the malformed byte. */

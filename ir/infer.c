@@ -793,7 +793,7 @@ static int inf_split(ir_graph_t *g, ir_node_t *n) {
             for (int i = 0; i < k; i++) parts[i] = (ir_dim_t){d.v / k, d.sym};
         } else if (no >= 0) {
             /* opset 18: chunks of ceil(d/k), the last one smaller. */
-            int64_t ch = (d.v + k - 1) / k, last = d.v - ch * (k - 1);
+            int64_t ch = d.v / k + (d.v % k != 0), last = d.v - ch * (k - 1);   /* no d.v + k overflow */
             if (last < 0) return ir_error(g, n, "axis %d of %s cannot be split in %d", ax, SHP(&x->shape), k);
             for (int i = 0; i < k; i++) parts[i] = ir_dim_const(i == k - 1 ? last : ch);
         } else {

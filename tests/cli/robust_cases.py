@@ -148,6 +148,10 @@ def robust_cases(r, tmp, save):
     p11 = save(_mk([helper.make_node("Hardmax", ["x"], ["y"], name="hm", axis=64)],
                    [_vi("x", [3, 4, 5])], [_vi("y", None)]), os.path.join(d, "hardmax_axis.onnx"))
     r.case("robust: Hardmax axis 64 on a rank-3 input", lambda: r.bad_model(p11, ("hm", "axis 64")))
+    # Found by fuzz_compile (regressions/fuzz_compile/split_dim_int64_max): a dim of
+    # 2^63 - 1 overflowed Split's chunk arithmetic.
+    p12 = save(relu_model(in_shape=(2, 2**63 - 1)), os.path.join(d, "huge_dim.onnx"))
+    r.case("robust: an input dim of 2^63 - 1", lambda: r.bad_model(p12, ("'x'", "2^40")))
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))

@@ -8,6 +8,7 @@
 
 #include "backends/llvm/llvm_backend.h"
 #include "frontend/frontend.h"
+#include "tests/fuzz/onnx_mutator.h"
 #include "ir/sched.h"
 #include "passes/passes.h"
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "frontend/frontend.h"
+#include "tests/fuzz/onnx_mutator.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
