@@ -1133,6 +1133,9 @@ static int inf_keep(ir_graph_t *g, ir_node_t *n) {
 
 static int inf_lrn(ir_graph_t *g, ir_node_t *n) {
     if (n->in[0]->shape.rank < 3) return ir_error(g, n, "input must have rank >= 3");
+    /* Found by fuzz_compile: size INT64_MIN overflowed the window bounds (size - 1) / 2. */
+    int64_t size = ir_attr_int(n, "size", 1);
+    if (size < 1 || size > INT32_MAX) return ir_error(g, n, "size %lld must be in [1, 2^31)", (long long)size);
     return inf_keep(g, n);
 }
 

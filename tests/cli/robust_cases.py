@@ -152,6 +152,10 @@ def robust_cases(r, tmp, save):
     # 2^63 - 1 overflowed Split's chunk arithmetic.
     p12 = save(relu_model(in_shape=(2, 2**63 - 1)), os.path.join(d, "huge_dim.onnx"))
     r.case("robust: an input dim of 2^63 - 1", lambda: r.bad_model(p12, ("'x'", "2^40")))
+    # Found by fuzz_compile (regressions/fuzz_compile/lrn_size_int64_min).
+    p13 = save(_mk([helper.make_node("LRN", ["x"], ["y"], name="lrn0", size=-2**63)],
+                   [_vi("x", [1, 5, 5, 5])], [_vi("y", None)]), os.path.join(d, "lrn_size.onnx"))
+    r.case("robust: LRN size -2^63", lambda: r.bad_model(p13, ("lrn0", "size")))
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))
