@@ -275,6 +275,13 @@ def data_check_cases(r, tmp, run, Fail, check_clean_failure):
                         np.array([[1, 2], [3, 4]], np.float32)],
                        [np.zeros((4, 2), np.float32), np.array([[3], [4]], np.int64),
                         np.array([[1, 2], [3, 4]], np.float32)], None),
+        # Found by fuzz_compile (regressions/fuzz_compile/conv_batch_0): a batch of 0
+        # divided by zero in the schedule. It compiles and gives ORT's empty result.
+        "conv_batch_0": (_mk([helper.make_node("Conv", ["x", "w"], ["y"], name="conv0",
+                                               kernel_shape=[3, 3], strides=[2, 2])],
+                             [_vi("x", [0, 17, 5, 5]), _vi("w", [126, 17, 3, 3])], [_vi("y", None)]),
+                         [np.zeros((0, 17, 5, 5), np.float32),
+                          np.ones((126, 17, 3, 3), np.float32)], None, None),
         # (a + b) / c and c / (a + b): an integer Div whose divisor an elementwise chain
         # would compute stays a node of its own, so its divisor is checked too.
         "chain": (_mk([helper.make_node("Add", ["a", "b"], ["s"], name="add0"),
