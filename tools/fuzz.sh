@@ -78,8 +78,9 @@ dict_of() {
   esac
 }
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Its own options, not the caller's (tools/test.sh exports ones meant for the unit tests).
+export ASAN_OPTIONS=${ONNXC_FUZZ_ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 pass=0 fail=0
 summary=()
 for t in $targets; do
