@@ -209,12 +209,31 @@ static int read_type(fe_ctx_t *c, const Onnx__ValueInfoProto *vi, bool strict, i
                           fe_onnx_type_name(et), et);
         return 0;
     }
-    if (!strict || !tt->shape) return 0;
     const Onnx__TensorShapeProto *sp = tt->shape;
+    /* A hint or not, a negative extent is no shape at all: say so rather than guess. */
+    for (size_t k = 0; sp && k < sp->n_dim; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = sp->dim[k];
+        if (d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            d->dim_value < 0)
+            return fe_err(c, "value '%s': dim %zu is negative (%lld)", vi->name, k,
+                          (long long)d->dim_value);
+    }
+    if (!strict || !sp) return 0;
     if (sp->n_dim > IR_MAX_RANK)
         return fe_err(c, "input '%s': rank %zu exceeds the maximum of %d", vi->name, sp->n_dim,
                       IR_MAX_RANK);
     shape->rank = (int)sp->n_dim;
+    /* Sizes the generated code can index (the run-time symbol cap is the same 2^40): a
+     * dim of 2^63 - 1 only makes every shape computation downstream overflow. */
+    int64_t numel = 1;
+    for (size_t k = 0; k < sp->n_dim; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = sp->dim[k];
+        if (!d || d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) continue;
+        if (d->dim_value > FE_MAX_DIM || __builtin_mul_overflow(numel, d->dim_value, &numel) ||
+            numel > FE_MAX_DIM)
+            return fe_err(c, "input '%s': dim %zu (%lld) makes the tensor larger than 2^40 "
+                          "elements", vi->name, k, (long long)d->dim_value);
+    }
     for (size_t k = 0; k < sp->n_dim; k++) {
         const Onnx__TensorShapeProto__Dimension *d = sp->dim[k];
         char fresh[512];
@@ -531,6 +550,10 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
         c->opset = 1;
         have_opset = true;
     }
+    if (have_opset && (c->opset < 1 || c->opset > FE_MAX_OPSET)) {
+        return fe_err(c, "imports opset %lld of domain 'ai.onnx'; this compiler supports "
+                      "versions 1 to %d", (long long)c->opset, FE_MAX_OPSET);
+    }
     g->opset = c->opset;
     if (!(g->name = c_ident(c, gp->name))) return fe_err(c, "out of memory");
     if (gp->n_sparse_initializer) {
@@ -617,10 +640,9 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
         ir_value_t *v = vi ? fe_map_get(c, vi->name) : NULL;
         ir_dtype_t dt;
         ir_shape_t sh;
-        if (v && !v->data && !v->is_input && v->dtype == IR_UNDEFINED) {
-            read_type(c, vi, false, &dt, &sh);
-            v->dtype = dt;
-        }
+        if (!v) continue;
+        if (read_type(c, vi, false, &dt, &sh)) goto out;
+        if (!v->data && !v->is_input && v->dtype == IR_UNDEFINED) v->dtype = dt;
     }
 
     for (size_t i = 0; i < gp->n_node; i++) {
@@ -650,7 +672,8 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
         }
         ir_dtype_t dt;
         ir_shape_t sh;
-        if (v->dtype == IR_UNDEFINED && !read_type(c, vi, false, &dt, &sh)) v->dtype = dt;
+        if (read_type(c, vi, false, &dt, &sh)) goto out;
+        if (v->dtype == IR_UNDEFINED) v->dtype = dt;
         v->is_output = true;
         g->outputs[g->n_outputs++] = v;
     }
@@ -691,6 +714,8 @@ static int load_buffer(const void *buf, size_t n, void *owned, const char *path_
         fe_err(c, "empty file, not an ONNX model");
     } else if (n > FE_MAX_MODEL_BYTES) {
         fe_err(c, "model is %zu bytes, over protobuf's 2 GiB limit (use external data)", n);
+    } else if (fe_wire_check(c, &onnx__model_proto__descriptor, buf, n)) {
+        /* refused before protobuf-c recursed or allocated: c->failed says why */
     } else if (!(m = onnx__model_proto__unpack(NULL, n, buf))) {
         fe_err(c, "not a valid ONNX model (protobuf parse failed: truncated or corrupt file?)");
     }
@@ -809,6 +834,8 @@ int frontend_load_tensor(const char *path, ir_graph_t *g, ir_value_t **out, ir_d
     c->g = g;
     if (!g || !out)
         fe_err(c, "no graph or output pointer given");
+    else if (fe_wire_check(c, &onnx__tensor_proto__descriptor, (const uint8_t *)buf, n))
+        ;
     else if (!(t = onnx__tensor_proto__unpack(NULL, n, (const uint8_t *)buf)))
         fe_err(c, "not a valid TensorProto (protobuf parse failed)");
     else {

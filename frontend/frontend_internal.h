@@ -30,6 +30,8 @@ typedef struct fe_ctx {
 /* Tests set this to make the graph's arena fail past a byte count, reaching every
  * out-of-memory path; 0 (the default) means no limit. */
 extern size_t fe_test_arena_limit;
+/* Tests set this to 1 to take tensor.c's path for kernels without openat2. */
+extern int fe_test_no_openat2;
 
 /* Appends the first error to c->diags, about the current node if any; returns -1. */
 int fe_err(fe_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,6 +41,26 @@ ir_value_t *fe_map_get(const fe_ctx_t *c, const char *name);
 int fe_map_put(fe_ctx_t *c, ir_value_t *v);
 /* An arena copy of base+suffix (plus a counter if needed) that names no value yet. */
 const char *fe_fresh_name(fe_ctx_t *c, const char *base, const char *suffix);
+
+/* The newest default-domain opset whose operators the op table implements: that of the
+ * onnx release the conformance list comes from (onnx 1.23 -> 28; tools/install-deps.sh
+ * pins it). Newer imports are refused: a later opset may change an op's meaning.
+ * Other domains' imports are not checked; a node from one is an unsupported op. */
+#define FE_MAX_OPSET 28
+
+/* wire.c: limits on what a file may ask of the parser, checked on the wire format
+ * before protobuf-c unpacks it (docs: frontend/README.md, "Limits"). */
+#define FE_MAX_MSG_DEPTH 100      /* nested messages: 32 subgraph levels are 96 */
+#define FE_MAX_GRAPH_DEPTH 32     /* a graph inside a node attribute inside a graph ... */
+#define FE_MAX_NODES 4000000      /* per graph; the largest exported LLMs have ~100k */
+#define FE_MAX_VALUES 16000000    /* inputs + outputs + value_info, per graph */
+#define FE_MAX_INITS 4000000
+#define FE_MAX_DIM ((int64_t)1 << 40)   /* elements of a graph input, and each of its dims */
+/* What protobuf-c may allocate unpacking n bytes. */
+uint64_t fe_parse_budget(size_t n);
+/* 0, or -1 after fe_err naming the limit or the malformed byte. */
+int fe_wire_check(fe_ctx_t *c, const ProtobufCMessageDescriptor *root, const uint8_t *buf,
+                  size_t n);
 
 /* tensor.c */
 /* Maps an ONNX element type to a dtype the compiler handles; false for string,

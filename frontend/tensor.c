@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "frontend/frontend_internal.h"
 
@@ -72,6 +76,79 @@ static int parse_size(const char *s, int64_t *out)
     return 0;
 }
 
+/* loc without "." and with each ".." taking back the name before it, into out; -1 when
+ * a ".." would climb above the start (an escape whatever the links are), -2 when out is
+ * too small. Without symlinks this is the path the kernel resolves. */
+static int lexical_beneath(const char *loc, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = loc; *p;) {
+        while (*p == '/') p++;
+        size_t k = strcspn(p, "/");
+        if (!k) break;
+        if (k == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (k == 2 && p[0] == '.' && p[1] == '.') {
+            if (!n) return -1;
+            while (n && out[n - 1] != '/') n--;
+            if (n) n--;
+        } else {
+            if (n + (n > 0) + k + 1 > cap) return -2;
+            if (n) out[n++] = '/';
+            memcpy(out + n, p, k);
+            n += k;
+        }
+        p += k;
+    }
+    out[n] = 0;
+    return 0;
+}
+
+/* Test hook: 1 takes the path for kernels without openat2. */
+int fe_test_no_openat2;
+
+/* Opens loc beneath the folder dirfd without leaving it: openat2 with RESOLVE_BENEATH
+ * (symlinks may point around inside the folder, never out of it; magic links like
+ * /proc/self/fd/N are refused). Kernels before 5.6 lack openat2: then the lexically
+ * normalised path is opened one component at a time with O_NOFOLLOW, so no symlink is
+ * followed at all there. O_NONBLOCK: a FIFO planted as the data file must not hang the
+ * compiler (fstat then refuses it as not a regular file). -1 with errno; EXDEV or ELOOP
+ * for an escape. */
+static int open_beneath(int dirfd, const char *loc)
+{
+    char norm[PATH_MAX], *p = norm;
+    int lex = lexical_beneath(loc, norm, sizeof norm);
+    if (lex) {
+        errno = lex == -1 ? EXDEV : ENAMETOOLONG;
+        return -1;
+    }
+#ifdef SYS_openat2
+    if (!fe_test_no_openat2) {
+        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+        int fd = (int)syscall(SYS_openat2, dirfd, loc, &how, sizeof how);
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return fd;
+    }
+#endif
+    if (!*norm) p = ".";
+    int cur = dup(dirfd);
+    while (cur >= 0) {
+        char *slash = strchr(p, '/');
+        if (slash) *slash = 0;
+        int next = openat(cur, p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                                      (slash ? O_DIRECTORY : 0));
+        int e = errno;
+        close(cur);
+        if (!slash || next < 0) {
+            errno = e;
+            return next;
+        }
+        cur = next;
+        p = slash + 1;
+    }
+    return -1;
+}
+
 /* Opens an external data file, refusing anything outside the model's folder: the model
  * is untrusted input and must not make the compiler read arbitrary files. */
 static int open_external(fe_ctx_t *c, const char *tname, const char *loc)
@@ -81,33 +158,32 @@ static int open_external(fe_ctx_t *c, const char *tname, const char *loc)
     if (loc[0] == '/')
         return fe_err(c, "tensor '%s': external data location '%s' is absolute; it must be "
                       "relative to the model's folder", tname, loc);
-    char dir[PATH_MAX], full[PATH_MAX], *p = NULL;
-    if (!realpath(c->model_dir, dir))
-        return fe_err(c, "cannot resolve model folder '%s': %s", c->model_dir, strerror(errno));
-    if (snprintf(full, sizeof full, "%s/%s", dir, loc) >= (int)sizeof full)
-        return fe_err(c, "tensor '%s': external data location is too long", tname);
-    p = realpath(full, NULL);
-    if (!p) {
-        /* A location with ".." that leads nowhere is still an escape attempt; say so. */
-        if (strstr(loc, ".."))
-            return fe_err(c, "tensor '%s': external data location '%s' escapes the model's "
-                          "folder", tname, loc);
-        return fe_err(c, "tensor '%s': cannot open external data '%s': %s", tname, loc,
-                      strerror(errno));
-    }
-    size_t dl = strlen(dir);
-    bool inside = strcmp(dir, "/") == 0 || (strncmp(p, dir, dl) == 0 && p[dl] == '/');
-    if (!inside) {
-        free(p);
-        return fe_err(c, "tensor '%s': external data location '%s' escapes the model's folder",
-                      tname, loc);
-    }
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int dirfd = open(c->model_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return fe_err(c, "cannot open model folder '%s': %s", c->model_dir, strerror(errno));
+    int fd = open_beneath(dirfd, loc);
     int e = errno;
-    free(p);
-    if (fd < 0)
+    close(dirfd);
+    if (fd < 0) {
+        if (e == EXDEV || e == ELOOP)
+            return fe_err(c, "tensor '%s': external data location '%s' escapes the model's "
+                          "folder (or is a symbolic link where links are not followed)",
+                          tname, loc);
         return fe_err(c, "tensor '%s': cannot open external data '%s': %s", tname, loc,
                       strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fe_err(c, "tensor '%s': external data '%s' is not a regular file", tname, loc);
+    }
+    /* A hard link is a name inside the folder for a file that may live anywhere. */
+    if (st.st_nlink > 1) {
+        close(fd);
+        return fe_err(c, "tensor '%s': external data '%s' has %lu hard links; refusing a "
+                      "file that may be linked from outside the model's folder", tname, loc,
+                      (unsigned long)st.st_nlink);
+    }
     /* Recorded as the model's folder spells it (not the resolved path), so a depfile
      * names the file the way the build named the model. */
     char named[PATH_MAX];
@@ -115,9 +191,9 @@ static int open_external(fe_ctx_t *c, const char *tname, const char *loc)
         bool here = strcmp(c->model_dir, ".") == 0;   /* "w.bin", not "./w.bin" */
         bool fits = snprintf(named, sizeof named, "%s%s%s", here ? "" : c->model_dir,
                              here ? "" : "/", loc) < (int)sizeof named;
-        if (ir_graph_note_file(c->g, fits ? named : full) != 0) {
+        if (!fits || ir_graph_note_file(c->g, named) != 0) {
             close(fd);
-            return fe_err(c, "out of memory");
+            return fe_err(c, fits ? "out of memory" : "external data path is too long");
         }
     }
     return fd;
@@ -133,6 +209,7 @@ static void *read_external(fe_ctx_t *c, const Onnx__TensorProto *t, const char *
         const Onnx__StringStringEntryProto *kv = t->external_data[i];
         if (!kv || !kv->key) continue;
         if (!strcmp(kv->key, "location")) loc = kv->value;
+        else if (!strcmp(kv->key, "checksum")) continue;   /* optional, not verified */
         else if (!strcmp(kv->key, "offset")) {
             if (parse_size(kv->value, &off)) {
                 fe_err(c, "tensor '%s': bad external data offset '%s'", tname,
@@ -145,6 +222,12 @@ static void *read_external(fe_ctx_t *c, const Onnx__TensorProto *t, const char *
                        kv->value ? kv->value : "");
                 return NULL;
             }
+        } else {
+            /* A key we do not know may change what the bytes mean (a base path, a
+             * compression): refuse rather than read them wrongly. */
+            fe_err(c, "tensor '%s': unknown external data key '%.100s' (known: location, "
+                   "offset, length, checksum)", tname, kv->key);
+            return NULL;
         }
     }
     if (!loc || !*loc) {
@@ -155,8 +238,8 @@ static void *read_external(fe_ctx_t *c, const Onnx__TensorProto *t, const char *
     if (fd < 0) return NULL;
     void *buf = NULL;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        fe_err(c, "tensor '%s': external data '%s' is not a regular file", tname, loc);
+    if (fstat(fd, &st)) {
+        fe_err(c, "tensor '%s': cannot stat external data '%s': %s", tname, loc, strerror(errno));
         goto out;
     }
     if (off > st.st_size) {

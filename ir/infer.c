@@ -965,7 +965,7 @@ static int inf_split(ir_graph_t *g, ir_node_t *n) {
         if (no >= 0 && no != k) return ir_error(g, n, "num_outputs is %lld but the node has %d outputs", (long long)no, k);
         if (ir_dim_is_const(d) && no >= 0) {
             /* opset 18: chunks of ceil(d/k), the last one smaller. */
-            int64_t ch = (d.v + k - 1) / k, last = d.v - ch * (k - 1);
+            int64_t ch = d.v / k + (d.v % k != 0), last = d.v - ch * (k - 1);   /* no d.v + k overflow */
             if (last < 0) return ir_error(g, n, "axis %d of %s cannot be split in %d", ax, SHP(&x->shape), k);
             for (int i = 0; i < k; i++) parts[i] = ir_dim_const(i == k - 1 ? last : ch);
         } else if (ir_dim_is_const(d)) {
@@ -1586,11 +1586,20 @@ static int inf_keep(ir_graph_t *g, ir_node_t *n) {
 
 static int inf_lrn(ir_graph_t *g, ir_node_t *n) {
     if (n->in[0]->shape.rank < 3) return ir_error(g, n, "input must have rank >= 3");
+    /* Found by fuzz_compile: size INT64_MIN overflowed the window bounds (size - 1) / 2. */
+    int64_t size = ir_attr_int(n, "size", 1);
+    if (size < 1 || size > INT32_MAX) return ir_error(g, n, "size %lld must be in [1, 2^31)", (long long)size);
     return inf_keep(g, n);
 }
 
 static int inf_hardmax(ir_graph_t *g, ir_node_t *n) {
-    if (n->in[0]->shape.rank < 1) return ir_error(g, n, "input must have rank >= 1");
+    ir_value_t *x = n->in[0];
+    int ax;
+    if (x->shape.rank < 1) return ir_error(g, n, "input must have rank >= 1");
+    /* Found by fuzz_compile: an unchecked axis reached the lowering as dims[64]. */
+    int64_t a = ir_attr_int(n, "axis", -1);
+    if (ir_norm_axis(a, x->shape.rank, &ax))
+        return ir_error(g, n, "axis %lld is out of range for input %s", (long long)a, SHP(&x->shape));
     return inf_keep(g, n);
 }
 

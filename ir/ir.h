@@ -237,6 +237,9 @@ typedef struct ir_graph {
      * when one changes. */
     const char **files_read; int n_files_read;
     const struct ir_target *target; /* what pass_schedule scheduled for (ir/sched.h), arena copy */
+    /* What constant folding has materialised, and may (passes/eval_int.h res_alloc): a
+     * small model must not make the compiler allocate without bound. */
+    int64_t fold_used, fold_budget;
     /* filled by the memory planner */
     int64_t blob_size;          /* weights blob bytes */
     int64_t ws_static;          /* static workspace bytes (offsets below this) */

@@ -13,6 +13,7 @@
 #include "passes/passes.h"
 
 #define EVAL_MAX_BYTES ((int64_t)64 << 20)
+#define EVAL_MAX_TOTAL_BYTES ((int64_t)256 << 20)   /* + 2x the model's constants; res_alloc */
 #define EVAL_MAX_IN 8
 #define IR_EVAL_MAX_OUT 64   /* Split's most outputs (ops.def) */
 /* Contractions and other compute-heavy ops fold only up to this many multiply-adds: a
@@ -165,7 +166,17 @@ static inline bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t 
     if (r->numel < 0 || !dt_ok(dt)) return false;
     int64_t bytes = r->numel * (int64_t)ir_dtype_size(dt);
     if (r->numel > EVAL_MAX_BYTES || bytes > EVAL_MAX_BYTES) return false;
+    if (!g->fold_budget) {
+        /* All folds together: EVAL_MAX_TOTAL_BYTES plus twice the model's own constants
+         * (folding transposes or casts of every weight is fine; 100 ConstantOfShape
+         * nodes of 64 MiB each in a 2 KB model are not). Past it, nodes stay computed. */
+        g->fold_budget = EVAL_MAX_TOTAL_BYTES;
+        for (int i = 0; i < g->n_values; i++)
+            if (g->values[i]->data) g->fold_budget += 2 * (int64_t)g->values[i]->data_size;
+    }
+    if (bytes > g->fold_budget - g->fold_used) return false;
     r->buf = ir_arena_alloc(&g->arena, (size_t)bytes);
+    if (r->buf) g->fold_used += bytes;
     return r->buf != NULL;
 }
 

@@ -135,6 +135,11 @@ static bool make_post(const ir_node_t *c, const ir_value_t *v, const ir_shape_t 
                p->to == v->dtype;
     }
     if (c->n_in > 3 || c->n_in > ir_recipe_arity(e)) return false;   /* no variadic folds */
+    /* An integer Div stays a node of its own: its lowering checks the divisor for zeros
+     * before the kernel runs (a data check, backends/llvm/lower_int.h), which a post-op
+     * whose divisor is computed inside the chain could not. A constant divisor is known. */
+    if (c->op == IR_OP_DIV && !ir_dtype_is_float(v->dtype) && !(c->in[1] && c->in[1]->data))
+        return false;
     bool in_bool[3] = {false, false, false};
     for (int k = 0; k < c->n_in; k++) {
         const ir_value_t *u = c->in[k];

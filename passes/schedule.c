@@ -180,7 +180,8 @@ static void choose_tiles(const ir_target_t *t, const ir_shape_t *space, const co
     int64_t mtiles = ts->m >= 0 ? ts->m / ts->mr : 0;
     ts->mblocks = 1;
     ts->tpb = mtiles;
-    if (ts->m >= 0 && mtiles > 1 && batch * ts->ngroups < min_tasks) {
+    /* batch 0 (an empty input, found by fuzz_compile) has nothing to split. */
+    if (ts->m >= 0 && mtiles > 1 && batch > 0 && ts->ngroups > 0 && batch * ts->ngroups < min_tasks) {
         int64_t want = (min_tasks + batch * ts->ngroups - 1) / (batch * ts->ngroups);
         ts->tpb = (mtiles + want - 1) / want;
         ts->mblocks = (mtiles + ts->tpb - 1) / ts->tpb;

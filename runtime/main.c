@@ -23,6 +23,8 @@ extern const onnxc_build_info_t *const onnxc_exe_build __attribute__((weak));
 extern const onnxc_shape_info_t *const onnxc_exe_shapes __attribute__((weak));
 /* Only in a program compiled with --weights=file: what its weights file must hold. */
 extern const onnxc_weights_info_t *const onnxc_exe_weights __attribute__((weak));
+/* NAME_data_checks: the text of each run-time data check (ONNXC_ERR_DATA). */
+extern const char *const *const onnxc_exe_checks __attribute__((weak));
 
 /* Larger requests are refused as absurd before malloc sees them: they can only come from
  * a symbol value nobody meant, and wrapped-around arithmetic looks just like them. */
@@ -701,7 +703,16 @@ int main(int argc, char **argv) {
         int st = d->run(ctx, syms, in_ptrs, out_ptrs, ws);
         double t1 = now_ms();
         if (st != ONNXC_OK) {
-            errorf("run failed: %s (status %d)", onnxc_status_message(st), st);
+            const char *what = NULL;
+            if ((st & 0xff) == ONNXC_ERR_DATA && &onnxc_exe_checks && onnxc_exe_checks) {
+                int id = st >> 8;
+                for (int i = 0; i < id && onnxc_exe_checks[i]; i++)
+                    if (i == id - 1) what = onnxc_exe_checks[i];
+            }
+            if (what)
+                errorf("run failed: %s", what);
+            else
+                errorf("run failed: %s (status %d)", onnxc_status_message(st), st);
             goto cleanup;
         }
         if (o.bench && it >= WARMUP_RUNS) times[it - WARMUP_RUNS] = t1 - t0;

@@ -13,11 +13,14 @@ enum onnxc_status {
     ONNXC_ERR_WORKSPACE = 3,  /* workspace missing or misaligned (needs 64-byte alignment) */
     ONNXC_ERR_INTERNAL = 4,
     ONNXC_ERR_CPU = 5,        /* the running CPU lacks features the code was compiled for */
-    ONNXC_ERR_WEIGHTS = 6     /* weights file missing, damaged, or not the one the code was compiled with */
+    ONNXC_ERR_WEIGHTS = 6,    /* weights file missing, damaged, or not the one the code was compiled with */
+    ONNXC_ERR_DATA = 7        /* the input data break an op's contract (an index out of range,
+                                 an integer division by zero); status >> 8 is k >= 1 and
+                                 NAME_data_checks[k - 1] names the node and the check */
 };
 
 static inline const char *onnxc_status_message(int status) {
-    switch (status) {
+    switch (status & 0xff) {
     case ONNXC_OK: return "ok";
     case ONNXC_ERR_ARGUMENT: return "invalid argument: a required input, output or syms pointer is NULL";
     case ONNXC_ERR_SHAPE: return "invalid shape: a symbolic dimension is out of range, or the dims it gives do not fit the model";
@@ -25,6 +28,7 @@ static inline const char *onnxc_status_message(int status) {
     case ONNXC_ERR_INTERNAL: return "internal error";
     case ONNXC_ERR_CPU: return "this CPU lacks instruction-set features the model was compiled for";
     case ONNXC_ERR_WEIGHTS: return "weights not bound to the workspace, or not the ones the model was compiled with";
+    case ONNXC_ERR_DATA: return "the input data break an op's contract (see NAME_data_checks[(status >> 8) - 1])";
     default: return "unknown status";
     }
 }

@@ -16,11 +16,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # One row per need: cmake, a C compiler, protobuf-c (+ protoc-c), the ONNX schema
-# (libonnx-dev installs onnx.proto), the LLVM-C API, CMocka, Python for the test tooling.
+# (libonnx-dev installs onnx.proto), the LLVM-C API, CMocka, clang with libFuzzer (the
+# fuzz step; matches LLVM 19), Python for the test tooling.
 pkgs="build-essential cmake pkg-config git ca-certificates
       protobuf-c-compiler libprotobuf-c-dev libonnx-dev
       llvm-19-dev zlib1g-dev libzstd-dev
       libcmocka-dev
+      clang-19 libclang-rt-19-dev
       python3 python3-venv python3-pip"
 missing=""
 for p in $pkgs; do

@@ -2,13 +2,15 @@
 # The one test command (.ci/run calls exactly this). Steps:
 #   deps → build (Release, -Werror) → unit tests → ASan+UBSan build → unit tests under it
 #   → CLI bad-input tests (both builds) → golden IR/diagnostic files → example
-#   → installed CMake package / pkg-config (cmake-pkg) → model tests → conformance runner.
+#   → installed CMake package / pkg-config (cmake-pkg) → model tests → conformance runner
+#   → fuzz (tools/fuzz.sh: regression inputs, then 60 s per libFuzzer target).
 # Every step runs even when an earlier one failed (unless it needs what failed), each
 # step's log goes to build/test-logs/, and a summary closes the run. Exit 1 if any failed.
 #   ONNXC_TEST_BUDGET  seconds the whole run may take (default 1560 = 26 min); the
 #                      conformance runner gets what is left (cases in passing.txt always run)
 #   ONNXC_TEST_SKIP    space-separated step names to skip (e.g. "asan conformance")
 #   ONNXC_JOBS         parallel jobs (default 2)
+#   ONNXC_FUZZ_SECONDS seconds per fuzz target (default 60; 5 targets)
 #   ONNXC_BUILD, ONNXC_BUILD_ASAN   build folders (default build, build-asan)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -181,6 +183,28 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   fi
 else
   for s in cli golden cmake-pkg models conformance; do not_run "$s" "$bdir/onnxc was not built"; done
+fi
+
+# 60 s of each libFuzzer target after its fixed findings (tests/fuzz/regressions/) ran
+# once, all under ASan+UBSan; SKIP with the reason where clang has no libFuzzer.
+if skipped fuzz; then
+  names+=("fuzz") results+=("SKIP") counts+=("skipped by ONNXC_TEST_SKIP")
+else
+  echo
+  echo "=== [fuzz] bash tools/fuzz.sh ${ONNXC_FUZZ_SECONDS:-60} ==="
+  fz_t0=$(date +%s)
+  bash tools/fuzz.sh "${ONNXC_FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"
+  fz_rc=${PIPESTATUS[0]}
+  if [ $fz_rc = 77 ]; then
+    names+=("fuzz") results+=("SKIP") counts+=("$(grep -m1 '^SKIP' "$logs/fuzz.log" | cut -c7-)")
+    total_skip=$((total_skip + 1))
+  else
+    c=$(counts_of "$logs/fuzz.log" runner)
+    read -r p f s <<<"${c:-0 1 0}"
+    total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+    names+=("fuzz") counts+=("$p passed, $f failed, $(($(date +%s) - fz_t0)) s")
+    if [ $fz_rc = 0 ]; then results+=("ok"); else results+=("FAILED"); any_fail=1; fi
+  fi
 fi
 
 echo

@@ -529,6 +529,14 @@ static int build_info(emitter_t *e, const target_t *t, char *err, size_t n) {
         LLVMValueRef p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_build");
         LLVMSetInitializer(p, info);
         LLVMSetGlobalConstant(p, 1);
+        /* ... and the text of the data checks, to name the node of an ONNXC_ERR_DATA. */
+        snprintf(nm, sizeof nm, "%s_data_checks", e->o->name);
+        LLVMValueRef checks = LLVMGetNamedGlobal(e->mod, nm);
+        if (checks) {
+            p = LLVMAddGlobal(e->mod, e->ptr, "onnxc_exe_checks");
+            LLVMSetInitializer(p, checks);
+            LLVMSetGlobalConstant(p, 1);
+        }
     }
     (void)err;
     (void)n;
@@ -806,10 +814,14 @@ static int header_text(const ir_graph_t *g, const llvm_backend_opts_t *o, const 
              " *     if (%s_check_cpu(msg, sizeof msg) != ONNXC_OK) { fprintf(stderr, \"%%s\\n\", msg); exit(1); }\n"
              " * %s_build_info also holds the onnxc version that compiled it. */\n"
              "extern const onnxc_build_info_t %s_build_info;\n"
-             "static inline int %s_check_cpu(char *msg, size_t n) { return onnxc_cpu_check(&%s_build_info, msg, n); }\n",
+             "static inline int %s_check_cpu(char *msg, size_t n) { return onnxc_cpu_check(&%s_build_info, msg, n); }\n"
+             "/* When %s_run returns ONNXC_ERR_DATA (status & 0xff), %s_data_checks[(status >> 8) - 1]\n"
+             " * says which node's input data were bad and how (an index out of range, a division by\n"
+             " * zero). NULL-terminated. */\n"
+             "extern const char *const %s_data_checks[];\n",
              plain ? t->triple : "the target in NAME_build_info", plain ? t->cpu : "?",
              needs[0] ? needs : "none beyond the baseline", o->name, o->name, o->name, o->name, o->name, o->name,
-             o->name);
+             o->name, o->name, o->name, o->name);
     if (o->weights_file) {
         size_t dl = strlen(decls);
         snprintf(decls + dl, sizeof decls - dl,

@@ -6,6 +6,7 @@
 
 #include "backends/llvm/lower_int.h"
 #include "ir/sched.h"
+#include "runtime/onnxc_abi.h"
 
 int lw_error(lw_t *k, const char *fmt, ...) {
     char msg[1024];
@@ -452,6 +453,87 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
 }
 
 void lw_kernel_end(lw_t *k) { LLVMBuildRetVoid(k->b); }
+
+int lw_check_begin(lw_t *k, const ir_node_t *n, const char *what) {
+    char name[64], text[512];
+    snprintf(text, sizeof text, "node '%.300s' (%s): %s", n->name, ir_op_name(n->op), what);
+    char *t = strdup(text);
+    char **nc = realloc(k->checks, sizeof(char *) * (size_t)(k->n_checks + 1));
+    if (!t || !nc) {
+        free(t);
+        if (nc) k->checks = nc;
+        return lw_error(k, "out of memory");
+    }
+    k->checks = nc;
+    k->checks[k->n_checks++] = t;
+    snprintf(name, sizeof name, "%s_c%d", k->L->name, k->n_checks);
+    LLVMTypeRef p[5] = {k->ptr, k->ptr, k->ptr, k->ptr, k->ptr};
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, LLVMFunctionType(k->i32, p, 5, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    k->is_check[k->n_wrappers] = true;
+    k->wrappers[k->n_wrappers++] = fn;
+    begin_function(k, fn);
+    set_args5(k, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3),
+              LLVMGetParam(fn, 4));
+    start_code(k);
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(k->b);
+    k->check_fail = lw_block(k, "bad_data");
+    LLVMPositionBuilderAtEnd(k->b, k->check_fail);
+    LLVMBuildRet(k->b, lw_i32(k, ONNXC_ERR_DATA | k->n_checks << 8));
+    LLVMPositionBuilderAtEnd(k->b, here);
+    return 0;
+}
+
+void lw_check_fail_if(lw_t *k, LLVMValueRef bad) {
+    LLVMBasicBlockRef ok = lw_block(k, "data_ok");
+    LLVMBuildCondBr(k->b, bad, k->check_fail, ok);
+    LLVMPositionBuilderAtEnd(k->b, ok);
+}
+
+void lw_check_end(lw_t *k) { LLVMBuildRet(k->b, lw_i32(k, 0)); }
+
+int lw_check_all(lw_t *k, const ir_node_t *n, const ir_value_t *v, const char *what, lw_bad_fn bad, void *ud) {
+    if (lw_check_begin(k, n, what)) return -1;
+    /* An OR over every element with no early exit: a loop LLVM vectorises. */
+    LLVMValueRef acc = lw_alloca(k, k->i8, "any_bad");
+    LLVMBuildStore(k->b, LLVMConstInt(k->i8, 0, 0), acc);
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), lw_numel(k, v), "chk");
+    LLVMValueRef b = LLVMBuildZExt(k->b, bad(k, lw_load(k, v, l.iv), ud), k->i8, "");
+    LLVMBuildStore(k->b, LLVMBuildOr(k->b, LLVMBuildLoad2(k->b, k->i8, acc, ""), b, ""), acc);
+    lw_loop_end(k, &l);
+    lw_check_fail_if(k, LLVMBuildICmp(k->b, LLVMIntNE, LLVMBuildLoad2(k->b, k->i8, acc, ""),
+                                      LLVMConstInt(k->i8, 0, 0), ""));
+    lw_check_end(k);
+    return 0;
+}
+
+typedef struct { const ir_value_t *data; int axis; } index_check_t;
+
+/* Bad index: outside [-D, D) for D the size of the data's axis (a constant, or a symbol
+ * loaded once per function). */
+static LLVMValueRef bad_index(lw_t *k, LLVMValueRef x, void *ud) {
+    const index_check_t *c = ud;
+    LLVMValueRef D = lw_dim(k, c->data, c->axis), iv = LLVMBuildSExt(k->b, x, k->i64, "");
+    LLVMValueRef neg = LLVMBuildICmp(k->b, LLVMIntSLT, iv, lw_i64(k, 0), "");
+    iv = LLVMBuildSelect(k->b, neg, LLVMBuildAdd(k->b, iv, D, ""), iv, "");
+    return LLVMBuildICmp(k->b, LLVMIntUGE, iv, D, "");   /* one compare: iv < 0 or iv >= D */
+}
+
+int lw_check_indices(lw_t *k, const ir_node_t *n, const ir_value_t *ind, const ir_value_t *data, int axis) {
+    index_check_t c = {data, axis};
+    return lw_check_all(k, n, ind, "an index is out of range", bad_index, &c);
+}
+
+static LLVMValueRef bad_divisor(lw_t *k, LLVMValueRef x, void *ud) {
+    (void)ud;
+    return LLVMBuildICmp(k->b, LLVMIntEQ, x, LLVMConstNull(LLVMTypeOf(x)), "");
+}
+
+int lw_check_divisor(lw_t *k, const ir_node_t *n, const ir_value_t *divisor) {
+    if (ir_dtype_is_float(divisor->dtype)) return 0;
+    return lw_check_all(k, n, divisor, "an integer division by zero", bad_divisor, NULL);
+}
 
 void lw_kernel_begin(lw_t *k, const ir_node_t *n, const ir_value_t *v, int par_dim) {
     if (par_dim < 0)
@@ -973,12 +1055,23 @@ static void build_run(lw_t *k) {
         LLVMPositionBuilderAtEnd(k->b, ok4);
         ws = LLVMBuildGEP2(k->b, k->i8, k->a_ws, (LLVMValueRef[]){lw_i64(k, 64)}, 1, "plan_ws");
     }
+    LLVMTypeRef check_t = LLVMFunctionType(k->i32, p, 5, 0);
     for (int i = 0; i < k->n_wrappers; i++) {
-        LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i],
-                       (LLVMValueRef[]){k->a_ctx, all, k->a_in, k->a_out, ws}, 5, "");
+        LLVMValueRef args[5] = {k->a_ctx, all, k->a_in, k->a_out, ws};
+        if (k->is_check[i]) {
+            /* a data check before its node's kernel */
+            LLVMValueRef st = LLVMBuildCall2(k->b, check_t, k->wrappers[i], args, 5, "st");
+            LLVMBasicBlockRef bad_data = lw_block(k, "bad_data"), next = lw_block(k, "checked");
+            LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), ""), bad_data, next);
+            LLVMPositionBuilderAtEnd(k->b, bad_data);
+            LLVMBuildRet(k->b, st);
+            LLVMPositionBuilderAtEnd(k->b, next);
+            continue;
+        }
+        LLVMBuildCall2(k->b, kernel_type(k), k->wrappers[i], args, 5, "");
         /* a kernel that stored a run-time count: what follows from it, before the next */
         bool rt = false;
-        for (int s = 0; s < g->n_syms && !rt; s++)
+        for (int s = 0; s < g->n_syms && !rt && k->wnode[i]; s++)
             for (int j = 0; j < k->wnode[i]->n_out; j++)
                 rt |= g->symdefs[s].kind == IR_SYM_RUNTIME && g->symdefs[s].input == k->wnode[i]->out[j];
         if (rt) {
@@ -999,7 +1092,7 @@ static void build_run(lw_t *k) {
     LLVMBuildRet(k->b, lw_i32(k, 0));
     if (fail_w) {
         LLVMPositionBuilderAtEnd(k->b, fail_w);
-        LLVMBuildRet(k->b, lw_i32(k, 6));
+        LLVMBuildRet(k->b, lw_i32(k, ONNXC_ERR_WEIGHTS));
     }
     LLVMPositionBuilderAtEnd(k->b, fail_arg);
     LLVMBuildRet(k->b, lw_i32(k, 1));
@@ -1007,6 +1100,30 @@ static void build_run(lw_t *k) {
     LLVMBuildRet(k->b, lw_i32(k, 2));
     LLVMPositionBuilderAtEnd(k->b, fail_ws);
     LLVMBuildRet(k->b, lw_i32(k, 3));
+}
+
+/* const char *const NAME_data_checks[]: the text of each data check, NULL-terminated;
+ * status >> 8 of ONNXC_ERR_DATA numbers them from 1. */
+static void build_check_table(lw_t *k) {
+    char name[256];
+    LLVMValueRef *v = calloc((size_t)k->n_checks + 1, sizeof *v);
+    if (!v) return;
+    for (int i = 0; i < k->n_checks; i++) {
+        snprintf(name, sizeof name, ".check.%d", i);
+        LLVMValueRef str = LLVMConstStringInContext2(k->c, k->checks[i], strlen(k->checks[i]), 0);
+        LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(str), name);
+        LLVMSetInitializer(gv, str);
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMSetLinkage(gv, LLVMPrivateLinkage);
+        v[i] = gv;
+    }
+    v[k->n_checks] = LLVMConstPointerNull(k->ptr);
+    LLVMValueRef arr = LLVMConstArray2(k->ptr, v, (uint64_t)k->n_checks + 1);
+    snprintf(name, sizeof name, "%s_data_checks", k->L->name);
+    LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(arr), name);
+    LLVMSetInitializer(gv, arr);
+    LLVMSetGlobalConstant(gv, 1);
+    free(v);
 }
 
 /* LLVM lowers float->bfloat truncation to __truncsfbf2/__truncdfbf2, which Debian 12's
@@ -1051,16 +1168,19 @@ int llvm_lower_graph(llvm_lower_t *L) {
     k.vd = LLVMVoidTypeInContext(k.c);
     k.symv = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
     k.dynoff = calloc((size_t)k.g->n_dyn_slots + 1, sizeof(LLVMValueRef));
-    k.wrappers = calloc((size_t)k.g->n_nodes + 1, sizeof(LLVMValueRef));
-    k.wnode = calloc((size_t)k.g->n_nodes + 1, sizeof(ir_node_t *));
+    /* A node has at most one kernel and one check. */
+    k.wrappers = calloc(2 * (size_t)k.g->n_nodes + 1, sizeof(LLVMValueRef));
+    k.is_check = calloc(2 * (size_t)k.g->n_nodes + 1, sizeof(bool));
+    k.wnode = calloc(2 * (size_t)k.g->n_nodes + 1, sizeof(ir_node_t *));
     k.symb = calloc((size_t)k.g->n_syms + 1, sizeof(LLVMValueRef));
-    if (!k.symv || !k.dynoff || !k.wrappers || !k.wnode || !k.symb) {
+    if (!k.symv || !k.dynoff || !k.wrappers || !k.is_check || !k.wnode || !k.symb) {
         free(k.wnode);
         free(k.symb);
         LLVMDisposeBuilder(k.b);
         free(k.symv);
         free(k.dynoff);
         free(k.wrappers);
+        free(k.is_check);
         return ir_error(k.g, NULL, "out of memory");
     }
     /* A refused node is reported and skipped, so one run names every node the backend
@@ -1093,6 +1213,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
         build_workspace_size(&k);
         build_run(&k);
         build_output_dims(&k);
+        build_check_table(&k);
         build_bf16_helpers(&k);
     }
     LLVMDisposeBuilder(k.b);
@@ -1101,5 +1222,8 @@ int llvm_lower_graph(llvm_lower_t *L) {
     free(k.wrappers);
     free(k.wnode);
     free(k.symb);
+    free(k.is_check);
+    for (int i = 0; i < k.n_checks; i++) free(k.checks[i]);
+    free(k.checks);
     return refused ? -1 : 0;
 }

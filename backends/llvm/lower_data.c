@@ -509,6 +509,8 @@ int lw_lower_tile(lw_t *k, const ir_node_t *n) {
 int lw_lower_gather(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
     gather_t gt = {norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank)};
+    /* The kernel still clamps (no read outside data, whatever); the check reports. */
+    if (lw_check_indices(k, n, n->in[1], in, gt.axis)) return -1;
     return lw_emit_map(k, n, out, elem_gather, &gt);
 }
 
@@ -540,6 +542,7 @@ int lw_lower_trilu(lw_t *k, const ir_node_t *n) {
 int lw_lower_gather_elements(lw_t *k, const ir_node_t *n) {
     const ir_value_t *out = n->out[0], *in = n->in[0];
     int ax = norm_axis(ir_attr_int(n, "axis", 0), in->shape.rank);
+    if (lw_check_indices(k, n, n->in[1], in, ax)) return -1;
     return lw_emit_map(k, n, out, elem_gather_elements, &ax);
 }
 

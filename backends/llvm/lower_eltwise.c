@@ -230,7 +230,16 @@ static LLVMValueRef elem_mod(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, voi
     }
     return LLVMBuildSelect(k->b, LLVMBuildOr(k->b, z, m1, ""), lw_const_f(k, t, 0), r, "");
 }
-int lw_lower_mod(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_mod, NULL); }
+int lw_lower_mod(lw_t *k, const ir_node_t *n) {
+    if (lw_check_divisor(k, n, n->in[1])) return -1;
+    return lw_emit_map(k, n, n->out[0], elem_mod, NULL);
+}
+
+/* Div is a recipe op; an integer one first checks its divisor. */
+int lw_lower_div(lw_t *k, const ir_node_t *n) {
+    if (lw_check_divisor(k, n, n->in[1])) return -1;
+    return lw_lower_map(k, n);
+}
 
 static LLVMValueRef elem_bit_shift(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     (void)ud;

@@ -3,7 +3,8 @@
  *
  * Indices are run-time data. Negative values count from the end of their axis, as the
  * spec says. Values still outside [0, dim) after that must never address memory outside
- * a buffer; until a later change reports them as a run-time error:
+ * a buffer. A data check reports them first (lower_int.h: the program exits naming the
+ * node); the kernels still guard every access, whatever the check:
  *   - gathers CLAMP them to the nearest valid position (as Gather and GatherElements do),
  *   - scatters SKIP the update (writing it to a clamped position would silently corrupt
  *     a valid element that no index names).
@@ -58,6 +59,31 @@ static LLVMValueRef elem_gather_nd(lw_t *k, const ir_node_t *n, LLVMValueRef *id
     return lw_load(k, x, lw_dot(k, xi, xst, r));
 }
 
+/* The data check (lower_int.h) of GatherND and ScatterND: component j of every index
+ * tuple (ind's last dim, p->m long) addresses axis p->b + j of x. The kernels still
+ * clamp or skip, so nothing is read or written out of bounds either way. */
+static int check_index_tuples(lw_t *k, const ir_node_t *n, const ir_value_t *ind, const ir_value_t *x,
+                              const gnd_t *p) {
+    if (lw_check_begin(k, n, "an index is out of range")) return -1;
+    LLVMValueRef acc = lw_alloca(k, k->i1, "any_bad");
+    LLVMBuildStore(k->b, LLVMConstInt(k->i1, 0, 0), acc);
+    LLVMValueRef tuples = LLVMBuildSDiv(k->b, lw_numel(k, ind), lw_i64(k, p->m), "");
+    lw_loop_t l;
+    lw_loop_begin(k, &l, lw_i64(k, 0), tuples, "chk");
+    LLVMValueRef bad = LLVMBuildLoad2(k->b, k->i1, acc, "");
+    for (int j = 0; j < p->m; j++) {
+        LLVMValueRef D = lw_dim(k, x, p->b + j);
+        LLVMValueRef off = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, l.iv, lw_i64(k, p->m), ""), lw_i64(k, j), "");
+        LLVMValueRef iv = index_value(k, lw_load(k, ind, off), D);
+        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, in_range(k, iv, D), ""), "");
+    }
+    LLVMBuildStore(k->b, bad, acc);
+    lw_loop_end(k, &l);
+    lw_check_fail_if(k, LLVMBuildLoad2(k->b, k->i1, acc, ""));
+    lw_check_end(k);
+    return 0;
+}
+
 int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
     const ir_value_t *x = n->in[0], *ind = n->in[1];
     gnd_t p = {(int)ir_attr_int(n, "batch_dims", 0), 0};
@@ -65,6 +91,7 @@ int lw_lower_gather_nd(lw_t *k, const ir_node_t *n) {
         return lw_error(k, "indices' last dim must be constant");
     p.m = (int)ind->shape.dims[ind->shape.rank - 1].v;
     if (p.b < 0 || p.m < 1 || p.b + p.m > x->shape.rank) return lw_error(k, "batch_dims/indices do not fit data");
+    if (check_index_tuples(k, n, ind, x, &p)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_gather_nd, &p);
 }
 
@@ -130,6 +157,7 @@ int lw_lower_scatter_nd(lw_t *k, const ir_node_t *n) {
     if (q < 1 || ind->shape.dims[q - 1].sym >= 0) return lw_error(k, "indices' last dim must be constant");
     int m = (int)ind->shape.dims[q - 1].v;
     if (m < 1 || m > r) return lw_error(k, "indices do not fit data");
+    if (check_index_tuples(k, n, ind, x, &(gnd_t){0, m})) return -1;
     lw_loop_t loops[IR_MAX_RANK];
     LLVMValueRef idx[IR_MAX_RANK], ist[IR_MAX_RANK], yst[IR_MAX_RANK], yi[IR_MAX_RANK];
     scatter_begin(k, n, loops, idx);
@@ -156,6 +184,7 @@ int lw_lower_scatter_elements(lw_t *k, const ir_node_t *n) {
     if (scatter_reduction(k, n, &red)) return -1;
     if (n->n_post) return lw_error(k, "fused post-ops on %s are not supported", ir_op_name(n->op));
     if (ir_norm_axis(ir_attr_int(n, "axis", 0), r, &axis)) return lw_error(k, "axis out of range");
+    if (lw_check_indices(k, n, ind, x, axis)) return -1;
     lw_loop_t loops[IR_MAX_RANK];
     LLVMValueRef idx[IR_MAX_RANK], ist[IR_MAX_RANK], yst[IR_MAX_RANK], yi[IR_MAX_RANK];
     scatter_begin(k, n, loops, idx);

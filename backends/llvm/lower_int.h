@@ -31,10 +31,14 @@ typedef struct lw {
     const ir_value_t *pv[64];                         /* tensors passed as noalias params */
     LLVMValueRef pp[64];
     int npv;
-    LLVMValueRef *wrappers;                           /* kernel wrappers in schedule order */
+    LLVMValueRef *wrappers;                           /* kernel wrappers and checks in schedule order */
     const ir_node_t **wnode;                          /* the node each wrapper computes */
+    bool *is_check;                                   /* wrappers[i] is a data check (returns i32) */
     int n_wrappers;
     LLVMValueRef *symb;                               /* cached symbol bounds, per function */
+    char **checks;                                    /* text of each data check, for NAME_data_checks */
+    int n_checks;
+    LLVMBasicBlockRef check_fail;                     /* the current check's failure exit */
 } lw_t;
 
 /* ---- functions and blocks */
@@ -58,6 +62,24 @@ void lw_loop_end(lw_t *k, lw_loop_t *l);
 typedef struct lw_if { LLVMBasicBlockRef then, done; } lw_if_t;
 void lw_if_begin(lw_t *k, lw_if_t *f, LLVMValueRef cond);
 void lw_if_end(lw_t *k, lw_if_t *f);
+
+/* ---- data checks: what run-time data can break (indices out of range, integer division
+ * by zero). A check is a serial function NAME_cN(ctx, syms, in, out, ws) -> i32 that
+ * NAME_run calls right before the node's kernel: it reads the data the kernel would
+ * trust once, outside the kernel's loops, and NAME_run returns its status
+ * ONNXC_ERR_DATA | (id + 1) << 8, where NAME_data_checks[id] is `what` naming the node.
+ * Between begin and end the builder is in the check function (loops and loads as in a
+ * kernel); lw_check_fail_if leaves it with the status when bad is true. */
+int lw_check_begin(lw_t *k, const ir_node_t *n, const char *what);
+void lw_check_fail_if(lw_t *k, LLVMValueRef bad);
+void lw_check_end(lw_t *k);
+/* A check that bad(element) is false for every element of v. */
+typedef LLVMValueRef (*lw_bad_fn)(lw_t *k, LLVMValueRef x, void *ud);
+int lw_check_all(lw_t *k, const ir_node_t *n, const ir_value_t *v, const char *what, lw_bad_fn bad, void *ud);
+/* Every index in ind addresses axis `axis` of data (negative ones from its end). */
+int lw_check_indices(lw_t *k, const ir_node_t *n, const ir_value_t *ind, const ir_value_t *data, int axis);
+/* No element of an integer divisor is 0 (floats divide by zero as IEEE says). */
+int lw_check_divisor(lw_t *k, const ir_node_t *n, const ir_value_t *divisor);
 
 /* ---- values */
 LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t);                 /* element type in memory and in compute */
@@ -144,6 +166,7 @@ int lw_lower_cum_prod(lw_t *k, const ir_node_t *n);
 int lw_lower_depth_to_space(lw_t *k, const ir_node_t *n);
 int lw_lower_expand(lw_t *k, const ir_node_t *n);
 int lw_lower_gather(lw_t *k, const ir_node_t *n);
+int lw_lower_div(lw_t *k, const ir_node_t *n);
 int lw_lower_gather_elements(lw_t *k, const ir_node_t *n);
 int lw_lower_gemm(lw_t *k, const ir_node_t *n);
 int lw_lower_global_average_pool(lw_t *k, const ir_node_t *n);

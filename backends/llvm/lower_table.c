@@ -7,6 +7,7 @@
 static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_CAST] = lw_lower_cast,
     [IR_OP_POW] = lw_lower_pow,
+    [IR_OP_DIV] = lw_lower_div,
     [IR_OP_MEAN] = lw_lower_mean,
     [IR_OP_CONV] = lw_lower_conv,
     [IR_OP_CONV_TRANSPOSE] = lw_lower_conv_transpose,

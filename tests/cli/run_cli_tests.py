@@ -35,6 +35,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from robust_cases import data_check_cases, external_cases, robust_cases  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OPSET = [helper.make_opsetid("", 13)]
@@ -216,6 +219,14 @@ class Runner:
         left = os.listdir(os.path.join(d, "out")) + os.listdir(os.path.join(d, "cwd"))
         if left:
             raise Fail(f"output left behind: {sorted(left)} (error was {line[:200]!r})")
+
+    def good_model(self, model_path, extra=()):
+        """The control beside bad_model: model_path compiles, clean."""
+        d = self.fresh()
+        out = os.path.join(d, "out", "model.o")
+        rc, _, err = run([self.onnxc, model_path, "-o", out] + list(extra), os.path.join(d, "cwd"))
+        if "Sanitizer" in err or "runtime error:" in err or rc != 0 or not os.path.isfile(out):
+            raise Fail(f"does not compile: exit {rc}: {err.strip()[:300]!r}")
 
     def bad_cli(self, args, must_name=(), lines_ok=False):
         d = self.fresh()
@@ -1196,10 +1207,13 @@ def main():
     r = Runner(os.path.abspath(args.onnxc), tmp)
     try:
         compiler_cases(r, tmp)
+        robust_cases(r, tmp, save)
+        external_cases(r, tmp, save)
         depfile_cases(r, tmp)
         build_cases(r, tmp)
         if not args.compiler_only:
             program_cases(r, tmp)
+            data_check_cases(r, tmp, run, Fail, check_clean_failure)
             feature_cases(r, tmp, args.models_dir)
             dynamic_cases(r, tmp)
             weights_cases(r, tmp)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "model_builder.h"
+#include "frontend/frontend_internal.h"
 
 /* ---------------------------------------------------------------- initializer encodings */
 static void test_raw_data_f32(void **state)
@@ -214,6 +215,59 @@ static void test_external_data_escape(void **state)
     ext_entry(t, "location", "weights.bin");
     load_fail(add_model(t), "external data", "folder");
     rm_tmpdir();
+}
+
+/* A symlink that stays inside the folder: followed where openat2 can keep it inside,
+ * refused where it cannot (no symlink is followed on the fallback path). The fallback
+ * must still read plain files, nested folders and ".." that stays inside. */
+static void test_external_data_links_both_paths(void **state)
+{
+    (void)state;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        fe_test_no_openat2 = fallback;
+        make_tmpdir();
+        char p[320], q[320];
+        float six[6] = {1, 2, 3, 4, 5, 6};
+        snprintf(p, sizeof p, "%s/sub", tmpdir);
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/sub/d", tmpdir);
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/sub/d/w.bin", tmpdir);
+        write_file(p, six, sizeof six);
+        snprintf(q, sizeof q, "%s/sub/in.bin", tmpdir);
+        assert_int_equal(symlink("d/w.bin", q), 0);
+        static const char *const good[] = {"d/w.bin", "./d//w.bin", "d/../d/w.bin"};
+        for (size_t i = 0; i < 3; i++) {
+            Onnx__TensorProto *t = mk_tensor("w", 1, 2, D23);
+            ext_entry(t, "location", good[i]);
+            ir_graph_t *g = NULL;
+            int rc = load_file(add_model(t), &g);
+            if (rc) fprintf(stderr, "%s: %s\n", good[i], err);
+            assert_int_equal(rc, 0);
+            assert_memory_equal(val(g, "w")->data, six, sizeof six);
+            ir_graph_free(g);
+        }
+        Onnx__TensorProto *t = mk_tensor("w", 1, 2, D23);
+        ext_entry(t, "location", "in.bin");
+        ir_graph_t *g = NULL;
+        int rc = load_file(add_model(t), &g);
+        if (fallback) {
+            assert_int_equal(rc, -1);
+            assert_has(err, "symbolic link");
+        } else {
+            assert_int_equal(rc, 0);
+            ir_graph_free(g);
+        }
+        rm_tmpdir();
+    }
+    fe_test_no_openat2 = 0;
+}
+
+static void test_external_data_escape_fallback(void **state)
+{
+    fe_test_no_openat2 = 1;
+    test_external_data_escape(state);
+    fe_test_no_openat2 = 0;
 }
 
 static void test_load_tensor_file(void **state)
@@ -532,6 +586,8 @@ int main(void)
         cmocka_unit_test_teardown(test_scalar_and_empty_tensors, teardown),
         cmocka_unit_test_teardown(test_external_data, teardown),
         cmocka_unit_test_teardown(test_external_data_escape, teardown),
+        cmocka_unit_test_teardown(test_external_data_escape_fallback, teardown),
+        cmocka_unit_test_teardown(test_external_data_links_both_paths, teardown),
         cmocka_unit_test_teardown(test_load_tensor_file, teardown),
         cmocka_unit_test_teardown(test_constant_nodes, teardown),
         cmocka_unit_test_teardown(test_input_also_initializer, teardown),

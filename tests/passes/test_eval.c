@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "passes/passes.h"
+#include "passes/eval_int.h"
 #include "tests/passes/builders.h"
 
 
@@ -388,9 +389,38 @@ static void test_eval_matmul_gemm(void **state) {
     ir_graph_free(g);
 }
 
+/* Folding is bounded in total, not only per node: 12 ConstantOfShape nodes of 32 MiB
+ * each (a 1 KB model asking for 384 MiB) fold until the graph's budget is spent; the rest
+ * stay nodes, computed at run time. The values that did fold hold the right data. */
+static void test_fold_budget(void **state) {
+    (void)state;
+    ir_graph_t *g = ir_graph_new("t");
+    ir_value_t *shape = ci64(g, "shp", shp(1, 2), (int64_t[]){2048, 4096});
+    int folded = 0;
+    for (int i = 0; i < 12; i++) {
+        char nm[32], on[32];
+        snprintf(nm, sizeof nm, "cos%d", i);
+        snprintf(on, sizeof on, "c%d", i);
+        ir_value_t *o = val(g, on);
+        ir_node_t *n = mk(g, IR_OP_CONSTANT_OF_SHAPE, nm, 1, (ir_value_t *[]){shape}, o);
+        assert_int_equal(ir_infer_node(g, n), 0);
+        int rc = pass_eval_node(g, n);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 1) {
+            folded++;
+            assert_non_null(o->data);
+            assert_int_equal(o->data_size, (size_t)32 << 20);
+        }
+    }
+    assert_true(g->fold_used <= g->fold_budget);
+    assert_int_equal(folded, (int)(EVAL_MAX_TOTAL_BYTES / ((int64_t)32 << 20)));
+    ir_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_reduce),
+        cmocka_unit_test(test_fold_budget),
         cmocka_unit_test(test_eval_arg_scan),
         cmocka_unit_test(test_eval_eltwise),
         cmocka_unit_test(test_eval_move),
