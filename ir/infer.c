@@ -1414,7 +1414,7 @@ static int inf_pad(ir_graph_t *g, ir_node_t *n) {
             ir_shape_check_add(g, IR_CHECK_GE, pb, ir_dim_const(0), n->name) ||
             ir_shape_check_add(g, IR_CHECK_GE, pe, ir_dim_const(0), n->name))
             return ir_error(g, n, "pads on axis %d of %s give an invalid size", a, SHP(s));
-        if (strcmp(mode, "constant")) {
+        if (strcmp(mode, "constant") && strcmp(mode, "wrap")) {   /* wrap takes pads of any size */
             ir_dim_t dm1;
             if (ir_dim_sub(g, d, ir_dim_const(refl ? 1 : 0), &dm1) ||
                 ir_shape_check_add(g, IR_CHECK_GE, dm1, pb, n->name) ||

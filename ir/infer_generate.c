@@ -30,9 +30,19 @@ int ir_window_size(ir_graph_t *g, const ir_node_t *n, int64_t *size) {
 int ir_infer_window_fn(ir_graph_t *g, ir_node_t *n) {
     int64_t size;
     ir_dtype_t t = IR_UNDEFINED;
-    if (ir_window_size(g, n, &size) || dtype_attr(g, n, "output_datatype", IR_F32, &t)) return -1;
     ir_shape_t s = {.rank = 1};
-    s.dims[0] = ir_dim_const(size);
+    const ir_value_t *sv = n->in[0];
+    if (!sv->data && sv->is_input && !sv->producer && ir_shape_numel(&sv->shape) == 1 && ir_dtype_is_int(sv->dtype) &&
+        (sv->dtype == IR_I64 || sv->dtype == IR_I32)) {
+        /* size fed at run time: a data symbol; the kernel reads it from the output's shape */
+        if (dtype_attr(g, n, "output_datatype", IR_F32, &t)) return -1;
+        if (ir_dim_data(g, sv, 0, &s.dims[0])) return ir_error(g, n, "too many symbols");
+        if (ir_shape_check_add(g, IR_CHECK_GE, s.dims[0], ir_dim_const(0), n->name))
+            return ir_error(g, n, "size must be non-negative");
+    } else {
+        if (ir_window_size(g, n, &size) || dtype_attr(g, n, "output_datatype", IR_F32, &t)) return -1;
+        s.dims[0] = ir_dim_const(size);
+    }
     n->out[0]->dtype = t;
     n->out[0]->shape = s;
     return 0;

@@ -29,7 +29,15 @@ int ir_maxunpool_shape(ir_graph_t *g, const ir_node_t *n, ir_shape_t *out, ir_sh
     int nk = ir_attr_ints(n, "kernel_shape", &ks), nst = ir_attr_ints(n, "strides", &st), np = ir_attr_ints(n, "pads", &pd);
     if (nk != ns || (nst >= 0 && nst != ns) || (np >= 0 && np != 2 * ns)) return ir_error(g, n, "kernel_shape, strides and pads do not fit X");
     for (int i = 0; i < ns; i++) {
-        int64_t o = (x->shape.dims[2 + i].v - 1) * (nst >= 0 ? st[i] : 1) + ks[i] - (np >= 0 ? pd[i] + pd[ns + i] : 0);
+        /* attribute values far past any tensor size would overflow the arithmetic below */
+        const int64_t lim = (int64_t)1 << 31;
+        if (ks[i] < 1 || ks[i] > lim || (nst >= 0 && (st[i] < 1 || st[i] > lim)) ||
+            (np >= 0 && (pd[i] < 0 || pd[i] > lim || pd[ns + i] < 0 || pd[ns + i] > lim)))
+            return ir_error(g, n, "kernel_shape, strides or pads on spatial axis %d are out of range", i);
+        int64_t o;
+        if (__builtin_mul_overflow(x->shape.dims[2 + i].v - 1, nst >= 0 ? st[i] : 1, &o) ||
+            __builtin_add_overflow(o, ks[i] - (np >= 0 ? pd[i] + pd[ns + i] : 0), &o) || o > ((int64_t)1 << 40))
+            return ir_error(g, n, "the unpooled size on spatial axis %d is too large", i);
         if (o < 1) return ir_error(g, n, "the output would be empty along spatial axis %d", i);
         inferred->dims[2 + i] = ir_dim_const(o);
     }

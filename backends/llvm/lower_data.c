@@ -195,7 +195,8 @@ int lw_lower_pad(lw_t *k, const ir_node_t *n) {
         pad_t p;
         memset(&p, 0, sizeof p);
         const char *mode = ir_attr_str(n, "mode", "constant");
-        p.mode = strcmp(mode, "edge") == 0 ? 1 : strcmp(mode, "reflect") == 0 ? 2 : strcmp(mode, "constant") == 0 ? 0 : -1;
+        p.mode = strcmp(mode, "edge") == 0 ? 1 : strcmp(mode, "reflect") == 0 ? 2 : strcmp(mode, "wrap") == 0 ? 3
+               : strcmp(mode, "constant") == 0 ? 0 : -1;
         if (p.mode < 0) return lw_error(k, "pad mode '%s' is not supported", mode);
         return lw_emit_map(k, n, n->out[0], elem_pad_wrap, &p);
     }

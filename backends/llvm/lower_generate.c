@@ -9,10 +9,13 @@ static LLVMValueRef dcos(lw_t *k, LLVMValueRef x) { return lw_fmath(k, "llvm.cos
 
 static LLVMValueRef elem_window(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     const window_t *w = ud;
-    double N = (double)(w->periodic ? w->size : w->size - 1);
-    LLVMValueRef x = LLVMConstReal(k->f64, 0.0);
-    if (N > 0)
-        x = LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, idx[0], k->f64, ""), LLVMConstReal(k->f64, 2 * 3.14159265358979323846 / N), "");
+    /* N = size (periodic) or size - 1: from the output's length, a constant or run-time dim */
+    LLVMValueRef N = LLVMBuildSIToFP(k->b, LLVMBuildSub(k->b, lw_dim(k, n->out[0], 0), lw_i64(k, w->periodic ? 0 : 1), ""),
+                                     k->f64, "");
+    LLVMValueRef x = LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, LLVMBuildSIToFP(k->b, idx[0], k->f64, ""),
+                                                       LLVMConstReal(k->f64, 2 * 3.14159265358979323846), ""), N, "");
+    x = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, N, LLVMConstReal(k->f64, 0), ""), x,
+                        LLVMConstReal(k->f64, 0.0), "");
     LLVMValueRef c1 = dcos(k, x), v;
 #define C(v_) LLVMConstReal(k->f64, (v_))
     switch (n->op) {
@@ -32,7 +35,6 @@ static LLVMValueRef elem_window(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
 
 int lw_lower_window_fn(lw_t *k, const ir_node_t *n) {
     window_t w = {0, ir_attr_int(n, "periodic", 1) != 0};
-    if (ir_window_size(k->g, n, &w.size)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_window, &w);
 }
 
