@@ -629,7 +629,13 @@ int main(int argc, char **argv) {
             for (int32_t s = 0; s < d->n_syms && k < sizeof vals; s++)
                 k += (size_t)snprintf(vals + k, sizeof vals - k, "%s%s=%lld", s ? ", " : "", d->sym_names[s],
                                       (long long)bind.syms[s]);
-            errorf("these sizes do not fit the model (%s): %s", vals, onnxc_status_message(st));
+            const char *what = NULL;
+            for (int i = 0; si->checks && (st >> 8) > 0 && si->checks[i] && !what; i++)
+                if (i == (st >> 8) - 1) what = si->checks[i];
+            if (what)
+                errorf("these sizes do not fit the model (%s): %s", vals, what);
+            else
+                errorf("these sizes do not fit the model (%s): %s", vals, onnxc_status_message(st));
             goto cleanup;
         }
     }

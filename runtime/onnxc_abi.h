@@ -89,6 +89,10 @@ typedef struct onnxc_shape_info {
      * whose size depends on the data (NonZero's count) is smaller: this says by how much.
      * ONNXC_OK, ONNXC_ERR_ARGUMENT (no output i) or ONNXC_ERR_SHAPE. */
     int (*output_dims)(const int64_t *syms, const void *workspace, int32_t i, int64_t *dims);
+    /* When shapes (or NAME_run, NAME_workspace_size) fails with ONNXC_ERR_SHAPE and
+     * status >> 8 is k >= 1, checks[k - 1] says which node's sizes do not fit and how
+     * ("node 'r': the sizes given need shape[0]*shape[1] == 24"). NULL-terminated. */
+    const char *const *checks;
 } onnxc_shape_info_t;
 
 /* Weights kept in a file (onnxc --weights=file) instead of the code. The file NAME.weights

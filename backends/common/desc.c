@@ -144,9 +144,9 @@ int out_desc_c_text(const out_desc_t *d, char **text, char *err, size_t n) {
                   "const onnxc_shape_info_t %s_shape_info = {%d, ",
                   N, (int)d->n_syms_all);
     if (d->n_syms > 0)
-        out_sb_printf(&b, "%s_sym_input, %s_sym_elem, %s_shapes, %s_output_dims};\n", N, N, N, N);
+        out_sb_printf(&b, "%s_sym_input, %s_sym_elem, %s_shapes, %s_output_dims, %s_shape_checks};\n", N, N, N, N, N);
     else
-        out_sb_printf(&b, "NULL, NULL, %s_shapes, %s_output_dims};\n", N, N);
+        out_sb_printf(&b, "NULL, NULL, %s_shapes, %s_output_dims, %s_shape_checks};\n", N, N, N);
     char what[300];
     snprintf(what, sizeof what, "the descriptor of %s", N);
     return out_sb_finish(&b, text, what, err, n);

@@ -221,6 +221,9 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
                   "/* Every symbol's value (all[%s_NUM_ALL_SYMS], syms first) from the caller's: ONNXC_OK\n"
                   " * or ONNXC_ERR_SHAPE. Output dims are their dims in %s_desc evaluated with all[]. */\n"
                   "int %s_shapes(const int64_t *syms, int64_t *all);\n"
+                  "/* ONNXC_ERR_SHAPE with status >> 8 = k >= 1: %s_shape_checks[k - 1] says which check\n"
+                  " * failed. NULL-terminated. */\n"
+                  "extern const char *const %s_shape_checks[];\n"
                   "/* Output i's dims after a run with this workspace: an output whose size depends on\n"
                   " * the data (NonZero's count) fills less than the buffer the desc's dims size. */\n"
                   "int %s_output_dims(const int64_t *syms, const void *workspace, int32_t i, int64_t *dims);\n"
@@ -229,7 +232,7 @@ int out_header_text(const ir_graph_t *g, const out_header_opts_t *o, char **text
                   "/* Runs the model: inputs[i] / outputs[i] as documented above. */\n"
                   "int %s_run(onnxc_ctx_t *ctx, const int64_t *syms, const void *const *inputs,\n"
                   "           void *const *outputs, void *workspace);\n",
-                  N, g->n_inputs, N, g->n_outputs, N, g->n_caller_syms, N, g->n_syms, N, N, N, N, N, N, N, N, N, N);
+                  N, g->n_inputs, N, g->n_outputs, N, g->n_caller_syms, N, g->n_syms, N, N, N, N, N, N, N, N, N, N, N, N);
     if (o->extra_decls) out_sb_printf(&b, "%s", o->extra_decls);
     out_sb_printf(&b, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
     char what[300];

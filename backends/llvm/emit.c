@@ -430,13 +430,16 @@ static int shape_info(emitter_t *e, const out_desc_t *d) {
     snprintf(nm, sizeof nm, "%s_output_dims", N);
     LLVMValueRef od = LLVMGetNamedFunction(e->mod, nm);
     if (!od || LLVMCountBasicBlocks(od) == 0) return -1;
-    LLVMTypeRef st[5] = {e->i32, e->ptr, e->ptr, e->ptr, e->ptr};
+    snprintf(nm, sizeof nm, "%s_shape_checks", N);
+    LLVMValueRef ck = LLVMGetNamedGlobal(e->mod, nm);
+    if (!ck) return -1;
+    LLVMTypeRef st[6] = {e->i32, e->ptr, e->ptr, e->ptr, e->ptr, e->ptr};
     LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_shape_info_t");
-    LLVMStructSetBody(info_t, st, 5, 0);
-    LLVMValueRef f[5] = {LLVMConstInt(e->i32, (unsigned long long)d->n_syms_all, 0), in, el, fn, od};
+    LLVMStructSetBody(info_t, st, 6, 0);
+    LLVMValueRef f[6] = {LLVMConstInt(e->i32, (unsigned long long)d->n_syms_all, 0), in, el, fn, od, ck};
     snprintf(nm, sizeof nm, "%s_shape_info", N);
     LLVMValueRef info = LLVMAddGlobal(e->mod, info_t, nm);
-    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 5));
+    LLVMSetInitializer(info, LLVMConstNamedStruct(info_t, f, 6));
     LLVMSetGlobalConstant(info, 1);
     LLVMSetAlignment(info, 8);
     if (e->o->emit == LLVM_EMIT_EXE) {

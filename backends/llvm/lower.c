@@ -732,14 +732,17 @@ static void build_shapes(lw_t *k) {
             if (!seen) bad = LLVMBuildOr(k->b, bad, in_range(k, sym_dim(k, vals, dm, &bad), 0, IR_DIM_MAX), "");
         }
     }
-    for (int i = 0; i < g->n_checks; i++) {
+    /* a failing shape check names itself: ONNXC_ERR_SHAPE | k << 8, the first one failing,
+     * NAME_shape_checks[k - 1] says which node and what */
+    LLVMValueRef st = lw_i32(k, 0);
+    for (int i = g->n_checks - 1; i >= 0; i--) {
         const ir_shape_check_t *c = &g->checks[i];
         LLVMValueRef a = sym_dim(k, vals, c->a, &bad), b = sym_dim(k, vals, c->b, &bad);
         LLVMValueRef ok = LLVMBuildICmp(k->b, c->kind == IR_CHECK_EQ ? LLVMIntEQ : LLVMIntSGE, a, b, "");
-        bad = LLVMBuildOr(k->b, bad, LLVMBuildNot(k->b, ok, ""), "");
+        st = LLVMBuildSelect(k->b, ok, st, lw_i32(k, 2 | (i + 1) << 8), "");
     }
     free(vals);
-    LLVMBuildRet(k->b, LLVMBuildSelect(k->b, bad, lw_i32(k, 2), lw_i32(k, 0), ""));
+    LLVMBuildRet(k->b, LLVMBuildSelect(k->b, bad, lw_i32(k, 2), st, ""));
 }
 
 /* all[] in the entry block of the current function: every symbol's value, then (from
@@ -1005,8 +1008,10 @@ static void build_run(lw_t *k) {
         LLVMTypeRef sft = LLVMFunctionType(k->i32, (LLVMTypeRef[]){k->ptr, k->ptr}, 2, 0);
         LLVMValueRef st = LLVMBuildCall2(k->b, sft, shapes_fn(k), (LLVMValueRef[]){k->a_syms, all}, 2, "");
         LLVMValueRef badsym = LLVMBuildICmp(k->b, LLVMIntNE, st, lw_i32(k, 0), "");
-        LLVMBasicBlockRef ok2 = lw_block(k, "ok2");
-        LLVMBuildCondBr(k->b, badsym, fail_shape, ok2);
+        LLVMBasicBlockRef ok2 = lw_block(k, "ok2"), fail_st = lw_block(k, "bad_shapes");
+        LLVMBuildCondBr(k->b, badsym, fail_st, ok2);
+        LLVMPositionBuilderAtEnd(k->b, fail_st);
+        LLVMBuildRet(k->b, st);   /* NAME_shapes's status, with the failing check's number */
         LLVMPositionBuilderAtEnd(k->b, ok2);
         copy_bounds(k, all);
         call_slots(k, all);
@@ -1104,6 +1109,37 @@ static void build_run(lw_t *k) {
 
 /* const char *const NAME_data_checks[]: the text of each data check, NULL-terminated;
  * status >> 8 of ONNXC_ERR_DATA numbers them from 1. */
+/* const char *const NAME_shape_checks[]: what each run-time shape check asks, for the
+ * number ONNXC_ERR_SHAPE carries; NULL-terminated. */
+static void build_shape_check_table(lw_t *k) {
+    ir_graph_t *g = k->g;
+    char name[256];
+    LLVMValueRef *v = calloc((size_t)g->n_checks + 1, sizeof *v);
+    if (!v) return;
+    for (int i = 0; i < g->n_checks; i++) {
+        const ir_shape_check_t *c = &g->checks[i];
+        char a[256], b[256], text[1024];
+        ir_dim_str(g, c->a, a, sizeof a);
+        ir_dim_str(g, c->b, b, sizeof b);
+        snprintf(text, sizeof text, "node '%.200s': the sizes given need %s %s %s", c->what ? c->what : "?", a,
+                 c->kind == IR_CHECK_EQ ? "==" : ">=", b);
+        snprintf(name, sizeof name, ".shapecheck.%d", i);
+        LLVMValueRef str = LLVMConstStringInContext2(k->c, text, strlen(text), 0);
+        LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(str), name);
+        LLVMSetInitializer(gv, str);
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMSetLinkage(gv, LLVMPrivateLinkage);
+        v[i] = gv;
+    }
+    v[g->n_checks] = LLVMConstPointerNull(k->ptr);
+    LLVMValueRef arr = LLVMConstArray2(k->ptr, v, (uint64_t)g->n_checks + 1);
+    snprintf(name, sizeof name, "%s_shape_checks", k->L->name);
+    LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(arr), name);
+    LLVMSetInitializer(gv, arr);
+    LLVMSetGlobalConstant(gv, 1);
+    free(v);
+}
+
 static void build_check_table(lw_t *k) {
     char name[256];
     LLVMValueRef *v = calloc((size_t)k->n_checks + 1, sizeof *v);
@@ -1214,6 +1250,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
         build_run(&k);
         build_output_dims(&k);
         build_check_table(&k);
+        build_shape_check_table(&k);
         build_bf16_helpers(&k);
     }
     LLVMDisposeBuilder(k.b);

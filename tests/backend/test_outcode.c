@@ -256,6 +256,7 @@ static void test_descriptor_c_text(void **state) {
                "int tiny_shapes(const int64_t *s, int64_t *a) { a[0] = s[0]; return 0; }\n"
                "int tiny_output_dims(const int64_t *s, const void *w, int32_t i, int64_t *d)"
                " { (void)s; (void)w; (void)i; (void)d; return 0; }\n"
+               "const char *const tiny_shape_checks[] = {0};\n"
                "#include \"desc.c\"\n"
                "int main(void) {\n"
                "    const onnxc_model_desc_t *m = &tiny_desc;\n"
