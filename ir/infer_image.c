@@ -116,9 +116,58 @@ int ir_center_crop_params(ir_graph_t *g, const ir_node_t *n, int64_t *off, ir_sh
     return 0;
 }
 
+/* CenterCropPad with the target shape fed at run time (a graph input): the output dims are
+ * its elements (data symbols) and the offsets, (d - t) // 2 when cropping, -((t - d) // 2)
+ * when padding, are run-time values the kernel reads from the node's params. */
+static int center_crop_runtime(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *sv = n->in[1];
+    int r = x->shape.rank;
+    if (!sv->is_input || sv->producer || sv->shape.rank != 1 || !ir_shape_is_static(&sv->shape) ||
+        (sv->dtype != IR_I64 && sv->dtype != IR_I32))
+        return ir_error(g, n, "input 'shape' must be a constant or a 1-D int64 graph input; '%s' is computed from "
+                        "tensor values at run time", vname(sv));
+    int64_t axes[IR_MAX_RANK];
+    const int64_t *av;
+    int na = ir_attr_ints(n, "axes", &av);
+    if (na < 0) {
+        na = r;
+        for (int i = 0; i < r; i++) axes[i] = i;
+    } else {
+        if (na > r) return ir_error(g, n, "axes lists %d axes for rank %d", na, r);
+        memcpy(axes, av, sizeof(int64_t) * (size_t)na);
+    }
+    if (ir_shape_numel(&sv->shape) != na) return ir_error(g, n, "shape has %lld values for %d axes",
+                                                           (long long)ir_shape_numel(&sv->shape), na);
+    ir_shape_t o = x->shape;
+    ir_dim_t *off = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(r ? r : 1));
+    if (!off) return ir_error(g, n, "out of memory");
+    for (int i = 0; i < r; i++) off[i] = ir_dim_const(0);
+    bool seen[IR_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++) {
+        int a;
+        if (ir_norm_axis(axes[i], r, &a) || seen[a]) return ir_error(g, n, "axis %lld is out of range or repeated", (long long)axes[i]);
+        seen[a] = true;
+        ir_dim_t t, d = x->shape.dims[a], dmt, tmd, crop, pad;
+        if (ir_dim_data(g, sv, i, &t) || ir_shape_check_add(g, IR_CHECK_GE, t, ir_dim_const(0), n->name) ||
+            ir_dim_sub(g, d, t, &dmt) || ir_dim_sub(g, t, d, &tmd) || ir_dim_floordiv(g, dmt, ir_dim_const(2), &crop) ||
+            ir_dim_floordiv(g, tmd, ir_dim_const(2), &pad) || ir_dim_sub(g, ir_dim_const(0), pad, &pad) ||
+            ir_dim_select_lt(g, d, t, pad, crop, &off[a]))
+            return ir_error(g, n, "the crop/pad offsets are too complex");
+        o.dims[a] = t;
+    }
+    n->params = off;
+    n->n_params = r;
+    n->out[0]->dtype = x->dtype;
+    n->out[0]->shape = o;
+    return 0;
+}
+
 int ir_infer_center_crop_pad(ir_graph_t *g, ir_node_t *n) {
     int64_t off[IR_MAX_RANK];
     ir_shape_t s;
+    n->params = NULL;
+    n->n_params = 0;
+    if (!n->in[1]->data) return center_crop_runtime(g, n);
     if (ir_center_crop_params(g, n, off, &s)) return -1;
     n->out[0]->dtype = n->in[0]->dtype;
     n->out[0]->shape = s;
@@ -147,6 +196,34 @@ int ir_affine_grid_params(ir_graph_t *g, const ir_node_t *n, int64_t *size, int 
 int ir_infer_affine_grid(ir_graph_t *g, ir_node_t *n) {
     int64_t size[5];
     int ns;
+    const ir_value_t *sv = n->in[1], *th = n->in[0];
+    if (!sv->data) {
+        /* size fed at run time (a graph input): N must match theta, the rest are data symbols */
+        if (!sv->is_input || sv->producer || sv->shape.rank != 1 || !ir_shape_is_static(&sv->shape) ||
+            (sv->dtype != IR_I64 && sv->dtype != IR_I32))
+            return ir_error(g, n, "input 'size' must be a constant or a 1-D int64 graph input; '%s' is computed from "
+                            "tensor values at run time", vname(sv));
+        int c = (int)ir_shape_numel(&sv->shape);
+        if (c != 4 && c != 5) return ir_error(g, n, "size must be (N, C, H, W) or (N, C, D, H, W), got %d values", c);
+        ns = c - 2;
+        if (!ir_dtype_is_float(th->dtype) || th->shape.rank != 3 || !ir_dim_is_const(th->shape.dims[1]) ||
+            th->shape.dims[1].v != ns || !ir_dim_is_const(th->shape.dims[2]) || th->shape.dims[2].v != ns + 1)
+            return ir_error(g, n, "theta must be floating-point (N, %d, %d)", ns, ns + 1);
+        ir_shape_t s = {.rank = ns + 2};
+        ir_dim_t e;
+        if (ir_dim_data(g, sv, 0, &e) || ir_shape_check_add(g, IR_CHECK_EQ, e, th->shape.dims[0], n->name))
+            return ir_error(g, n, "size[0] must be theta's batch");
+        s.dims[0] = th->shape.dims[0];
+        for (int i = 0; i < ns; i++) {
+            if (ir_dim_data(g, sv, 2 + i, &s.dims[1 + i]) ||
+                ir_shape_check_add(g, IR_CHECK_GE, s.dims[1 + i], ir_dim_const(1), n->name))
+                return ir_error(g, n, "too many symbols");
+        }
+        s.dims[ns + 1] = ir_dim_const(ns);
+        n->out[0]->dtype = th->dtype;
+        n->out[0]->shape = s;
+        return 0;
+    }
     if (ir_affine_grid_params(g, n, size, &ns)) return -1;
     ir_shape_t s = {.rank = ns + 2};
     s.dims[0] = ir_dim_const(size[0]);

@@ -1,6 +1,8 @@
 /* Col2Im, CenterCropPad and AffineGrid as maps over the output: each element gathers what
  * it needs, so no two threads write the same element (passes/eval_image.c is the same
  * arithmetic over plain loops). */
+#include <string.h>
+
 #include "backends/llvm/lower_int.h"
 #include "ir/infer_util.h"
 
@@ -60,7 +62,8 @@ static LLVMValueRef elem_center_crop_pad(lw_t *k, const ir_node_t *n, LLVMValueR
     int r = x->shape.rank;
     LLVMValueRef xi[IR_MAX_RANK], st[IR_MAX_RANK], in = LLVMConstInt(k->i1, 1, 0);
     for (int d = 0; d < r; d++) {
-        LLVMValueRef i = LLVMBuildAdd(k->b, idx[d], I64(p->off[d]), "");
+        LLVMValueRef off = n->n_params == r ? lw_dim_value(k, n->params[d]) : I64(p->off[d]);   /* run-time shape */
+        LLVMValueRef i = LLVMBuildAdd(k->b, idx[d], off, "");
         LLVMValueRef good = LLVMBuildICmp(k->b, LLVMIntULT, i, lw_dim(k, x, d), "");
         in = LLVMBuildAnd(k->b, in, good, "");
         xi[d] = LLVMBuildSelect(k->b, good, i, I64(0), "");
@@ -73,24 +76,26 @@ static LLVMValueRef elem_center_crop_pad(lw_t *k, const ir_node_t *n, LLVMValueR
 int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n) {
     ccp_t p;
     ir_shape_t s;
-    if (ir_center_crop_params(k->g, n, p.off, &s)) return -1;
+    memset(&p, 0, sizeof p);
+    if (n->n_params != n->in[0]->shape.rank && ir_center_crop_params(k->g, n, p.off, &s)) return -1;
     return lw_emit_map(k, n, n->out[0], elem_center_crop_pad, &p);
 }
 
 /* ---------------------------------------------------------------- AffineGrid */
 typedef struct { int64_t size[5]; int ns; bool align; } agrid_t;
 
-/* base coordinate of index i along an axis of size S, in double */
-static LLVMValueRef grid_coord(lw_t *k, LLVMValueRef i, int64_t S, bool align) {
-    LLVMValueRef fi = LLVMBuildSIToFP(k->b, i, k->f64, "");
+/* base coordinate of index i along an axis of size S (an i64 value: a constant, or a
+ * run-time dim), in double */
+static LLVMValueRef grid_coord(lw_t *k, LLVMValueRef i, LLVMValueRef Si, bool align) {
+    LLVMValueRef fi = LLVMBuildSIToFP(k->b, i, k->f64, ""), S = LLVMBuildSIToFP(k->b, Si, k->f64, "");
+    LLVMValueRef one = LLVMConstReal(k->f64, 1.0), two = LLVMConstReal(k->f64, 2.0);
     if (align) {
-        if (S == 1) return LLVMConstReal(k->f64, -1.0);
-        return LLVMBuildFAdd(k->b, LLVMConstReal(k->f64, -1.0),
-                             LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, LLVMConstReal(k->f64, 2.0), fi, ""),
-                                           LLVMConstReal(k->f64, (double)(S - 1)), ""), "");
+        LLVMValueRef v = LLVMBuildFAdd(k->b, LLVMConstReal(k->f64, -1.0),
+                                       LLVMBuildFDiv(k->b, LLVMBuildFMul(k->b, two, fi, ""), LLVMBuildFSub(k->b, S, one, ""), ""), "");
+        return LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealOEQ, S, one, ""), LLVMConstReal(k->f64, -1.0), v, "");
     }
-    LLVMValueRef num = LLVMBuildFAdd(k->b, LLVMBuildFMul(k->b, LLVMConstReal(k->f64, 2.0), fi, ""), LLVMConstReal(k->f64, 1.0), "");
-    return LLVMBuildFSub(k->b, LLVMBuildFDiv(k->b, num, LLVMConstReal(k->f64, (double)S), ""), LLVMConstReal(k->f64, 1.0), "");
+    LLVMValueRef num = LLVMBuildFAdd(k->b, LLVMBuildFMul(k->b, two, fi, ""), one, "");
+    return LLVMBuildFSub(k->b, LLVMBuildFDiv(k->b, num, S, ""), one, "");
 }
 
 static LLVMValueRef elem_affine_grid(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
@@ -98,7 +103,8 @@ static LLVMValueRef elem_affine_grid(lw_t *k, const ir_node_t *n, LLVMValueRef *
     const ir_value_t *th = n->in[0];
     int ns = p->ns;
     LLVMValueRef pt[4];
-    for (int a = 0; a < ns; a++) pt[ns - 1 - a] = grid_coord(k, idx[1 + a], p->size[2 + a], p->align);
+    /* the grid's sizes from the output's dims (size may be fed at run time) */
+    for (int a = 0; a < ns; a++) pt[ns - 1 - a] = grid_coord(k, idx[1 + a], lw_dim(k, n->out[0], 1 + a), p->align);
     pt[ns] = LLVMConstReal(k->f64, 1.0);
     /* theta row (b, comp): offset (b*ns + comp)*(ns + 1) */
     LLVMValueRef row = LLVMBuildMul(k->b, LLVMBuildAdd(k->b, LLVMBuildMul(k->b, idx[0], I64(ns), ""), idx[ns + 1], ""), I64(ns + 1), "");
@@ -112,7 +118,9 @@ static LLVMValueRef elem_affine_grid(lw_t *k, const ir_node_t *n, LLVMValueRef *
 
 int lw_lower_affine_grid(lw_t *k, const ir_node_t *n) {
     agrid_t p;
-    if (ir_affine_grid_params(k->g, n, p.size, &p.ns)) return -1;
+    memset(&p, 0, sizeof p);
+    p.ns = n->out[0]->shape.rank - 2;
+    if (p.ns < 2 || p.ns > 3) return lw_error(k, "AffineGrid output must be 2-D or 3-D");
     p.align = ir_attr_int(n, "align_corners", 0) != 0;
     return lw_emit_map(k, n, n->out[0], elem_affine_grid, &p);
 }
