@@ -7,15 +7,12 @@
  * that form (S0*S1, 3+S0, slicing a symbolic axis) is refused with "unsupported symbolic
  * shape" rather than guessed, because the memory planner and backends rely on every
  * shape being exactly representable. */
-#include "ir/infer_util.h"
+#include "ir/infer_int.h"
 #include "ir/recipe.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Longest constant list read for shapes, axes, pads, split sizes. */
-#define MAXC 64
 
 /* ---------------------------------------------------------------- shared helpers */
 int ir_norm_axis(int64_t axis, int rank, int *out) {
@@ -23,8 +20,6 @@ int ir_norm_axis(int64_t axis, int rank, int *out) {
     *out = (int)(axis < 0 ? axis + rank : axis);
     return 0;
 }
-
-static bool dim_is(ir_dim_t d, int64_t v) { return ir_dim_is_const(d) && d.v == v; }
 
 /* Dims past rank and struct padding are unspecified, so no memcmp. */
 static bool shape_eq(const ir_shape_t *a, const ir_shape_t *b) {
@@ -90,140 +85,6 @@ int ir_const_scalar(const ir_value_t *v, double *out) {
     default: return -1;
     }
 }
-
-/* ---------------------------------------------------------------- local helpers */
-typedef struct sbuf { char str[192]; } sbuf_t;
-static sbuf_t shp(const ir_graph_t *g, const ir_shape_t *s) {
-    sbuf_t b;
-    ir_shape_str(g, s, b.str, sizeof b.str);
-    return b;
-}
-#define SHP(s) (shp(g, (s)).str)
-
-static void set_out(ir_node_t *n, int i, ir_dtype_t dt, const ir_shape_t *s) {
-    if (i < n->n_out && n->out[i]) {
-        n->out[i]->dtype = dt;
-        n->out[i]->shape = *s;
-    }
-}
-
-static ir_shape_t shape1(int64_t len) {
-    ir_shape_t s = {.rank = 1};
-    s.dims[0] = ir_dim_const(len);
-    return s;
-}
-
-static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
-
-/* A constant integer list input; `what` is the spec's input name for the message. */
-static int need_ints(ir_graph_t *g, ir_node_t *n, int idx, const char *what, int64_t *out) {
-    const ir_value_t *v = n->in[idx];
-    if (!v->data)
-        return ir_error(g, n, "input '%s' must be a constant (data-dependent shapes are not supported); "
-                        "'%s' is computed at run time", what, vname(v));
-    if (v->dtype != IR_I64 && v->dtype != IR_I32)
-        return ir_error(g, n, "input '%s' must be int64, got %s", what, ir_dtype_name(v->dtype));
-    if (v->shape.rank > 1) return ir_error(g, n, "input '%s' must be 1-D, got rank %d", what, v->shape.rank);
-    int c = ir_const_ints(v, out, MAXC);
-    if (c < 0) return ir_error(g, n, "input '%s' has more than %d elements", what, MAXC);
-    return c;
-}
-
-/* An integer list input as dims: a constant, contents inference knows (computed from
- * shapes: Shape -> Gather -> Concat), or an integer graph input whose elements become data
- * symbols (the caller passes them; the run checks them). Returns the count, or -1. */
-static int get_dims(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
-    ir_value_t *v = n->in[idx];
-    if (v->dtype != IR_I64 && v->dtype != IR_I32)
-        return ir_error(g, n, "input '%s' must be int64, got %s", what, ir_dtype_name(v->dtype));
-    if (v->shape.rank > 1) return ir_error(g, n, "input '%s' must be 1-D, got rank %d", what, v->shape.rank);
-    if (v->data) {
-        int64_t c[MAXC];
-        int cnt = ir_const_ints(v, c, MAXC);
-        if (cnt < 0) return ir_error(g, n, "input '%s' has more than %d elements", what, MAXC);
-        for (int i = 0; i < cnt; i++) out[i] = ir_dim_const(c[i]);
-        return cnt;
-    }
-    if (v->sval) {
-        for (int i = 0; i < v->n_sval; i++) out[i] = v->sval[i];
-        return v->n_sval;
-    }
-    if (v->is_input && !v->producer && ir_shape_is_static(&v->shape)) {
-        int64_t cnt = ir_shape_numel(&v->shape);
-        if (cnt > IR_MAX_RANK * 2)
-            return ir_error(g, n, "input '%s' (graph input '%s') has %lld elements; a shape input may have at most %d",
-                            what, vname(v), (long long)cnt, IR_MAX_RANK * 2);
-        for (int64_t i = 0; i < cnt; i++)
-            if (ir_dim_data(g, v, i, &out[i])) return ir_error(g, n, "too many symbols");
-        return (int)cnt;
-    }
-    return ir_error(g, n, "input '%s' must be a constant, a graph input, or computed from tensor shapes; '%s' "
-                    "is computed from tensor values at run time (data-dependent shapes are not supported)",
-                    what, vname(v));
-}
-
-/* A scalar integer input as a dim (Range's start/limit/delta, TopK's k). */
-static int get_dim1(ir_graph_t *g, ir_node_t *n, int idx, const char *what, ir_dim_t *out) {
-    ir_value_t *v = n->in[idx];
-    if (v->dtype == IR_F32 || v->dtype == IR_F64) {
-        /* a float scalar: a constant's float64 bits, or a graph input's float data symbol */
-        double c;
-        if (v->data && ir_const_scalar(v, &c) == 0) {
-            int64_t bits;
-            memcpy(&bits, &c, 8);
-            *out = ir_dim_const(bits);
-            return 0;
-        }
-        if (!v->is_input || v->producer || ir_shape_numel(&v->shape) != 1)
-            return ir_error(g, n, "input '%s' must be a constant or a graph input", what);
-        if (ir_dim_data(g, v, 0, out)) return ir_error(g, n, "too many symbols");
-        return 0;
-    }
-    ir_dim_t d[MAXC];
-    int c = get_dims(g, n, idx, what, d);
-    if (c < 0) return -1;
-    if (c != 1) return ir_error(g, n, "input '%s' must hold one value, got %d", what, c);
-    *out = d[0];
-    return 0;
-}
-
-static int need_float(ir_graph_t *g, ir_node_t *n, const ir_value_t *v) {
-    if (!ir_dtype_is_float(v->dtype))
-        return ir_error(g, n, "input '%s' must be a floating-point tensor, got %s", vname(v), ir_dtype_name(v->dtype));
-    return 0;
-}
-
-static int need_numeric(ir_graph_t *g, ir_node_t *n, const ir_value_t *v) {
-    if (!ir_dtype_is_float(v->dtype) && !ir_dtype_is_int(v->dtype))
-        return ir_error(g, n, "input '%s' must be numeric, got %s", vname(v), ir_dtype_name(v->dtype));
-    return 0;
-}
-
-static int same_dtype(ir_graph_t *g, ir_node_t *n, const ir_value_t *a, const ir_value_t *b) {
-    if (a->dtype != b->dtype)
-        return ir_error(g, n, "inputs '%s' (%s) and '%s' (%s) must have the same dtype", vname(a),
-                        ir_dtype_name(a->dtype), vname(b), ir_dtype_name(b->dtype));
-    return 0;
-}
-
-static int bcast(ir_graph_t *g, ir_node_t *n, const ir_shape_t *a, const ir_shape_t *b, ir_shape_t *o) {
-    if (ir_broadcast_shapes(a, b, o))
-        return ir_error(g, n, "shapes %s and %s cannot be broadcast together", SHP(a), SHP(b));
-    return 0;
-}
-
-/* Axis list (reduce, squeeze, unsqueeze): normalised, no duplicates. */
-static int norm_axes(ir_graph_t *g, ir_node_t *n, const int64_t *ax, int cnt, int rank, int *out) {
-    bool seen[IR_MAX_RANK] = {0};
-    for (int i = 0; i < cnt; i++) {
-        if (ir_norm_axis(ax[i], rank, &out[i]))
-            return ir_error(g, n, "axis %lld is out of range for rank %d", (long long)ax[i], rank);
-        if (seen[out[i]]) return ir_error(g, n, "axis %lld is repeated", (long long)ax[i]);
-        seen[out[i]] = true;
-    }
-    return 0;
-}
-
 
 /* ---------------------------------------------------------------- elementwise */
 /* One input, same shape; dtypes are checked by the row's type letters, and an op whose
@@ -331,247 +192,6 @@ static int inf_prelu(ir_graph_t *g, ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- windows */
-#define WIN_MAX ((int64_t)1 << 31)
-
-static int64_t floordiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-static int read_ints_attr(ir_graph_t *g, const ir_node_t *n, const char *name, int want, int64_t dflt,
-                          int64_t minv, int64_t *out) {
-    const int64_t *a;
-    int c = ir_attr_ints(n, name, &a);
-    if (c < 0) {
-        for (int i = 0; i < want; i++) out[i] = dflt;
-        return 0;
-    }
-    if (c != want) return ir_error(g, n, "attribute '%s' has %d values, expected %d", name, c, want);
-    for (int i = 0; i < c; i++) {
-        if (a[i] < minv) return ir_error(g, n, "attribute '%s' value %lld must be >= %lld", name, (long long)a[i], (long long)minv);
-        /* Keeps all window arithmetic below far from int64 overflow. */
-        if (a[i] > WIN_MAX) return ir_error(g, n, "attribute '%s' value %lld is too large", name, (long long)a[i]);
-        out[i] = a[i];
-    }
-    return 0;
-}
-
-/* Window geometry over symbolic spatial dims: output sizes as expressions, pads fixed.
- * Covers explicit pads (floor or ceil mode) and SAME padding with stride 1 (the padding
- * is then the same at every size); the rest needs pads that move with the size. */
-static int window_symbolic(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, bool tr, int mode,
-                           const int64_t *pads, ir_window_t *p) {
-    int ns = p->ns;
-    if (tr) return ir_error(g, n, "unsupported symbolic shape: ConvTranspose over symbolic spatial dims of %s", SHP(x));
-    /* after the symbols are ordered (a backend asking for the pads) the output sizes are
-     * the node's output dims already: only the pads are worked out */
-    bool frozen = g->syms_frozen;
-    for (int i = 0; i < ns; i++) {
-        ir_dim_t in = x->dims[2 + i];
-        int64_t s = p->s[i], dk = (p->k[i] - 1) * p->d[i] + 1;
-        ir_dim_t o, span;
-        p->out[i] = -1;
-        if (mode == 1 || mode == 2) {
-            if (s != 1)
-                return ir_error(g, n, "unsupported symbolic shape: %s padding with stride %lld over symbolic dims of %s",
-                                mode == 1 ? "SAME_UPPER" : "SAME_LOWER", (long long)s, SHP(x));
-            int64_t total = dk - 1;
-            p->pb[i] = mode == 1 ? total / 2 : total - total / 2;
-            p->pe[i] = total - p->pb[i];
-            o = in;
-        } else {
-            p->pb[i] = mode ? 0 : pads[i];
-            p->pe[i] = mode ? 0 : pads[ns + i];
-            if (p->pb[i] >= dk || p->pe[i] >= dk) {
-                if (!n->in[1] || n->op != IR_OP_CONV)
-                    return ir_error(g, n, "pads %lld,%lld on spatial axis %d must be smaller than the kernel extent %lld",
-                                    (long long)p->pb[i], (long long)p->pe[i], i, (long long)dk);
-            }
-            if (frozen) {
-                p->out_d[i] = ir_dim_const(-1);
-                continue;
-            }
-            if (ir_dim_add(g, in, ir_dim_const(p->pb[i] + p->pe[i] - dk), &span)) goto complex;
-            if (p->ceil_mode) {
-                /* o = ceil(span / s) + 1, less one when the last window would start inside
-                 * the end padding: (o - 1) * s >= in + pb */
-                ir_dim_t om1, last, lim;
-                if (ir_dim_ceildiv(g, span, ir_dim_const(s), &om1) || ir_dim_add(g, om1, ir_dim_const(1), &o) ||
-                    ir_dim_mul(g, om1, ir_dim_const(s), &last) || ir_dim_add(g, in, ir_dim_const(p->pb[i]), &lim) ||
-                    ir_dim_select_lt(g, last, lim, o, om1, &o))
-                    goto complex;
-            } else if (ir_dim_floordiv(g, span, ir_dim_const(s), &o) || ir_dim_add(g, o, ir_dim_const(1), &o)) {
-                goto complex;
-            }
-            /* the padded input must hold one window: checked when the model runs */
-            if (ir_shape_check_add(g, IR_CHECK_GE, span, ir_dim_const(0), n->name))
-                return ir_error(g, n, "kernel extent %lld is larger than the padded input on spatial axis %d",
-                                (long long)dk, i);
-        }
-        p->out_d[i] = o;
-    }
-    return 0;
-complex:
-    return ir_error(g, n, "the output size expression over %s is too complex", SHP(x));
-}
-
-static int window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
-                         bool tr, ir_window_t *p) {
-    memset(p, 0, sizeof *p);
-    if (x->rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(x));
-    int ns = p->ns = x->rank - 2;
-    bool sym = false;
-    for (int i = 0; i < ns; i++) sym |= !ir_dim_is_const(x->dims[2 + i]);
-    if (w) {
-        if (w->rank != x->rank)
-            return ir_error(g, n, "kernel rank %d does not match input rank %d", w->rank, x->rank);
-        if (!ir_shape_is_static(w)) return ir_error(g, n, "weight shape %s must be constant", SHP(w));
-    }
-    const int64_t *ks;
-    int kc = ir_attr_ints(n, "kernel_shape", &ks);
-    if (kc < 0 && !w) return ir_error(g, n, "attribute 'kernel_shape' is required");
-    if (kc >= 0 && kc != ns) return ir_error(g, n, "kernel_shape has %d values, expected %d", kc, ns);
-    for (int i = 0; i < ns; i++) {
-        p->k[i] = kc >= 0 ? ks[i] : w->dims[2 + i].v;
-        if (p->k[i] < 1 || p->k[i] > WIN_MAX) return ir_error(g, n, "kernel size %lld is invalid", (long long)p->k[i]);
-        if (w && w->dims[2 + i].v != p->k[i])
-            return ir_error(g, n, "kernel_shape does not match weight shape %s", SHP(w));
-    }
-    if (read_ints_attr(g, n, "strides", ns, 1, 1, p->s) || read_ints_attr(g, n, "dilations", ns, 1, 1, p->d) ||
-        read_ints_attr(g, n, "output_padding", ns, 0, 0, p->out_pad))
-        return -1;
-    int64_t pads[2 * IR_MAX_RANK];
-    if (read_ints_attr(g, n, "pads", 2 * ns, 0, 0, pads)) return -1;
-    p->group = w ? ir_attr_int(n, "group", 1) : 1;
-    p->ceil_mode = ir_attr_int(n, "ceil_mode", 0) != 0;
-    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
-    int mode;
-    if (!strcmp(ap, "NOTSET") || !*ap) mode = 0;
-    else if (!strcmp(ap, "SAME_UPPER")) mode = 1;
-    else if (!strcmp(ap, "SAME_LOWER")) mode = 2;
-    else if (!strcmp(ap, "VALID")) mode = 3;
-    else return ir_error(g, n, "unknown auto_pad '%s'", ap);
-    const int64_t *os;
-    int oc = tr ? ir_attr_ints(n, "output_shape", &os) : -1;
-    if (oc >= 0 && oc != ns && oc != ns + 2)
-        return ir_error(g, n, "output_shape has %d values, expected %d", oc, ns);
-    for (int i = 0; i < oc; i++)
-        if (os[i] < 0 || os[i] > ((int64_t)1 << 48)) return ir_error(g, n, "output_shape value %lld is invalid", (long long)os[i]);
-    if (sym) return window_symbolic(g, n, x, tr, mode, pads, p);
-    for (int i = 0; i < ns; i++) {
-        int64_t in = x->dims[2 + i].v, k = p->k[i], s = p->s[i], d = p->d[i], dk, o;
-        if (in < 1 || in > ((int64_t)1 << 48)) return ir_error(g, n, "spatial dim %d of %s is invalid", i, SHP(x));
-        dk = (k - 1) * d + 1; /* both <= 2^31: no overflow */
-        p->pb[i] = mode ? 0 : pads[i];
-        p->pe[i] = mode ? 0 : pads[ns + i];
-        if (tr) {
-            /* Follows the ONNX reference: the transposed result of extent `full` is placed at
-             * offset -pb in an output of size o, so pb/pe may come out negative (zero fill). */
-            int64_t full;
-            if (__builtin_mul_overflow(s, in - 1, &full) || __builtin_add_overflow(full, p->out_pad[i] + dk, &full))
-                return ir_error(g, n, "output size overflows");
-            if (mode == 1 || mode == 2) {
-                o = oc >= 0 ? os[oc - ns + i] : in * s; /* <= 2^48 * 2^31 */
-                int64_t total = full - o, half = floordiv(total, 2);
-                p->pb[i] = mode == 1 ? half : total - half;
-                p->pe[i] = total - p->pb[i];
-            } else {
-                o = oc >= 0 ? os[oc - ns + i] : full - p->pb[i] - p->pe[i];
-                if (oc >= 0) p->pe[i] = full - p->pb[i] - o;
-            }
-        } else if (mode == 1 || mode == 2) {
-            o = (in + s - 1) / s;
-            int64_t total = (o - 1) * s + dk - in;
-            if (total < 0) total = 0;
-            if (mode == 1) { p->pb[i] = total / 2; p->pe[i] = total - total / 2; }
-            else { p->pe[i] = total / 2; p->pb[i] = total - total / 2; }
-        } else {
-            /* A pooling window lying wholly in padding has no elements to reduce. */
-            if (!w && (p->pb[i] >= dk || p->pe[i] >= dk))
-                return ir_error(g, n, "pads %lld,%lld on spatial axis %d must be smaller than the kernel extent %lld",
-                                (long long)p->pb[i], (long long)p->pe[i], i, (long long)dk);
-            int64_t span = in + p->pb[i] + p->pe[i] - dk;
-            if (span < 0)
-                return ir_error(g, n, "kernel extent %lld is larger than padded input %lld on spatial axis %d",
-                                (long long)dk, (long long)(in + p->pb[i] + p->pe[i]), i);
-            o = (p->ceil_mode ? (span + s - 1) / s : span / s) + 1;
-            /* A window that would start inside the end padding is dropped. */
-            if (p->ceil_mode && (o - 1) * s >= in + p->pb[i]) o--;
-        }
-        if (o < 1) return ir_error(g, n, "output size %lld on spatial axis %d is not positive", (long long)o, i);
-        p->out[i] = o;
-        p->out_d[i] = ir_dim_const(o);
-    }
-    return 0;
-}
-
-int ir_window_params(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
-                     ir_window_t *p) {
-    return window_params(g, n, x, w, false, p);
-}
-
-int ir_window_params_transposed(ir_graph_t *g, const ir_node_t *n, const ir_shape_t *x, const ir_shape_t *w,
-                                ir_window_t *p) {
-    return window_params(g, n, x, w, true, p);
-}
-
-/* Conv and ConvTranspose (tr) share the geometry. */
-static int conv_like(ir_graph_t *g, ir_node_t *n, bool tr) {
-    ir_value_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    if (need_float(g, n, x) || same_dtype(g, n, x, w) || (b && same_dtype(g, n, x, b))) return -1;
-    ir_window_t p;
-    if (window_params(g, n, &x->shape, &w->shape, tr, &p)) return -1;
-    int64_t grp = p.group, w0 = w->shape.dims[0].v, w1 = w->shape.dims[1].v, m, cin;
-    if (grp < 1) return ir_error(g, n, "group %lld must be >= 1", (long long)grp);
-    if (tr) {
-        cin = w0;
-        if (w0 % grp) return ir_error(g, n, "weight dim 0 (%lld) is not divisible by group %lld", (long long)w0, (long long)grp);
-        if (__builtin_mul_overflow(w1, grp, &m)) return ir_error(g, n, "output channels overflow");
-        for (int i = 0; i < p.ns; i++)
-            if (p.out_pad[i] >= p.s[i] && p.out_pad[i] >= p.d[i])
-                return ir_error(g, n, "output_padding %lld must be smaller than stride or dilation", (long long)p.out_pad[i]);
-    } else {
-        m = w0;
-        if (__builtin_mul_overflow(w1, grp, &cin)) return ir_error(g, n, "input channels overflow");
-        if (m % grp) return ir_error(g, n, "output channels %lld are not divisible by group %lld", (long long)m, (long long)grp);
-    }
-    if (!dim_is(x->shape.dims[1], cin))
-        return ir_error(g, n, "input channels of %s do not match weight %s with group %lld (expected %lld)",
-                        SHP(&x->shape), SHP(&w->shape), (long long)grp, (long long)cin);
-    if (m < 1) return ir_error(g, n, "weight %s has no output channels", SHP(&w->shape));
-    if (b && (b->shape.rank != 1 || !dim_is(b->shape.dims[0], m)))
-        return ir_error(g, n, "bias shape %s does not match %lld output channels", SHP(&b->shape), (long long)m);
-    ir_shape_t o = {.rank = x->shape.rank};
-    o.dims[0] = x->shape.dims[0];
-    o.dims[1] = ir_dim_const(m);
-    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = p.out_d[i];
-    set_out(n, 0, x->dtype, &o);
-    return 0;
-}
-
-static int inf_conv(ir_graph_t *g, ir_node_t *n) { return conv_like(g, n, false); }
-static int inf_conv_transpose(ir_graph_t *g, ir_node_t *n) { return conv_like(g, n, true); }
-
-/* Pools: dtypes by the row's type letters (MaxPool takes integers too). */
-static int inf_global_pool(ir_graph_t *g, ir_node_t *n) {
-    ir_shape_t o = n->in[0]->shape;
-    if (o.rank < 3) return ir_error(g, n, "input must have rank >= 3 (N, C, spatial...), got %s", SHP(&o));
-    for (int i = 2; i < o.rank; i++) o.dims[i] = ir_dim_const(1);
-    set_out(n, 0, n->in[0]->dtype, &o);
-    return 0;
-}
-
-static int inf_pool(ir_graph_t *g, ir_node_t *n) {
-    ir_value_t *x = n->in[0];
-    ir_shape_t o = x->shape;
-    ir_window_t p;
-    if (ir_window_params(g, n, &x->shape, NULL, &p)) return -1;
-    for (int i = 0; i < p.ns; i++) o.dims[2 + i] = p.out_d[i];
-    set_out(n, 0, x->dtype, &o);
-    set_out(n, 1, IR_I64, &o);
-    return 0;
-}
-
 static int inf_batch_norm(ir_graph_t *g, ir_node_t *n) {
     ir_value_t *x = n->in[0];
     if (need_float(g, n, x)) return -1;
@@ -791,15 +411,6 @@ static int inf_layer_norm(ir_graph_t *g, ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- data movement */
-/* Product of dims [from, to) of s. */
-static int dims_prod(ir_graph_t *g, const ir_shape_t *s, int from, int to, ir_dim_t *out) {
-    ir_dim_t p = ir_dim_const(1);
-    for (int i = from; i < to; i++)
-        if (ir_dim_mul(g, p, s->dims[i], &p)) return -1;
-    *out = p;
-    return 0;
-}
-
 static int inf_flatten(ir_graph_t *g, ir_node_t *n) {
     const ir_shape_t *s = &n->in[0]->shape;
     int64_t a = ir_attr_int(n, "axis", 1);
@@ -995,7 +606,7 @@ static int inf_split(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 
 int64_t ir_slice_range(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *first) {
     int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
@@ -1766,157 +1377,6 @@ static const char *type_word(char c) {
     }
 }
 
-/* ---------------------------------------------------------------- symbolic contents
- * Small integer tensors computed from shapes keep their elements as dims (value->sval), so
- * that Shape -> Gather/Slice -> Concat -> Reshape, the way exporters write dynamic batch
- * and sequence dims, gives a Reshape with symbolic dims rather than a refusal. The
- * kernels still compute the tensors; only inference reads sval. */
-static bool small_int(const ir_value_t *v) {
-    return v && (v->dtype == IR_I64 || v->dtype == IR_I32) && v->shape.rank >= 0 && v->shape.rank <= 1 &&
-           ir_shape_is_static(&v->shape) && ir_shape_numel(&v->shape) <= MAXC;
-}
-
-/* The elements of a small integer tensor as dims: its constant data, its known contents,
- * or (a graph input) data symbols. Count, or -1 when unknown. */
-static int elems_of(ir_graph_t *g, ir_value_t *v, ir_dim_t *out) {
-    if (!small_int(v)) return -1;
-    if (v->data) {
-        int64_t c[MAXC];
-        int cnt = ir_const_ints(v, c, MAXC);
-        for (int i = 0; i < cnt; i++) out[i] = ir_dim_const(c[i]);
-        return cnt;
-    }
-    if (v->sval) {
-        memcpy(out, v->sval, sizeof(ir_dim_t) * (size_t)v->n_sval);
-        return v->n_sval;
-    }
-    if (v->is_input && !v->producer) {
-        int64_t cnt = ir_shape_numel(&v->shape);
-        if (cnt > IR_MAX_RANK * 2) return -1;
-        for (int64_t i = 0; i < cnt; i++)
-            if (ir_dim_data(g, v, i, &out[i])) return -1;
-        return (int)cnt;
-    }
-    return -1;
-}
-
-static void set_sval(ir_graph_t *g, ir_value_t *v, const ir_dim_t *d, int cnt) {
-    if (!small_int(v) || cnt != ir_shape_numel(&v->shape)) return;
-    ir_dim_t *a = ir_arena_alloc(&g->arena, sizeof(ir_dim_t) * (size_t)(cnt ? cnt : 1));
-    if (!a) return;
-    memcpy(a, d, sizeof(ir_dim_t) * (size_t)cnt);
-    v->sval = a;
-    v->n_sval = cnt;
-}
-
-static int binop_dim(ir_graph_t *g, ir_op_t op, ir_dim_t a, ir_dim_t b, ir_dim_t *o) {
-    switch (op) {
-    case IR_OP_ADD: return ir_dim_add(g, a, b, o);
-    case IR_OP_SUB: return ir_dim_sub(g, a, b, o);
-    case IR_OP_MUL: return ir_dim_mul(g, a, b, o);
-    case IR_OP_MAX: return ir_dim_max(g, a, b, o);
-    case IR_OP_MIN: return ir_dim_min(g, a, b, o);
-    case IR_OP_DIV:
-        /* integer Div truncates: floor only where both are known non-negative */
-        if (ir_dim_is_const(b) && b.v == 0) return -1;
-        if (ir_dim_is_const(a) && ir_dim_is_const(b)) {
-            if (a.v == INT64_MIN && b.v == -1) return -1;
-            *o = ir_dim_const(a.v / b.v);
-            return 0;
-        }
-        if (ir_dim_lower_bound(g, a) >= 0 && ir_dim_lower_bound(g, b) >= 1) return ir_dim_floordiv(g, a, b, o);
-        if (ir_dim_lower_bound(g, b) >= 1) {
-            /* a of either sign: truncation is a < 0 ? -((-a) // b) : a // b */
-            ir_dim_t na, qn, qp;
-            if (ir_dim_sub(g, ir_dim_const(0), a, &na) || ir_dim_floordiv(g, na, b, &qn) ||
-                ir_dim_sub(g, ir_dim_const(0), qn, &qn) || ir_dim_floordiv(g, a, b, &qp))
-                return -1;
-            return ir_dim_select_lt(g, a, ir_dim_const(0), qn, qp, o);
-        }
-        return -1;
-    default: return -1;
-    }
-}
-
-static void prop_sval(ir_graph_t *g, ir_node_t *n) {
-    ir_value_t *out = n->n_out > 0 ? n->out[0] : NULL;
-    if (!small_int(out) || out->data) return;
-    ir_dim_t a[MAXC], b[MAXC], o[MAXC];
-    int na, nb, no = 0;
-    switch (n->op) {
-    case IR_OP_SHAPE: {
-        const ir_shape_t *s = &n->in[0]->shape;
-        int64_t r = s->rank, st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
-        if (st < 0) st += r;
-        if (en < 0) en += r;
-        st = clamp64(st, 0, r);
-        en = clamp64(en, 0, r);
-        for (int64_t i = st; i < en; i++) o[no++] = s->dims[i];
-        break;
-    }
-    case IR_OP_SIZE:
-        if (dims_prod(g, &n->in[0]->shape, 0, n->in[0]->shape.rank, &o[0])) return;
-        no = 1;
-        break;
-    case IR_OP_GATHER: {
-        int64_t idx[MAXC];
-        if ((na = elems_of(g, n->in[0], a)) < 0 || n->in[0]->shape.rank != 1) return;
-        int ni = ir_const_ints(n->in[1], idx, MAXC);
-        if (ni < 0) return;
-        for (int i = 0; i < ni; i++) {
-            int64_t k = idx[i] < 0 ? idx[i] + na : idx[i];
-            if (k < 0 || k >= na) return;
-            o[no++] = a[k];
-        }
-        break;
-    }
-    case IR_OP_SLICE: {
-        int64_t st, en, sp = 1, ax = 0;
-        if ((na = elems_of(g, n->in[0], a)) < 0 || n->in[0]->shape.rank != 1) return;
-        if (ir_const_ints(n->in[1], &st, 1) != 1 || ir_const_ints(n->in[2], &en, 1) != 1) return;
-        if (n->n_in > 3 && n->in[3] && (ir_const_ints(n->in[3], &ax, 1) != 1 || (ax != 0 && ax != -1))) return;
-        if (n->n_in > 4 && n->in[4] && ir_const_ints(n->in[4], &sp, 1) != 1) return;
-        if (sp == 0) return;
-        int64_t first, len = ir_slice_range(na, st, en, sp, &first);
-        for (int64_t i = 0; i < len; i++) o[no++] = a[first + i * sp];
-        break;
-    }
-    case IR_OP_CONCAT:
-        for (int i = 0; i < n->n_in; i++) {
-            if (!n->in[i] || (na = elems_of(g, n->in[i], a)) < 0 || no + na > MAXC) return;
-            memcpy(o + no, a, sizeof(ir_dim_t) * (size_t)na);
-            no += na;
-        }
-        break;
-    case IR_OP_UNSQUEEZE: case IR_OP_SQUEEZE: case IR_OP_RESHAPE: case IR_OP_IDENTITY: case IR_OP_FLATTEN:
-    case IR_OP_CAST:
-        if ((no = elems_of(g, n->in[0], o)) < 0) return;
-        break;
-    case IR_OP_NEG:
-        if ((na = elems_of(g, n->in[0], a)) < 0) return;
-        for (int i = 0; i < na; i++)
-            if (ir_dim_sub(g, ir_dim_const(0), a[i], &o[no++])) return;
-        break;
-    case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_MAX: case IR_OP_MIN:
-        if (n->n_in != 2 || (na = elems_of(g, n->in[0], a)) < 0 || (nb = elems_of(g, n->in[1], b)) < 0) return;
-        if (na != nb && na != 1 && nb != 1) return;
-        no = na > nb ? na : nb;
-        for (int i = 0; i < no; i++)
-            if (binop_dim(g, n->op, a[na == 1 ? 0 : i], b[nb == 1 ? 0 : i], &o[i])) return;
-        break;
-    case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_SUM:
-        if ((na = elems_of(g, n->in[0], a)) < 0 || (n->n_in > 1 && n->in[1] && !n->in[1]->data)) return;
-        o[0] = ir_dim_const(n->op == IR_OP_REDUCE_PROD ? 1 : 0);
-        for (int i = 0; i < na; i++)
-            if ((n->op == IR_OP_REDUCE_PROD ? ir_dim_mul : ir_dim_add)(g, o[0], a[i], &o[0])) return;
-        no = 1;
-        break;
-    default:
-        return;
-    }
-    set_sval(g, out, o, no);
-}
-
 typedef int (*infer_fn)(ir_graph_t *, ir_node_t *);
 /* Declares each row's function; rules defined above keep their internal linkage, rules in
  * other files (declared in infer_util.h) are external. */
@@ -1963,6 +1423,6 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
                                 "runs in a way the memory plan cannot bound (a count inside a division, min, max or "
                                 "difference)", vname(n->out[i]), SHP(&n->out[i]->shape));
     }
-    prop_sval(g, n);
+    ir_prop_sval(g, n);
     return 0;
 }

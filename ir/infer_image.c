@@ -82,6 +82,19 @@ int ir_infer_col2im(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+/* CenterCropPad's axes attribute (all axes when absent) into axes[]; the count or -1. */
+static int ccp_axes(ir_graph_t *g, const ir_node_t *n, int r, int64_t *axes) {
+    const int64_t *av;
+    int na = ir_attr_ints(n, "axes", &av);
+    if (na < 0) {
+        for (int i = 0; i < r; i++) axes[i] = i;
+        return r;
+    }
+    if (na > r) return ir_error(g, n, "axes lists %d axes for rank %d", na, r);
+    memcpy(axes, av, sizeof(int64_t) * (size_t)na);
+    return na;
+}
+
 /* out[i] = x[i + off] where that is inside x, else 0; off < 0 pads, off > 0 crops, both
  * centred with the extra element at the end (floor of half the difference first). */
 int ir_center_crop_params(ir_graph_t *g, const ir_node_t *n, int64_t *off, ir_shape_t *out) {
@@ -90,15 +103,8 @@ int ir_center_crop_params(ir_graph_t *g, const ir_node_t *n, int64_t *off, ir_sh
     int64_t sh[IR_MAX_RANK], axes[IR_MAX_RANK];
     int c = const_list(g, n, 1, "shape", sh, IR_MAX_RANK);
     if (c < 0) return -1;
-    const int64_t *av;
-    int na = ir_attr_ints(n, "axes", &av);
-    if (na < 0) {
-        na = r;
-        for (int i = 0; i < r; i++) axes[i] = i;
-    } else {
-        if (na > r) return ir_error(g, n, "axes lists %d axes for rank %d", na, r);
-        memcpy(axes, av, sizeof(int64_t) * (size_t)na);
-    }
+    int na = ccp_axes(g, n, r, axes);
+    if (na < 0) return -1;
     if (c != na) return ir_error(g, n, "shape has %d values for %d axes", c, na);
     *out = x->shape;
     for (int i = 0; i < r; i++) off[i] = 0;
@@ -127,15 +133,8 @@ static int center_crop_runtime(ir_graph_t *g, ir_node_t *n) {
         return ir_error(g, n, "input 'shape' must be a constant or a 1-D int64 graph input; '%s' is computed from "
                         "tensor values at run time", vname(sv));
     int64_t axes[IR_MAX_RANK];
-    const int64_t *av;
-    int na = ir_attr_ints(n, "axes", &av);
-    if (na < 0) {
-        na = r;
-        for (int i = 0; i < r; i++) axes[i] = i;
-    } else {
-        if (na > r) return ir_error(g, n, "axes lists %d axes for rank %d", na, r);
-        memcpy(axes, av, sizeof(int64_t) * (size_t)na);
-    }
+    int na = ccp_axes(g, n, r, axes);
+    if (na < 0) return -1;
     if (ir_shape_numel(&sv->shape) != na) return ir_error(g, n, "shape has %lld values for %d axes",
                                                            (long long)ir_shape_numel(&sv->shape), na);
     ir_shape_t o = x->shape;

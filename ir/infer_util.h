@@ -78,6 +78,12 @@ int ir_infer_gather_nd(ir_graph_t *g, ir_node_t *n);        /* ir/infer_index.c 
 int ir_infer_scatter_nd(ir_graph_t *g, ir_node_t *n);
 int ir_infer_scatter_elements(ir_graph_t *g, ir_node_t *n);
 int ir_infer_lp_pool(ir_graph_t *g, ir_node_t *n);          /* ir/infer_window.c */
+int inf_conv(ir_graph_t *g, ir_node_t *n);                  /* ir/infer_conv.c */
+int inf_conv_transpose(ir_graph_t *g, ir_node_t *n);
+int inf_global_pool(ir_graph_t *g, ir_node_t *n);
+int inf_pool(ir_graph_t *g, ir_node_t *n);
+/* After a node's inference: the symbolic contents of its small integer output (infer_sval.c). */
+void ir_prop_sval(ir_graph_t *g, ir_node_t *n);
 int ir_infer_lp_norm(ir_graph_t *g, ir_node_t *n);
 /* Einsum (ir/einsum.c): the equation parsed at compile time. Every distinct index is a
  * label; the dims an ellipsis stands for become labels 0..n_ell-1 (right-aligned across

@@ -1109,58 +1109,52 @@ static void build_run(lw_t *k) {
 
 /* const char *const NAME_data_checks[]: the text of each data check, NULL-terminated;
  * status >> 8 of ONNXC_ERR_DATA numbers them from 1. */
-/* const char *const NAME_shape_checks[]: what each run-time shape check asks, for the
- * number ONNXC_ERR_SHAPE carries; NULL-terminated. */
-static void build_shape_check_table(lw_t *k) {
-    ir_graph_t *g = k->g;
+/* const char *const NAME_<suffix>[]: texts[0, n) as private string constants, then NULL. */
+static void build_string_table(lw_t *k, const char *suffix, char *const *texts, int n) {
     char name[256];
-    LLVMValueRef *v = calloc((size_t)g->n_checks + 1, sizeof *v);
+    LLVMValueRef *v = calloc((size_t)n + 1, sizeof *v);
     if (!v) return;
-    for (int i = 0; i < g->n_checks; i++) {
-        const ir_shape_check_t *c = &g->checks[i];
-        char a[256], b[256], text[1024];
-        ir_dim_str(g, c->a, a, sizeof a);
-        ir_dim_str(g, c->b, b, sizeof b);
-        snprintf(text, sizeof text, "node '%.200s': the sizes given need %s %s %s", c->what ? c->what : "?", a,
-                 c->kind == IR_CHECK_EQ ? "==" : ">=", b);
-        snprintf(name, sizeof name, ".shapecheck.%d", i);
-        LLVMValueRef str = LLVMConstStringInContext2(k->c, text, strlen(text), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, ".%s.%d", suffix, i);
+        LLVMValueRef str = LLVMConstStringInContext2(k->c, texts[i], strlen(texts[i]), 0);
         LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(str), name);
         LLVMSetInitializer(gv, str);
         LLVMSetGlobalConstant(gv, 1);
         LLVMSetLinkage(gv, LLVMPrivateLinkage);
         v[i] = gv;
     }
-    v[g->n_checks] = LLVMConstPointerNull(k->ptr);
-    LLVMValueRef arr = LLVMConstArray2(k->ptr, v, (uint64_t)g->n_checks + 1);
-    snprintf(name, sizeof name, "%s_shape_checks", k->L->name);
+    v[n] = LLVMConstPointerNull(k->ptr);
+    LLVMValueRef arr = LLVMConstArray2(k->ptr, v, (uint64_t)n + 1);
+    snprintf(name, sizeof name, "%s_%s", k->L->name, suffix);
     LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(arr), name);
     LLVMSetInitializer(gv, arr);
     LLVMSetGlobalConstant(gv, 1);
     free(v);
 }
 
-static void build_check_table(lw_t *k) {
-    char name[256];
-    LLVMValueRef *v = calloc((size_t)k->n_checks + 1, sizeof *v);
-    if (!v) return;
-    for (int i = 0; i < k->n_checks; i++) {
-        snprintf(name, sizeof name, ".check.%d", i);
-        LLVMValueRef str = LLVMConstStringInContext2(k->c, k->checks[i], strlen(k->checks[i]), 0);
-        LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(str), name);
-        LLVMSetInitializer(gv, str);
-        LLVMSetGlobalConstant(gv, 1);
-        LLVMSetLinkage(gv, LLVMPrivateLinkage);
-        v[i] = gv;
+/* NAME_shape_checks[]: what each run-time shape check asks, for the number
+ * ONNXC_ERR_SHAPE carries. */
+static void build_shape_check_table(lw_t *k) {
+    ir_graph_t *g = k->g;
+    char **texts = calloc((size_t)g->n_checks + 1, sizeof *texts);
+    if (!texts) return;
+    int n = 0;
+    for (int i = 0; i < g->n_checks; i++, n++) {
+        const ir_shape_check_t *c = &g->checks[i];
+        char a[256], b[256], text[1024];
+        ir_dim_str(g, c->a, a, sizeof a);
+        ir_dim_str(g, c->b, b, sizeof b);
+        snprintf(text, sizeof text, "node '%.200s': the sizes given need %s %s %s", c->what ? c->what : "?", a,
+                 c->kind == IR_CHECK_EQ ? "==" : ">=", b);
+        if (!(texts[i] = strdup(text))) break;
     }
-    v[k->n_checks] = LLVMConstPointerNull(k->ptr);
-    LLVMValueRef arr = LLVMConstArray2(k->ptr, v, (uint64_t)k->n_checks + 1);
-    snprintf(name, sizeof name, "%s_data_checks", k->L->name);
-    LLVMValueRef gv = LLVMAddGlobal(k->m, LLVMTypeOf(arr), name);
-    LLVMSetInitializer(gv, arr);
-    LLVMSetGlobalConstant(gv, 1);
-    free(v);
+    if (n == g->n_checks) build_string_table(k, "shape_checks", texts, n);
+    for (int i = 0; i < n; i++) free(texts[i]);
+    free(texts);
 }
+
+/* NAME_data_checks[]: the text of each data check, for ONNXC_ERR_DATA. */
+static void build_check_table(lw_t *k) { build_string_table(k, "data_checks", k->checks, k->n_checks); }
 
 /* LLVM lowers float->bfloat truncation to __truncsfbf2/__truncdfbf2, which Debian 12's
  * libgcc lacks. Models that use bfloat16 get weak definitions of their own, so the
