@@ -168,6 +168,8 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   [ $left -lt 120 ] && left=120
   step conformance conformance "$py" tests/conformance/run_conformance.py --onnxc "$bdir/onnxc" \
     -j "$jobs" -q --expect tests/conformance/passing.txt --budget "$left"
+  # docs/operators.md (per-op cases passed / total) matches passing.txt and the op table
+  step opsdoc runner "$py" tests/conformance/operators_doc.py --check
   if [ "${asan_built:-0}" = 1 ] && [ -x "$adir/onnxc" ]; then
     # The listed cases again through the sanitized compiler: memory errors in the passes
     # and lowering show up here. Bounded by 7 minutes (cases not reached count as skipped)
