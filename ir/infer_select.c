@@ -6,9 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ir/infer_util.h"
+#include "ir/infer_int.h"
 
-static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
 
 int ir_topk_params(ir_graph_t *g, const ir_node_t *n, int64_t *k, int *axis) {
     const ir_value_t *x = n->in[0];
@@ -199,5 +198,90 @@ int ir_infer_compress(ir_graph_t *g, ir_node_t *n) {
     s.dims[axis] = ir_dim_const(cnt);
     n->out[0]->dtype = n->in[0]->dtype;
     n->out[0]->shape = s;
+    return 0;
+}
+
+/* Unique: Y (the distinct elements, or the distinct slices along axis), indices (first
+ * occurrence of each), inverse_indices (for each element or slice, its entry in Y) and
+ * counts. How many are distinct is a run-time count. Its bound also reserves the kernel's
+ * scratch in Y's buffer: an int64 per slice past the distinct values (see
+ * backends/llvm/lower_select.c), so the bound is L * (1 + ceil(8 / element size)) + 8. */
+int ir_unique_params(ir_graph_t *g, const ir_node_t *n, int *axis, ir_dim_t *len, ir_dim_t *slice) {
+    const ir_value_t *x = n->in[0];
+    const ir_attr_t *a = ir_attr_find(n, "axis");
+    *axis = -1;
+    *slice = ir_dim_const(1);
+    if (x->shape.rank < 0) return ir_error(g, n, "input '%s' has an unknown rank", vname(x));
+    if (a) {
+        if (ir_norm_axis(a->i, x->shape.rank, axis)) return ir_error(g, n, "axis %lld is out of range", (long long)a->i);
+        *len = x->shape.dims[*axis];
+        for (int d = 0; d < x->shape.rank; d++)
+            if (d != *axis && ir_dim_mul(g, *slice, x->shape.dims[d], slice)) return ir_error(g, n, "input is too large");
+        if (ir_dim_lower_bound(g, *slice) < 1)
+            return ir_error(g, n, "Unique along axis %d of %s: slices with no elements are not supported", *axis,
+                            SHP(&x->shape));
+    } else {
+        *len = ir_dim_const(1);
+        for (int d = 0; d < x->shape.rank; d++)
+            if (ir_dim_mul(g, *len, x->shape.dims[d], len)) return ir_error(g, n, "input is too large");
+    }
+    return 0;
+}
+
+int ir_infer_unique(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *x = n->in[0];
+    if (x->dtype == IR_STRING) return ir_error(g, n, "string inputs are not supported");
+    int axis;
+    ir_dim_t len, slice, bound, cnt;
+    if (ir_unique_params(g, n, &axis, &len, &slice)) return -1;
+    int64_t es = (int64_t)ir_dtype_size(x->dtype);
+    if (es < 1) return ir_error(g, n, "dtype %s is not supported", ir_dtype_name(x->dtype));
+    if (ir_dim_mul(g, len, ir_dim_const(1 + (8 + es - 1) / es), &bound) || ir_dim_add(g, bound, ir_dim_const(8), &bound) ||
+        ir_dim_runtime(g, n->out[0], bound, &cnt))
+        return ir_error(g, n, "input %s is too large", SHP(&x->shape));
+    ir_shape_t y = {.rank = 1}, c = {.rank = 1}, inv = {.rank = 1};
+    y.dims[0] = c.dims[0] = cnt;
+    inv.dims[0] = len;
+    if (axis >= 0) {
+        y = x->shape;
+        y.dims[axis] = cnt;
+    }
+    set_out(n, 0, x->dtype, &y);
+    set_out(n, 1, IR_I64, &c);
+    set_out(n, 2, IR_I64, &inv);
+    set_out(n, 3, IR_I64, &c);
+    return 0;
+}
+
+/* NonMaxSuppression: selected_indices [count, 3] (batch, class, box), count known when the
+ * kernel has run. The bound, batches x classes x boxes rows, is one row per candidate;
+ * boxes more rows follow it as the kernel's scratch (each class's sorted candidates). */
+int ir_infer_nms(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *b = n->in[0], *s = n->in[1];
+    if (b->shape.rank != 3 || s->shape.rank != 3)
+        return ir_error(g, n, "boxes %s and scores %s must be 3-D ([batches, boxes, 4], [batches, classes, boxes])",
+                        SHP(&b->shape), SHP(&s->shape));
+    if (!ir_dim_is_const(b->shape.dims[2]) || b->shape.dims[2].v != 4)
+        return ir_error(g, n, "boxes %s must have 4 coordinates per box", SHP(&b->shape));
+    if (!ir_dim_eq(b->shape.dims[0], s->shape.dims[0]) || !ir_dim_eq(b->shape.dims[1], s->shape.dims[2]))
+        return ir_error(g, n, "boxes %s and scores %s disagree on batches or boxes", SHP(&b->shape), SHP(&s->shape));
+    if (s->dtype != b->dtype) return ir_error(g, n, "boxes and scores must have the same dtype");
+    int64_t cpb = ir_attr_int(n, "center_point_box", 0);
+    if (cpb != 0 && cpb != 1) return ir_error(g, n, "center_point_box must be 0 or 1, is %lld", (long long)cpb);
+    for (int i = 2; i < n->n_in; i++) {
+        const ir_value_t *v = n->in[i];
+        if (v && ir_shape_is_static(&v->shape) && ir_shape_numel(&v->shape) != 1)
+            return ir_error(g, n, "input %d ('%s') must hold one value, has shape %s", i, vname(v), SHP(&v->shape));
+        if (v && i == 2 && v->dtype != IR_I64) return ir_error(g, n, "max_output_boxes_per_class must be int64");
+        if (v && i > 2 && !ir_dtype_is_float(v->dtype)) return ir_error(g, n, "input %d ('%s') must be float", i, vname(v));
+    }
+    ir_dim_t bound, cnt;
+    if (ir_dim_mul(g, s->shape.dims[0], s->shape.dims[1], &bound) || ir_dim_mul(g, bound, s->shape.dims[2], &bound) ||
+        ir_dim_add(g, bound, s->shape.dims[2], &bound) || ir_dim_runtime(g, n->out[0], bound, &cnt))
+        return ir_error(g, n, "scores %s are too large", SHP(&s->shape));
+    ir_shape_t o = {.rank = 2};
+    o.dims[0] = cnt;
+    o.dims[1] = ir_dim_const(3);
+    set_out(n, 0, IR_I64, &o);
     return 0;
 }

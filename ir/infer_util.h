@@ -121,6 +121,11 @@ int ir_infer_reverse_sequence(ir_graph_t *g, ir_node_t *n);
  * constant condition). */
 int ir_compress_params(ir_graph_t *g, const ir_node_t *n, int *axis, int64_t *count);
 int ir_infer_compress(ir_graph_t *g, ir_node_t *n);
+/* Unique: axis (-1: x flattened), the number of slices compared (len) and the elements in
+ * each (slice; 1 when flattened). */
+int ir_unique_params(ir_graph_t *g, const ir_node_t *n, int *axis, ir_dim_t *len, ir_dim_t *slice);
+int ir_infer_unique(ir_graph_t *g, ir_node_t *n);
+int ir_infer_nms(ir_graph_t *g, ir_node_t *n);     /* NonMaxSuppression */
 
 /* Image-layout ops (ir/infer_image.c). Col2Im: the block grid of each spatial axis. */
 typedef struct ir_col2im {

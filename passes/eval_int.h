@@ -260,6 +260,7 @@ EVAL_FN(eval_nll_loss) EVAL_FN(eval_sce_loss) EVAL_FN(eval_einsum)
 EVAL_FN(eval_resize) EVAL_FN(eval_grid_sample) EVAL_FN(eval_roi_align)
 EVAL_FN(eval_rnn)   /* passes/eval_rnn.c */
 EVAL_FN(eval_topk) EVAL_FN(eval_onehot) EVAL_FN(eval_reverse_sequence) EVAL_FN(eval_compress)   /* passes/eval_select.c */
+EVAL_FN(eval_unique) EVAL_FN(eval_nms)
 EVAL_FN(eval_col2im) EVAL_FN(eval_center_crop_pad) EVAL_FN(eval_affine_grid)   /* passes/eval_image.c */
 EVAL_FN(eval_window_fn) EVAL_FN(eval_eye_like)   /* passes/eval_generate.c */
 EVAL_FN(eval_dft)   /* passes/eval_signal.c */

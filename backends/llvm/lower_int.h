@@ -224,6 +224,8 @@ int lw_lower_topk(lw_t *k, const ir_node_t *n);               /* lower_select.c 
 int lw_lower_onehot(lw_t *k, const ir_node_t *n);
 int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n);
 int lw_lower_compress(lw_t *k, const ir_node_t *n);
+int lw_lower_unique(lw_t *k, const ir_node_t *n);
+int lw_lower_nms(lw_t *k, const ir_node_t *n);
 int lw_lower_col2im(lw_t *k, const ir_node_t *n);             /* lower_image.c */
 int lw_lower_center_crop_pad(lw_t *k, const ir_node_t *n);
 int lw_lower_affine_grid(lw_t *k, const ir_node_t *n);

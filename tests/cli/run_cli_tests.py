@@ -26,6 +26,7 @@ Prints PASS/FAIL per case and "N passed, N failed".
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -176,8 +177,11 @@ class Runner:
         self.passed = 0
         self.failed = 0
         self.n = 0
+        self.filter = None
 
     def case(self, name, fn):
+        if self.filter and not re.search(self.filter, name):
+            return
         try:
             fn()
             print(f"PASS {name}", flush=True)
@@ -941,6 +945,63 @@ def dynamic_cases(r, tmp):
     r.case("dynamic: NonZero's data-dependent count flows through Transpose/Cast/Mul to the output (3 inputs, one all-zero)",
            nonzero_chain)
 
+    def unique_nms():
+        # Unique (sorted, along an axis and flattened) and NonMaxSuppression on random
+        # data, each count known only at run time, against onnxruntime; then the same
+        # graph with constant inputs, folded at compile time, against the same reference.
+        import onnxruntime as ort
+        rng = np.random.default_rng(5)
+        nodes = [helper.make_node("Unique", ["x"], ["y", "ind", "inv", "cnt"], sorted=1),
+                 helper.make_node("Unique", ["m"], ["my", "mind", "minv", "mcnt"], axis=1, sorted=0),
+                 helper.make_node("NonMaxSuppression", ["boxes", "scores", "maxo", "iou", "sthr"], ["sel"])]
+        ins = [vi("x", ["N"], TensorProto.INT64), vi("m", [3, "M"]), vi("boxes", [2, "B", 4]), vi("scores", [2, 3, "B"])]
+        inits = [numpy_helper.from_array(np.array([5], np.int64), "maxo"),
+                 numpy_helper.from_array(np.array([0.4], np.float32), "iou"),
+                 numpy_helper.from_array(np.array([0.2], np.float32), "sthr")]
+        outs = [vi("y", ["K"], TensorProto.INT64), vi("ind", ["K"], TensorProto.INT64), vi("inv", ["N"], TensorProto.INT64),
+                vi("cnt", ["K"], TensorProto.INT64), vi("my", [3, "L"]), vi("mind", ["L"], TensorProto.INT64),
+                vi("minv", ["M"], TensorProto.INT64), vi("mcnt", ["L"], TensorProto.INT64),
+                vi("sel", ["S", 3], TensorProto.INT64)]
+        model = mk18(nodes, ins, outs, inits)
+        model.opset_import[0].version = 18
+        prog = build(model, "unique_nms")
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+        def data(n, mcols, nb):
+            x = rng.integers(-6, 6, n).astype(np.int64)
+            m = rng.integers(0, 2, (3, mcols)).astype(np.float32)
+            xy = rng.random((2, nb, 2)).astype(np.float32) * 10
+            wh = rng.random((2, nb, 2)).astype(np.float32) * 4 + 0.5
+            boxes = np.concatenate([xy, xy + wh], axis=2)
+            return [x, m, boxes, rng.random((2, 3, nb)).astype(np.float32)]
+
+        for k, arrays in enumerate([data(40, 9, 30), data(7, 2, 3), data(300, 40, 200)]):
+            want = sess.run(None, dict(zip(["x", "m", "boxes", "scores"], arrays)))
+            rc, err, out = run_prog(prog, arrays, str(k))
+            if rc != 0:
+                raise Fail(f"data set {k}: exit {rc}: {err.strip()[:300]!r}")
+            for j, w in enumerate(want):
+                got = read_pb(os.path.join(out, f"output_{j}.pb"))
+                if got.shape != w.shape or not np.array_equal(got, w):
+                    raise Fail(f"data set {k}, output {outs[j].name}: got {got.shape} {got.ravel()[:8]}, "
+                               f"want {w.shape} {w.ravel()[:8]}")
+        # constant inputs: the compiler folds all three nodes (reference evaluation)
+        arrays = data(40, 9, 30)
+        want = sess.run(None, dict(zip(["x", "m", "boxes", "scores"], arrays)))
+        cinits = inits + [numpy_helper.from_array(a, nm) for a, nm in zip(arrays, ["x", "m", "boxes", "scores"])]
+        nodes2 = nodes + [helper.make_node("Identity", ["t"], ["u"])]
+        folded = mk18(nodes2, [vi("t", [2])], outs + [vi("u", [2])], cinits)
+        fprog = build(folded, "unique_nms_folded")
+        rc, err, out = run_prog(fprog, [np.zeros(2, np.float32)], "c")
+        if rc != 0:
+            raise Fail(f"folded: exit {rc}: {err.strip()[:300]!r}")
+        for j, w in enumerate(want):
+            got = read_pb(os.path.join(out, f"output_{j}.pb"))
+            if got.shape != w.shape or not np.array_equal(got, w):
+                raise Fail(f"folded output {outs[j].name}: got {got.shape}, want {w.shape}")
+    r.case("dynamic: Unique (flat sorted, axis unsorted) and NonMaxSuppression with run-time counts match "
+           "onnxruntime on 3 random data sets, and when folded from constants", unique_nms)
+
 # ---- --weights=file ---------------------------------------------------------------------
 
 WEIGHTS_C = r"""
@@ -1197,6 +1258,7 @@ def main():
     ap.add_argument("--compiler-only", action="store_true",
                     help="skip the standalone-program checks (e.g. for the ASan build)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--filter", default=None, help="only cases whose name matches REGEX (re.search); for development")
     ap.add_argument("--models-dir", default=os.path.join(
         os.environ.get("ONNXC_SHARED_DIR", os.path.join(os.path.dirname(REPO), "shared")), "models"),
         help="where mlp_dynbatch is (default: ${ONNXC_SHARED_DIR:-<repo>/../shared}/models)")
@@ -1206,6 +1268,7 @@ def main():
         return 2
     tmp = tempfile.mkdtemp(prefix="onnxc-cli-")
     r = Runner(os.path.abspath(args.onnxc), tmp)
+    r.filter = args.filter
     try:
         compiler_cases(r, tmp)
         robust_cases(r, tmp, save)
