@@ -387,6 +387,13 @@ ir_node_t *fe_emit_node(fe_ctx_t *c, fe_node_t *fn)
         }
         a->i = fn->add_val[i];
     }
+    for (int i = 0; i < fn->n_adds; i++) {
+        ir_attr_t *a = ir_node_add_attr(c->g, n, fn->add_sname[i], IR_ATTR_STRING);
+        if (!a || !a->name || !(a->s = ir_arena_strdup(&c->g->arena, fn->add_sval[i]))) {
+            fe_err(c, "out of memory");
+            return NULL;
+        }
+    }
     return n;
 }
 

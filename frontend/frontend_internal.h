@@ -84,6 +84,7 @@ typedef struct fe_node {
     ir_value_t **out; int n_out;
     const char *drop[8]; int n_drop;           /* proto attributes not copied */
     const char *add_name[4]; int64_t add_val[4]; int n_add;   /* int attributes added */
+    const char *add_sname[4], *add_sval[4]; int n_adds;      /* string attributes added */
 } fe_node_t;
 #define FE_EXTRA_IN 4
 

@@ -34,6 +34,15 @@ static int add_int_attr(fe_ctx_t *c, fe_node_t *fn, const char *name, int64_t v)
     return 0;
 }
 
+static int add_str_attr(fe_ctx_t *c, fe_node_t *fn, const char *name, const char *v)
+{
+    if (fn->n_adds >= (int)(sizeof fn->add_sname / sizeof fn->add_sname[0]))
+        return fe_err(c, "internal: too many attributes added");
+    fn->add_sname[fn->n_adds] = name;
+    fn->add_sval[fn->n_adds++] = v;
+    return 0;
+}
+
 /* Puts v at input slot, padding skipped optional slots with NULL. */
 static int set_input(fe_ctx_t *c, fe_node_t *fn, int slot, ir_value_t *v)
 {
@@ -259,11 +268,36 @@ static int cast_legacy(fe_ctx_t *c, fe_node_t *fn)
                   (const char *)ap->s.data);
 }
 
+/* Upsample (opsets 7-9, deprecated in 10) is Resize with scales and asymmetric
+ * coordinates, nearest rounding down: Upsample-7's scales attribute, Upsample-9's scales
+ * input (slot 1) becomes Resize's scales (slot 2, no roi). */
+static int upsample_legacy(fe_ctx_t *c, fe_node_t *fn)
+{
+    const Onnx__AttributeProto *ap = find_attr(fn, "scales");
+    if (find_attr(fn, "height_scale") || find_attr(fn, "width_scale"))
+        return fe_err(c, "Upsample-1 (height_scale/width_scale) is not supported; re-export with opset >= 9");
+    if (ap) {
+        if (fn->n_in > 1) return fe_err(c, "Upsample has scales both as an attribute and as an input");
+        ir_value_t *v = new_const(c, fn, "scales", IR_F32, 1, (int64_t)ap->n_floats, ap->floats,
+                                  ap->n_floats * sizeof(float));
+        if (!v || set_input(c, fn, 2, v) || drop_attr(c, fn, "scales")) return -1;
+    } else {
+        if (fn->n_in != 2 || !fn->in[1]) return fe_err(c, "Upsample needs its scales input");
+        ir_value_t *s = fn->in[1];
+        fn->in[1] = NULL;
+        fn->n_in = 1;
+        if (set_input(c, fn, 2, s)) return -1;
+    }
+    return add_str_attr(c, fn, "coordinate_transformation_mode", "asymmetric") ||
+           add_str_attr(c, fn, "nearest_mode", "floor") ? -1 : 0;
+}
+
 /* Ops that older opsets spelled differently but whose meaning a current op has exactly.
  * Scatter (opset 9-10, deprecated in 11) is ScatterElements without the reduction
  * attribute, whose default 'none' is Scatter's behaviour. */
 static const struct { const char *name; ir_op_t op; } legacy_ops[] = {
     {"Scatter", IR_OP_SCATTER_ELEMENTS},
+    {"Upsample", IR_OP_RESIZE},
 };
 
 ir_op_t fe_op_lookup(const char *op_type)
@@ -325,6 +359,8 @@ int fe_normalize(fe_ctx_t *c, fe_node_t *fn)
         return v < 7 ? broadcast_legacy(c, fn) : 0;
     case IR_OP_PRELU:
         return v < 7 ? prelu_legacy(c, fn) : 0;
+    case IR_OP_RESIZE:
+        return fn->op_type && !strcmp(fn->op_type, "Upsample") ? upsample_legacy(c, fn) : 0;
     case IR_OP_CONCAT:
         /* Concat-1 defaulted axis to 1; later versions require it. */
         return v < 4 && !find_attr(fn, "axis") ? add_int_attr(c, fn, "axis", 1) : 0;

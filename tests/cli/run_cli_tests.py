@@ -1002,6 +1002,34 @@ def dynamic_cases(r, tmp):
     r.case("dynamic: Unique (flat sorted, axis unsorted) and NonMaxSuppression with run-time counts match "
            "onnxruntime on 3 random data sets, and when folded from constants", unique_nms)
 
+    def upsample():
+        # Upsample (deprecated in opset 10) becomes Resize: opset 7 (scales attribute) and 9
+        # (scales input), nearest and linear, integer and fractional scales, vs onnxruntime
+        import onnxruntime as ort
+        rng = np.random.default_rng(9)
+        x = rng.standard_normal((1, 2, 3, 5)).astype(np.float32)
+        for opset, mode, scales in [(7, "nearest", [1.0, 1.0, 2.0, 3.0]), (7, "linear", [1.0, 1.0, 2.0, 1.5]),
+                                    (9, "nearest", [1, 1, 1.5, 2.5]), (9, "linear", [1, 1, 3, 2])]:
+            if opset == 7:
+                node = helper.make_node("Upsample", ["x"], ["y"], mode=mode, scales=scales)
+                inits = []
+            else:
+                node = helper.make_node("Upsample", ["x", "s"], ["y"], mode=mode)
+                inits = [numpy_helper.from_array(np.array(scales, np.float32), "s")]
+            g = helper.make_graph([node], "up", [vi("x", list(x.shape))], [vi("y", None)], initializer=inits)
+            m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=7)
+            want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            prog = build(m, f"upsample{opset}{mode}")
+            rc, err, out = run_prog(prog, [x], "0")
+            if rc != 0:
+                raise Fail(f"opset {opset} {mode} {scales}: exit {rc}: {err.strip()[:300]!r}")
+            got = read_pb(os.path.join(out, "output_0.pb"))
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+                raise Fail(f"opset {opset} {mode} {scales}: got {got.shape}, want {want.shape}, "
+                           f"max diff {np.abs(got - want).max() if got.shape == want.shape else '-'}")
+    r.case("legacy: Upsample-7 (scales attribute) and Upsample-9 (scales input), nearest and linear, "
+           "match onnxruntime", upsample)
+
 # ---- --weights=file ---------------------------------------------------------------------
 
 WEIGHTS_C = r"""
