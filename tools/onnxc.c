@@ -65,6 +65,8 @@ static const char usage_text[] =
     "  --time-passes    print a table of where the compile's time went (loading, each\n"
     "                   graph pass, LLVM lowering, optimisation, code generation, linking)\n"
     "                   on stderr\n"
+    "                   (on a terminal, a one-line progress indicator shows the phase;\n"
+    "                   ONNXC_PROGRESS=0 turns it off, =1 on without a terminal)\n"
     "  --dim NAME=V     fix symbolic dimension NAME to V at compile time (repeatable)\n"
     "  --shape IN=AxBxC fix graph input IN's whole shape (its symbolic dims follow; a\n"
     "                   static dim must agree) (repeatable)\n"
@@ -102,8 +104,49 @@ static void die(int code, const char *fmt, ...) {
 
 /* Prints every diagnostic of a failed step, frees the graph, exits 1. The backend has
  * removed any output it started, so nothing is left behind. */
+/* ---------------------------------------------------------------- progress line */
+/* One line on stderr, rewritten in place, while a compile runs on a terminal: the phase
+ * and, while lowering, nodes done of total. Off when stderr is not a terminal or TERM is
+ * dumb; ONNXC_PROGRESS=0 turns it off, =1 on (also without a terminal). Cleared before
+ * anything else is printed and when the compile ends. */
+static struct {
+    bool on, shown;
+    const char *model;
+    double last;
+} progress_state;
+
+static double now_ms(void);
+
+static void progress_init(const char *model) {
+    const char *env = getenv("ONNXC_PROGRESS"), *term = getenv("TERM");
+    if (env && *env) progress_state.on = strcmp(env, "0") != 0;
+    else progress_state.on = isatty(2) && !(term && strcmp(term, "dumb") == 0);
+    size_t len = model ? strlen(model) : 0;   /* the path as given, its last 40 bytes */
+    progress_state.model = len > 40 ? model + len - 40 : model ? model : "";
+}
+
+static void progress_clear(void) {
+    if (!progress_state.shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    progress_state.shown = false;
+}
+
+static void progress(void *ud, const char *phase, int done, int total) {
+    (void)ud;
+    if (!progress_state.on) return;
+    double t = now_ms();
+    if (total > 0 && done > 0 && done < total && t - progress_state.last < 100) return;   /* 10 per second */
+    progress_state.last = t;
+    if (total > 0) fprintf(stderr, "\r\033[Konnxc: %s: %s %d/%d", progress_state.model, phase, done, total);
+    else fprintf(stderr, "\r\033[Konnxc: %s: %s", progress_state.model, phase);
+    fflush(stderr);
+    progress_state.shown = true;
+}
+
 static void fail(ir_diags_t *d, ir_graph_t *g, const char *what) __attribute__((noreturn));
 static void fail(ir_diags_t *d, ir_graph_t *g, const char *what) {
+    progress_clear();
     if (g && d != &g->diags) ir_diags_move(d, &g->diags);
     if (!ir_diags_has_errors(d)) ir_diag_add(d, IR_SEV_ERROR, "", NULL, NULL, "%s", what);
     ir_diags_print(d, stderr, "onnxc");
@@ -535,6 +578,9 @@ int main(int argc, char **argv) {
 
     ir_diags_t diags = {0};     /* problems found before there is a graph */
     ir_graph_t *g = NULL;
+    progress_init(o.model);
+    if (o.trace_passes) progress_state.on = false;   /* its lines go to stderr as passes run */
+    progress(NULL, "loading", 0, 0);
     if (frontend_load_model(o.model, &g, &diags) != 0) fail(&diags, g, "cannot load the model");
     double t_loaded = now_ms();
     g->name = ir_arena_strdup(&g->arena, name);
@@ -565,6 +611,7 @@ int main(int argc, char **argv) {
         .weights_file = o.weights_file,
         .model_path = o.model,
         .version = version_line(),
+        .progress = progress,
     };
     llvm_backend_times_t btimes = {0};
     pass_timing_t ptimes = {0};
@@ -579,8 +626,10 @@ int main(int argc, char **argv) {
     po.target = &target;
     if (o.trace_passes) po.trace = stderr;
     if (o.time_passes) po.timing = &ptimes;
+    progress(NULL, "graph passes", 0, 0);
     if (pass_run_pipeline(g, &po) != 0) fail(&g->diags, g, "the pass pipeline failed");
     if (o.dump_ir) {
+        progress_clear();
         FILE *f = strcmp(output, "-") == 0 ? stderr : stdout;
         ir_graph_print(g, f);
         pass_print_plan(g, f);
@@ -588,6 +637,7 @@ int main(int argc, char **argv) {
     }
 
     if (llvm_backend_compile(g, &bo) != 0) fail(&g->diags, g, "code generation failed");
+    progress_clear();
     if (o.dep_md) write_depfile(&o, output, g);
     ir_graph_free(g);
     if (o.time_passes) print_times(t_loaded - t_start, t_fixed - t_loaded, o.n_bind + o.n_dim + o.n_shape > 0, &ptimes, &btimes, now_ms() - t_start);

@@ -564,6 +564,7 @@ static int verify_and_optimise(emitter_t *e, target_t *t, char *err, size_t n) {
     if (tm) tm->verify_ms += t0 - e->t_start;
     char pipeline[32];
     snprintf(pipeline, sizeof pipeline, "default<O%d>", e->o->opt_level);
+    if (e->o->progress) e->o->progress(e->o->progress_ud, "optimising (LLVM)", 0, 0);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     bool vec = e->o->opt_level >= 2;
     LLVMPassBuilderOptionsSetLoopVectorization(po, vec);
@@ -739,9 +740,11 @@ static int archive_output(emitter_t *e, out_file_t *out, out_file_t *obj, char *
 static int write_output(emitter_t *e, target_t *t, out_file_t *out, out_file_t *obj, char *err, size_t n) {
     const llvm_backend_opts_t *o = e->o;
     double t0 = now_ms();
+    if (o->progress) o->progress(o->progress_ud, "generating code", 0, 0);
     int rc = emit_code(e, t, out, obj, err, n);
     lap(o->times, o->times ? &o->times->codegen_ms : NULL, &t0);
     if (rc == 0 && (o->emit == LLVM_EMIT_SO || o->emit == LLVM_EMIT_EXE)) {
+        if (o->progress) o->progress(o->progress_ud, "linking", 0, 0);
         rc = link_output(e, out, obj, err, n);
         lap(o->times, o->times ? &o->times->link_ms : NULL, &t0);
     } else if (rc == 0 && o->emit == LLVM_EMIT_STATIC) {
@@ -926,7 +929,8 @@ static int compile(ir_graph_t *g, const llvm_backend_opts_t *o, char *err, size_
 
     out_file_t out = {0}, obj = {0}, hdr = {0}, wts = {0};
     llvm_lower_t L = {.ctx = e.ctx, .mod = e.mod, .g = g, .name = o->name, .opt_level = o->opt_level,
-                      .vector_bits = t.vector_bits, .weights_file = o->weights_file};
+                      .vector_bits = t.vector_bits, .weights_file = o->weights_file,
+                      .progress = o->progress, .progress_ud = o->progress_ud};
     int rc = build_blob(&e, &L.blob, &wts, &L.weights_hash, err, errlen);
     /* The lowering reports each refused node in g->diags itself. */
     if (rc == 0 && llvm_lower_graph(&L) != 0) rc = -1;

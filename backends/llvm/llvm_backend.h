@@ -44,6 +44,10 @@ typedef struct llvm_backend_opts {
     const char *model_path;   /* for the header's comment; NULL: g->path */
     const char *version;      /* compiler version recorded in NAME_build_info; NULL: "onnxc" */
     struct llvm_backend_times *times; /* NULL, or filled with the time of each phase */
+    /* NULL, or called as each phase starts (done = total = 0) and as the lowering goes
+     * through the graph's nodes (done of total); for a progress line on a terminal */
+    void (*progress)(void *ud, const char *phase, int done, int total);
+    void *progress_ud;
 } llvm_backend_opts_t;
 
 /* Wall-clock milliseconds of each phase of llvm_backend_compile, for --time-passes.

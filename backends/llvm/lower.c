@@ -1219,6 +1219,7 @@ int llvm_lower_graph(llvm_lower_t *L) {
     int refused = 0;
     for (int i = 0; i < k.g->n_nodes; i++) {
         ir_node_t *n = k.g->nodes[i];
+        if (L->progress) L->progress(L->progress_ud, "lowering nodes", i, k.g->n_nodes);
         if (n->dead) continue;
         int rc = 0;
         for (int j = 0; j < n->n_out && rc == 0; j++) {

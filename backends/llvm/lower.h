@@ -22,6 +22,8 @@ typedef struct llvm_lower {
     uint64_t weights_hash;     /* onnxc_weights_hash of the file's payload (weights_file) */
     int opt_level;
     unsigned vector_bits;      /* 128, 256 or 512 from the target features */
+    void (*progress)(void *ud, const char *phase, int done, int total);   /* NULL or per node */
+    void *progress_ud;
 } llvm_lower_t;
 
 /* Defines in L->mod:

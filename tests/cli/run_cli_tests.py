@@ -660,6 +660,47 @@ def feature_cases(r, tmp, models_dir):
             raise Fail(f"the report went to stdout: {out[:200]!r}")
     r.case("--time-passes: table on stderr with graph passes and LLVM lower/opt/codegen/link", time_passes)
 
+    def progress_line():
+        # on a terminal: one line rewritten in place (\r ESC[K) through the phases, cleared at
+        # the end; through a pipe: nothing; ONNXC_PROGRESS=0 silences a terminal
+        import pty
+        env = {k: v for k, v in os.environ.items() if k != "ONNXC_PROGRESS"}
+        env["TERM"] = "xterm"
+
+        def on_tty(extra_env):
+            master, slave = pty.openpty()
+            p = subprocess.Popen([r.onnxc, dyn, "--emit=exe", "-o", os.path.join(d, "prog_tty")], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=slave, env=dict(env, **extra_env), cwd=d)
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            rc = p.wait(timeout=120)
+            os.close(master)
+            return rc, b"".join(chunks).decode(errors="replace")
+        rc, out = on_tty({})
+        if rc != 0:
+            raise Fail(f"exit {rc} on a terminal: {out[-300:]!r}")
+        for phase in ("loading", "graph passes", "lowering nodes", "optimising (LLVM)", "generating code", "linking"):
+            if f"onnxc: " not in out or phase not in out:
+                raise Fail(f"no '{phase}' in the progress line: {out[-400:]!r}")
+        if not out.endswith("\r\x1b[K"):
+            raise Fail(f"the progress line is not cleared at the end: {out[-80:]!r}")
+        rc, out = on_tty({"ONNXC_PROGRESS": "0"})
+        if rc != 0 or out:
+            raise Fail(f"ONNXC_PROGRESS=0 on a terminal printed {out[:200]!r} (exit {rc})")
+        rc, _, err = run([r.onnxc, dyn, "--emit=exe", "-o", os.path.join(d, "prog_pipe")], d)
+        if rc != 0 or err:
+            raise Fail(f"through a pipe: exit {rc}, stderr {err[:200]!r} (want nothing)")
+    r.case("progress: a one-line indicator on a terminal through every phase, cleared; none through a pipe "
+           "or with ONNXC_PROGRESS=0", progress_line)
+
     # ---- 1b. a program's --version -------------------------------------------------
     def prog_version():
         prog = os.path.join(d, "timed")
