@@ -31,13 +31,12 @@ F = TensorProto.FLOAT
 
 
 def const(name, arr):
-    return helper.make_tensor(name, F if arr.dtype == np.float32 else TensorProto.INT64,
-                              arr.shape, arr.flatten().tolist())
+    return numpy_helper.from_array(arr, name)
 
 
-def model(nodes, inputs, out_shape, inits=(), out="y"):
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, F, a.shape) for n, a in inputs],
-                          [helper.make_tensor_value_info(out, F, out_shape)], list(inits))
+def model(nodes, inputs, out_shape, inits=(), out="y", dtype=F):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, dtype, a.shape) for n, a in inputs],
+                          [helper.make_tensor_value_info(out, dtype, out_shape)], list(inits))
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
     m.ir_version = 8
     return m
@@ -102,21 +101,38 @@ def reduce_mean(shape, axes):
     return build
 
 
-def softmax(shape):
+H = TensorProto.FLOAT16
+
+
+def softmax(shape, dt=np.float32):
     def build(rng):
-        x = rng.uniform(-8, 8, shape).astype(np.float32)
-        return model([helper.make_node("Softmax", ["x"], ["y"], axis=-1)], [("x", x)], shape), [x]
+        x = rng.uniform(-8, 8, shape).astype(dt)
+        return model([helper.make_node("Softmax", ["x"], ["y"], axis=-1)], [("x", x)], shape,
+                     dtype=H if dt == np.float16 else F), [x]
     return build
 
 
-def layernorm(shape):
+def layernorm(shape, dt=np.float32):
     def build(rng):
-        x = rng.uniform(-2, 2, shape).astype(np.float32)
+        x = rng.uniform(-2, 2, shape).astype(dt)
         c = shape[-1]
-        g = rng.uniform(0.5, 1.5, (c,)).astype(np.float32)
-        b = rng.uniform(-0.5, 0.5, (c,)).astype(np.float32)
+        g = rng.uniform(0.5, 1.5, (c,)).astype(dt)
+        b = rng.uniform(-0.5, 0.5, (c,)).astype(dt)
         return model([helper.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1, epsilon=1e-5)],
-                     [("x", x)], shape, [const("g", g), const("b", b)]), [x]
+                     [("x", x)], shape, [const("g", g), const("b", b)], dtype=H if dt == np.float16 else F), [x]
+    return build
+
+
+def conv_transpose(cin, cout, hw, k, stride, pad, out_pad):
+    # a decoder's upsampling layer (UNet, FPN, GAN generators): ConvTranspose + bias
+    def build(rng):
+        x = rng.uniform(-1, 1, (1, cin, hw, hw)).astype(np.float32)
+        w = rng.uniform(-0.2, 0.2, (cin, cout, k, k)).astype(np.float32)
+        b = rng.uniform(-0.5, 0.5, (cout,)).astype(np.float32)
+        o = (hw - 1) * stride - 2 * pad + k + out_pad
+        node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[stride, stride],
+                                pads=[pad, pad, pad, pad], output_padding=[out_pad, out_pad])
+        return model([node], [("x", x)], (1, cout, o, o), [const("w", w), const("b", b)]), [x]
     return build
 
 
@@ -133,11 +149,12 @@ def depthwise(c, hw, k, stride):
     return build
 
 
-def matmul(m, k, n):
+def matmul(m, k, n, dt=np.float32):
     def build(rng):
-        a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
-        b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
-        return model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", a)], (m, n), [const("b", b)]), [a]
+        a = rng.uniform(-1, 1, (m, k)).astype(dt)
+        b = rng.uniform(-1, 1, (k, n)).astype(dt)
+        return model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", a)], (m, n), [const("b", b)],
+                     dtype=H if dt == np.float16 else F), [a]
     return build
 
 
@@ -168,6 +185,11 @@ CASES = [
     ("DW conv 7x7 s1 384ch 28x28", depthwise(384, 28, 7, 1)),
     ("MatMul 128x768x768", matmul(128, 768, 768)),
     ("MatMul 256x256x256", matmul(256, 256, 256)),
+    ("ConvTranspose 2x2 s2 128->64ch 28x28", conv_transpose(128, 64, 28, 2, 2, 0, 0)),
+    ("ConvTranspose 3x3 s2 p1 op1 64->32ch 56x56", conv_transpose(64, 32, 56, 3, 2, 1, 1)),
+    ("MatMul f16 128x768x768", matmul(128, 768, 768, np.float16)),
+    ("LayerNorm f16 128x768", layernorm(TOK, np.float16)),
+    ("Softmax f16 12x128x128", softmax((1, 12, 128, 128), np.float16)),
 ]
 
 
@@ -244,7 +266,8 @@ def main():
                         outs = [f for f in os.listdir(outdir) if f.endswith(".pb")]
                         if outs:
                             got = numpy_helper.to_array(onnx.load_tensor(os.path.join(outdir, outs[0])))
-                    if got is None or got.shape != ref.shape or not np.allclose(got, ref, rtol=1e-3, atol=1e-5):
+                    tol = (1e-2, 1e-3) if ref.dtype == np.float16 else (1e-3, 1e-5)
+                    if got is None or got.shape != ref.shape or not np.allclose(got, ref, rtol=tol[0], atol=tol[1]):
                         err = "no output" if got is None or got.shape != ref.shape else \
                             f"max|d|={np.max(np.abs(got - ref)):.2e}"
                         note = f"MISMATCH vs ORT ({err})"
@@ -264,7 +287,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     import onnxruntime
-    print(f"\nHost: {cpu_desc()}; onnxruntime {onnxruntime.__version__}; float32; median of "
+    print(f"\nHost: {cpu_desc()}; onnxruntime {onnxruntime.__version__}; float32 unless named; median of "
           f"{args.runs} runs after warm-up\n")
     print("| case | threads | onnxc (ms) | ORT (ms) | onnxc / ORT | note |")
     print("|---|---:|---:|---:|---:|---|")
