@@ -5,6 +5,7 @@
  * (bad input data, run error, I/O), 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,9 @@ static void usage(FILE *f) {
             "  --sym NAME=VALUE size of a symbolic dimension (default 1 when benchmarking)\n"
             "  --weights FILE   the weights file of a program compiled with --weights=file\n"
             "                   (default: MODEL.weights beside this program)\n"
+            "  --max-memory SIZE  most bytes a run may allocate for outputs and workspace\n"
+            "                   (e.g. 512M, 8G; default $ONNXC_MAX_MEMORY, else physical memory):\n"
+            "                   sizes that need more are refused before anything is allocated\n"
             "  --help           this text\n"
             "Exit status: 0 ok, 1 runtime failure, 2 bad usage.\n",
             prog, prog, prog, WARMUP_RUNS);
@@ -280,7 +284,48 @@ typedef struct {
     const char *sym_args[MAX_SYMS];
     int n_sym_args;
     const char *weights;     /* --weights FILE */
+    const char *max_memory;  /* --max-memory SIZE, else $ONNXC_MAX_MEMORY, else physical memory */
 } opts_t;
+
+/* "4096", "512K", "3M", "2G", "1T" (binary units) -> bytes; -1 if malformed or zero. */
+static int64_t parse_size(const char *s) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-') return -1;
+    int shift = 0;
+    switch (*end) {
+    case 0: break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return -1;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || v == 0 || v > (ULLONG_MAX >> 1) >> shift) return -1;
+    return (int64_t)(v << shift);
+}
+
+/* What a run may allocate for outputs and workspace: --max-memory, $ONNXC_MAX_MEMORY, or
+ * the machine's physical memory. -1 after printing a usage error. */
+static int64_t memory_limit(const opts_t *o) {
+    const char *s = o->max_memory ? o->max_memory : getenv("ONNXC_MAX_MEMORY");
+    if (s && *s) {
+        int64_t v = parse_size(s);
+        if (v < 0) errorf("%s wants a size such as 512M or 8G, got '%s'", o->max_memory ? "--max-memory" : "ONNXC_MAX_MEMORY", s);
+        return v;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psz <= 0) return (int64_t)MAX_BUFFER_BYTES;
+    return (int64_t)pages * psz;
+}
+
+static void fmt_bytes(uint64_t b, char *buf, size_t n) {
+    if (b >= ((uint64_t)1 << 30)) snprintf(buf, n, "%.1f GiB", (double)b / (double)((uint64_t)1 << 30));
+    else if (b >= ((uint64_t)1 << 20)) snprintf(buf, n, "%.1f MiB", (double)b / (double)((uint64_t)1 << 20));
+    else snprintf(buf, n, "%llu bytes", (unsigned long long)b);
+}
 
 /* A .pb file names its tensor; a file given in the wrong place would otherwise be read
  * as another input whenever the shapes agree (two [2,3] inputs swapped run silently).
@@ -365,9 +410,9 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         const char *eq = strchr(a, '=');
         size_t klen = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         const char *val = NULL;
-        const char *names[] = {"-o", "--threads", "--bench", "--sym", "--output", "--weights"};
+        const char *names[] = {"-o", "--threads", "--bench", "--sym", "--output", "--weights", "--max-memory"};
         int which = -1;
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 7; k++)
             if (strlen(names[k]) == klen && !strncmp(a, names[k], klen)) which = k;
         if (which < 0) {
             errorf("unknown option '%s' (see --help)", a);
@@ -382,6 +427,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         switch (which) {
         case 0: case 4: o->outdir = val; break;
         case 5: o->weights = val; break;
+        case 6:
+            if (parse_size(val) < 0) {
+                errorf("--max-memory wants a size such as 512M or 8G, got '%s'", val);
+                return 2;
+            }
+            o->max_memory = val;
+            break;
         case 1:
             if (parse_i64(val, 0, 1024, &o->threads)) {
                 errorf("--threads wants an integer in 0..1024 (0 = all cores), got '%s'", val);
@@ -641,6 +693,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < n_in; i++) in_ptrs[i] = tin[i].data;
 
+    uint64_t out_total = 0;
     for (size_t k = 0; k < n_out; k++) {
         const onnxc_tensor_desc_t *td = &d->outputs[k];
         if (concrete_dims(td, all_syms, out_dims[k]) ||
@@ -649,10 +702,7 @@ int main(int argc, char **argv) {
             errorf("output '%s' is too large for the given symbol sizes", td->name);
             goto cleanup;
         }
-        if (!(out_ptrs[k] = alloc64(out_bytes[k]))) {
-            errorf("out of memory for output '%s' (%zu bytes)", td->name, out_bytes[k]);
-            goto cleanup;
-        }
+        out_total += out_bytes[k];
     }
 
     const int64_t *syms = d->n_syms ? bind.syms : NULL;
@@ -670,6 +720,27 @@ int main(int argc, char **argv) {
             goto cleanup;
         }
     }
+    /* the run's whole allocation against the budget, before any of it is made */
+    int64_t limit = memory_limit(&o);
+    if (limit < 0) {
+        rc = 2;
+        goto cleanup;
+    }
+    if (out_total + ws_size > (uint64_t)limit) {
+        char need[32], lim[32], ob[32], wb[32];
+        fmt_bytes(out_total + ws_size, need, sizeof need);
+        fmt_bytes((uint64_t)limit, lim, sizeof lim);
+        fmt_bytes(out_total, ob, sizeof ob);
+        fmt_bytes(ws_size, wb, sizeof wb);
+        errorf("these sizes need %s (outputs %s, workspace %s), more than the memory limit of %s "
+               "(--max-memory or ONNXC_MAX_MEMORY; default: physical memory)", need, ob, wb, lim);
+        goto cleanup;
+    }
+    for (size_t k = 0; k < n_out; k++)
+        if (!(out_ptrs[k] = alloc64(out_bytes[k]))) {
+            errorf("out of memory for output '%s' (%zu bytes)", d->outputs[k].name, out_bytes[k]);
+            goto cleanup;
+        }
     if (!(ws = alloc64(ws_size))) {
         errorf("out of memory for the workspace (%zu bytes)", ws_size);
         goto cleanup;

@@ -1043,6 +1043,44 @@ def dynamic_cases(r, tmp):
     r.case("dynamic: Unique (flat sorted, axis unsorted) and NonMaxSuppression with run-time counts match "
            "onnxruntime on 3 random data sets, and when folded from constants", unique_nms)
 
+    def max_memory():
+        # a shape fed at run time decides the allocation: refused before anything is
+        # allocated when outputs + workspace pass --max-memory / ONNXC_MAX_MEMORY / the
+        # machine's physical memory; within the limit the same program runs
+        m = mk18([helper.make_node("Expand", ["x", "shape"], ["y"])],
+                 [vi("x", [1]), vi("shape", [2], TensorProto.INT64)], [vi("y", ["a", "b"])])
+        prog = build(m, "expand_mem")
+        x = np.array([2.5], np.float32)
+        sh = np.array([1000, 1000], np.int64)   # 4 MB of output
+        files = []
+        for i, a in enumerate([x, sh]):
+            files.append(os.path.join(d, f"mem_in{i}.pb"))
+            write_pb(files[-1], a)
+        rc, _, err = run([prog] + files + ["-o", os.path.join(d, "mem_ok"), "--max-memory", "8M"], d, 60)
+        got = read_pb(os.path.join(d, "mem_ok", "output_0.pb")) if rc == 0 else None
+        if rc != 0 or got.shape != (1000, 1000) or not np.all(got == 2.5):
+            raise Fail(f"within 8M: exit {rc}: {err.strip()[:300]!r}")
+        for extra, env, want in [(["--max-memory", "1M"], {}, "1.0 MiB"), ([], {"ONNXC_MAX_MEMORY": "2M"}, "2.0 MiB")]:
+            rc, _, err = run([prog] + files + ["-o", os.path.join(d, "mem_bad")] + extra, d, 60, env=dict(os.environ, **env))
+            if rc != 1 or "need 3.8 MiB" not in err or want not in err or len(err.strip().splitlines()) != 1 \
+                    or os.path.exists(os.path.join(d, "mem_bad", "output_0.pb")):
+                raise Fail(f"limit {extra or env}: exit {rc}, stderr {err.strip()[:300]!r}")
+        # twice this machine's physical memory in one output: refused by default
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGESIZE")
+        cols = -(-2 * phys // (4 * 100000))
+        big = os.path.join(d, "mem_big.pb")
+        write_pb(big, np.array([100000, cols], np.int64))
+        env = {k: v for k, v in os.environ.items() if k != "ONNXC_MAX_MEMORY"}
+        rc, _, err = run([prog, files[0], big, "-o", os.path.join(d, "mem_big")], d, 60, env=env)
+        if rc != 1 or "GiB" not in err or "memory limit" not in err:
+            raise Fail(f"an output of twice the physical memory under the default limit: exit {rc}, "
+                       f"stderr {err.strip()[:300]!r}")
+        rc, _, err = run([prog] + files + ["-o", os.path.join(d, "mem_x"), "--max-memory", "lots"], d, 60)
+        if rc != 2 or "--max-memory" not in err:
+            raise Fail(f"--max-memory lots: exit {rc}, stderr {err.strip()[:200]!r}")
+    r.case("--max-memory: a run-time shape whose outputs + workspace pass the limit (flag, ONNXC_MAX_MEMORY, "
+           "physical memory) is refused before allocating; within it the program runs", max_memory)
+
     def upsample():
         # Upsample (deprecated in opset 10) becomes Resize: opset 7 (scales attribute) and 9
         # (scales input), nearest and linear, integer and fractional scales, vs onnxruntime
