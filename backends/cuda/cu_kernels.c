@@ -355,10 +355,11 @@ int cu_lower_conv(cu_t *c, const ir_node_t *n) {
                       (long long)w.pb[s], s, (long long)w.d[s]);
         out_sb_printf(B, "%*sif (x%d < 0 || x%d >= %lldLL) continue;\n", 16 + 4 * s, "", s, s, xd);
     }
-    out_sb_printf(B, "%*sint64_t xi = xo", 16 + 4 * (ns - 1), "");
-    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + x%d", (long long)X->shape.dims[2 + s].v, s);
-    out_sb_printf(B, ", wi = wo");
-    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + q%d", (long long)w.k[s], s);
+    /* Horner form: ((xo * H + x0) * W + x1) */
+    out_sb_printf(B, "%*sint64_t xi = %.*sxo", 16 + 4 * (ns - 1), "", ns, "((((((((");
+    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + x%d)", (long long)X->shape.dims[2 + s].v, s);
+    out_sb_printf(B, ", wi = %.*swo", ns, "((((((((");
+    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + q%d)", (long long)w.k[s], s);
     out_sb_printf(B, ";\n%*sacc += (%s)p%d[xi] * (%s)p%d[wi];\n", 16 + 4 * (ns - 1), "", t, kx, t, kw);
     for (int s = ns - 1; s >= 0; s--) out_sb_printf(B, "%*s}\n", 12 + 4 * s, "");
     out_sb_printf(B, "        }\n");
@@ -403,8 +404,8 @@ int cu_lower_pool(cu_t *c, const ir_node_t *n) {
     out_sb_printf(B, "%*sbool inside = true", 12 + 4 * (ns - 1), "");
     for (int s = 0; s < ns; s++) out_sb_printf(B, " && in%d", s);
     out_sb_printf(B, ";\n%*sif (%s) cnt++;\n", 12 + 4 * (ns - 1), "", incl ? "true" : "inside");
-    out_sb_printf(B, "%*sif (inside) {\n%*sint64_t xi = xo", 12 + 4 * (ns - 1), "", 16 + 4 * (ns - 1), "");
-    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + x%d", (long long)X->shape.dims[2 + s].v, s);
+    out_sb_printf(B, "%*sif (inside) {\n%*sint64_t xi = %.*sxo", 12 + 4 * (ns - 1), "", 16 + 4 * (ns - 1), "", ns, "((((((((");
+    for (int s = 0; s < ns; s++) out_sb_printf(B, " * %lldLL + x%d)", (long long)X->shape.dims[2 + s].v, s);
     out_sb_printf(B, ";\n%*s%s v = p%d[xi];\n", 16 + 4 * (ns - 1), "", t, kx);
     if (mx) out_sb_printf(B, "%*sacc = (v > acc || v != v) ? v : acc;\n", 16 + 4 * (ns - 1), "");
     else out_sb_printf(B, "%*sacc += v;\n", 16 + 4 * (ns - 1), "");
