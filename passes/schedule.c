@@ -264,6 +264,10 @@ static int schedule_node(ir_graph_t *g, ir_node_t *n, pack_cache_t *pc) {
     /* of the contractions, the micro-kernel takes Gemm, MatMul and the convolutions, not
      * ConvTranspose (a scatter over the output) */
     bool mk = n->op != IR_OP_CONV_TRANSPOSE;
+    /* A GPU target has no register-tiled micro-kernel: its contractions read their
+     * operands where they lie (thread-block tiles are the CUDA backend's), so nothing is
+     * tiled and no constant is packed. */
+    if (t->kind == IR_TARGET_GPU) return 0;
     if (s->cls != IR_K_CONTRACT || !mk || !all_f32(n) || n->n_in < 2 || !n->in[0] || !n->in[1]) return 0;
 
     contraction_t c;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backends/common/outcode.h"
+#include "backends/cuda/cuda_backend.h"
 #include "backends/llvm/llvm_backend.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
@@ -78,6 +79,11 @@ static const char usage_text[] =
     "  -MF FILE         the depfile's name (implies -MD; default: the output with its\n"
     "                   suffix replaced by .d, as cc does: x.o -> x.d)\n"
     "  -MT TARGET       the rule's target (default: the output as given by -o)\n"
+    "  --target=T       cpu (default); cuda: CUDA C (NAME.cu + NAME.h; --emit=obj|so|exe build\n"
+    "                   it with nvcc: $ONNXC_NVCC, else nvcc on PATH); cuda-emu: the same CUDA C\n"
+    "                   built with the host C++ compiler against onnxc's CUDA emulation, so it\n"
+    "                   runs on the CPU (for testing); --emit=cu|obj|so|exe, default cu\n"
+    "  --cuda-arch SM   sm_90 (default), sm_80 or sm_89 (with --target=cuda)\n"
     "  --help           this text\n"
     "  --version, -V    compiler and LLVM versions\n"
     "\n"
@@ -162,6 +168,9 @@ typedef struct options {
     const char *cpu;
     const char *triple;
     llvm_emit_kind_t emit;
+    int target;                /* 0 cpu, 1 cuda, 2 cuda-emu */
+    int cuda_emit;             /* cuda_emit_kind_t; -1: not given (default cu) */
+    const char *cuda_arch;
     int opt_level;
     bool dump_ir;
     bool trace_passes;
@@ -231,6 +240,7 @@ static const char *long_value(const char *opt, int argc, char **argv, int *i) {
 static void parse_args(int argc, char **argv, options_t *o) {
     memset(o, 0, sizeof *o);
     o->opt_level = 2;
+    o->cuda_emit = -1;
     o->emit = LLVM_EMIT_OBJ;
     const char *v;
     for (int i = 1; i < argc; i++) {
@@ -249,7 +259,16 @@ static void parse_args(int argc, char **argv, options_t *o) {
         } else if ((v = long_value("--output", argc, argv, &i))) {
             o->output = v;
         } else if ((v = long_value("--emit", argc, argv, &i))) {
-            o->emit = parse_emit(v);
+            if (strcmp(v, "cu") == 0) o->cuda_emit = CUDA_EMIT_CU;
+            else {
+                o->emit = parse_emit(v);
+                o->cuda_emit = o->emit == LLVM_EMIT_OBJ ? CUDA_EMIT_OBJ : o->emit == LLVM_EMIT_SO ? CUDA_EMIT_SO
+                             : o->emit == LLVM_EMIT_EXE ? CUDA_EMIT_EXE : -2;
+            }
+        } else if ((v = long_value("--cuda-arch", argc, argv, &i))) {
+            if (strcmp(v, "sm_90") && strcmp(v, "sm_80") && strcmp(v, "sm_89"))
+                USAGE_ERR("unknown --cuda-arch '%s' (expected sm_90, sm_80 or sm_89)", v);
+            o->cuda_arch = v;
         } else if ((v = long_value("--name", argc, argv, &i))) {
             if (!out_valid_name(v)) USAGE_ERR("--name '%s' is not a valid C identifier", v);
             o->name = v;
@@ -260,8 +279,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
             if (!*v) USAGE_ERR("--triple needs a target triple");
             o->triple = v;
         } else if ((v = long_value("--target", argc, argv, &i))) {
-            if (strcmp(v, "cpu") != 0 && strcmp(v, "llvm") != 0)
-                USAGE_ERR("--target=%s is not available in this build (only --target=cpu)", v);
+            if (strcmp(v, "cpu") == 0 || strcmp(v, "llvm") == 0) o->target = 0;
+            else if (strcmp(v, "cuda") == 0) o->target = 1;
+            else if (strcmp(v, "cuda-emu") == 0) o->target = 2;
+            else USAGE_ERR("unknown --target '%s' (expected cpu, cuda or cuda-emu)", v);
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && a[3] == 0) {
             o->opt_level = a[2] - '0';
         } else if (strcmp(a, "-O") == 0) {
@@ -330,6 +351,13 @@ static void parse_args(int argc, char **argv, options_t *o) {
         USAGE_ERR("no model file given");
     }
     if (o->output && !*o->output) USAGE_ERR("-o needs a file name");
+    if (o->target == 0 && o->cuda_emit == CUDA_EMIT_CU) USAGE_ERR("--emit=cu needs --target=cuda or --target=cuda-emu");
+    if (o->target == 0 && o->cuda_arch) USAGE_ERR("--cuda-arch needs --target=cuda");
+    if (o->target != 0) {
+        if (o->cuda_emit == -2) USAGE_ERR("--target=%s: --emit must be cu, obj, so or exe", o->target == 1 ? "cuda" : "cuda-emu");
+        if (o->cuda_emit == -1) o->cuda_emit = CUDA_EMIT_CU;
+        if (o->cpu || o->triple) USAGE_ERR("--cpu/--triple are for --target=cpu");
+    }
     if (o->dep_target && !o->dep_md) USAGE_ERR("-MT needs -MD or -MF (no depfile is written)");
 }
 
@@ -346,6 +374,10 @@ static void model_stem(const char *model, char *buf, size_t n) {
 static void default_output(const options_t *o, char *buf, size_t n) {
     char stem[PATH_MAX - 16];   /* room for the prefix and extension */
     model_stem(o->model, stem, sizeof stem);
+    if (o->target != 0 && o->cuda_emit == CUDA_EMIT_CU) {
+        snprintf(buf, n, "%s.cu", stem);
+        return;
+    }
     switch (o->emit) {
     case LLVM_EMIT_OBJ: snprintf(buf, n, "%s.o", stem); break;
     case LLVM_EMIT_SO: snprintf(buf, n, "lib%s.so", stem); break;
@@ -560,6 +592,44 @@ static void print_times(double load_ms, double fix_ms, bool fixed, const pass_ti
     fprintf(stderr, "  %-32s %10.3f\n", "total", total_ms);
 }
 
+/* --target=cuda|cuda-emu: the same pipeline scheduled for a GPU, then the CUDA backend. */
+static int compile_cuda(const options_t *o, ir_graph_t *g, const char *output, const char *name, const char *rtdir,
+                        double t_start) {
+    cuda_backend_opts_t co = {
+        .name = name,
+        .emit = (cuda_emit_kind_t)o->cuda_emit,
+        .output = output,
+        .emu = o->target == 2,
+        .arch = o->cuda_arch ? o->cuda_arch : "sm_90",
+        .opt_level = o->opt_level,
+        .weights_file = o->weights_file,
+        .runtime_dir = rtdir,
+        .model_path = o->model,
+        .version = version_line(),
+    };
+    ir_target_t target;
+    char err[512];
+    if (cuda_backend_target(&co, &target, err, sizeof err) != 0) die(2, "%s", err);
+    pass_options_t po;
+    pass_options_init(&po);
+    po.opt_level = o->opt_level;
+    po.target = &target;
+    pass_timing_t ptimes = {0};
+    if (o->trace_passes) po.trace = stderr;
+    if (o->time_passes) po.timing = &ptimes;
+    if (pass_run_pipeline(g, &po) != 0) fail(&g->diags, g, "the pass pipeline failed");
+    if (o->dump_ir) {
+        ir_graph_print(g, stdout);
+        pass_print_plan(g, stdout);
+        fflush(stdout);
+    }
+    if (cuda_backend_compile(g, &co) != 0) fail(&g->diags, g, "code generation failed");
+    if (o->dep_md) write_depfile(o, output, g);
+    ir_graph_free(g);
+    if (o->time_passes) fprintf(stderr, "onnxc: total %.3f ms\n", now_ms() - t_start);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     double t_start = now_ms();
     options_t o;
@@ -597,6 +667,7 @@ int main(int argc, char **argv) {
     double t_fixed = now_ms();
 
     runtime_dir(rtdir, sizeof rtdir);
+    if (o.target != 0) return compile_cuda(&o, g, output, name, rtdir, t_start);
     llvm_backend_opts_t bo = {
         .name = name,
         .opt_level = o.opt_level,

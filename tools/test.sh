@@ -163,6 +163,10 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   # float32 exp/log/tanh/erf/sigmoid and Pow by constants against float64 (ulp bounds)
   step vmath runner "$py" tests/backend/check_vmath.py "$bdir/onnxc"
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
+  # CUDA backend: nvcc compile checks (sm_90, sm_80, no spills; table in test-logs/cuda_ptxas.md),
+  # the models run under --target=cuda-emu against their references, CLI errors. Parts
+  # without nvcc or a C++ compiler are reported as skipped, not passed.
+  step cuda runner "$py" tests/cuda/run_cuda_models.py --onnxc "$bdir/onnxc" --log-dir "$logs"
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
   left=$((budget - ($(date +%s) - start) - 360))
   [ $left -lt 120 ] && left=120
