@@ -205,12 +205,12 @@ def memplan_chain():
 def unsupported_ops():
     """Three unsupported ops (two kinds, one of them twice) among supported ones: one
     message should list every kind, with where it is used. (TfIdfVectorizer replaced
-    Einsum here once Einsum became supported: a text op no numeric compiler needs; Unique,
-    whose output size is data, replaced Det once Det became supported.)"""
+    Einsum here once Einsum became supported: a text op no numeric compiler needs;
+    StringSplit replaced Unique, which replaced Det, each once it became supported.)"""
     return model("unsupported_ops", [
         node("Relu", ["inp"], ["r"], "relu"),
         node("TfIdfVectorizer", ["r"], ["e"], "tfidf", mode="TF"),
-        node("Unique", ["e"], ["d"], "unique_a"),
+        node("StringSplit", ["e"], ["d", "dn"], "split_a"),
         node("TfIdfVectorizer", ["e"], ["e2"], "tfidf_2", mode="TF"),
         node("Add", ["e2", "r"], ["y"], "add"),
     ], [vi("inp", [3, 3])], [vi("y", [3, 3])], check=False)
