@@ -151,3 +151,30 @@ int ir_infer_rotary(ir_graph_t *g, ir_node_t *n) {
     set_out(n, 0, x->dtype, &x->shape);
     return 0;
 }
+
+/* CausalConvWithState: input [B, C, L], weight [C, 1, k], bias [C], past_state [B, C, k-1];
+ * output [B, C, L], present_state [B, C, k-1]. */
+int ir_infer_causal_conv(ir_graph_t *g, ir_node_t *n) {
+    const ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    const ir_value_t *past = n->n_in > 3 ? n->in[3] : NULL;
+    const char *act = ir_attr_str(n, "activation", "none");
+    if (strcmp(act, "none") && strcmp(act, "silu") && strcmp(act, "swish"))
+        return ir_error(g, n, "activation '%s' is not one of none, silu, swish", act);
+    if (x->shape.rank != 3 || w->shape.rank != 3)
+        return ir_error(g, n, "input %s and weight %s must be rank 3", SHP(&x->shape), SHP(&w->shape));
+    for (int i = 1; i < n->n_in; i++)
+        if (n->in[i] && n->in[i]->dtype != x->dtype) return ir_error(g, n, "all inputs must have the input's dtype");
+    ir_dim_t b = x->shape.dims[0], c = x->shape.dims[1], k = w->shape.dims[2];
+    if (!ir_dim_is_const(k) || k.v < 1) return ir_error(g, n, "the kernel size (weight dim 2) must be static and positive");
+    if (!ir_dim_eq(w->shape.dims[0], c) || !dim_is(w->shape.dims[1], 1))
+        return ir_error(g, n, "weight %s must be [channels, 1, k] for input %s", SHP(&w->shape), SHP(&x->shape));
+    if (bias && (bias->shape.rank != 1 || !ir_dim_eq(bias->shape.dims[0], c)))
+        return ir_error(g, n, "bias %s must be [channels]", SHP(&bias->shape));
+    ir_shape_t st = {.rank = 3, .dims = {b, c, ir_dim_const(k.v - 1)}};
+    if (past && (past->shape.rank != 3 || !ir_dim_eq(past->shape.dims[0], b) || !ir_dim_eq(past->shape.dims[1], c) ||
+                 !dim_is(past->shape.dims[2], k.v - 1)))
+        return ir_error(g, n, "past_state %s must be %s", SHP(&past->shape), SHP(&st));
+    set_out(n, 0, x->dtype, &x->shape);
+    set_out(n, 1, x->dtype, &st);
+    return 0;
+}

@@ -190,6 +190,7 @@ typedef struct ir_attention_dims {
 int ir_attention_dims(ir_graph_t *g, const ir_node_t *n, ir_attention_dims_t *a);
 int ir_infer_attention(ir_graph_t *g, ir_node_t *n);
 int ir_infer_rotary(ir_graph_t *g, ir_node_t *n);
+int ir_infer_causal_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n);
 /* ConvInteger / QLinearConv: operands (NULL when absent), Conv's window, channels. */
 typedef struct ir_qconv {

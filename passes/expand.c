@@ -401,12 +401,44 @@ static int expand_rotary(xb_t *b) {
     return b->fail ? ir_error(b->g, n, "out of memory") : 0;
 }
 
+/* ---------------------------------------------------------------- CausalConvWithState */
+static int expand_causal_conv(xb_t *b) {
+    ir_node_t *n = b->n;
+    ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    ir_value_t *past = n->n_in > 3 ? n->in[3] : NULL;
+    int64_t k = w->shape.dims[2].v;
+    ir_dim_t c = x->shape.dims[1];
+    if (!ir_dim_is_const(c)) return ir_error(b->g, n, "the channel count must be static");
+    ir_value_t *padded;
+    if (past) {
+        ir_value_t *in[2] = {past, x};
+        padded = xb_node(b, IR_OP_CONCAT, 2, in, NULL);
+        xb_iattr(b, padded, "axis", 2);
+    } else {
+        ir_value_t *in[2] = {x, VEC(0, 0, k - 1, 0, 0, 0)};
+        padded = xb_node(b, IR_OP_PAD, 2, in, NULL);
+    }
+    ir_value_t *in[3] = {padded, w, bias};
+    ir_value_t *y = xb_node(b, IR_OP_CONV, bias ? 3 : 2, in, NULL);
+    xb_iattr(b, y, "group", c.v);
+    if (strcmp(ir_attr_str(n, "activation", "none"), "none"))
+        y = xb_op(b, IR_OP_MUL, 2, y, xb_op(b, IR_OP_SIGMOID, 1, y));
+    xb_bind(b, y, n->out[0]);
+    if (n->n_out > 1 && n->out[1]) {
+        /* The last k-1 steps; none when k is 1 (a start past the end clamps to empty). */
+        int64_t start = k > 1 ? -(k - 1) : INT64_MAX;
+        xb_bind(b, xb_slice(b, padded, start, INT64_MAX, 2, 1), n->out[1]);
+    }
+    return b->fail ? ir_error(b->g, n, "out of memory") : 0;
+}
+
 int pass_expand_node(ir_graph_t *g, int idx) {
     ir_node_t *n = g->nodes[idx];
     int (*fn)(xb_t *) = NULL;
     switch (n->op) {
     case IR_OP_ATTENTION: fn = expand_attention; break;
     case IR_OP_ROTARY_EMBEDDING: fn = expand_rotary; break;
+    case IR_OP_CAUSAL_CONV_WITH_STATE: fn = expand_causal_conv; break;
     default: return 0;
     }
     xb_t b = {.g = g, .n = n, .first = g->n_nodes};
