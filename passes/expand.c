@@ -169,6 +169,22 @@ static ir_value_t *xb_dim(xb_t *b, ir_value_t *v, int64_t axis) {
     return xb_op(b, IR_OP_GATHER, 2, s, SCAL(axis));
 }
 
+/* dim `axis` of v as a 1-element int64 vector, times mul. */
+static ir_value_t *xb_dimvec(xb_t *b, ir_value_t *v, int64_t axis, int64_t mul) {
+    ir_value_t *in[3] = {xb_op(b, IR_OP_SHAPE, 1, v), VEC(axis), VEC(axis + 1)};
+    ir_value_t *d = xb_node(b, IR_OP_SLICE, 3, in, NULL);
+    return mul == 1 ? d : xb_op(b, IR_OP_MUL, 2, d, VEC(mul));
+}
+
+/* A Reshape target [p0, p1, p2, p3] from 1-element vectors: written out rather than with
+ * -1, so that symbolic dims stay the same symbols (a -1 would be a quotient of products). */
+static ir_value_t *xb_shape4(xb_t *b, ir_value_t *p0, ir_value_t *p1, ir_value_t *p2, ir_value_t *p3) {
+    ir_value_t *in[4] = {p0, p1, p2, p3};
+    ir_value_t *s = xb_node(b, IR_OP_CONCAT, 4, in, NULL);
+    xb_iattr(b, s, "axis", 0);
+    return s;
+}
+
 static ir_value_t *xb_slice(xb_t *b, ir_value_t *v, int64_t start, int64_t end, int64_t axis, int64_t step) {
     ir_value_t *in[5] = {v, VEC(start), VEC(end), VEC(axis), VEC(step)};
     return xb_node(b, IR_OP_SLICE, 5, in, NULL);
@@ -313,9 +329,10 @@ static int expand_attention(xb_t *b) {
      * row dimension ([B, kvh, rep * Sq, D]) shares each K and V head with its queries
      * without copying them. */
     bool gqa = qh != kvh;
-    if (gqa) qs = xb_reshape(b, qs, VEC(0, kvh, -1, 0));
+    int64_t rep = qh / kvh;
+    if (gqa) qs = xb_reshape(b, qs, xb_shape4(b, xb_dimvec(b, q, 0, 1), VEC(kvh), xb_dimvec(b, q, 2, rep), xb_dimvec(b, q, 3, 1)));
     ir_value_t *s = xb_op(b, IR_OP_MATMUL, 2, qs, ks);
-    if (gqa) s = xb_reshape(b, s, VEC(0, qh, -1, 0));
+    if (gqa) s = xb_reshape(b, s, xb_shape4(b, xb_dimvec(b, q, 0, 1), VEC(qh), xb_dimvec(b, q, 2, 1), xb_dimvec(b, k, 2, 1)));
     double cap = ir_attr_float(n, "softcap", 0);
     if (cap > 0) {
         ir_value_t *c = xb_scalar(b, t, cap);
@@ -343,9 +360,9 @@ static int expand_attention(xb_t *b) {
     p = xb_cast(b, p, t);
     if (mode == 3) qk_out = p;
     if (v->dtype != t) p = xb_cast(b, p, v->dtype);
-    if (gqa) p = xb_reshape(b, p, VEC(0, kvh, -1, 0));
+    if (gqa) p = xb_reshape(b, p, xb_shape4(b, xb_dimvec(b, q, 0, 1), VEC(kvh), xb_dimvec(b, q, 2, rep), xb_dimvec(b, k, 2, 1)));
     ir_value_t *y = xb_op(b, IR_OP_MATMUL, 2, p, v);
-    if (gqa) y = xb_reshape(b, y, VEC(0, qh, -1, 0));
+    if (gqa) y = xb_reshape(b, y, xb_shape4(b, xb_dimvec(b, q, 0, 1), VEC(qh), xb_dimvec(b, q, 2, 1), xb_dimvec(b, v, 3, 1)));
     if (a.rank == 3) y = xb_reshape(b, xb_transpose(b, y, bhsd, 4), VEC(0, 0, -1));
     xb_bind(b, y, n->out[0]);
     if (n->n_out > 1) xb_bind(b, k, n->out[1]);
