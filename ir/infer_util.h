@@ -184,6 +184,18 @@ typedef struct ir_qmatmul {
 } ir_qmatmul_t;
 int ir_qmatmul_params(ir_graph_t *g, const ir_node_t *n, ir_qmatmul_t *p);
 int ir_infer_qmatmul(ir_graph_t *g, ir_node_t *n);
+/* Attention's operands in the 4-D view [batch, heads, seq, head_size] (ir/infer_attn.c):
+ * from 4-D inputs, or 3-D [batch, seq, heads * head_size] with the num_heads attributes.
+ * total = past + kv_seq, the keys attended. */
+typedef struct ir_attention_dims {
+    int rank;                              /* of Q, K, V as given: 3 or 4 */
+    int64_t q_heads, kv_heads;
+    ir_dim_t batch, q_seq, kv_seq, past, total, head, k_head, v_head;
+} ir_attention_dims_t;
+int ir_attention_dims(ir_graph_t *g, const ir_node_t *n, ir_attention_dims_t *a);
+int ir_infer_attention(ir_graph_t *g, ir_node_t *n);
+int ir_infer_rotary(ir_graph_t *g, ir_node_t *n);
+int ir_infer_causal_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_dyn_quant(ir_graph_t *g, ir_node_t *n);
 /* ConvInteger / QLinearConv: operands (NULL when absent), Conv's window, channels. */
 typedef struct ir_qconv {

@@ -121,7 +121,9 @@ static int infer_all(ir_graph_t *g, bool fold) {
             continue;
         }
         int r = fold ? pass_eval_node(g, n) : 0;
-        if (r < 0 || (r == 0 && ir_infer_node(g, n))) {
+        /* A composite op is replaced by its expansion once inferred; the new nodes come
+         * next in the walk. */
+        if (r < 0 || (r == 0 && (ir_infer_node(g, n) || pass_expand_node(g, i) < 0))) {
             refused++;
             poison(n, bad, nb);
         }

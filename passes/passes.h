@@ -70,6 +70,10 @@ int pass_schedule_node(ir_graph_t *g, ir_node_t *n);
 /* Evaluates one node whose inputs are constants (Shape/Size: whose input shape is static)
  * and turns its outputs into constants. 1 folded, 0 not foldable (left alone), -1 error. */
 int pass_eval_node(ir_graph_t *g, ir_node_t *n);
+/* Replaces g->nodes[idx], once inferred, by existing ops when its op is a composite
+ * (Attention, RotaryEmbedding: passes/expand.c); the new nodes follow it in g->nodes.
+ * 1 when expanded, 0 when the op is not expanded, -1 after an error. */
+int pass_expand_node(ir_graph_t *g, int idx);
 
 /* "memory plan: workspace X bytes (static) vs Y bytes if every intermediate had its own
  * buffer; N symbolic-sized buffers; weights Z bytes" */

@@ -950,6 +950,36 @@ def dynamic_cases(r, tmp):
                 raise Fail(f"scales {sc}: got {got.shape}, onnxruntime {want.shape}")
     r.case("dynamic: Resize with run-time scales matches onnxruntime at two scale sets", resize_scales)
 
+    def attention_symbolic():
+        # Attention expands into MatMul/Softmax/masks at compile time (passes/expand.c);
+        # here the sequence and past lengths are symbols, so the causal frontier, the
+        # KV-cache concatenation and the grouped-head reshapes must work at run time.
+        import onnxruntime as ort
+        node = helper.make_node("Attention", ["q", "k", "v", "", "pk", "pv"], ["y", "nk", "nv"],
+                                is_causal=1, q_num_heads=4, kv_num_heads=2, softcap=3.0)
+        g = helper.make_graph([node], "attn",
+                              [vi("q", [2, "S", 32]), vi("k", [2, "S", 16]), vi("v", [2, "S", 24]),
+                               vi("pk", [2, 2, "P", 8]), vi("pv", [2, 2, "P", 12])],
+                              [vi("y", None), vi("nk", None), vi("nv", None)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)], ir_version=10)
+        prog = build(m, "attn_sym")
+        sess = ort.InferenceSession(os.path.join(d, "attn_sym.onnx"))
+        rng = np.random.default_rng(11)
+        for k, (S, P) in enumerate([(3, 2), (6, 5)]):
+            ins = [rng.standard_normal(sh).astype(np.float32)
+                   for sh in [(2, S, 32), (2, S, 16), (2, S, 24), (2, 2, P, 8), (2, 2, P, 12)]]
+            rc, err, out = run_prog(prog, ins, str(k))
+            if rc != 0:
+                raise Fail(f"S={S} P={P}: exit {rc}: {err.strip()[:300]!r}")
+            want = sess.run(None, dict(zip(["q", "k", "v", "pk", "pv"], ins)))
+            for j, w in enumerate(want):
+                got = read_pb(os.path.join(out, f"output_{j}.pb"))
+                if got.shape != w.shape or not np.all(np.abs(got - w) <= 1e-5 + 1e-3 * np.abs(w)):
+                    raise Fail(f"S={S} P={P}: output {j}: shape {got.shape} vs {w.shape}, "
+                               f"max diff {np.max(np.abs(got - w)) if got.shape == w.shape else '-'}")
+    r.case("dynamic: Attention (3-D, grouped heads, causal, softcap, KV cache) with symbolic sequence "
+           "and past lengths matches onnxruntime at two sizes", attention_symbolic)
+
     def header_doc():
         m = mk18([helper.make_node("Reshape", ["x", "shape"], ["y"])],
                  [vi("x", ["N", 4]), vi("shape", [2], TensorProto.INT64)], [vi("y", ["a", "b"])])
