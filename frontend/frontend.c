@@ -313,6 +313,8 @@ static int convert_attr(fe_ctx_t *c, ir_node_t *n, const Onnx__AttributeProto *a
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH: {
+        if (n->op != IR_OP_IF && n->op != IR_OP_LOOP && n->op != IR_OP_SCAN)
+            return fe_err(c, "attribute '%s' holds a subgraph; only If, Loop and Scan take one", ap->name);
         if (!ap->g) return fe_err(c, "attribute '%s' holds no graph", ap->name);
         ir_attr_t *a = ir_node_add_attr(c->g, n, ap->name, IR_ATTR_GRAPH);
         if (!a || !a->name) return fe_err(c, "out of memory");
