@@ -283,6 +283,10 @@ static int attr_kind(const Onnx__AttributeProto *ap)
     return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED;
 }
 
+static int convert_subgraph(fe_ctx_t *c, ir_node_t *n, const char *attr, const Onnx__GraphProto *gp,
+                            ir_graph_t **out);
+static int convert_graph_proto(fe_ctx_t *c, const Onnx__GraphProto *gp, bool have_opset);
+
 static int convert_attr(fe_ctx_t *c, ir_node_t *n, const Onnx__AttributeProto *ap)
 {
     if (!ap->name || !*ap->name) return fe_err(c, "attribute without a name");
@@ -308,10 +312,25 @@ static int convert_attr(fe_ctx_t *c, ir_node_t *n, const Onnx__AttributeProto *a
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
         break;
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH: {
+        if (n->op != IR_OP_IF && n->op != IR_OP_LOOP && n->op != IR_OP_SCAN)
+            return fe_err(c, "attribute '%s' holds a subgraph; only If, Loop and Scan take one", ap->name);
+        if (!ap->g) return fe_err(c, "attribute '%s' holds no graph", ap->name);
+        ir_attr_t *a = ir_node_add_attr(c->g, n, ap->name, IR_ATTR_GRAPH);
+        if (!a || !a->name) return fe_err(c, "out of memory");
+        ir_graph_t *sub = NULL;
+        if (convert_subgraph(c, n, ap->name, ap->g, &sub)) return -1;
+        int idx = ir_node_add_sub(c->g, n, sub);
+        if (idx < 0) {
+            ir_graph_free(sub);
+            return fe_err(c, "out of memory");
+        }
+        a->i = idx;
+        return 0;
+    }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS:
-        return fe_err(c, "attribute '%s' holds a subgraph; subgraphs (If/Loop/Scan bodies) are "
-                      "unsupported", ap->name);
+        return fe_err(c, "attribute '%s' holds a list of subgraphs (SequenceMap); unsupported",
+                      ap->name);
     default:
         return fe_err(c, "attribute '%s' has unsupported type %d", ap->name, k);
     }
@@ -477,9 +496,9 @@ static int convert_node(fe_ctx_t *c, const Onnx__NodeProto *np, const char *name
     }
     for (int i = 0; i < n_in; i++) {
         if (empty(np->input[i])) continue;   /* omitted optional input */
-        if (!(fn.in[i] = fe_map_get(c, np->input[i]))) {
+        if (!(fn.in[i] = fe_resolve(c, np->input[i]))) {
             fe_err(c, "input '%s' is not defined (no graph input, initializer or node "
-                   "produces it)", np->input[i]);
+                   "produces it%s)", np->input[i], c->outer ? ", here or in an enclosing graph" : "");
             goto out;
         }
     }
@@ -527,6 +546,97 @@ out:
     return rc;
 }
 
+ir_value_t *fe_resolve(fe_ctx_t *c, const char *name)
+{
+    ir_value_t *v = fe_map_get(c, name);
+    if (v || !c->outer || c->failed) return v;
+    ir_value_t *ov = fe_resolve(c->outer, name);
+    if (!ov) return NULL;
+    if (ov->data) {
+        /* an outer constant: the subgraph gets its own copy, which it may fold */
+        v = ir_value_const(c->g, ov->name, ov->dtype, &ov->shape, ov->data, ov->data_size);
+        return define_value(c, v) ? NULL : v;
+    }
+    if (c->n_imp == c->cap_imp) {
+        int nc = c->cap_imp ? 2 * c->cap_imp : 8;
+        ir_value_t **a = realloc(c->imp_outer, sizeof *a * (size_t)nc), **b;
+        if (a) c->imp_outer = a;
+        b = a ? realloc(c->imp_inner, sizeof *b * (size_t)nc) : NULL;
+        if (!b) return fe_err(c, "out of memory"), NULL;
+        c->imp_inner = b;
+        c->cap_imp = nc;
+    }
+    ir_shape_t unknown = {.rank = -1};
+    v = ir_value_new(c->g, ov->name, ov->dtype, &unknown);
+    if (define_value(c, v)) return NULL;
+    v->is_input = true;
+    c->imp_outer[c->n_imp] = ov;
+    c->imp_inner[c->n_imp++] = v;
+    return v;
+}
+
+/* Attribute `attr` of node n holds graph gp: converted into a graph of its own, which n
+ * takes as its input values the subgraph reads from outside. */
+static int convert_subgraph(fe_ctx_t *c, ir_node_t *n, const char *attr, const Onnx__GraphProto *gp,
+                            ir_graph_t **out)
+{
+    *out = NULL;
+    if (c->depth + 1 >= FE_MAX_GRAPH_DEPTH)
+        return fe_err(c, "subgraphs nest more than %d deep", FE_MAX_GRAPH_DEPTH);
+    char where[512];
+    snprintf(where, sizeof where, "%.200s: node '%.120s' (%.40s) attribute '%.60s'", c->path, n->name,
+             n->op_type ? n->op_type : "?", attr);
+    fe_ctx_t *s = calloc(1, sizeof *s);
+    ir_graph_t *g = s ? ir_graph_new(where) : NULL;
+    if (!g) {
+        free(s);
+        return fe_err(c, "out of memory");
+    }
+    g->arena.limit = c->g->arena.limit;
+    s->g = g;
+    s->path = g->path;
+    s->model_dir = c->model_dir;
+    s->opset = c->opset;
+    s->diags = c->diags;
+    s->outer = c;
+    s->depth = c->depth + 1;
+    g->opset = c->opset;
+    g->depth = s->depth;
+    int rc = convert_graph_proto(s, gp, true);
+    if (rc == 0) {
+        g->n_formal = g->n_inputs;
+        g->imp_first = n->n_in;
+        ir_value_t **gi = realloc(g->inputs, sizeof *gi * (size_t)(g->n_inputs + s->n_imp + 1));
+        ir_value_t **ni = ir_arena_alloc(&c->g->arena, sizeof *ni * (size_t)(n->n_in + s->n_imp + 1));
+        if (gi) g->inputs = gi;
+        if (!gi || !ni) {
+            rc = fe_err(s, "out of memory");
+        } else {
+            for (int i = 0; i < s->n_imp; i++) {
+                s->imp_inner[i]->index = g->n_inputs;
+                g->inputs[g->n_inputs++] = s->imp_inner[i];
+            }
+            if (n->n_in) memcpy(ni, n->in, sizeof *ni * (size_t)n->n_in);
+            for (int i = 0; i < s->n_imp; i++) ni[n->n_in + i] = s->imp_outer[i];
+            n->in = ni;
+            n->n_in += s->n_imp;
+        }
+    }
+    if (rc) {
+        if (!s->failed && !ir_diags_has_errors(&g->diags)) fe_err(s, "conversion failed");
+        ir_diags_move(c->diags, &g->diags);
+        c->failed = true;
+        ir_graph_free(g);
+    } else {
+        *out = g;
+    }
+    free(s->map);
+    free(s->imp_outer);
+    free(s->imp_inner);
+    free(s);
+    return rc;
+}
+
 /* The graph now holds a copy; dropping the parsed bytes early halves peak memory on
  * big models. protobuf-c allocates them with malloc (default allocator) and skips NULL
  * fields when freeing the message. */
@@ -562,6 +672,14 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
                       "versions 1 to %d", (long long)c->opset, FE_MAX_OPSET);
     }
     g->opset = c->opset;
+    return convert_graph_proto(c, gp, have_opset);
+}
+
+/* One GraphProto into c->g: the model's graph or (c->outer set) a subgraph, whose inputs
+ * may lack types (the owner's inference gives them) and whose nodes may read outer values. */
+static int convert_graph_proto(fe_ctx_t *c, const Onnx__GraphProto *gp, bool have_opset)
+{
+    ir_graph_t *g = c->g;
     if (!(g->name = c_ident(c, gp->name))) return fe_err(c, "out of memory");
     if (gp->n_sparse_initializer) {
         const Onnx__SparseTensorProto *sp = gp->sparse_initializer[0];
@@ -627,7 +745,8 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
         }
         ir_dtype_t dt;
         ir_shape_t sh;
-        if (read_type(c, vi, true, &dt, &sh)) goto out;
+        if (read_type(c, vi, !c->outer, &dt, &sh)) goto out;
+        if (c->outer && dt == IR_UNDEFINED) sh.rank = -1;
         if (define_value(c, v = ir_value_new(g, vi->name, dt, &sh))) goto out;
         v->is_input = true;
         v->index = g->n_inputs;
@@ -667,7 +786,8 @@ static int convert_graph(fe_ctx_t *c, Onnx__ModelProto *m)
     }
     for (size_t i = 0; i < gp->n_output; i++) {
         const Onnx__ValueInfoProto *vi = gp->output[i];
-        ir_value_t *v = vi ? fe_map_get(c, vi->name) : NULL;
+        ir_value_t *v = vi && vi->name ? fe_resolve(c, vi->name) : NULL;
+        if (c->failed) goto out;
         if (!v) {
             fe_err(c, "graph output '%s' is not produced by any node, input or initializer",
                    vi && vi->name ? vi->name : "");

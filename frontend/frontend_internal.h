@@ -25,6 +25,13 @@ typedef struct fe_ctx {
     ir_diags_t *diags;          /* the caller's list (the graph may not exist yet) */
     fe_map_entry_t *map;        /* value name -> value, open addressing */
     size_t map_cap, map_n;
+    /* A subgraph's context: the enclosing graph's, for names defined outside (outer-scope
+     * values); each becomes an implicit input of this graph (imp_inner[i] standing for
+     * imp_outer[i], a value of the outer graph). */
+    struct fe_ctx *outer;
+    int depth;
+    ir_value_t **imp_outer, **imp_inner;
+    int n_imp, cap_imp;
 } fe_ctx_t;
 
 /* Tests set this to make the graph's arena fail past a byte count, reaching every
@@ -37,6 +44,9 @@ extern int fe_test_no_openat2;
 int fe_err(fe_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 ir_value_t *fe_map_get(const fe_ctx_t *c, const char *name);
+/* A name as a node input: this graph's value, else (in a subgraph) an outer one, which
+ * becomes an implicit input. NULL when no enclosing graph defines it, or after fe_err. */
+ir_value_t *fe_resolve(fe_ctx_t *c, const char *name);
 /* Keys on v->name (arena-owned). */
 int fe_map_put(fe_ctx_t *c, ir_value_t *v);
 /* An arena copy of base+suffix (plus a counter if needed) that names no value yet. */

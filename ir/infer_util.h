@@ -108,6 +108,10 @@ int ir_infer_grid_sample(ir_graph_t *g, ir_node_t *n);
 int ir_infer_deform_conv(ir_graph_t *g, ir_node_t *n);
 int ir_infer_roi_align(ir_graph_t *g, ir_node_t *n);
 int ir_infer_rnn(ir_graph_t *g, ir_node_t *n);              /* ir/rnn.c: RNN, GRU, LSTM */
+int ir_infer_if(ir_graph_t *g, ir_node_t *n);               /* ir/infer_ctrl.c: control flow */
+int ir_infer_loop(ir_graph_t *g, ir_node_t *n);
+int ir_infer_scan(ir_graph_t *g, ir_node_t *n);
+int ir_ctrl_n_out(const ir_node_t *n);                       /* outputs without the scratch */
 
 /* Selection ops (ir/infer_select.c). Each params function resolves the constant
  * parameter the output shape depends on, or records an error naming the node. */

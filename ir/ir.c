@@ -214,6 +214,8 @@ ir_graph_t *ir_graph_new(const char *path) {
 
 void ir_graph_free(ir_graph_t *g) {
     if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; g->nodes[i] && j < g->nodes[i]->n_subs; j++) ir_graph_free(g->nodes[i]->subs[j]);
     free(g->values);
     free(g->nodes);
     free(g->inputs);
@@ -571,12 +573,17 @@ void ir_graph_recount(ir_graph_t *g) {
 
 void ir_graph_compact(ir_graph_t *g) {
     int j = 0;
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->dead) {
+            for (int s = 0; s < g->nodes[i]->n_subs; s++) ir_graph_free(g->nodes[i]->subs[s]);
+            g->nodes[i]->n_subs = 0;
+        }
         if (!g->nodes[i]->dead) {
             g->nodes[j] = g->nodes[i];
             g->nodes[j]->id = j;
             j++;
         }
+    }
     g->n_nodes = j;
 }
 
@@ -615,4 +622,15 @@ int ir_graph_verify(ir_graph_t *g) {
         if (!seen[g->outputs[i]->id]) rc = ir_error(g, NULL, "graph output '%s' is never computed", g->outputs[i]->name);
     free(seen);
     return rc;
+}
+
+int ir_node_add_sub(ir_graph_t *g, ir_node_t *n, ir_graph_t *sub) {
+    ir_graph_t **ns = ir_arena_alloc(&g->arena, sizeof *ns * (size_t)(n->n_subs + 1));
+    if (!ns) return -1;
+    if (n->n_subs) memcpy(ns, n->subs, sizeof *ns * (size_t)n->n_subs);
+    ns[n->n_subs] = sub;
+    n->subs = ns;
+    sub->parent = g;
+    sub->owner = n;
+    return n->n_subs++;
 }

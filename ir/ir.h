@@ -194,6 +194,13 @@ typedef struct ir_node {
     ir_dim_t *params;
     int n_params;
     struct ir_sched *sched;     /* filled by pass_schedule (ir/sched.h); NULL before */
+    /* Control flow (If/Loop/Scan, docs/control-flow.md): the subgraphs the node owns (its
+     * graph attributes, in attribute order; a graph attribute's `i` indexes this), freed
+     * with the graph. Each subgraph's inputs are its formal inputs, then the outer values
+     * it reads (implicit inputs), which the node takes as extra inputs in the same order. */
+    struct ir_graph **subs;
+    int n_subs;
+    struct ir_value *scratch;   /* the workspace the subgraphs run in: an extra (last) output */
 } ir_node_t;
 
 /* Attribute lookup; the default is returned when absent or of another kind. */
@@ -248,6 +255,17 @@ typedef struct ir_graph {
     int n_dyn_values;           /* symbolic-sized buffers (several may share a slot over time) */
     int64_t ws_rt_off;          /* where a run leaves its run-time counts (8 bytes each) */
     ir_diags_t diags;           /* every problem reported on this graph (ir_error), in order */
+    /* Subgraphs (control flow): the node that owns this graph, its nesting depth, how many
+     * of the inputs are formal (the rest are implicit outer values, the owner's inputs
+     * from imp_first on), whether the passes have compiled it. */
+    struct ir_graph *parent;
+    const ir_node_t *owner;
+    int depth, n_formal, imp_first;
+    bool compiled;
+    /* The pass manager's hook (passes/passes.c) that compiles a subgraph through the
+     * pipeline, with the options of the graph that owns it. */
+    int (*compile_sub)(struct ir_graph *parent, struct ir_graph *sub);
+    const void *pass_opts;
     char err[IR_ERR_MAX];       /* the latest error's text, for tests that check one message */
 } ir_graph_t;
 
@@ -289,6 +307,9 @@ int ir_graph_verify(ir_graph_t *g);
 /* Human-readable dump. */
 void ir_graph_print(const ir_graph_t *g, void *file /* FILE* */);
 void ir_shape_str(const ir_graph_t *g, const ir_shape_t *s, char *buf, size_t n);
+
+/* Adds sub to n->subs; n owns it from then on. Its index, or -1 (out of memory). */
+int ir_node_add_sub(ir_graph_t *g, ir_node_t *n, ir_graph_t *sub);
 
 /* ---------------------------------------------------------------- inference
  * Per-op shape/type inference (ir/infer.c). Requires input shapes known; constant

@@ -264,6 +264,7 @@ EVAL_FN(eval_unique) EVAL_FN(eval_nms)
 EVAL_FN(eval_col2im) EVAL_FN(eval_center_crop_pad) EVAL_FN(eval_affine_grid)   /* passes/eval_image.c */
 EVAL_FN(eval_window_fn) EVAL_FN(eval_eye_like)   /* passes/eval_generate.c */
 EVAL_FN(eval_dft)   /* passes/eval_signal.c */
+EVAL_FN(eval_ctrl)   /* passes/passes.c: control flow is never folded (its bodies fold inside) */
 EVAL_FN(eval_quant) EVAL_FN(eval_qmatmul) EVAL_FN(eval_dyn_quant) EVAL_FN(eval_qconv)   /* passes/eval_quant.c */
 EVAL_FN(eval_det) EVAL_FN(eval_maxunpool)   /* passes/eval_linalg.c */
 EVAL_FN(eval_expanded)   /* passes/expand.c */

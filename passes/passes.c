@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ir/sched.h"
+#include "passes/eval_int.h"
 #include "passes/passes.h"
 
 typedef int (*pass_fn)(ir_graph_t *g);
@@ -52,13 +53,44 @@ static int live_nodes(const ir_graph_t *g) {
     return k;
 }
 
+/* Control flow: a body is compiled through the whole pipeline when its node is inferred
+ * (ir/infer_ctrl.c), with the options of the graph that owns it. Its messages join the
+ * owner's. */
+static int compile_sub(ir_graph_t *parent, ir_graph_t *sub) {
+    pass_options_t o = *(const pass_options_t *)parent->pass_opts;
+    o.timing = NULL;
+    o.trace = NULL;
+    sub->target = parent->target;
+    int rc = pass_run_pipeline(sub, &o);
+    ir_diags_move(&parent->diags, &sub->diags);
+    sub->compiled = rc == 0;
+    return rc;
+}
+
+int eval_ctrl(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    (void)g, (void)n, (void)r;
+    return 0;
+}
+
+static int run_pipeline(ir_graph_t *g, pass_options_t o);
+
 int pass_run_pipeline(ir_graph_t *g, const pass_options_t *opt) {
     pass_options_t o;
     if (opt)
         o = *opt;
     else
         pass_options_init(&o);
-    if (o.target) {
+    /* the options live while the pipeline runs, which is when bodies are compiled */
+    g->compile_sub = compile_sub;
+    g->pass_opts = &o;
+    int rc = run_pipeline(g, o);
+    g->pass_opts = NULL;
+    g->compile_sub = NULL;
+    return rc;
+}
+
+static int run_pipeline(ir_graph_t *g, pass_options_t o) {
+    if (o.target && !g->target) {
         ir_target_t *t = ir_arena_alloc(&g->arena, sizeof *t);
         if (!t) return ir_error(g, NULL, "out of memory");
         *t = *o.target;

@@ -454,6 +454,18 @@ void lw_kernel_begin_shape(lw_t *k, const ir_node_t *n, const ir_shape_t *shape,
 
 void lw_kernel_end(lw_t *k) { LLVMBuildRetVoid(k->b); }
 
+void lw_add_marker(lw_t *k, const ir_node_t *n) {
+    char name[64];
+    k->kernel_id++;
+    snprintf(name, sizeof name, "%s_k%d", k->L->name, k->kernel_id);
+    LLVMValueRef fn = LLVMAddFunction(k->m, name, kernel_type(k));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    begin_function(k, fn);
+    LLVMBuildRetVoid(k->b);
+    k->wnode[k->n_wrappers] = n;
+    k->wrappers[k->n_wrappers++] = fn;
+}
+
 int lw_check_begin(lw_t *k, const ir_node_t *n, const char *what) {
     char name[64], text[512];
     snprintf(text, sizeof text, "node '%.300s' (%s): %s", n->name, ir_op_name(n->op), what);

@@ -220,6 +220,12 @@ int lw_lower_grid_sample(lw_t *k, const ir_node_t *n);
 int lw_lower_deform_conv(lw_t *k, const ir_node_t *n);
 int lw_lower_roi_align(lw_t *k, const ir_node_t *n);
 int lw_lower_rnn(lw_t *k, const ir_node_t *n);                /* lower_rnn.c: RNN, GRU, LSTM */
+int lw_lower_if(lw_t *k, const ir_node_t *n);                 /* lower_ctrl.c: control flow */
+int lw_lower_loop(lw_t *k, const ir_node_t *n);
+int lw_lower_scan(lw_t *k, const ir_node_t *n);
+/* An empty kernel for n, after its check function: NAME_run re-derives what follows from
+ * the run-time count the check stored (lw_set_runtime) before the next kernel. */
+void lw_add_marker(lw_t *k, const ir_node_t *n);
 int lw_lower_topk(lw_t *k, const ir_node_t *n);               /* lower_select.c */
 int lw_lower_onehot(lw_t *k, const ir_node_t *n);
 int lw_lower_reverse_sequence(lw_t *k, const ir_node_t *n);

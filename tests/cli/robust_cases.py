@@ -156,6 +156,38 @@ def robust_cases(r, tmp, save):
     p13 = save(_mk([helper.make_node("LRN", ["x"], ["y"], name="lrn0", size=-2**63)],
                    [_vi("x", [1, 5, 5, 5])], [_vi("y", None)]), os.path.join(d, "lrn_size.onnx"))
     r.case("robust: LRN size -2^63", lambda: r.bad_model(p13, ("lrn0", "size")))
+    # Control flow (issue 8): subgraphs are new input.
+    bool_t = TensorProto.BOOL
+
+    def loop_model(body_nodes, body_in, body_out, name):
+        body = helper.make_graph(body_nodes, "body", body_in, body_out)
+        return save(_mk([helper.make_node("Loop", ["m", "", "y"], ["y_out"], name="loop0", body=body)],
+                        [_vi("m", [], TensorProto.INT64), _vi("y", [2])], [_vi("y_out", None)]),
+                    os.path.join(d, name))
+
+    std_in = [_vi("i", [], TensorProto.INT64), _vi("c", [], bool_t), _vi("y_in", [2])]
+    p14 = loop_model([helper.make_node("Add", ["y_in", "nowhere"], ["y_o"], name="add_bad"),
+                      helper.make_node("Identity", ["c"], ["c_o"])], std_in,
+                     [_vi("c_o", [], bool_t), _vi("y_o", [2])], "sub_unknown.onnx")
+    r.case("robust: a body reads a name no enclosing graph defines",
+           lambda: r.bad_model(p14, ("loop0", "add_bad", "'nowhere'", "enclosing")))
+    p15 = loop_model([helper.make_node("Identity", ["c"], ["c_o"])], std_in[:2],
+                     [_vi("c_o", [], bool_t)], "sub_signature.onnx")
+    r.case("robust: a Loop body whose inputs do not match the node's",
+           lambda: r.bad_model(p15, ("loop0", "body", "carried")))
+    p16 = loop_model([helper.make_node("Concat", ["y_in", "y_in"], ["y_o"], name="grow", axis=0),
+                      helper.make_node("Identity", ["c"], ["c_o"])], std_in,
+                     [_vi("c_o", [], bool_t), _vi("y_o", None)], "sub_growing.onnx")
+    r.case("robust: a loop-carried value that changes shape",
+           lambda: r.bad_model(p16, ("loop0", "'y_in'", "must not change")))
+    then_g = helper.make_graph([helper.make_node("Constant", [], ["a"], value_floats=[1.0, 2.0])], "then", [],
+                               [_vi("a", [2])])
+    else_g = helper.make_graph([helper.make_node("Constant", [], ["b"], value_floats=[1.0, 2.0, 3.0])], "else", [],
+                               [_vi("b", [3])])
+    p17 = save(_mk([helper.make_node("If", ["c"], ["r"], name="if0", then_branch=then_g, else_branch=else_g)],
+                   [_vi("c", [], bool_t)], [_vi("r", None)]), os.path.join(d, "if_shapes.onnx"))
+    r.case("robust: If branches of different shapes",
+           lambda: r.bad_model(p17, ("if0", "then_branch", "else_branch")))
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))
