@@ -449,6 +449,126 @@ static int expand_causal_conv(xb_t *b) {
     return b->fail ? ir_error(b->g, n, "out of memory") : 0;
 }
 
+/* ---------------------------------------------------------------- float16 in float32 */
+/* Contractions, normalisations and softmax on float16/bfloat16 compute in float32 (the
+ * ONNX reference and onnxruntime accumulate these in float32 too; LayerNormalization's
+ * stash_type says so): the float inputs are cast up, the op runs on the float32 kernels
+ * (tiled contractions, vectorised reductions), the outputs are cast back. A constant input
+ * folds to float32 once, at compile time. */
+static bool widen_op(ir_op_t op) {
+    switch (op) {
+    case IR_OP_MATMUL: case IR_OP_GEMM: case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE:
+    case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: case IR_OP_GROUP_NORM: case IR_OP_INSTANCE_NORM:
+    case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_half(ir_dtype_t t) { return t == IR_F16 || t == IR_BF16; }
+
+/* The node's floating inputs all have one half dtype (returned), else IR_UNDEFINED. Its
+ * outputs of that dtype are cast back; others (LayerNorm's float32 statistics) stay. */
+static ir_dtype_t half_node(const ir_node_t *n) {
+    ir_dtype_t t = IR_UNDEFINED;
+    for (int i = 0; i < n->n_in; i++) {
+        const ir_value_t *v = n->in[i];
+        if (!v || !ir_dtype_is_float(v->dtype)) continue;
+        if (!is_half(v->dtype) || (t != IR_UNDEFINED && v->dtype != t)) return IR_UNDEFINED;
+        t = v->dtype;
+    }
+    return t;
+}
+
+static int expand_widen(xb_t *b) {
+    ir_node_t *n = b->n;
+    ir_dtype_t t = half_node(n);
+    if (n->n_out > 8) return 0;
+    char name[512];
+    snprintf(name, sizeof name, "%.380s/f32_%d", n->name, b->count++);
+    ir_node_t *m = ir_node_new(b->g, n->op, name, n->n_in, n->n_out);
+    if (!m) return ir_error(b->g, n, "out of memory");
+    m->op_type = n->op_type;
+    m->attrs = n->attrs;
+    m->n_attrs = n->n_attrs;
+    for (int i = 0; i < n->n_in; i++) {
+        ir_value_t *v = n->in[i];
+        m->in[i] = v && v->dtype == t ? xb_cast(b, v, IR_F32) : v;
+    }
+    /* the cast inputs were created before m: keep m after them */
+    ir_node_t **nodes = b->g->nodes;
+    int mi = -1;
+    for (int i = b->first; i < b->g->n_nodes; i++)
+        if (nodes[i] == m) mi = i;
+    if (mi >= 0) {
+        memmove(nodes + mi, nodes + mi + 1, sizeof *nodes * (size_t)(b->g->n_nodes - mi - 1));
+        nodes[b->g->n_nodes - 1] = m;
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        if (!n->out[k]) continue;
+        if (!(m->out[k] = xb_fresh(b))) break;
+        m->out[k]->producer = m;
+        if (n->out[k]->dtype == t) {
+            xb_bind(b, xb_cast(b, m->out[k], t), n->out[k]);
+        } else {
+            xb_bind(b, m->out[k], n->out[k]);
+        }
+    }
+    return b->fail ? ir_error(b->g, n, "out of memory") : 0;
+}
+
+/* ---------------------------------------------------------------- ConvTranspose */
+/* ConvTranspose (group 1, float32, static channels and spatial dims, pads >= 0) as a
+ * contraction and a scatter-free gather: cols = Wᵀ·X ([OC·k] x C times C x L per batch
+ * element, on the tiled MatMul kernel), then Col2Im sums each output position's
+ * contributions (the blocks of Col2Im are exactly the input positions when stride,
+ * dilation and pads are ConvTranspose's), then the bias. The direct kernel, which loops
+ * over every input channel and kernel tap for each output element, stays for the rest. */
+static int expand_conv_transpose(xb_t *b) {
+    ir_node_t *n = b->n;
+    ir_value_t *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
+    if (x->dtype != IR_F32 || x->shape.rank < 3 || x->shape.rank > 5 || ir_attr_int(n, "group", 1) != 1) return 0;
+    ir_window_t p;
+    if (ir_window_params_transposed(b->g, n, &x->shape, &w->shape, &p)) return -1;
+    int ns = p.ns;
+    int64_t C = 0, OC = 0, L = 1, kk = 1;
+    if (!ir_dim_is_const(x->shape.dims[1]) || !ir_dim_is_const(w->shape.dims[1])) return 0;
+    C = x->shape.dims[1].v;
+    OC = w->shape.dims[1].v;
+    int64_t img[IR_MAX_RANK], blk[IR_MAX_RANK], pads[2 * IR_MAX_RANK];
+    for (int i = 0; i < ns; i++) {
+        ir_dim_t d = x->shape.dims[2 + i];
+        if (!ir_dim_is_const(d) || p.out[i] < 1 || p.pb[i] < 0 || p.pe[i] < 0) return 0;
+        int64_t span = p.d[i] * (p.k[i] - 1) + 1, ext = p.out[i] + p.pb[i] + p.pe[i];
+        if (ext < span || (ext - span) / p.s[i] + 1 != d.v) return 0;   /* Col2Im's blocks are not the inputs */
+        L *= d.v;
+        kk *= p.k[i];
+        img[i] = p.out[i];
+        blk[i] = p.k[i];
+        pads[i] = p.pb[i];
+        pads[ns + i] = p.pe[i];
+    }
+    if (C < 1 || OC < 1 || L > ((int64_t)1 << 40) / (OC * kk)) return 0;
+    ir_value_t *x3 = xb_reshape(b, x, VEC(0, C, L));
+    ir_value_t *w2 = xb_reshape(b, w, VEC(C, OC * kk));
+    ir_value_t *wt = xb_transpose(b, w2, I64S(1, 0), 2);
+    ir_value_t *cols = xb_op(b, IR_OP_MATMUL, 2, wt, x3);
+    ir_value_t *in[3] = {cols, xb_i64(b, 1, ns, img), xb_i64(b, 1, ns, blk)};
+    ir_value_t *out = xb_node(b, IR_OP_COL2IM, 3, in, NULL);
+    xb_ints_attr(b, out, "dilations", p.d, ns);
+    xb_ints_attr(b, out, "strides", p.s, ns);
+    xb_ints_attr(b, out, "pads", pads, 2 * ns);
+    if (bias) {
+        int64_t bs[IR_MAX_RANK];
+        bs[0] = OC;
+        for (int i = 0; i < ns; i++) bs[1 + i] = 1;
+        out = xb_op(b, IR_OP_ADD, 2, out, xb_reshape(b, bias, xb_i64(b, 1, ns + 1, bs)));
+    }
+    xb_bind(b, out, y);
+    return b->fail ? ir_error(b->g, n, "out of memory") : 0;
+}
+
 int pass_expand_node(ir_graph_t *g, int idx) {
     ir_node_t *n = g->nodes[idx];
     int (*fn)(xb_t *) = NULL;
@@ -456,10 +576,14 @@ int pass_expand_node(ir_graph_t *g, int idx) {
     case IR_OP_ATTENTION: fn = expand_attention; break;
     case IR_OP_ROTARY_EMBEDDING: fn = expand_rotary; break;
     case IR_OP_CAUSAL_CONV_WITH_STATE: fn = expand_causal_conv; break;
-    default: return 0;
+    default: break;
     }
+    if (!fn && widen_op(n->op) && half_node(n) != IR_UNDEFINED && n->n_post == 0) fn = expand_widen;
+    if (!fn && n->op == IR_OP_CONV_TRANSPOSE && n->n_post == 0) fn = expand_conv_transpose;
+    if (!fn) return 0;
     xb_t b = {.g = g, .n = n, .first = g->n_nodes};
     if (fn(&b)) return -1;
+    if (g->n_nodes == b.first) return 0;   /* the expansion declined: the node stays */
     /* The new nodes go right after n, in creation order (already topological). */
     int k = g->n_nodes - b.first;
     ir_node_t **tmp = malloc(sizeof *tmp * (size_t)(k ? k : 1));

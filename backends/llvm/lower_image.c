@@ -1,6 +1,7 @@
 /* Col2Im, CenterCropPad and AffineGrid as maps over the output: each element gathers what
  * it needs, so no two threads write the same element (passes/eval_image.c is the same
- * arithmetic over plain loops). */
+ * arithmetic over plain loops). Col2Im on float32/float64 scatters per channel plane
+ * instead (lower_col2im_scatter). */
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
@@ -46,10 +47,75 @@ static LLVMValueRef elem_col2im(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, 
     return lw_cast(k, LLVMBuildLoad2(k->b, cty, acc, ""), ct, t);
 }
 
+/* float32/float64: per (batch, channel) plane, zero it, then for each kernel offset add
+ * every block's value at the position it covers. The blocks that land inside the image
+ * form a box [lo, hi) per axis, so the loops need no test and no division; the innermost
+ * loop reads x contiguously. Threads split the planes, so no two write one element. This
+ * is ConvTranspose's second half (passes/expand.c) and K/stride times fewer steps than
+ * gathering per output element. */
+static int lower_col2im_scatter(lw_t *k, const ir_node_t *n, const ir_col2im_t *p) {
+    const ir_value_t *x = n->in[0], *y = n->out[0];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    int ns = p->ns;
+    int64_t plane = 1, ost[IR_MAX_RANK], bst[IR_MAX_RANK];
+    for (int d = ns - 1; d >= 0; d--) {
+        ost[d] = plane;
+        plane *= p->img[d];
+    }
+    for (int d = ns - 1, s = 1; d >= 0; d--) {
+        bst[d] = s;
+        s *= (int)p->nb[d];
+    }
+    lw_kernel_begin_range(k, n, y, 0, 2);
+    LLVMValueRef yb = lw_base(k, y), xb = lw_base(k, x);
+    lw_loop_t lr, lz, lk, lb[IR_MAX_RANK];
+    lw_loop_begin(k, &lr, k->begin, k->end, "plane");
+    LLVMValueRef ybase = LLVMBuildNSWMul(k->b, lr.iv, I64(plane), "");
+    lw_loop_begin(k, &lz, I64(0), I64(plane), "z");
+    LLVMBuildStore(k->b, LLVMConstNull(ty), LLVMBuildGEP2(k->b, ty, yb, (LLVMValueRef[]){LLVMBuildNSWAdd(k->b, ybase, lz.iv, "")}, 1, ""));
+    lw_loop_end(k, &lz);
+    lw_loop_begin(k, &lk, I64(0), I64(p->K), "kk");
+    /* x row of this plane and offset: ((plane * K) + kk) * L */
+    LLVMValueRef xrow = LLVMBuildNSWMul(k->b, LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lr.iv, I64(p->K), ""), lk.iv, ""), I64(p->L), "");
+    LLVMValueRef rem = lk.iv, kd[IR_MAX_RANK], lo[IR_MAX_RANK], hi[IR_MAX_RANK], sh[IR_MAX_RANK];
+    for (int d = ns - 1; d >= 0; d--) {
+        kd[d] = LLVMBuildSRem(k->b, rem, I64(p->blk[d]), "");
+        rem = LLVMBuildSDiv(k->b, rem, I64(p->blk[d]), "");
+    }
+    for (int d = 0; d < ns; d++) {
+        /* block b covers pos = b*str + sh, sh = kd*dil - pb; inside when 0 <= pos < img */
+        sh[d] = LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, kd[d], I64(p->dil[d]), ""), I64(p->pb[d]), "");
+        LLVMValueRef neg = LLVMBuildNeg(k->b, sh[d], "");   /* first b: ceil(-sh / str), at least 0 */
+        LLVMValueRef l0 = LLVMBuildSDiv(k->b, LLVMBuildNSWAdd(k->b, neg, I64(p->str[d] - 1), ""), I64(p->str[d]), "");
+        lo[d] = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLE, neg, I64(0), ""), I64(0), l0, "");
+        LLVMValueRef top = LLVMBuildNSWSub(k->b, I64(p->img[d] - 1), sh[d], "");   /* last b: floor(top / str) */
+        LLVMValueRef h0 = LLVMBuildNSWAdd(k->b, LLVMBuildSDiv(k->b, top, I64(p->str[d]), ""), I64(1), "");
+        h0 = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, top, I64(0), ""), I64(0), h0, "");
+        hi[d] = LLVMBuildSelect(k->b, LLVMBuildICmp(k->b, LLVMIntSGT, h0, I64(p->nb[d]), ""), I64(p->nb[d]), h0, "");
+    }
+    LLVMValueRef xo = xrow, yo = ybase;
+    for (int d = 0; d < ns; d++) {
+        lw_loop_begin(k, &lb[d], lo[d], hi[d], "b");
+        xo = LLVMBuildNSWAdd(k->b, xo, LLVMBuildNSWMul(k->b, lb[d].iv, I64(bst[d]), ""), "");
+        LLVMValueRef pos = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, lb[d].iv, I64(p->str[d]), ""), sh[d], "");
+        yo = LLVMBuildNSWAdd(k->b, yo, LLVMBuildNSWMul(k->b, pos, I64(ost[d]), ""), "");
+    }
+    LLVMValueRef yp = LLVMBuildGEP2(k->b, ty, yb, &yo, 1, "");
+    LLVMValueRef v = LLVMBuildLoad2(k->b, ty, LLVMBuildGEP2(k->b, ty, xb, &xo, 1, ""), "");
+    LLVMBuildStore(k->b, LLVMBuildFAdd(k->b, LLVMBuildLoad2(k->b, ty, yp, ""), v, ""), yp);
+    for (int d = ns - 1; d >= 0; d--) lw_loop_end(k, &lb[d]);
+    lw_loop_end(k, &lk);
+    lw_loop_end(k, &lr);
+    lw_kernel_end(k);
+    return 0;
+}
+
 int lw_lower_col2im(lw_t *k, const ir_node_t *n) {
     ir_col2im_t p;
     if (ir_col2im_params(k->g, n, &p)) return -1;
     if (!ir_dtype_is_float(n->in[0]->dtype)) return lw_error(k, "Col2Im on %s is not supported", ir_dtype_name(n->in[0]->dtype));
+    if ((n->in[0]->dtype == IR_F32 || n->in[0]->dtype == IR_F64) && n->n_post == 0) return lower_col2im_scatter(k, n, &p);
     return lw_emit_map(k, n, n->out[0], elem_col2im, &p);
 }
 
