@@ -1139,6 +1139,45 @@ def dynamic_cases(r, tmp):
     r.case("legacy: Upsample-7 (scales attribute) and Upsample-9 (scales input), nearest and linear, "
            "match onnxruntime", upsample)
 
+    def half_in_float32():
+        # float16 MatMul with K=768 (float16 accumulation is off by ~0.3 here), Conv,
+        # ConvTranspose (expanded to MatMul + Col2Im), LayerNorm and Softmax: computed in
+        # float32 and rounded once, as onnxruntime does; checked against it
+        import onnxruntime as ort
+        rng = np.random.default_rng(21)
+        H = TensorProto.FLOAT16
+
+        def c16(name, shape, scale=1.0):
+            return numpy_helper.from_array((rng.uniform(-1, 1, shape) * scale).astype(np.float16), name)
+        nodes = [helper.make_node("MatMul", ["a", "w"], ["m"]),
+                 helper.make_node("LayerNormalization", ["m", "g", "bb"], ["ln"], axis=-1),
+                 helper.make_node("Softmax", ["ln"], ["sm"], axis=-1),
+                 helper.make_node("Conv", ["img", "cw", "cb"], ["cv"], pads=[1, 1, 1, 1]),
+                 helper.make_node("ConvTranspose", ["cv", "tw", "tb"], ["ct"], strides=[2, 2], pads=[1, 1, 1, 1],
+                                  output_padding=[1, 1], kernel_shape=[3, 3])]
+        inits = [c16("w", (768, 64)), c16("g", (64,)), c16("bb", (64,)), c16("cw", (16, 8, 3, 3), 0.3),
+                 c16("cb", (16,)), c16("tw", (16, 4, 3, 3), 0.3), c16("tb", (4,))]
+        g = helper.make_graph(nodes, "half", [helper.make_tensor_value_info("a", H, [32, 768]),
+                                              helper.make_tensor_value_info("img", H, [1, 8, 12, 12])],
+                              [helper.make_tensor_value_info("m", H, None), helper.make_tensor_value_info("sm", H, None),
+                               helper.make_tensor_value_info("ct", H, None)], initializer=inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+        a = rng.uniform(-1, 1, (32, 768)).astype(np.float16)
+        img = rng.uniform(-1, 1, (1, 8, 12, 12)).astype(np.float16)
+        want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a, "img": img})
+        prog = build(m, "half")
+        rc, err, out = run_prog(prog, [a, img], "0")
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        for j, (nm, w) in enumerate(zip(["MatMul", "Softmax", "ConvTranspose"], want)):
+            got = read_pb(os.path.join(out, f"output_{j}.pb"))
+            if got.dtype != np.float16 or got.shape != w.shape or \
+                    not np.allclose(got.astype(np.float32), w.astype(np.float32), rtol=4e-3, atol=2e-3):
+                d = np.abs(got.astype(np.float32) - w.astype(np.float32)).max() if got.shape == w.shape else "-"
+                raise Fail(f"{nm}: {got.dtype} {got.shape} vs {w.shape}, max |d| {d}")
+    r.case("float16: MatMul (K=768), LayerNorm, Softmax, Conv and ConvTranspose compute in float32 and match "
+           "onnxruntime", half_in_float32)
+
 # ---- --weights=file ---------------------------------------------------------------------
 
 WEIGHTS_C = r"""
