@@ -504,10 +504,73 @@ static LLVMValueRef elem_global_pool(lw_t *k, const ir_node_t *n, LLVMValueRef *
     return r;
 }
 
+/* MaxPool with its Indices output: one kernel writes both. Per (batch, channel) plane and
+ * output position, the first window element strictly greater than all before it (the
+ * ONNX reference's order: window offsets row-major), its flat index into x in row-major
+ * order (storage_order 0) or with the spatial axes column-major (storage_order 1). */
+static int lower_max_pool_indices(lw_t *k, const ir_node_t *n, const geom_t *gm) {
+    const ir_value_t *x = n->in[0], *y = n->out[0], *ind = n->out[1];
+    ir_dtype_t t = x->dtype;
+    LLVMTypeRef ty = lw_type(k, t);
+    bool colmajor = ir_attr_int(n, "storage_order", 0) != 0;
+    int ns = gm->nsp;
+    LLVMValueRef din[MAXSP], dout[MAXSP], xstep = lw_i64(k, 1), ystep = lw_i64(k, 1);
+    lw_kernel_begin_range(k, n, y, 0, 2);
+    for (int s = 0; s < ns; s++) {
+        din[s] = lw_dim_value(k, gm->din[s]);
+        dout[s] = lw_dim_value(k, gm->dout[s]);
+        xstep = LLVMBuildNSWMul(k->b, xstep, din[s], "");
+        ystep = LLVMBuildNSWMul(k->b, ystep, dout[s], "");
+    }
+    LLVMValueRef best = lw_alloca(k, ty, "best"), bidx = lw_alloca(k, k->i64, "bidx");
+    lw_loop_t lr, lo, lk[MAXSP];
+    lw_loop_begin(k, &lr, k->begin, k->end, "plane");
+    LLVMValueRef xbase = LLVMBuildNSWMul(k->b, lr.iv, xstep, ""), ybase = LLVMBuildNSWMul(k->b, lr.iv, ystep, "");
+    lw_loop_begin(k, &lo, lw_i64(k, 0), ystep, "o");
+    LLVMValueRef oc[MAXSP], rem = lo.iv;
+    for (int s = ns - 1; s >= 0; s--) {
+        oc[s] = LLVMBuildSRem(k->b, rem, dout[s], "");
+        rem = LLVMBuildSDiv(k->b, rem, dout[s], "");
+    }
+    LLVMBuildStore(k->b, ir_dtype_is_float(t) ? lw_const_f(k, t, -INFINITY)
+                                             : LLVMConstInt(ty, ir_dtype_is_signed(t) ? (1ull << (LLVMGetIntTypeWidth(ty) - 1)) : 0, 0),
+                   best);
+    LLVMBuildStore(k->b, lw_i64(k, -1), bidx);
+    LLVMValueRef valid = LLVMConstInt(k->i1, 1, 0), rm = lw_i64(k, 0), cm = lw_i64(k, 0), cmul = lw_i64(k, 1);
+    for (int s = 0; s < ns; s++) {
+        lw_loop_begin(k, &lk[s], lw_i64(k, 0), lw_i64(k, gm->kern[s]), "k");
+        LLVMValueRef i = LLVMBuildNSWAdd(k->b, LLVMBuildNSWSub(k->b, LLVMBuildNSWMul(k->b, oc[s], lw_i64(k, gm->stride[s]), ""), lw_i64(k, gm->pb[s]), ""),
+                                         LLVMBuildNSWMul(k->b, lk[s].iv, lw_i64(k, gm->dil[s]), ""), "");
+        valid = LLVMBuildAnd(k->b, valid, LLVMBuildAnd(k->b, LLVMBuildICmp(k->b, LLVMIntSGE, i, lw_i64(k, 0), ""),
+                                                      LLVMBuildICmp(k->b, LLVMIntSLT, i, din[s], ""), ""), "");
+        i = LLVMBuildSelect(k->b, valid, i, lw_i64(k, 0), "");
+        rm = LLVMBuildNSWAdd(k->b, LLVMBuildNSWMul(k->b, rm, din[s], ""), i, "");
+        cm = LLVMBuildNSWAdd(k->b, cm, LLVMBuildNSWMul(k->b, i, cmul, ""), "");
+        cmul = LLVMBuildNSWMul(k->b, cmul, din[s], "");
+    }
+    LLVMValueRef xv = lw_load(k, x, LLVMBuildNSWAdd(k->b, xbase, rm, ""));
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, ty, best, "");
+    LLVMValueRef gt = ir_dtype_is_float(t) ? LLVMBuildFCmp(k->b, LLVMRealOGT, xv, cur, "")
+                                           : LLVMBuildICmp(k->b, ir_dtype_is_signed(t) ? LLVMIntSGT : LLVMIntUGT, xv, cur, "");
+    LLVMValueRef first = LLVMBuildICmp(k->b, LLVMIntSLT, LLVMBuildLoad2(k->b, k->i64, bidx, ""), lw_i64(k, 0), "");
+    LLVMValueRef take = LLVMBuildAnd(k->b, valid, LLVMBuildOr(k->b, gt, first, ""), "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, take, xv, cur, ""), best);
+    LLVMValueRef flat = LLVMBuildNSWAdd(k->b, xbase, colmajor ? cm : rm, "");
+    LLVMBuildStore(k->b, LLVMBuildSelect(k->b, take, flat, LLVMBuildLoad2(k->b, k->i64, bidx, ""), ""), bidx);
+    for (int s = ns - 1; s >= 0; s--) lw_loop_end(k, &lk[s]);
+    LLVMValueRef yo = LLVMBuildNSWAdd(k->b, ybase, lo.iv, "");
+    lw_store(k, y, yo, LLVMBuildLoad2(k->b, ty, best, ""));
+    lw_store(k, ind, yo, LLVMBuildLoad2(k->b, k->i64, bidx, ""));
+    lw_loop_end(k, &lo);
+    lw_loop_end(k, &lr);
+    lw_kernel_end(k);
+    return 0;
+}
+
 static int lower_pool(lw_t *k, const ir_node_t *n, bool global, bool max) {
     const ir_value_t *x = n->in[0], *y = n->out[0];
-    if (n->n_out > 1 && n->out[1] && (n->out[1]->n_uses > 0 || n->out[1]->is_output))
-        return lw_error(k, "MaxPool's Indices output is not supported");
+    bool indices = n->n_out > 1 && n->out[1] && (n->out[1]->n_uses > 0 || n->out[1]->is_output);
+    if (indices && (global || !max || n->n_post)) return lw_error(k, "MaxPool's Indices output with fused post-ops is not supported");
     if (!ir_dtype_is_float(x->dtype) && !(max && !global))
         return lw_error(k, "%s on %s is not supported", ir_op_name(n->op), ir_dtype_name(x->dtype));
     if (global) return lw_emit_map(k, n, y, elem_global_pool, &max);
@@ -516,6 +579,7 @@ static int lower_pool(lw_t *k, const ir_node_t *n, bool global, bool max) {
     int nk = ir_attr_ints(n, "kernel_shape", &ks);
     if (nk != x->shape.rank - 2) return lw_error(k, "kernel_shape must have one entry per spatial dimension");
     if (get_geom(k, n, x, y, NULL, false, &p.gm)) return -1;
+    if (indices) return lower_max_pool_indices(k, n, &p.gm);
     p.max = max;
     p.include_pad = (int)ir_attr_int(n, "count_include_pad", 0);
     return lw_emit_map(k, n, y, elem_pool, &p);

@@ -1139,6 +1139,33 @@ def dynamic_cases(r, tmp):
     r.case("legacy: Upsample-7 (scales attribute) and Upsample-9 (scales input), nearest and linear, "
            "match onnxruntime", upsample)
 
+    def maxpool_indices():
+        # MaxPool's Indices (row-major and storage_order=1, pads, strides, dilations) feeding
+        # MaxUnpool as SegNet does, against onnxruntime
+        import onnxruntime as ort
+        rng = np.random.default_rng(17)
+        x = rng.standard_normal((2, 3, 9, 11)).astype(np.float32)
+        nodes = [helper.make_node("MaxPool", ["x"], ["p", "i"], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1],
+                                  dilations=[1, 2]),
+                 helper.make_node("MaxPool", ["x"], ["p2", "i2"], kernel_shape=[2, 2], strides=[2, 2], storage_order=1),
+                 helper.make_node("MaxPool", ["x2"], ["p3", "i3"], kernel_shape=[2, 2], strides=[2, 2]),
+                 helper.make_node("MaxUnpool", ["p3", "i3"], ["u"], kernel_shape=[2, 2], strides=[2, 2])]
+        x2 = rng.standard_normal((1, 2, 8, 10)).astype(np.float32)
+        g = helper.make_graph(nodes, "mp", [vi("x", list(x.shape)), vi("x2", list(x2.shape))],
+                              [vi("p", None), vi("i", None, TensorProto.INT64), vi("i2", None, TensorProto.INT64),
+                               vi("u", None)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+        want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x, "x2": x2})
+        prog = build(m, "maxpool_idx")
+        rc, err, out = run_prog(prog, [x, x2], "0")
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        for j, w in enumerate(want):
+            got = read_pb(os.path.join(out, f"output_{j}.pb"))
+            if got.shape != w.shape or not np.array_equal(got, w):
+                raise Fail(f"output {j}: got {got.shape} {got.ravel()[:6]}, want {w.shape} {w.ravel()[:6]}")
+    r.case("MaxPool Indices (pads, strides, dilations; storage_order=1) match onnxruntime", maxpool_indices)
+
     def half_in_float32():
         # float16 MatMul with K=768 (float16 accumulation is off by ~0.3 here), Conv,
         # ConvTranspose (expanded to MatMul + Col2Im), LayerNorm and Softmax: computed in
