@@ -105,13 +105,16 @@ static uint8_t to_e8m0(float x, bool saturate, ir_round_t mode) {
     return (uint8_t)e;
 }
 
-/* Truncates toward zero and keeps the low bits, sign-extended for int4/int2. */
-static uint8_t to_small_int(ir_dtype_t t, float x) {
-    int64_t v = isfinite(x) && fabsf(x) < 9.2e18f ? (int64_t)x : 0;
+uint8_t ir_lowp_from_i64(ir_dtype_t t, int64_t v) {
     int bits = ir_dtype_file_bits(t);
     uint64_t m = (1ull << bits) - 1, u = (uint64_t)v & m;
     if ((t == IR_I4 || t == IR_I2) && (u >> (bits - 1))) u |= ~m;
     return (uint8_t)u;
+}
+
+/* Truncates toward zero and keeps the low bits, sign-extended for int4/int2. */
+static uint8_t to_small_int(ir_dtype_t t, float x) {
+    return ir_lowp_from_i64(t, isfinite(x) && fabsf(x) < 9.2e18f ? (int64_t)x : 0);
 }
 
 uint8_t ir_lowp_from_f32(ir_dtype_t t, float x, bool saturate, ir_round_t mode) {

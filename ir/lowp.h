@@ -44,5 +44,7 @@ float ir_lowp_to_f32(ir_dtype_t t, uint8_t code);
  * overflow and infinities to the largest finite value (float4e2m1 always saturates);
  * e8m0 rounds by mode and ignores the sign; integers truncate toward zero and wrap. */
 uint8_t ir_lowp_from_f32(ir_dtype_t t, float x, bool saturate, ir_round_t mode);
+/* An integer to int4/uint4/int2/uint2: the low bits (wrapping, as a C cast would). */
+uint8_t ir_lowp_from_i64(ir_dtype_t t, int64_t v);
 
 #endif
