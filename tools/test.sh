@@ -168,6 +168,9 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   [ $left -lt 120 ] && left=120
   step conformance conformance "$py" tests/conformance/run_conformance.py --onnxc "$bdir/onnxc" \
     -j "$jobs" -q --expect tests/conformance/passing.txt --budget "$left"
+  # low-precision dtypes: Cast/Quantize node cases folded from bound inputs, element-moving
+  # ops on int4/uint2/float8/float4 (needs the node cases the conformance step generated)
+  step lowp runner "$py" tests/conformance/check_lowp.py --onnxc "$bdir/onnxc" -j "$jobs"
   if [ "${asan_built:-0}" = 1 ] && [ -x "$adir/onnxc" ]; then
     # The listed cases again through the sanitized compiler: memory errors in the passes
     # and lowering show up here. Bounded by 7 minutes (cases not reached count as skipped)

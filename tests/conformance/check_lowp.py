@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Constant folding and the frontend's tensor reader on the low-precision dtypes: every
+"""The low-precision dtypes beyond the node cases.
+
+1. Constant folding and the frontend's tensor reader: every
 node case of Cast, CastLike, BitCast, QuantizeLinear and DequantizeLinear, compiled with
 all its inputs bound as constants (--bind, so the packed raw_data of int4/uint4/int2/uint2/
 float4 inputs goes through frontend/tensor.c), must fold to a copy of a constant, and the
@@ -7,7 +9,11 @@ program's outputs must equal the case's expected outputs (codes bit for bit; NaN
 The evaluator does not compute in float16/bfloat16, so cases with such a tensor may stay
 a kernel (on constant inputs); their outputs are still compared.
 
-usage: check_lowp_fold.py --onnxc build/onnxc [--cases-dir DIR] [--filter REGEX] [-j N]"""
+2. Element-moving ops (Concat, Transpose, Gather, Reshape, Identity) on int4, uint2,
+float8e4m3fn and float4e2m1, as graph inputs (kernels, packed .pb in and out) and as
+initializers (folded), against onnx's ReferenceEvaluator.
+
+usage: check_lowp.py --onnxc build/onnxc [--cases-dir DIR] [--filter REGEX] [-j N]"""
 import argparse
 import concurrent.futures as cf
 import os
@@ -60,6 +66,59 @@ def check(onnxc, case):
     return None
 
 
+def moves(onnxc):
+    import ml_dtypes
+    from onnx import TensorProto as T, helper
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.default_rng(0)
+    bad = 0
+    for dt, npdt in [(T.INT4, ml_dtypes.int4), (T.UINT2, ml_dtypes.uint2),
+                     (T.FLOAT8E4M3FN, ml_dtypes.float8_e4m3fn), (T.FLOAT4E2M1, ml_dtypes.float4_e2m1fn)]:
+        lo = 0 if dt == T.UINT2 else -2
+        a = rng.integers(lo, lo + 4, (3, 5)).astype(np.float32).astype(npdt)
+        b = a[:, :3].copy()
+        for const in (True, False):
+            nodes = [helper.make_node("Concat", ["a", "b"], ["c"], axis=1),
+                     helper.make_node("Transpose", ["c"], ["t"], perm=[1, 0]),
+                     helper.make_node("Gather", ["t", "idx"], ["g"], axis=0),
+                     helper.make_node("Reshape", ["g", "shp"], ["r"]),
+                     helper.make_node("Cast", ["r"], ["y"], to=T.FLOAT),
+                     helper.make_node("Identity", ["r"], ["z"])]
+            inits = [nh.from_array(np.array([7, 0, 3, 3], np.int64), "idx"),
+                     nh.from_array(np.array([-1], np.int64), "shp")]
+            ins, feeds = [], {}
+            if const:
+                inits += [nh.from_array(a, "a"), nh.from_array(b, "b")]
+            else:
+                ins = [helper.make_tensor_value_info("a", dt, [3, 5]), helper.make_tensor_value_info("b", dt, [3, 3])]
+                feeds = {"a": a, "b": b}
+            g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("y", T.FLOAT, None),
+                                                    helper.make_tensor_value_info("z", dt, None)], inits)
+            m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+            want = ReferenceEvaluator(m).run(None, feeds)
+            label = "moves %s %s" % (T.DataType.Name(dt), "initializers" if const else "inputs")
+            with tempfile.TemporaryDirectory() as tmp:
+                onnx.save(m, os.path.join(tmp, "m.onnx"))
+                args = []
+                for i, (k, v) in enumerate(feeds.items()):
+                    args.append(os.path.join(tmp, "input_%d.pb" % i))
+                    onnx.save_tensor(nh.from_array(v, k), args[-1])
+                exe = os.path.join(tmp, "prog")
+                r = subprocess.run([onnxc, os.path.join(tmp, "m.onnx"), "--emit=exe", "-o", exe], capture_output=True, text=True)
+                if r.returncode == 0:
+                    r = subprocess.run([exe] + args + ["-o", tmp], capture_output=True, text=True)
+                if r.returncode:
+                    bad += 1
+                    print("FAIL %s: %s" % (label, r.stderr.strip()[-300:]))
+                    continue
+                got = [nh.to_array(onnx.load_tensor(os.path.join(tmp, "output_%d.pb" % k))) for k in range(2)]
+                if not (same(got[0], want[0]) and same(got[1], want[1])):
+                    bad += 1
+                    print("FAIL %s:\n got %r\nwant %r" % (label, got, want))
+    print("%d of 8 element-moving graphs match the reference" % (8 - bad))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -79,6 +138,7 @@ def main():
                 bad += 1
                 print("FAIL %s: %s" % (c, why))
     print("%d of %d cases fold to the reference outputs" % (len(cases) - bad, len(cases)))
+    bad += moves(a.onnxc)
     sys.exit(1 if bad else 0)
 
 
