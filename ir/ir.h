@@ -37,9 +37,9 @@ typedef enum ir_dtype {
     IR_STRING = 8, IR_BOOL = 9, IR_F16 = 10, IR_F64 = 11, IR_U32 = 12, IR_U64 = 13,
     IR_BF16 = 16,
     /* Low-precision kinds (ir/lowp.h). In the IR, the workspace and the ABI each element
-     * takes one byte: float8/e8m0/float4 hold their code (float4 in the low nibble),
-     * int4/int2 the sign-extended value, uint4/uint2 the value. Only tensor files and
-     * TensorProto data pack int4/uint4/float4 two and int2/uint2 four to a byte. */
+     * takes one byte holding its code in the low bits, the others zero (int4/int2 in two's
+     * complement: -2 is 0x0E), as numpy's ml_dtypes arrays hold them. Only tensor files
+     * and TensorProto data pack int4/uint4/float4 two and int2/uint2 four to a byte. */
     IR_F8E4M3FN = 17, IR_F8E4M3FNUZ = 18, IR_F8E5M2 = 19, IR_F8E5M2FNUZ = 20,
     IR_U4 = 21, IR_I4 = 22, IR_F4E2M1 = 23, IR_F8E8M0 = 24, IR_U2 = 25, IR_I2 = 26,
     IR_DTYPE_MAX = 27

@@ -50,12 +50,7 @@ void ir_lowp_unpack(ir_dtype_t t, uint8_t *dst, const uint8_t *src, size_t n) {
     }
     int per = 8 / bits;
     unsigned mask = (1u << bits) - 1;
-    bool sext = t == IR_I4 || t == IR_I2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = (src[i / (size_t)per] >> (bits * (int)(i % (size_t)per))) & mask;
-        if (sext && (v >> (bits - 1))) v |= ~mask;
-        dst[i] = (uint8_t)v;
-    }
+    for (size_t i = 0; i < n; i++) dst[i] = (uint8_t)((src[i / (size_t)per] >> (bits * (int)(i % (size_t)per))) & mask);
 }
 
 void ir_lowp_pack(ir_dtype_t t, uint8_t *dst, const uint8_t *src, size_t n) {
@@ -74,7 +69,11 @@ void ir_lowp_pack(ir_dtype_t t, uint8_t *dst, const uint8_t *src, size_t n) {
 float ir_lowp_to_f32(ir_dtype_t t, uint8_t code) {
     ir_lowp_fmt_t f;
     switch (t) {
-    case IR_I4: case IR_I2: return (float)(int8_t)code;
+    case IR_I4: case IR_I2: {   /* two's complement in the low bits */
+        int bits = ir_dtype_file_bits(t);
+        int v = code & ((1 << bits) - 1);
+        return (float)(v >= 1 << (bits - 1) ? v - (1 << bits) : v);
+    }
     case IR_U4: case IR_U2: return (float)code;
     case IR_F8E8M0: return code == 0xFF ? NAN : ldexpf(1.0f, (int)code - 127);
     default: break;
@@ -107,12 +106,10 @@ static uint8_t to_e8m0(float x, bool saturate, ir_round_t mode) {
 
 uint8_t ir_lowp_from_i64(ir_dtype_t t, int64_t v) {
     int bits = ir_dtype_file_bits(t);
-    uint64_t m = (1ull << bits) - 1, u = (uint64_t)v & m;
-    if ((t == IR_I4 || t == IR_I2) && (u >> (bits - 1))) u |= ~m;
-    return (uint8_t)u;
+    return (uint8_t)((uint64_t)v & ((1ull << bits) - 1));
 }
 
-/* Truncates toward zero and keeps the low bits, sign-extended for int4/int2. */
+/* Truncates toward zero and keeps the low bits. */
 static uint8_t to_small_int(ir_dtype_t t, float x) {
     return ir_lowp_from_i64(t, isfinite(x) && fabsf(x) < 9.2e18f ? (int64_t)x : 0);
 }

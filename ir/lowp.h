@@ -32,9 +32,9 @@ bool ir_lowp_fmt(ir_dtype_t t, ir_lowp_fmt_t *f);
 int ir_dtype_file_bits(ir_dtype_t t);
 /* Bytes n elements take there: ceil(n * bits / 8); 0 on overflow of n > SIZE_MAX / 8. */
 size_t ir_dtype_file_bytes(ir_dtype_t t, size_t n);
-/* Packed (file) form <-> one byte per element (low bits first; int4/int2 sign-extended
- * when unpacked). src of unpack holds ir_dtype_file_bytes(t, n) bytes. For kinds of 8 bits
- * and more these copy. */
+/* Packed (file) form <-> one byte per element (low bits first; unpacked, an element's
+ * code is in the low bits of its byte, the others zero). src of unpack holds
+ * ir_dtype_file_bytes(t, n) bytes. For kinds of 8 bits and more these copy. */
 void ir_lowp_unpack(ir_dtype_t t, uint8_t *dst, const uint8_t *src, size_t n);
 void ir_lowp_pack(ir_dtype_t t, uint8_t *dst, const uint8_t *src, size_t n);
 

@@ -73,7 +73,7 @@ int eval_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
             int64_t lo, hi, y = (isnan(v) ? 0 : (int64_t)v) + z;
             qrange(q.out, &lo, &hi);
             y = y < lo ? lo : y > hi ? hi : y;
-            if (ir_dtype_is_lowp(q.out)) ((uint8_t *)r->buf)[e] = (uint8_t)(int8_t)y;
+            if (ir_dtype_is_lowp(q.out)) ((uint8_t *)r->buf)[e] = (uint8_t)(y & (hi - lo));   /* the low bits */
             else st_i(q.out, r->buf, e, y);
         } else {
             float d = (float)ld_q(x->dtype, x->data, e) - (float)z;

@@ -34,10 +34,10 @@ static inline const char *onnxc_status_message(int status) {
 }
 
 /* ONNX TensorProto.DataType codes, as descriptors carry them. The low-precision kinds
- * (17 and up) take one byte per element in the buffers a model reads and writes:
- * float8/e8m0/float4 their code (float4 in the low nibble), int4/int2 the sign-extended
- * value, uint4/uint2 the value. Only tensor files (.pb) pack int4/uint4/float4 two and
- * int2/uint2 four to a byte, low bits first; the runtime's reader and writer convert. */
+ * (17 and up) take one byte per element in the buffers a model reads and writes, the
+ * code in its low bits and the others zero (int4 -2 is 0x0E), as numpy's ml_dtypes
+ * arrays hold them. Only tensor files (.pb) pack int4/uint4/float4 two and int2/uint2
+ * four to a byte, low bits first; the runtime's reader and writer convert. */
 enum onnxc_dtype {
     ONNXC_DT_UNDEFINED = 0, ONNXC_DT_FLOAT = 1, ONNXC_DT_UINT8 = 2, ONNXC_DT_INT8 = 3,
     ONNXC_DT_UINT16 = 4, ONNXC_DT_INT16 = 5, ONNXC_DT_INT32 = 6, ONNXC_DT_INT64 = 7,

@@ -70,12 +70,7 @@ static size_t packed_bytes(int32_t dtype, size_t nelem) {
 static void unpack_sub_byte(int32_t dtype, uint8_t *dst, const uint8_t *src, size_t nelem) {
     int bits = file_bits(dtype), per = 8 / bits;
     unsigned mask = (1u << bits) - 1;
-    int sext = dtype == ONNXC_DT_INT4 || dtype == ONNXC_DT_INT2;
-    for (size_t i = 0; i < nelem; i++) {
-        unsigned v = (src[i / (size_t)per] >> (bits * (int)(i % (size_t)per))) & mask;
-        if (sext && (v >> (bits - 1))) v |= ~mask;
-        dst[i] = (uint8_t)v;
-    }
+    for (size_t i = 0; i < nelem; i++) dst[i] = (uint8_t)((src[i / (size_t)per] >> (bits * (int)(i % (size_t)per))) & mask);
 }
 
 static void pack_sub_byte(int32_t dtype, uint8_t *dst, const uint8_t *src, size_t nelem) {

@@ -91,14 +91,19 @@ static LLVMValueRef encode_e8m0(lw_t *k, LLVMValueRef x, bool saturate, ir_round
     return LLVMBuildTrunc(b, r, k->i8, "");
 }
 
-/* An i64 to a small integer kind: its low bits, sign-extended for int4/int2. */
+/* An i64 to a small integer kind: its low bits. */
 static LLVMValueRef wrap_small(lw_t *k, LLVMValueRef v, ir_dtype_t t) {
-    int bits = ir_dtype_file_bits(t);
-    if (t == IR_I4 || t == IR_I2)
-        v = LLVMBuildAShr(k->b, LLVMBuildShl(k->b, v, lw_i64(k, 64 - bits), ""), lw_i64(k, 64 - bits), "");
-    else
-        v = LLVMBuildAnd(k->b, v, lw_i64(k, (1 << bits) - 1), "");
+    v = LLVMBuildAnd(k->b, v, lw_i64(k, (1 << ir_dtype_file_bits(t)) - 1), "");
     return LLVMBuildTrunc(k->b, v, k->i8, "");
+}
+
+/* A small integer kind's byte as the int8/uint8 of the same value (int4/int2: the low
+ * bits sign-extended). */
+static LLVMValueRef widen_small(lw_t *k, LLVMValueRef x, ir_dtype_t t) {
+    int bits = ir_dtype_file_bits(t);
+    LLVMValueRef sh = LLVMConstInt(k->i8, (unsigned long long)(8 - bits), 0);
+    if (t == IR_I4 || t == IR_I2) return LLVMBuildAShr(k->b, LLVMBuildShl(k->b, x, sh, ""), sh, "");
+    return LLVMBuildAnd(k->b, x, LLVMConstInt(k->i8, (1u << bits) - 1, 0), "");
 }
 
 /* float32 to a small integer kind: truncated toward zero (NaN, infinities and values
@@ -114,6 +119,7 @@ LLVMValueRef lw_cast_lowp(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t t
     ir_round_t mode = (ir_round_t)round_mode;
     if (from == to) return x;
     if (small_int(from)) {
+        x = widen_small(k, x, from);
         from = small_alias(from);
         if (!ir_dtype_is_lowp(to)) return lw_cast(k, x, from, to);
     }

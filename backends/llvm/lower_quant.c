@@ -60,7 +60,10 @@ static LLVMValueRef elem_quant(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
         case IR_U2: hi = 3; break;
         default: break;
         }
-        return LLVMBuildTrunc(k->b, clampi(k, y, lo, hi), lw_type(k, q->out), "");
+        y = clampi(k, y, lo, hi);
+        if (ir_dtype_is_lowp(q->out))   /* int4/int2 and friends: the low bits (ir/lowp.h) */
+            y = LLVMBuildAnd(k->b, y, I64(hi - lo), "");
+        return LLVMBuildTrunc(k->b, y, lw_type(k, q->out), "");
     }
     LLVMValueRef d = LLVMBuildFSub(k->b, lw_cast(k, xv, x->dtype, IR_F32), lw_cast(k, z, IR_I64, IR_F32), "");
     d = LLVMBuildFMul(k->b, d, lw_cast(k, lw_load(k, sc, so), sc->dtype, IR_F32), "");

@@ -119,7 +119,20 @@ def moves(onnxc):
                 if not (same(got[0], want[0]) and same(got[1], want[1])):
                     bad += 1
                     print("FAIL %s:\n got %r\nwant %r" % (label, got, want))
-    print("%d of 8 element-moving graphs match the reference" % (8 - bad))
+    # BitCast between the 4-bit kinds keeps the code (int4 -2 is uint4 14, float4 -1.0)
+    a = np.array([-2, 7, -8, 0, 1], ml_dtypes.int4)
+    g = helper.make_graph([helper.make_node("BitCast", ["a"], ["u"], to=T.UINT4),
+                           helper.make_node("BitCast", ["a"], ["f"], to=T.FLOAT4E2M1)], "g",
+                          [helper.make_tensor_value_info("a", T.INT4, [5])],
+                          [helper.make_tensor_value_info("u", T.UINT4, None),
+                           helper.make_tensor_value_info("f", T.FLOAT4E2M1, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 26)])
+    want = [a.view(np.uint8).astype(ml_dtypes.uint4), a.view(np.uint8).view(ml_dtypes.float4_e2m1fn)]
+    got = run_model(onnxc, m, {"a": a}, 2)
+    if isinstance(got, str) or not (same(got[0], want[0]) and same(got[1], want[1])):
+        bad += 1
+        print("FAIL BitCast int4 -> uint4, float4e2m1: got %r, want %r" % (got, want))
+    print("%d of 9 element-moving and BitCast graphs match the reference" % (9 - bad))
     return bad
 
 

@@ -73,11 +73,6 @@ def main():
     print(arr("x_INT", "uint32_t", bits(xi), "0x%08xu"))
     for name, tp in INTS:
         y = code(cast_to(xi, tp, False))
-        # the IR keeps int4/int2 sign-extended in a byte
-        b = {TP.INT4: 4, TP.UINT4: 4, TP.INT2: 2, TP.UINT2: 2}[tp]
-        y = y & ((1 << b) - 1)
-        if tp in (TP.INT4, TP.INT2):
-            y = np.where(y >> (b - 1), y | (0xFF << b) & 0xFF, y)
         print(arr("y_%s" % name, "uint8_t", y, "0x%02x"))
 
 

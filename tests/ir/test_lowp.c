@@ -78,12 +78,15 @@ static void test_small_ints(void **state) {
     check_encode(IR_U4, x_INT, y_U4, N(x_INT), false, IR_ROUND_UP);
     check_encode(IR_I2, x_INT, y_I2, N(x_INT), false, IR_ROUND_UP);
     check_encode(IR_U2, x_INT, y_U2, N(x_INT), false, IR_ROUND_UP);
-    assert_true(ir_lowp_to_f32(IR_I4, 0xF8) == -8.0f);
+    assert_true(ir_lowp_to_f32(IR_I4, 0x08) == -8.0f);
+    assert_true(ir_lowp_to_f32(IR_I4, 0x0E) == -2.0f);
+    assert_true(ir_lowp_to_f32(IR_I2, 0x02) == -2.0f);
+    assert_true(ir_lowp_to_f32(IR_I2, 0x01) == 1.0f);
     assert_true(ir_lowp_to_f32(IR_U4, 0x0F) == 15.0f);
 }
 
 /* Packing: low bits first; odd counts leave the last byte's high bits zero; unpack
- * sign-extends the signed kinds; the two are inverse. */
+ * leaves each code in the low bits of its byte; the two are inverse. */
 static void test_packing(void **state) {
     (void)state;
     assert_int_equal(ir_dtype_file_bytes(IR_I4, 0), 0);
@@ -95,17 +98,17 @@ static void test_packing(void **state) {
     const uint8_t i4[2] = {225, 7};
     uint8_t u[3], p[2];
     ir_lowp_unpack(IR_I4, u, i4, 3);
-    assert_int_equal((int8_t)u[0], 1);
-    assert_int_equal((int8_t)u[1], -2);
-    assert_int_equal((int8_t)u[2], 7);
+    assert_int_equal(u[0], 1);
+    assert_int_equal(u[1], 0x0E);   /* -2 */
+    assert_int_equal(u[2], 7);
     ir_lowp_pack(IR_I4, p, u, 3);
     assert_memory_equal(p, i4, 2);
     /* INT2 [1, -2, 1, 0, -1]: int32_data 25, 3 */
     const uint8_t i2[2] = {25, 3};
     uint8_t u2[5];
     ir_lowp_unpack(IR_I2, u2, i2, 5);
-    const int8_t want2[5] = {1, -2, 1, 0, -1};
-    for (int i = 0; i < 5; i++) assert_int_equal((int8_t)u2[i], want2[i]);
+    const uint8_t want2[5] = {1, 2, 1, 0, 3};   /* 1, -2, 1, 0, -1 */
+    for (int i = 0; i < 5; i++) assert_int_equal(u2[i], want2[i]);
     ir_lowp_pack(IR_I2, p, u2, 5);
     assert_memory_equal(p, i2, 2);
     for (int n = 0; n < 40; n++) {
