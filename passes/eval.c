@@ -492,8 +492,21 @@ static int cast_lowp(ir_graph_t *g, ir_node_t *n, res_t *r, ir_dtype_t to) {
             continue;
         }
         double x = lf ? (double)ir_lowp_to_f32(from, lp[i]) : ld_f(from, n->in[0]->data, i);
-        if (lt) out[i] = ir_lowp_from_f32(to, (float)x, sat, mode);
-        else st_f(to, r->buf, i, x);
+        if (lt) {
+            out[i] = ir_lowp_from_f32(to, (float)x, sat, mode);
+        } else if (lf && ir_dtype_is_int(to)) {
+            /* as ml_dtypes (backends/llvm/lower_lowp.c float_to_int): finite values
+             * truncate and wrap, infinities saturate, NaN gives 0 */
+            int64_t lo, hi;
+            int bits = 8 * (int)ir_dtype_size(to);
+            bool sg = ir_dtype_is_signed(to);
+            lo = sg ? (bits == 64 ? INT64_MIN : -(INT64_C(1) << (bits - 1))) : 0;
+            hi = sg ? (bits == 64 ? INT64_MAX : (INT64_C(1) << (bits - 1)) - 1) : (bits == 64 ? -1 : (INT64_C(1) << bits) - 1);
+            int64_t v = isinf(x) ? (x < 0 ? lo : hi) : (isnan(x) || fabs(x) >= 9.2e18) ? 0 : (int64_t)x;
+            st_i(to, r->buf, i, v);
+        } else {
+            st_f(to, r->buf, i, x);
+        }
     }
     return 1;
 }

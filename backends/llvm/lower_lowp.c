@@ -115,6 +115,25 @@ static LLVMValueRef encode_small(lw_t *k, LLVMValueRef x, ir_dtype_t t) {
     return wrap_small(k, LLVMBuildFPToSI(k->b, x, k->i64, ""), t);
 }
 
+/* A decoded float8/float4/e8m0 value to an integer type as ml_dtypes converts it (the
+ * reference's outputs): finite values truncate toward zero and wrap, infinities saturate,
+ * NaN gives 0. Plain float32 keeps lw_cast's conversion. */
+static LLVMValueRef float_to_int(lw_t *k, LLVMValueRef f, ir_dtype_t to) {
+    LLVMTypeRef tt = lw_type(k, to);
+    unsigned w = LLVMGetIntTypeWidth(tt);
+    bool sgn = ir_dtype_is_signed(to);
+    LLVMValueRef a = lw_intrin(k, "llvm.fabs", k->f32, &f, 1);
+    LLVMValueRef fin = LLVMBuildFCmp(k->b, LLVMRealOLT, a, LLVMConstReal(k->f32, 9.2e18), "");
+    LLVMValueRef v = LLVMBuildFPToSI(k->b, sel(k, fin, f, LLVMConstReal(k->f32, 0)), k->i64, "");
+    if (w < 64) v = LLVMBuildTrunc(k->b, v, tt, "");
+    unsigned long long maxv = sgn ? (1ull << (w - 1)) - 1 : (w == 64 ? ~0ull : (1ull << w) - 1);
+    unsigned long long minv = sgn ? 1ull << (w - 1) : 0;
+    LLVMValueRef inf = LLVMBuildFCmp(k->b, LLVMRealOEQ, a, LLVMConstReal(k->f32, INFINITY), "");
+    LLVMValueRef neg = LLVMBuildFCmp(k->b, LLVMRealOLT, f, LLVMConstReal(k->f32, 0), "");
+    LLVMValueRef sat = sel(k, neg, LLVMConstInt(tt, minv, 0), LLVMConstInt(tt, maxv, 0));
+    return sel(k, inf, sat, v);
+}
+
 LLVMValueRef lw_cast_lowp(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to, bool saturate, int round_mode) {
     ir_round_t mode = (ir_round_t)round_mode;
     if (from == to) return x;
@@ -124,12 +143,13 @@ LLVMValueRef lw_cast_lowp(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t t
         if (!ir_dtype_is_lowp(to)) return lw_cast(k, x, from, to);
     }
     if (small_int(to) && !ir_dtype_is_lowp(from) && !ir_dtype_is_float(from)) {
-        LLVMValueRef v = from == IR_BOOL || !ir_dtype_is_signed(from) ? LLVMBuildZExt(k->b, x, k->i64, "")
-                                                                      : LLVMBuildSExt(k->b, x, k->i64, "");
-        if (LLVMTypeOf(x) == k->i64) v = x;
+        LLVMValueRef v = LLVMTypeOf(x) == k->i64 ? x
+                         : from == IR_BOOL || !ir_dtype_is_signed(from) ? LLVMBuildZExt(k->b, x, k->i64, "")
+                                                                        : LLVMBuildSExt(k->b, x, k->i64, "");
         return wrap_small(k, v, to);
     }
     LLVMValueRef f = ir_dtype_is_lowp(from) ? decode(k, x, from) : lw_cast(k, x, from, IR_F32);
+    if (ir_dtype_is_lowp(from) && ir_dtype_is_int(to)) return float_to_int(k, f, to);
     if (!ir_dtype_is_lowp(to)) return lw_cast(k, f, IR_F32, to);
     if (small_int(to)) return encode_small(k, f, to);
     if (to == IR_F8E8M0) return encode_e8m0(k, f, saturate, mode);

@@ -17,6 +17,11 @@ initializers (folded), against onnx's ReferenceEvaluator.
 float8e4m3fn, float8e5m2fnuz and float4e2m1 (saturate on and off for float8), random data,
 as kernels, against the ReferenceEvaluator bit for bit.
 
+4. Cast between every low-precision kind and bool, the integer widths, float16, float32
+and float64 (both ways, saturate on and off), one graph per source dtype, as kernels and
+folded, against the ReferenceEvaluator (out-of-range values included: ml_dtypes wraps
+finite values and saturates infinities when it converts to integers).
+
 usage: check_lowp.py --onnxc build/onnxc [--cases-dir DIR] [--filter REGEX] [-j N]"""
 import argparse
 import concurrent.futures as cf
@@ -199,6 +204,63 @@ def qdq(onnxc):
     return bad
 
 
+def cast_matrix(onnxc):
+    import ml_dtypes
+    from onnx import TensorProto as T, helper
+    from onnx.reference import ReferenceEvaluator
+    lowp = [T.FLOAT8E4M3FN, T.FLOAT8E4M3FNUZ, T.FLOAT8E5M2, T.FLOAT8E5M2FNUZ, T.UINT4, T.INT4, T.FLOAT4E2M1,
+            T.FLOAT8E8M0, T.UINT2, T.INT2]
+    plain = [T.BOOL, T.INT8, T.UINT8, T.INT16, T.INT32, T.INT64, T.UINT64, T.FLOAT16, T.FLOAT, T.DOUBLE]
+    vals = np.array([0, 1, -1, 2, -2, 3, 0.5, -0.75, 5, -7, 100, 300, -1000, 1e5], np.float64)
+    bad = total = 0
+    for src in lowp + plain:
+        npsrc = onnx.helper.tensor_dtype_to_np_dtype(src)
+        if src == T.BOOL:
+            x = (vals > 0.6)
+        elif np.issubdtype(npsrc, np.integer):
+            info = np.iinfo(npsrc)
+            x = np.clip(np.trunc(vals), info.min, info.max).astype(npsrc)
+        elif src in (T.UINT4, T.UINT2, T.INT4, T.INT2):
+            info = ml_dtypes.iinfo(npsrc)
+            x = np.clip(np.trunc(vals), info.min, info.max).astype(npsrc)
+        else:
+            with np.errstate(over="ignore"):   # 1e5 is infinity in float16 and float8e4m3fn: wanted
+                x = vals.astype(np.float32).astype(npsrc)
+        targets = plain if src in lowp else lowp
+        for sat in (1, 0):
+            for const in (False, True):
+                nodes, outs = [], []
+                for j, dst in enumerate(targets):
+                    if src == T.FLOAT8E8M0 and dst == T.BOOL:
+                        continue   # the reference has no such cast
+                    nodes.append(helper.make_node("Cast", ["x"], ["y%d" % j], to=dst, saturate=sat))
+                    outs.append(helper.make_tensor_value_info("y%d" % j, dst, None))
+                ins = [] if const else [helper.make_tensor_value_info("x", src, [len(x)])]
+                inits = [nh.from_array(x, "x")] if const else []
+                m = helper.make_model(helper.make_graph(nodes, "g", ins, outs, inits),
+                                      opset_imports=[helper.make_opsetid("", 24)])
+                label = "Cast from %s saturate=%d %s" % (T.DataType.Name(src), sat, "folded" if const else "kernel")
+                total += 1
+                try:
+                    want = ReferenceEvaluator(m).run(None, {} if const else {"x": x})
+                except Exception as e:   # a pair the reference cannot run
+                    print("skip %s: reference: %s" % (label, e))
+                    continue
+                got = run_model(onnxc, m, {} if const else {"x": x}, len(outs))
+                if isinstance(got, str):
+                    bad += 1
+                    print("FAIL %s: %s" % (label, got))
+                    continue
+                for o, g_, w_ in zip(outs, got, want):
+                    if not same(g_, w_):
+                        bad += 1
+                        print("FAIL %s to %s: x %r\n got %r\nwant %r" % (label, T.DataType.Name(o.type.tensor_type.elem_type),
+                                                                     x, g_, w_))
+                        break
+    print("%d of %d Cast graphs match the reference" % (total - bad, total))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -220,6 +282,7 @@ def main():
     print("%d of %d cases fold to the reference outputs" % (len(cases) - bad, len(cases)))
     bad += moves(a.onnxc)
     bad += qdq(a.onnxc)
+    bad += cast_matrix(a.onnxc)
     sys.exit(1 if bad else 0)
 
 
