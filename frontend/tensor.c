@@ -16,6 +16,7 @@
 #endif
 
 #include "frontend/frontend_internal.h"
+#include "ir/lowp.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "raw_data is little-endian; a big-endian host needs byte swapping here"
@@ -26,7 +27,8 @@ bool fe_dtype_supported(int32_t t, ir_dtype_t *out)
     switch (t) {
     case IR_F32: case IR_U8: case IR_I8: case IR_U16: case IR_I16: case IR_I32:
     case IR_I64: case IR_BOOL: case IR_F16: case IR_F64: case IR_U32: case IR_U64:
-    case IR_BF16:
+    case IR_BF16: case IR_F8E4M3FN: case IR_F8E4M3FNUZ: case IR_F8E5M2: case IR_F8E5M2FNUZ:
+    case IR_U4: case IR_I4: case IR_F4E2M1: case IR_F8E8M0: case IR_U2: case IR_I2:
         *out = (ir_dtype_t)t;
         return true;
     default:
@@ -41,12 +43,8 @@ const char *fe_onnx_type_name(int32_t t)
     case 8: return "string";
     case 14: return "complex64";
     case 15: return "complex128";
-    case 17: case 18: case 19: case 20: case 24: return "float8";
-    case 21: return "uint4";
-    case 22: return "int4";
-    case 23: return "float4";
-    case 25: return "uint2";
-    case 26: return "int2";
+    case 27: return "float6e2m3";
+    case 28: return "float6e3m2";
     default: return ir_dtype_name((ir_dtype_t)t);
     }
 }
@@ -57,7 +55,9 @@ static void narrow_int32(void *dst, const int32_t *src, size_t n, ir_dtype_t dt)
     for (size_t i = 0; i < n; i++) {
         switch (dt) {
         case IR_BOOL: ((uint8_t *)dst)[i] = src[i] != 0; break;
-        case IR_U8: case IR_I8: ((uint8_t *)dst)[i] = (uint8_t)src[i]; break;
+        case IR_U8: case IR_I8: case IR_F8E4M3FN: case IR_F8E4M3FNUZ: case IR_F8E5M2:
+        case IR_F8E5M2FNUZ: case IR_F8E8M0:
+            ((uint8_t *)dst)[i] = (uint8_t)src[i]; break;
         case IR_U16: case IR_I16: case IR_F16: case IR_BF16:
             ((uint16_t *)dst)[i] = (uint16_t)src[i]; break;
         default: ((int32_t *)dst)[i] = src[i]; break;
@@ -318,22 +318,39 @@ ir_value_t *fe_tensor_to_value(fe_ctx_t *c, const Onnx__TensorProto *t, const ch
                tname);
         return NULL;
     }
+    /* int4/uint4/float4 (two a byte) and int2/uint2 (four) are packed in raw_data,
+     * external data and int32_data (one packed byte per int32), unpacked for the IR. */
+    bool packed = ir_dtype_file_bits(dt) < 8;
+    size_t fbytes = packed ? ir_dtype_file_bytes(dt, (size_t)numel) : bytes;
 
     const void *src = NULL;   /* the dense bytes, already in host layout */
     void *tmp = NULL;         /* owned conversion buffer */
     size_t have = 0;          /* elements (or bytes for raw) actually present */
     const char *field = NULL;
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        tmp = read_external(c, t, tname, bytes);
+        tmp = read_external(c, t, tname, fbytes);
         if (!tmp) return NULL;
         src = tmp;
     } else if (t->has_raw_data || t->raw_data.len) {
-        if (t->raw_data.len != bytes) {
+        if (t->raw_data.len != fbytes) {
             fe_err(c, "tensor '%s': raw_data has %zu bytes, dims need %zu", tname,
-                   t->raw_data.len, bytes);
+                   t->raw_data.len, fbytes);
             return NULL;
         }
         src = t->raw_data.data;
+    } else if (packed) {
+        if (t->n_int32_data != fbytes) {
+            fe_err(c, "tensor '%s': int32_data has %zu values, dims need %zu packed bytes", tname,
+                   t->n_int32_data, fbytes);
+            return NULL;
+        }
+        tmp = malloc(fbytes ? fbytes : 1);
+        if (!tmp) {
+            fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, fbytes);
+            return NULL;
+        }
+        for (size_t i = 0; i < fbytes; i++) ((uint8_t *)tmp)[i] = (uint8_t)t->int32_data[i];
+        src = tmp;
     } else {
         switch (dt) {
         case IR_F32: have = t->n_float_data; field = "float_data"; break;
@@ -369,6 +386,17 @@ ir_value_t *fe_tensor_to_value(fe_ctx_t *c, const Onnx__TensorProto *t, const ch
         }
     }
     static const char zero[64];
+    if (packed && src) {
+        uint8_t *un = malloc(bytes ? bytes : 1);
+        if (!un) {
+            free(tmp);
+            fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, bytes);
+            return NULL;
+        }
+        ir_lowp_unpack(dt, un, src, (size_t)numel);
+        free(tmp);
+        src = tmp = un;
+    }
     ir_value_t *v = ir_value_const(c->g, name, dt, &shape, src ? src : zero, bytes);
     free(tmp);
     if (!v) fe_err(c, "tensor '%s': out of memory for %zu bytes", tname, bytes);

@@ -8,6 +8,7 @@
  * shape" rather than guessed, because the memory planner and backends rely on every
  * shape being exactly representable. */
 #include "ir/infer_int.h"
+#include "ir/lowp.h"
 #include "ir/recipe.h"
 
 #include <math.h>
@@ -104,6 +105,18 @@ static int inf_cast(ir_graph_t *g, ir_node_t *n) {
     if (to <= 0 || to >= IR_DTYPE_MAX || to == IR_STRING || ir_dtype_size((ir_dtype_t)to) == 0)
         return ir_error(g, n, "attribute 'to' (%lld) is not a supported dtype", (long long)to);
     if (x->dtype == IR_STRING) return ir_error(g, n, "casting from string is not supported");
+    set_out(n, 0, (ir_dtype_t)to, &x->shape);
+    return 0;
+}
+
+static int inf_bit_cast(ir_graph_t *g, ir_node_t *n) {
+    ir_value_t *x = n->in[0];
+    int64_t to = ir_attr_int(n, "to", -1);
+    if (to <= 0 || to >= IR_DTYPE_MAX || to == IR_STRING || ir_dtype_size((ir_dtype_t)to) == 0)
+        return ir_error(g, n, "attribute 'to' (%lld) is not a supported dtype", (long long)to);
+    if (x->dtype == IR_STRING) return ir_error(g, n, "string inputs are not supported");
+    if (ir_dtype_file_bits(x->dtype) != ir_dtype_file_bits((ir_dtype_t)to))
+        return ir_error(g, n, "%s and %s differ in bit width", ir_dtype_name(x->dtype), ir_dtype_name((ir_dtype_t)to));
     set_out(n, 0, (ir_dtype_t)to, &x->shape);
     return 0;
 }
@@ -1352,6 +1365,32 @@ static int inf_non_zero(ir_graph_t *g, ir_node_t *n) {
     return 0;
 }
 
+/* Ops that handle the low-precision dtypes (ir/lowp.h): conversions, and ops that only
+ * move elements (one byte each in the IR) or read shapes. Anything else refuses them
+ * by name rather than computing on codes as if they were integers. */
+static bool lowp_ok(ir_op_t op) {
+    switch (op) {
+    case IR_OP_CAST: case IR_OP_CAST_LIKE: case IR_OP_BIT_CAST: case IR_OP_QUANTIZE_LINEAR:
+    case IR_OP_DEQUANTIZE_LINEAR: case IR_OP_IDENTITY: case IR_OP_SHAPE: case IR_OP_SIZE: case IR_OP_CONSTANT:
+    case IR_OP_FLATTEN: case IR_OP_RESHAPE: case IR_OP_TRANSPOSE: case IR_OP_CONCAT: case IR_OP_SPLIT:
+    case IR_OP_SLICE: case IR_OP_GATHER: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE: case IR_OP_EXPAND:
+    case IR_OP_TILE: case IR_OP_GATHER_ELEMENTS: case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
+    case IR_OP_GATHER_ND: case IR_OP_REVERSE_SEQUENCE: case IR_OP_COMPRESS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int lowp_check(ir_graph_t *g, ir_node_t *n, ir_value_t *const *vs, int nv, const char *what) {
+    for (int i = 0; i < nv; i++)
+        if (vs[i] && ir_dtype_is_lowp(vs[i]->dtype) && !lowp_ok(n->op))
+            return ir_error(g, n, "%s '%s' has dtype %s, which %s does not support (only Cast, CastLike, BitCast, "
+                            "QuantizeLinear, DequantizeLinear and ops that move elements do)",
+                            what, vname(vs[i]), ir_dtype_name(vs[i]->dtype), ir_op_name(n->op));
+    return 0;
+}
+
 /* The "types" column: one letter per input, the last repeating. */
 static bool type_ok(char c, ir_dtype_t t) {
     switch (c) {
@@ -1413,8 +1452,10 @@ int ir_infer_node(ir_graph_t *g, ir_node_t *n) {
             return ir_error(g, n, "input '%s' must be %s, got %s", vname(n->in[i]), type_word(c),
                             ir_dtype_name(n->in[i]->dtype));
     }
+    if (lowp_check(g, n, n->in, n->n_in, "input")) return -1;
     int rc = infer_table[n->op](g, n);
     if (rc) return rc;
+    if (lowp_check(g, n, n->out, n->n_out, "output")) return -1;
     for (int i = 0; i < n->n_out; i++) {
         if (n->out[i] && check_dims(g, n, n->out[i], "output")) return -1;
         for (int d = 0; n->out[i] && d < n->out[i]->shape.rank; d++)

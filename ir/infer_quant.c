@@ -1,8 +1,9 @@
 /* Inference for QuantizeLinear and DequantizeLinear: the scale's granularity (per tensor,
  * per axis, or blocked along an axis) and the output dtype resolved once
- * (ir_quant_params) for the evaluator and the backends. Integer quantized types only
- * (uint8, int8, uint16, int16; int32 input for DequantizeLinear); the float8/float4 and
- * packed 2/4-bit types are refused by name. */
+ * (ir_quant_params) for the evaluator and the backends. Quantized types: uint8, int8,
+ * uint16, int16, int4/uint4, int2/uint2, the four float8 kinds and float4e2m1 (int32
+ * input too for DequantizeLinear). As the reference does, float8 ignores the zero point
+ * and float4 adds it as a float before rounding. */
 #include <string.h>
 
 #include "ir/infer_util.h"
@@ -10,6 +11,12 @@
 static const char *vname(const ir_value_t *v) { return v && v->name ? v->name : "?"; }
 
 static bool quant_int(ir_dtype_t t) { return t == IR_U8 || t == IR_I8 || t == IR_U16 || t == IR_I16; }
+
+/* what QuantizeLinear may produce and DequantizeLinear read */
+static bool quant_type(ir_dtype_t t) {
+    return quant_int(t) || t == IR_I4 || t == IR_U4 || t == IR_I2 || t == IR_U2 || t == IR_F8E4M3FN ||
+           t == IR_F8E4M3FNUZ || t == IR_F8E5M2 || t == IR_F8E5M2FNUZ || t == IR_F4E2M1;
+}
 
 int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q) {
     const ir_value_t *x = n->in[0], *s = n->in[1], *zp = n->n_in > 2 ? n->in[2] : NULL;
@@ -21,7 +28,7 @@ int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q) {
     if (zp && !ir_shape_is_static(&zp->shape)) return ir_error(g, n, "zero point '%s' must have a static shape", vname(zp));
     int64_t sn = ir_shape_numel(&s->shape);
     if (sn < 0) return ir_error(g, n, "scale '%s' must have a static shape", vname(s));
-    if (zp && (ir_shape_numel(&zp->shape) != sn || zp->shape.rank != s->shape.rank))
+    if (zp && (ir_shape_numel(&zp->shape) != sn || (zp->shape.rank != s->shape.rank && sn != 1)))
         return ir_error(g, n, "zero point '%s' must have the scale's shape", vname(zp));
     q->axis = 0;
     if (sn == 1 && q->block <= 0 && s->shape.rank <= 1) {
@@ -47,12 +54,12 @@ int ir_quant_params(ir_graph_t *g, const ir_node_t *n, ir_quant_t *q) {
         if (!ir_dtype_is_float(x->dtype)) return ir_error(g, n, "input must be floating-point, got %s", ir_dtype_name(x->dtype));
         q->out = zp ? zp->dtype : odt ? (ir_dtype_t)odt : IR_U8;
         if (zp && odt && odt != (int64_t)zp->dtype) return ir_error(g, n, "output_dtype %lld differs from the zero point's dtype", (long long)odt);
-        if (!quant_int(q->out))
-            return ir_error(g, n, "quantizing to %s is not supported (uint8, int8, uint16, int16)",
+        if (!quant_type(q->out))
+            return ir_error(g, n, "quantizing to %s is not supported (8- and 16-bit, 4- and 2-bit integers, float8, float4)",
                             odt > 0 && odt < IR_DTYPE_MAX ? ir_dtype_name(q->out) : "this type");
     } else {
-        if (!quant_int(x->dtype) && x->dtype != IR_I32)
-            return ir_error(g, n, "dequantizing %s is not supported (uint8, int8, uint16, int16, int32)",
+        if (!quant_type(x->dtype) && x->dtype != IR_I32)
+            return ir_error(g, n, "dequantizing %s is not supported (8-, 16- and 32-bit, 4- and 2-bit integers, float8, float4)",
                             x->dtype > 0 && x->dtype < IR_DTYPE_MAX ? ir_dtype_name(x->dtype) : "this type");
         if (zp && zp->dtype != x->dtype) return ir_error(g, n, "zero point '%s' must have the input's dtype", vname(zp));
         q->out = odt ? (ir_dtype_t)odt : s->dtype;

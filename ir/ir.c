@@ -69,6 +69,8 @@ size_t ir_dtype_size(ir_dtype_t t) {
     switch (t) {
     case IR_F32: case IR_I32: case IR_U32: return 4;
     case IR_U8: case IR_I8: case IR_BOOL: return 1;
+    case IR_F8E4M3FN: case IR_F8E4M3FNUZ: case IR_F8E5M2: case IR_F8E5M2FNUZ: case IR_U4: case IR_I4:
+    case IR_F4E2M1: case IR_F8E8M0: case IR_U2: case IR_I2: return 1;   /* one byte per element in the IR */
     case IR_U16: case IR_I16: case IR_F16: case IR_BF16: return 2;
     case IR_I64: case IR_F64: case IR_U64: return 8;
     default: return 0;
@@ -91,6 +93,16 @@ const char *ir_dtype_name(ir_dtype_t t) {
     case IR_U32: return "uint32";
     case IR_U64: return "uint64";
     case IR_BF16: return "bfloat16";
+    case IR_F8E4M3FN: return "float8e4m3fn";
+    case IR_F8E4M3FNUZ: return "float8e4m3fnuz";
+    case IR_F8E5M2: return "float8e5m2";
+    case IR_F8E5M2FNUZ: return "float8e5m2fnuz";
+    case IR_U4: return "uint4";
+    case IR_I4: return "int4";
+    case IR_F4E2M1: return "float4e2m1";
+    case IR_F8E8M0: return "float8e8m0";
+    case IR_U2: return "uint2";
+    case IR_I2: return "int2";
     default: return "undefined";
     }
 }
@@ -100,6 +112,7 @@ bool ir_dtype_is_int(ir_dtype_t t) {
     return t == IR_U8 || t == IR_I8 || t == IR_U16 || t == IR_I16 || t == IR_I32 || t == IR_I64 ||
            t == IR_U32 || t == IR_U64;
 }
+bool ir_dtype_is_lowp(ir_dtype_t t) { return t >= IR_F8E4M3FN && t <= IR_I2; }
 bool ir_dtype_is_signed(ir_dtype_t t) {
     return t == IR_I8 || t == IR_I16 || t == IR_I32 || t == IR_I64 || ir_dtype_is_float(t);
 }

@@ -36,7 +36,13 @@ typedef enum ir_dtype {
     IR_F32 = 1, IR_U8 = 2, IR_I8 = 3, IR_U16 = 4, IR_I16 = 5, IR_I32 = 6, IR_I64 = 7,
     IR_STRING = 8, IR_BOOL = 9, IR_F16 = 10, IR_F64 = 11, IR_U32 = 12, IR_U64 = 13,
     IR_BF16 = 16,
-    IR_DTYPE_MAX = 17
+    /* Low-precision kinds (ir/lowp.h). In the IR, the workspace and the ABI each element
+     * takes one byte holding its code in the low bits, the others zero (int4/int2 in two's
+     * complement: -2 is 0x0E), as numpy's ml_dtypes arrays hold them. Only tensor files
+     * and TensorProto data pack int4/uint4/float4 two and int2/uint2 four to a byte. */
+    IR_F8E4M3FN = 17, IR_F8E4M3FNUZ = 18, IR_F8E5M2 = 19, IR_F8E5M2FNUZ = 20,
+    IR_U4 = 21, IR_I4 = 22, IR_F4E2M1 = 23, IR_F8E8M0 = 24, IR_U2 = 25, IR_I2 = 26,
+    IR_DTYPE_MAX = 27
 } ir_dtype_t;
 
 size_t ir_dtype_size(ir_dtype_t t);        /* 0 for unsupported/unknown */
@@ -44,6 +50,7 @@ const char *ir_dtype_name(ir_dtype_t t);   /* "float32", "int64", ... */
 bool ir_dtype_is_float(ir_dtype_t t);
 bool ir_dtype_is_int(ir_dtype_t t);        /* signed or unsigned integers, not bool */
 bool ir_dtype_is_signed(ir_dtype_t t);
+bool ir_dtype_is_lowp(ir_dtype_t t);       /* one of the low-precision kinds above */
 
 /* ---------------------------------------------------------------- shapes
  * A dimension is a constant, or a constant multiple of one symbol:

@@ -2,6 +2,7 @@
  * shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Range, Expand,
  * ConstantOfShape, ...) plus cheap element-wise math on constants. It computes output
  * shapes itself, so folding never depends on what inference made of a dynamic input. */
+#include "ir/lowp.h"
 #include "ir/recipe.h"
 #include "passes/eval_int.h"
 
@@ -468,8 +469,51 @@ static int eval_expand(ir_graph_t *g, ir_node_t *n, res_t *r) {
     return 1;
 }
 
+/* Casts from or to a low-precision dtype go through float32 (ir/lowp.c), as the
+ * reference does; integer sources to int4/int2 wrap. */
+static int cast_lowp(ir_graph_t *g, ir_node_t *n, res_t *r, ir_dtype_t to) {
+    sh_t s;
+    ir_dtype_t from = n->in[0]->dtype;
+    bool lf = ir_dtype_is_lowp(from), lt = ir_dtype_is_lowp(to);
+    if ((!lf && !dt_ok(from)) || (!lt && !dt_ok(to)) || !in_const_any(n, 0, &s)) return 0;
+    ir_round_t mode;
+    if (ir_round_parse(ir_attr_str(n, "round_mode", "up"), &mode)) return 0;
+    bool sat = ir_attr_int(n, "saturate", 1) != 0;
+    if (!res_alloc_any(g, r, to, &s)) return 0;
+    const uint8_t *lp = n->in[0]->data;
+    uint8_t *out = r->buf;
+    bool int_to = to == IR_I4 || to == IR_U4 || to == IR_I2 || to == IR_U2;
+    bool int_from = from == IR_I4 || from == IR_U4 || from == IR_I2 || from == IR_U2 ||
+                    (!lf && !ir_dtype_is_float(from));
+    for (int64_t i = 0; i < r->numel; i++) {
+        if (int_to && int_from) {
+            int64_t v = lf ? (int64_t)ir_lowp_to_f32(from, lp[i]) : ld_i(from, n->in[0]->data, i);
+            out[i] = ir_lowp_from_i64(to, v);
+            continue;
+        }
+        double x = lf ? (double)ir_lowp_to_f32(from, lp[i]) : ld_f(from, n->in[0]->data, i);
+        if (lt) {
+            out[i] = ir_lowp_from_f32(to, (float)x, sat, mode);
+        } else if (lf && ir_dtype_is_int(to)) {
+            /* as ml_dtypes (backends/llvm/lower_lowp.c float_to_int): finite values
+             * truncate and wrap, infinities saturate, NaN gives 0 */
+            int64_t lo, hi;
+            int bits = 8 * (int)ir_dtype_size(to);
+            bool sg = ir_dtype_is_signed(to);
+            lo = sg ? (bits == 64 ? INT64_MIN : -(INT64_C(1) << (bits - 1))) : 0;
+            hi = sg ? (bits == 64 ? INT64_MAX : (INT64_C(1) << (bits - 1)) - 1) : (bits == 64 ? -1 : (INT64_C(1) << bits) - 1);
+            int64_t v = isinf(x) ? (x < 0 ? lo : hi) : (isnan(x) || fabs(x) >= 9.2e18) ? 0 : (int64_t)x;
+            st_i(to, r->buf, i, v);
+        } else {
+            st_f(to, r->buf, i, x);
+        }
+    }
+    return 1;
+}
+
 static int cast_to(ir_graph_t *g, ir_node_t *n, res_t *r, ir_dtype_t to) {
     sh_t s;
+    if (ir_dtype_is_lowp(to) || ir_dtype_is_lowp(n->in[0]->dtype)) return cast_lowp(g, n, r, to);
     if (!in_const(n, 0, &s)) return 0;
     ir_dtype_t from = n->in[0]->dtype;
     if (!dt_ok(to)) return 0;
@@ -491,6 +535,16 @@ static int eval_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
 static int eval_cast_like(ir_graph_t *g, ir_node_t *n, res_t *r) {
     if (n->n_in < 2 || !n->in[1]) return 0;
     return cast_to(g, n, r, n->in[1]->dtype);
+}
+
+/* BitCast: the same bytes (widths match, checked by inference). */
+static int eval_bit_cast(ir_graph_t *g, ir_node_t *n, res_t *r) {
+    sh_t s;
+    ir_dtype_t to = n->out[0] ? n->out[0]->dtype : IR_UNDEFINED;
+    if (!in_const_any(n, 0, &s) || ir_dtype_size(to) != ir_dtype_size(n->in[0]->dtype)) return 0;
+    if (!res_alloc_any(g, r, to, &s)) return 0;
+    memcpy(r->buf, n->in[0]->data, (size_t)r->numel * ir_dtype_size(to));
+    return 1;
 }
 
 static int eval_const_of_shape(ir_graph_t *g, ir_node_t *n, res_t *r) {
@@ -580,7 +634,8 @@ int pass_eval_node(ir_graph_t *g, ir_node_t *n) {
         if (n->out[k] && n->out[k]->is_input) return 0;
     if (eval_table[n->op] != eval_shape && eval_table[n->op] != eval_size)   /* these read only the input shape */
         for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && (!n->in[k]->data || !dt_ok(n->in[k]->dtype))) return 0;
+            if (n->in[k] && (!n->in[k]->data || !(dt_ok(n->in[k]->dtype) || ir_dtype_is_lowp(n->in[k]->dtype))))
+                return 0;
     res_t r[IR_EVAL_MAX_OUT];
     memset(r, 0, sizeof(res_t) * (size_t)n->n_out);
     int rc = eval_table[n->op](g, n, r);

@@ -139,6 +139,14 @@ static inline void st_f(ir_dtype_t t, void *p, int64_t i, double x) {
     else st_i(t, p, i, f2i(x));
 }
 
+/* in_const for any dtype with a size (the low-precision ones included). */
+static inline bool in_const_any(const ir_node_t *n, int k, sh_t *s) {
+    const ir_value_t *v = k < n->n_in ? n->in[k] : NULL;
+    if (!v || !v->data || !ir_dtype_size(v->dtype) || v->dtype == IR_STRING || !get_sh(&v->shape, s)) return false;
+    int64_t ne = sh_numel(s);
+    return ne >= 0 && (uint64_t)ne * ir_dtype_size(v->dtype) <= v->data_size;
+}
+
 /* Input k as a constant with a static shape whose data covers it; false otherwise. */
 static inline bool in_const(const ir_node_t *n, int k, sh_t *s) {
     const ir_value_t *v = k < n->n_in ? n->in[k] : NULL;
@@ -159,11 +167,12 @@ static inline int in_ints(const ir_node_t *n, int k, int64_t *out, int cap) {
     return (int)ne;
 }
 
-static inline bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t *s) {
+/* res_alloc for any dtype with a size (the low-precision ones included). */
+static inline bool res_alloc_any(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t *s) {
     r->dt = dt;
     r->sh = *s;
     r->numel = sh_numel(s);
-    if (r->numel < 0 || !dt_ok(dt)) return false;
+    if (r->numel < 0 || !ir_dtype_size(dt) || dt == IR_STRING) return false;
     int64_t bytes = r->numel * (int64_t)ir_dtype_size(dt);
     if (r->numel > EVAL_MAX_BYTES || bytes > EVAL_MAX_BYTES) return false;
     if (!g->fold_budget) {
@@ -178,6 +187,10 @@ static inline bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t 
     r->buf = ir_arena_alloc(&g->arena, (size_t)bytes);
     if (r->buf) g->fold_used += bytes;
     return r->buf != NULL;
+}
+
+static inline bool res_alloc(ir_graph_t *g, res_t *r, ir_dtype_t dt, const sh_t *s) {
+    return dt_ok(dt) && res_alloc_any(g, r, dt, s);
 }
 
 static inline void row_strides(const sh_t *s, int64_t *st) {

@@ -2,6 +2,7 @@
  * (backends/llvm/lower_quant.c) bit for bit: x / scale in float32 (float64 for double
  * input), rounded half to even, plus the zero point, clamped to the output type;
  * (float32(q) - zero_point) * scale in float32, then stored in the output type. */
+#include "ir/lowp.h"
 #include "passes/eval_int.h"
 
 /* flat index of the scale element that input element e (shape s) uses */
@@ -26,32 +27,56 @@ static void qrange(ir_dtype_t t, int64_t *lo, int64_t *hi) {
     case IR_I8: *lo = -128, *hi = 127; break;
     case IR_U16: *lo = 0, *hi = 65535; break;
     case IR_I16: *lo = -32768, *hi = 32767; break;
+    case IR_I4: *lo = -8, *hi = 7; break;
+    case IR_U4: *lo = 0, *hi = 15; break;
+    case IR_I2: *lo = -2, *hi = 1; break;
+    case IR_U2: *lo = 0, *hi = 3; break;
     default: *lo = 0, *hi = 255; break;
     }
 }
 
+/* a constant input of a type this evaluator reads (the low-precision ones included) */
+static bool in_q(const ir_node_t *n, int k, sh_t *s) {
+    return in_const_any(n, k, s) && (dt_ok(n->in[k]->dtype) || ir_dtype_is_lowp(n->in[k]->dtype));
+}
+
+static double ld_q(ir_dtype_t t, const void *p, int64_t i) {
+    return ir_dtype_is_lowp(t) ? (double)ir_lowp_to_f32(t, ((const uint8_t *)p)[i]) : ld_f(t, p, i);
+}
+
 int eval_quant(ir_graph_t *g, ir_node_t *n, res_t *r) {
     sh_t s, ss, zs;
-    if (!in_const(n, 0, &s) || !in_const(n, 1, &ss)) return 0;
+    if (!in_q(n, 0, &s) || !in_q(n, 1, &ss)) return 0;
     const ir_value_t *x = n->in[0], *sc = n->in[1], *zp = n->n_in > 2 ? n->in[2] : NULL;
-    if (zp && !in_const(n, 2, &zs)) return 0;
+    if (zp && !in_q(n, 2, &zs)) return 0;
     ir_quant_t q;
     if (ir_quant_params(g, n, &q)) return -1;
-    if (!res_alloc(g, r, q.out, &s)) return 0;
+    if (!res_alloc_any(g, r, q.out, &s)) return 0;
     bool dbl = x->dtype == IR_F64;
+    ir_dtype_t qt = n->op == IR_OP_QUANTIZE_LINEAR ? q.out : x->dtype;
+    /* float8 ignores the zero point, float4 adds it as a float (lower_quant.c) */
+    bool qfloat = ir_dtype_is_lowp(qt) && qt != IR_I4 && qt != IR_U4 && qt != IR_I2 && qt != IR_U2;
+    bool sat = ir_attr_int(n, "saturate", 1) != 0;
     for (int64_t e = 0; e < r->numel; e++) {
         int64_t si = scale_index(&q, &s, &ss, e);
-        int64_t z = zp ? ld_i(zp->dtype, zp->data, si) : 0;
+        int64_t z = zp && !qfloat ? (int64_t)ld_q(zp->dtype, zp->data, si) : 0;
         if (n->op == IR_OP_QUANTIZE_LINEAR) {
             double v = dbl ? ld_f(x->dtype, x->data, e) / ld_f(sc->dtype, sc->data, si)
                            : (double)((float)ld_f(x->dtype, x->data, e) / (float)ld_f(sc->dtype, sc->data, si));
+            if (qfloat) {
+                if (zp && qt == IR_F4E2M1) v = dbl ? v + ld_q(zp->dtype, zp->data, si) : (double)((float)v + (float)ld_q(zp->dtype, zp->data, si));
+                ((uint8_t *)r->buf)[e] = ir_lowp_from_f32(qt, (float)v, sat, IR_ROUND_UP);
+                continue;
+            }
             v = nearbyint(v);   /* the default rounding mode: half to even */
             v = v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v;
             int64_t lo, hi, y = (isnan(v) ? 0 : (int64_t)v) + z;
             qrange(q.out, &lo, &hi);
-            st_i(q.out, r->buf, e, y < lo ? lo : y > hi ? hi : y);
+            y = y < lo ? lo : y > hi ? hi : y;
+            if (ir_dtype_is_lowp(q.out)) ((uint8_t *)r->buf)[e] = (uint8_t)(y & (hi - lo));   /* the low bits */
+            else st_i(q.out, r->buf, e, y);
         } else {
-            float d = (float)ld_i(x->dtype, x->data, e) - (float)z;
+            float d = (float)ld_q(x->dtype, x->data, e) - (float)z;
             st_f(q.out, r->buf, e, (double)(d * (float)ld_f(sc->dtype, sc->data, si)));
         }
     }

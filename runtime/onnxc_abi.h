@@ -33,6 +33,21 @@ static inline const char *onnxc_status_message(int status) {
     }
 }
 
+/* ONNX TensorProto.DataType codes, as descriptors carry them. The low-precision kinds
+ * (17 and up) take one byte per element in the buffers a model reads and writes, the
+ * code in its low bits and the others zero (int4 -2 is 0x0E), as numpy's ml_dtypes
+ * arrays hold them. Only tensor files (.pb) pack int4/uint4/float4 two and int2/uint2
+ * four to a byte, low bits first; the runtime's reader and writer convert. */
+enum onnxc_dtype {
+    ONNXC_DT_UNDEFINED = 0, ONNXC_DT_FLOAT = 1, ONNXC_DT_UINT8 = 2, ONNXC_DT_INT8 = 3,
+    ONNXC_DT_UINT16 = 4, ONNXC_DT_INT16 = 5, ONNXC_DT_INT32 = 6, ONNXC_DT_INT64 = 7,
+    ONNXC_DT_STRING = 8, ONNXC_DT_BOOL = 9, ONNXC_DT_FLOAT16 = 10, ONNXC_DT_DOUBLE = 11,
+    ONNXC_DT_UINT32 = 12, ONNXC_DT_UINT64 = 13, ONNXC_DT_COMPLEX64 = 14, ONNXC_DT_COMPLEX128 = 15,
+    ONNXC_DT_BFLOAT16 = 16, ONNXC_DT_FLOAT8E4M3FN = 17, ONNXC_DT_FLOAT8E4M3FNUZ = 18,
+    ONNXC_DT_FLOAT8E5M2 = 19, ONNXC_DT_FLOAT8E5M2FNUZ = 20, ONNXC_DT_UINT4 = 21, ONNXC_DT_INT4 = 22,
+    ONNXC_DT_FLOAT4E2M1 = 23, ONNXC_DT_FLOAT8E8M0 = 24, ONNXC_DT_UINT2 = 25, ONNXC_DT_INT2 = 26
+};
+
 /* fn runs iterations [begin, end) of a parallel loop. */
 typedef void (*onnxc_task_fn)(void *arg, int64_t begin, int64_t end);
 
@@ -49,7 +64,7 @@ typedef struct onnxc_ctx {
 /* dim i = dim_sym[i] < 0 ? dims[i] : dims[i] * syms[dim_sym[i]] */
 typedef struct onnxc_tensor_desc {
     const char *name;
-    int32_t dtype;            /* ONNX TensorProto.DataType: 1 float32, 6 int32, 7 int64, 9 bool, 11 float64, ... */
+    int32_t dtype;            /* enum onnxc_dtype (ONNX TensorProto.DataType) */
     int32_t rank;
     const int64_t *dims;
     const int32_t *dim_sym;

@@ -47,26 +47,7 @@ void onnxc_weights_unmap(onnxc_weights_t *w);
 
 /* ---- dtypes ----------------------------------------------------------------------- */
 
-/* ONNX TensorProto.DataType codes. */
-enum onnxc_dtype {
-    ONNXC_DT_UNDEFINED = 0,
-    ONNXC_DT_FLOAT = 1,
-    ONNXC_DT_UINT8 = 2,
-    ONNXC_DT_INT8 = 3,
-    ONNXC_DT_UINT16 = 4,
-    ONNXC_DT_INT16 = 5,
-    ONNXC_DT_INT32 = 6,
-    ONNXC_DT_INT64 = 7,
-    ONNXC_DT_STRING = 8,
-    ONNXC_DT_BOOL = 9,
-    ONNXC_DT_FLOAT16 = 10,
-    ONNXC_DT_DOUBLE = 11,
-    ONNXC_DT_UINT32 = 12,
-    ONNXC_DT_UINT64 = 13,
-    ONNXC_DT_COMPLEX64 = 14,
-    ONNXC_DT_COMPLEX128 = 15,
-    ONNXC_DT_BFLOAT16 = 16
-};
+/* The dtype codes (enum onnxc_dtype) are in onnxc_abi.h. */
 
 /* Bytes per element; 0 for a dtype that has no fixed-size dense form here (string,
  * unknown codes). */

@@ -40,11 +40,46 @@ static const struct {
     [ONNXC_DT_COMPLEX64] = {8, "complex64", "<c8"},
     [ONNXC_DT_COMPLEX128] = {16, "complex128", "<c16"},
     [ONNXC_DT_BFLOAT16] = {2, "bfloat16", NULL},
-    [17] = {1, "float8e4m3fn", NULL},
-    [18] = {1, "float8e4m3fnuz", NULL},
-    [19] = {1, "float8e5m2", NULL},
-    [20] = {1, "float8e5m2fnuz", NULL},
+    [ONNXC_DT_FLOAT8E4M3FN] = {1, "float8e4m3fn", NULL},
+    [ONNXC_DT_FLOAT8E4M3FNUZ] = {1, "float8e4m3fnuz", NULL},
+    [ONNXC_DT_FLOAT8E5M2] = {1, "float8e5m2", NULL},
+    [ONNXC_DT_FLOAT8E5M2FNUZ] = {1, "float8e5m2fnuz", NULL},
+    [ONNXC_DT_UINT4] = {1, "uint4", NULL},
+    [ONNXC_DT_INT4] = {1, "int4", NULL},
+    [ONNXC_DT_FLOAT4E2M1] = {1, "float4e2m1", NULL},
+    [ONNXC_DT_FLOAT8E8M0] = {1, "float8e8m0", NULL},
+    [ONNXC_DT_UINT2] = {1, "uint2", NULL},
+    [ONNXC_DT_INT2] = {1, "int2", NULL},
 };
+
+/* Bits an element takes in a .pb file: int4/uint4/float4 pack two to a byte, int2/uint2
+ * four (low bits first); in memory each takes a byte (onnxc_abi.h). */
+static int file_bits(int32_t dtype) {
+    switch (dtype) {
+    case ONNXC_DT_UINT4: case ONNXC_DT_INT4: case ONNXC_DT_FLOAT4E2M1: return 4;
+    case ONNXC_DT_UINT2: case ONNXC_DT_INT2: return 2;
+    default: return 8;
+    }
+}
+
+static size_t packed_bytes(int32_t dtype, size_t nelem) {
+    size_t per = (size_t)(8 / file_bits(dtype));
+    return nelem / per + (nelem % per != 0);
+}
+
+static void unpack_sub_byte(int32_t dtype, uint8_t *dst, const uint8_t *src, size_t nelem) {
+    int bits = file_bits(dtype), per = 8 / bits;
+    unsigned mask = (1u << bits) - 1;
+    for (size_t i = 0; i < nelem; i++) dst[i] = (uint8_t)((src[i / (size_t)per] >> (bits * (int)(i % (size_t)per))) & mask);
+}
+
+static void pack_sub_byte(int32_t dtype, uint8_t *dst, const uint8_t *src, size_t nelem) {
+    int bits = file_bits(dtype), per = 8 / bits;
+    unsigned mask = (1u << bits) - 1;
+    memset(dst, 0, packed_bytes(dtype, nelem));
+    for (size_t i = 0; i < nelem; i++)
+        dst[i / (size_t)per] |= (uint8_t)((src[i] & mask) << (bits * (int)(i % (size_t)per)));
+}
 #define N_DTYPES ((int32_t)(sizeof dtype_table / sizeof dtype_table[0]))
 
 size_t onnxc_dtype_size(int32_t dtype) {
@@ -408,9 +443,13 @@ static int read_pb(const char *path, const uint8_t *buf, size_t len, onnxc_tenso
         goto out;
     }
     int per_elem, want = typed_field_for(pb.dtype, &per_elem);
+    /* sub-byte kinds: raw_data and int32_data (one packed byte per value) hold the packed
+     * bytes, nelem of them when each element has a byte */
+    int sub = file_bits(pb.dtype) < 8;
+    size_t fbytes = sub ? packed_bytes(pb.dtype, nelem) : nbytes, fvals = sub ? fbytes : nelem;
     if (pb.have_raw) {
-        if (pb.raw_len != nbytes) {
-            fail(err, errlen, path, "raw_data has %zu bytes but dims need %zu", pb.raw_len, nbytes);
+        if (pb.raw_len != fbytes) {
+            fail(err, errlen, path, "raw_data has %zu bytes but dims need %zu", pb.raw_len, fbytes);
             goto out;
         }
     } else if (n_typed) {
@@ -418,9 +457,9 @@ static int read_pb(const char *path, const uint8_t *buf, size_t len, onnxc_tenso
             fail(err, errlen, path, "%s data given in %s", onnxc_dtype_name(pb.dtype), typed_field_name[which]);
             goto out;
         }
-        if (pb.typed[which].n / (size_t)per_elem != nelem || pb.typed[which].n % (size_t)per_elem) {
+        if (pb.typed[which].n / (size_t)per_elem != fvals || pb.typed[which].n % (size_t)per_elem) {
             fail(err, errlen, path, "%s has %zu values but dims need %zu", typed_field_name[which],
-                 pb.typed[which].n, nelem * (size_t)per_elem);
+                 pb.typed[which].n, fvals * (size_t)per_elem);
             goto out;
         }
     } else if (nelem != 0) {
@@ -432,7 +471,22 @@ static int read_pb(const char *path, const uint8_t *buf, size_t len, onnxc_tenso
         fail(err, errlen, path, "out of memory (%zu bytes)", nbytes);
         goto out;
     }
-    if (pb.have_raw)
+    if (sub && (pb.have_raw || n_typed)) {
+        const uint8_t *packed = pb.raw;
+        uint8_t *conv = NULL;
+        if (!pb.have_raw) {
+            conv = malloc(fbytes ? fbytes : 1);
+            if (!conv) {
+                free(data);
+                fail(err, errlen, path, "out of memory (%zu bytes)", fbytes);
+                goto out;
+            }
+            convert_typed(&pb.typed[which], which, ONNXC_DT_UINT8, conv, fbytes);
+            packed = conv;
+        }
+        unpack_sub_byte(pb.dtype, data, packed, nelem);
+        free(conv);
+    } else if (pb.have_raw)
         memcpy(data, pb.raw, nbytes);
     else if (n_typed)
         convert_typed(&pb.typed[which], which, pb.dtype, data, nelem * (size_t)per_elem);
@@ -642,11 +696,22 @@ int onnxc_tensor_write_pb(const char *path, const char *name, int32_t dtype, int
     if (onnxc_tensor_bytes(dtype, rank, dims, NULL, &nbytes))
         return fail(err, errlen, path, "invalid dtype %d or dims", (int)dtype);
     if (nbytes && !data) return fail(err, errlen, path, "no data");
+    uint8_t *packed = NULL;
+    if (file_bits(dtype) < 8) {   /* nbytes is the element count */
+        packed = malloc(packed_bytes(dtype, nbytes) + 1);
+        if (!packed) return fail(err, errlen, path, "out of memory");
+        pack_sub_byte(dtype, packed, data, nbytes);
+        data = packed;
+        nbytes = packed_bytes(dtype, nbytes);
+    }
     size_t name_len = name ? strlen(name) : 0;
     /* dims (unpacked, as onnx writes them), data_type, name, then the raw_data key+length */
     size_t cap = (size_t)rank * 11 + 11 + 11 + name_len + 11 + 11;
     uint8_t *head = malloc(cap);
-    if (!head) return fail(err, errlen, path, "out of memory");
+    if (!head) {
+        free(packed);
+        return fail(err, errlen, path, "out of memory");
+    }
     size_t n = 0;
     for (int32_t i = 0; i < rank; i++) {
         head[n++] = 0x08;
@@ -664,6 +729,7 @@ int onnxc_tensor_write_pb(const char *path, const char *name, int32_t dtype, int
     n += put_varint(head + n, nbytes);
     int rc = write_file(path, head, n, data, nbytes, err, errlen);
     free(head);
+    free(packed);
     return rc;
 }
 

@@ -174,6 +174,10 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
     -j "$jobs" -q --expect tests/conformance/passing.txt --budget "$left"
   # docs/operators.md (per-op cases passed / total) matches passing.txt and the op table
   step opsdoc runner "$py" tests/conformance/operators_doc.py --check
+  # low-precision dtypes: Cast/Quantize node cases folded from bound inputs, element-moving
+  # ops on int4/uint2/float8/float4, per-axis and blocked QDQ against onnx's reference
+  # (needs the node cases the conformance step generated)
+  step lowp runner "$py" tests/conformance/check_lowp.py --onnxc "$bdir/onnxc" -j "$jobs"
   if [ "${asan_built:-0}" = 1 ] && [ -x "$adir/onnxc" ]; then
     # The listed cases again through the sanitized compiler: memory errors in the passes
     # and lowering show up here. Bounded by 7 minutes (cases not reached count as skipped)

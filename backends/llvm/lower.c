@@ -77,6 +77,8 @@ LLVMTypeRef lw_type(lw_t *k, ir_dtype_t t) {
     case IR_F16: return k->f16;
     case IR_BF16: return k->bf16;
     case IR_I8: case IR_U8: case IR_BOOL: return k->i8;
+    case IR_F8E4M3FN: case IR_F8E4M3FNUZ: case IR_F8E5M2: case IR_F8E5M2FNUZ: case IR_U4: case IR_I4:
+    case IR_F4E2M1: case IR_F8E8M0: case IR_U2: case IR_I2: return k->i8;   /* one byte per element */
     case IR_I16: case IR_U16: return k->i16;
     case IR_I32: case IR_U32: return k->i32;
     case IR_I64: case IR_U64: return k->i64;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/llvm/lower_int.h"
+#include "ir/lowp.h"
 #include "ir/infer_util.h"
 #include "ir/recipe.h"
 
@@ -83,6 +84,7 @@ LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
     LLVMBuilderRef b = k->b;
     LLVMTypeRef tt = lw_type(k, to);
     if (from == to) return x;
+    if (ir_dtype_is_lowp(from) || ir_dtype_is_lowp(to)) return lw_cast_lowp(k, x, from, to, true, IR_ROUND_UP);
     bool ff = ir_dtype_is_float(from), tf = ir_dtype_is_float(to);
     if (to == IR_BOOL) {
         LLVMValueRef nz = ff ? LLVMBuildFCmp(b, LLVMRealUNE, x, LLVMConstReal(lw_type(k, from), 0), "")
@@ -195,10 +197,25 @@ static LLVMValueRef elem_cast(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, vo
     (void)ud;
     const ir_value_t *out = n->out[0];
     ir_dtype_t t = n->in[0]->dtype;
-    
-    return lw_cast(k, load_bcast(k, n->in[0], out, idx), t, out->dtype);
+    LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
+    if (ir_dtype_is_lowp(t) || ir_dtype_is_lowp(out->dtype)) {
+        ir_round_t mode = IR_ROUND_UP;
+        ir_round_parse(ir_attr_str(n, "round_mode", "up"), &mode);
+        return lw_cast_lowp(k, x, t, out->dtype, ir_attr_int(n, "saturate", 1) != 0, mode);
+    }
+    return lw_cast(k, x, t, out->dtype);
 }
 int lw_lower_cast(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_cast, NULL); }
+
+/* BitCast: the element's bits as the output type (widths match; bool is a byte). */
+static LLVMValueRef elem_bit_cast(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
+    (void)ud;
+    const ir_value_t *out = n->out[0];
+    LLVMValueRef x = load_bcast(k, n->in[0], out, idx);
+    LLVMTypeRef tt = lw_type(k, out->dtype);
+    return LLVMTypeOf(x) == tt ? x : LLVMBuildBitCast(k->b, x, tt, "");
+}
+int lw_lower_bit_cast(lw_t *k, const ir_node_t *n) { return lw_emit_map(k, n, n->out[0], elem_bit_cast, NULL); }
 
 static LLVMValueRef elem_mod(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, void *ud) {
     (void)ud;

@@ -120,6 +120,9 @@ ir_dtype_t lw_recipe_ctype(ir_dtype_t t);
 LLVMValueRef lw_recipe(lw_t *k, const ir_node_t *n, ir_dtype_t t, unsigned lanes, LLVMValueRef *in, const bool *present);
 LLVMValueRef lw_recipe_const(lw_t *k, const ir_value_t *v, ir_dtype_t t, unsigned lanes);
 LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to);
+/* lw_cast where either side is a low-precision dtype (lower_lowp.c), with Cast's
+ * saturate and round_mode (ir/lowp.h); lw_cast itself saturates and rounds up. */
+LLVMValueRef lw_cast_lowp(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to, bool saturate, int round_mode);
 LLVMValueRef lw_call_math(lw_t *k, const char *f32name, const char *f64name, ir_dtype_t t, LLVMValueRef x);
 LLVMValueRef lw_intrin(lw_t *k, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
 LLVMValueRef lw_fmax(lw_t *k, LLVMValueRef a, LLVMValueRef b);
@@ -156,6 +159,7 @@ int lw_lower_average_pool(lw_t *k, const ir_node_t *n);
 int lw_lower_batch_norm(lw_t *k, const ir_node_t *n);
 int lw_lower_bit_shift(lw_t *k, const ir_node_t *n);
 int lw_lower_cast(lw_t *k, const ir_node_t *n);
+int lw_lower_bit_cast(lw_t *k, const ir_node_t *n);
 int lw_lower_concat(lw_t *k, const ir_node_t *n);
 int lw_lower_constant_of_shape(lw_t *k, const ir_node_t *n);
 int lw_lower_conv(lw_t *k, const ir_node_t *n);

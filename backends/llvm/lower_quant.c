@@ -31,10 +31,18 @@ static LLVMValueRef elem_quant(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
     LLVMValueRef st[IR_MAX_RANK];
     lw_strides(k, x, st);
     LLVMValueRef xv = lw_load(k, x, lw_dot(k, idx, st, x->shape.rank)), so = scale_off(k, n, q, idx);
-    LLVMValueRef z = zp ? lw_cast(k, lw_load(k, zp, so), zp->dtype, IR_I64) : I64(0);
+    ir_dtype_t qt = n->op == IR_OP_QUANTIZE_LINEAR ? q->out : x->dtype;
+    /* float8 and float4 codes: the reference ignores a float8 zero point (it must be 0) and
+     * adds a float4 one as a float */
+    bool qfloat = ir_dtype_is_lowp(qt) && qt != IR_I4 && qt != IR_U4 && qt != IR_I2 && qt != IR_U2;
+    LLVMValueRef z = zp && !qfloat ? lw_cast(k, lw_load(k, zp, so), zp->dtype, IR_I64) : I64(0);
     if (n->op == IR_OP_QUANTIZE_LINEAR) {
         ir_dtype_t ct = x->dtype == IR_F64 ? IR_F64 : IR_F32;
         LLVMValueRef v = LLVMBuildFDiv(k->b, lw_cast(k, xv, x->dtype, ct), lw_cast(k, lw_load(k, sc, so), sc->dtype, ct), "");
+        if (qfloat) {
+            if (zp && qt == IR_F4E2M1) v = LLVMBuildFAdd(k->b, v, lw_cast(k, lw_load(k, zp, so), zp->dtype, ct), "");
+            return lw_cast_lowp(k, v, ct, qt, ir_attr_int(n, "saturate", 1) != 0, 0);
+        }
         v = lw_fmath(k, "llvm.roundeven", ct, v);
         /* saturate before fptosi (poison out of range; NaN goes to 0 as in the evaluator) */
         v = LLVMBuildSelect(k->b, LLVMBuildFCmp(k->b, LLVMRealUNO, v, v, ""), lw_const_f(k, ct, 0), v, "");
@@ -46,9 +54,16 @@ static LLVMValueRef elem_quant(lw_t *k, const ir_node_t *n, LLVMValueRef *idx, v
         case IR_I8: lo = -128, hi = 127; break;
         case IR_U16: lo = 0, hi = 65535; break;
         case IR_I16: lo = -32768, hi = 32767; break;
+        case IR_I4: lo = -8, hi = 7; break;
+        case IR_U4: hi = 15; break;
+        case IR_I2: lo = -2, hi = 1; break;
+        case IR_U2: hi = 3; break;
         default: break;
         }
-        return LLVMBuildTrunc(k->b, clampi(k, y, lo, hi), lw_type(k, q->out), "");
+        y = clampi(k, y, lo, hi);
+        if (ir_dtype_is_lowp(q->out))   /* int4/int2 and friends: the low bits (ir/lowp.h) */
+            y = LLVMBuildAnd(k->b, y, I64(hi - lo), "");
+        return LLVMBuildTrunc(k->b, y, lw_type(k, q->out), "");
     }
     LLVMValueRef d = LLVMBuildFSub(k->b, lw_cast(k, xv, x->dtype, IR_F32), lw_cast(k, z, IR_I64, IR_F32), "");
     d = LLVMBuildFMul(k->b, d, lw_cast(k, lw_load(k, sc, so), sc->dtype, IR_F32), "");

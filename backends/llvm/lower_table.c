@@ -106,6 +106,7 @@ static const lw_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_QLINEAR_CONV] = lw_lower_qconv,
     [IR_OP_DET] = lw_lower_det,
     [IR_OP_MAX_UNPOOL] = lw_lower_maxunpool,
+    [IR_OP_BIT_CAST] = lw_lower_bit_cast,
 };
 
 lw_lower_fn lw_lowering(ir_op_t op) {

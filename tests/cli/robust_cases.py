@@ -91,6 +91,17 @@ def rank9_initializer():
                [_vi("x", [1])], [_vi("y", None)], [w])
 
 
+def int4_initializer(raw=None, int32=None):
+    """A Cast of an int4 initializer of 3 elements (2 packed bytes) given raw or int32_data."""
+    w = TensorProto(name="w4", data_type=TensorProto.INT4, dims=[3])
+    if raw is not None:
+        w.raw_data = raw
+    else:
+        w.int32_data.extend(int32)
+    return _mk([helper.make_node("Cast", ["w4"], ["y"], name="cast4", to=TensorProto.FLOAT)],
+               [], [_vi("y", None)], [w], opset=21)
+
+
 def wrong_attr_type():
     # Transpose's perm is INTS; a FLOAT perm is not a permutation.
     n = helper.make_node("Transpose", ["x"], ["y"], name="tp_bad")
@@ -188,6 +199,21 @@ def robust_cases(r, tmp, save):
                    [_vi("c", [], bool_t)], [_vi("r", None)]), os.path.join(d, "if_shapes.onnx"))
     r.case("robust: If branches of different shapes",
            lambda: r.bad_model(p17, ("if0", "then_branch", "else_branch")))
+    # Sub-byte initializers: 3 int4 elements are 2 packed bytes, whatever the field.
+    p18 = save(int4_initializer(raw=b"\x21\x43\x05"), os.path.join(d, "int4_raw.onnx"))
+    r.case("robust: int4 raw_data of 3 bytes for 3 elements",
+           lambda: r.bad_model(p18, ("'w4'", "raw_data has 3 bytes", "need 2")))
+    p19 = save(int4_initializer(int32=[0x21]), os.path.join(d, "int4_i32.onnx"))
+    r.case("robust: int4 int32_data of 1 value for 3 elements",
+           lambda: r.bad_model(p19, ("'w4'", "int32_data has 1 values", "2 packed bytes")))
+    p20 = save(_mk([helper.make_node("Add", ["x", "x"], ["y"], name="add_f8")],
+                   [_vi("x", [4], TensorProto.FLOAT8E4M3FN)], [_vi("y", None)], opset=21),
+               os.path.join(d, "add_f8.onnx"))
+    r.case("robust: Add on float8 refused naming node and dtype",
+           lambda: r.bad_model(p20, ("add_f8", "float8e4m3fn")))
+    ok4 = save(int4_initializer(raw=b"\x21\x03"), os.path.join(d, "int4_ok.onnx"))
+    r.case("robust: control: an int4 initializer of 3 elements in 2 bytes compiles",
+           lambda: r.good_model(ok4))
     ok = save(relu_model(opset=28), os.path.join(d, "opset28.onnx"))
     r.case("robust: control: opset 28 (the newest supported) compiles",
            lambda: r.good_model(ok))

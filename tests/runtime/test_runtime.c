@@ -239,7 +239,7 @@ static void fill_pattern(uint8_t *p, size_t n, unsigned seed) {
 static void test_pb_roundtrip_all_dtypes(void **s) {
     (void)s;
     int n_tested = 0;
-    for (int32_t dt = 1; dt <= 20; dt++) {
+    for (int32_t dt = 1; dt <= 20; dt++) {   /* the sub-byte kinds: test_pb_sub_byte */
         size_t es = onnxc_dtype_size(dt);
         if (!es) continue;
         int64_t dims[3] = {2, 3, 5};
@@ -397,6 +397,72 @@ static void test_pb_typed_fields(void **s) {
 }
 
 /* A TensorProto written by ONNX itself (onnx.numpy_helper via the model exporter). */
+/* The sub-byte kinds: one byte per element in memory, packed low bits first in the file
+ * (as onnx.helper.make_tensor writes them: INT4 [1, -2, 7] is raw_data or int32_data
+ * {0xE1, 0x07}); odd counts leave the last byte's high bits zero; sizes that do not match
+ * the packed length are refused. */
+static void test_pb_sub_byte(void **s) {
+    (void)s;
+    const char *path = tmp_path("sub.pb");
+    onnxc_tensor_t t;
+    pbuf_t p;
+    /* raw_data, int4, 3 elements in 2 bytes */
+    p.n = 0;
+    pkey(&p, 1, 0), pv(&p, 3);
+    pkey(&p, 2, 0), pv(&p, ONNXC_DT_INT4);
+    pbytes(&p, 9, "\xE1\x07", 2);
+    write_bytes(path, p.b, p.n);
+    read_ok(path, &t);
+    assert_int_equal(t.nbytes, 3);
+    assert_memory_equal(t.data, "\x01\x0E\x07", 3);   /* the codes in the low bits */
+    onnxc_tensor_free(&t);
+    /* int32_data, int2 [1, -2, 1, 0, -1]: packed bytes 25, 3 */
+    p.n = 0;
+    pkey(&p, 1, 0), pv(&p, 5);
+    pkey(&p, 2, 0), pv(&p, ONNXC_DT_INT2);
+    pkey(&p, 5, 0), pv(&p, 25), pkey(&p, 5, 0), pv(&p, 3);
+    write_bytes(path, p.b, p.n);
+    read_ok(path, &t);
+    assert_int_equal(t.nbytes, 5);
+    assert_memory_equal(t.data, "\x01\x02\x01\x00\x03", 5);
+    onnxc_tensor_free(&t);
+    /* wrong packed lengths */
+    p.n = 0;
+    pkey(&p, 1, 0), pv(&p, 3);
+    pkey(&p, 2, 0), pv(&p, ONNXC_DT_UINT4);
+    pbytes(&p, 9, "\xE1\x07\x00", 3);
+    write_bytes(path, p.b, p.n);
+    expect_refusal(path, "raw_data has 3 bytes but dims need 2");
+    p.n = 0;
+    pkey(&p, 1, 0), pv(&p, 5);
+    pkey(&p, 2, 0), pv(&p, ONNXC_DT_UINT2);
+    pkey(&p, 5, 0), pv(&p, 25);
+    write_bytes(path, p.b, p.n);
+    expect_refusal(path, "int32_data has 1 values but dims need 2");
+    /* the writer packs: every count from 0 to 9 of every sub-byte kind round-trips, and
+     * the file holds ceil(n * bits / 8) data bytes */
+    const int32_t kinds[5] = {ONNXC_DT_INT4, ONNXC_DT_UINT4, ONNXC_DT_FLOAT4E2M1, ONNXC_DT_INT2, ONNXC_DT_UINT2};
+    for (int k = 0; k < 5; k++) {
+        int bits = k < 3 ? 4 : 2;
+        for (int64_t n = 0; n < 10; n++) {
+            uint8_t data[10];
+            for (int i = 0; i < n; i++) data[i] = (uint8_t)((unsigned)(i * 5 + k) & ((1u << bits) - 1));
+            assert_int_equal(onnxc_tensor_write_pb(path, "q", kinds[k], 1, &n, data, NULL, 0), 0);
+            size_t len;
+            uint8_t *file = slurp(path, &len);
+            size_t packed = (size_t)(n * bits + 7) / 8;
+            assert_true(len >= packed + 2);
+            assert_int_equal(file[len - packed - 1], packed);   /* raw_data's length, the last field */
+            free(file);
+            read_ok(path, &t);
+            assert_int_equal(t.dtype, kinds[k]);
+            assert_int_equal(t.nbytes, (size_t)n);
+            assert_memory_equal(t.data, data, (size_t)n);
+            onnxc_tensor_free(&t);
+        }
+    }
+}
+
 static void test_pb_from_onnx(void **s) {
     (void)s;
     const char *dir = getenv("ONNXC_SHARED_DIR");
@@ -822,6 +888,7 @@ int main(void) {
         cmocka_unit_test(test_pb_scalar_and_empty),
         cmocka_unit_test(test_pb_typed_fields),
         cmocka_unit_test(test_pb_from_onnx),
+        cmocka_unit_test(test_pb_sub_byte),
         cmocka_unit_test(test_npy_roundtrip),
         cmocka_unit_test(test_npy_variants),
         cmocka_unit_test(test_refuse_truncated_pb),
