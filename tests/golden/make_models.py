@@ -300,20 +300,23 @@ def many_infer_errors():
 
 
 def many_lower_errors():
-    """Three nodes that pass inference but that the LLVM backend refuses (MaxPool's
-    Indices output, negative Pad amounts, Resize with antialias) between nodes it lowers:
-    every refusal is reported in one run and no output file is left."""
+    """Three nodes that pass inference but that the LLVM backend refuses (Col2Im on int32,
+    negative Pad amounts, Resize with antialias) between nodes it lowers: every refusal is
+    reported in one run and no output file is left. (Col2Im replaced MaxPool's Indices
+    output once that became supported.)"""
     return model("many_lower_errors", [
         node("Relu", ["inp"], ["r"], "relu"),
-        node("MaxPool", ["r"], ["p", "idx"], "pool_with_indices", kernel_shape=[2, 2]),
+        node("MaxPool", ["r"], ["p"], "pool", kernel_shape=[2, 2]),
+        node("Col2Im", ["cols", "img", "blk"], ["idx"], "col2im_int"),
         node("Pad", ["r", "neg"], ["c"], "pad_negative"),
         node("Resize", ["r", "", "scales"], ["w"], "resize_antialias", mode="linear", antialias=1),
         node("Sigmoid", ["p"], ["y1"], "sigmoid"),
-    ], [vi("inp", [1, 1, 4, 4])],
-        [vi("y1", [1, 1, 3, 3]), vi("idx", [1, 1, 3, 3], I64), vi("c", [1, 1, 2, 2]),
+    ], [vi("inp", [1, 1, 4, 4]), vi("cols", [1, 4, 9], I32)],
+        [vi("y1", [1, 1, 3, 3]), vi("idx", [1, 1, 4, 4], I32), vi("c", [1, 1, 2, 2]),
          vi("w", [1, 1, 2, 2])],
         [const("neg", np.array([0, 0, -1, -1, 0, 0, -1, -1], np.int64)),
-         const("scales", np.array([1, 1, 0.5, 0.5], np.float32))], opset=19, check=False)
+         const("scales", np.array([1, 1, 0.5, 0.5], np.float32)),
+         const("img", np.array([4, 4], np.int64)), const("blk", np.array([2, 2], np.int64))], opset=19, check=False)
 
 
 IR_CASES = [conv_bias_relu_residual, batchnorm_fold, gelu_chain, matmul_bias_gelu,
