@@ -328,7 +328,7 @@ def compiler_cases(r, tmp):
     lower3 = os.path.join(HERE, "..", "golden", "many_lower_errors.onnx")
     for emit in ("obj", "exe"):
         r.case(f"three unlowerable nodes all reported (--emit={emit})",
-               lambda emit=emit: r.bad_model(lower3, ("'pool_with_indices'", "'pad_negative'", "'resize_antialias'"),
+               lambda emit=emit: r.bad_model(lower3, ("'col2im_int'", "'pad_negative'", "'resize_antialias'"),
                                              emit=emit, lines=3))
     infer2 = os.path.join(HERE, "..", "golden", "many_infer_errors.onnx")
     r.case("two independent inference refusals reported",
@@ -432,7 +432,7 @@ def depfile_cases(r, tmp):
     # Refused by the lowering, after the output's temporary files exist.
     lower3 = os.path.join(HERE, "..", "golden", "many_lower_errors.onnx")
     r.case("depfile: a failed compile writes none (nothing left in the output folder)",
-           lambda: r.bad_model(lower3, ("'pool_with_indices'",), extra=("-MD",), lines=3))
+           lambda: r.bad_model(lower3, ("'col2im_int'",), extra=("-MD",), lines=3))
     good = os.path.join(tmp, "models", "good.onnx")
     r.case("depfile: -MT without -MD or -MF is refused",
            lambda: r.bad_cli([good, "-MT", "x", "-o", "x.o"], ("-MT",)))
