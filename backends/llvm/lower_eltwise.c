@@ -103,7 +103,24 @@ LLVMValueRef lw_cast(lw_t *k, LLVMValueRef x, ir_dtype_t from, ir_dtype_t to) {
         return LLVMBuildBitCast(b, LLVMBuildTrunc(b, r, k->i16, ""), tt, "");
     }
     if (ff && tf) return LLVMBuildFPCast(b, x, tt, "");
-    if (ff) return ir_dtype_is_signed(to) ? LLVMBuildFPToSI(b, x, tt, "") : LLVMBuildFPToUI(b, x, tt, "");
+    if (ff) {
+        /* float -> integer: truncate toward zero, saturating at the int64 range with NaN as
+         * 0, then keep the low bits (what the constant folder's f2i + store does): never
+         * the poison of a plain fptosi/fptoui out of range */
+        LLVMTypeRef xt = LLVMTypeOf(x), it = k->i64, f32t = k->f32;
+        if (LLVMGetTypeKind(xt) == LLVMVectorTypeKind) {
+            unsigned nl = LLVMGetVectorSize(xt);
+            it = LLVMVectorType(k->i64, nl);
+            f32t = LLVMVectorType(k->f32, nl);
+            tt = LLVMVectorType(tt, nl);
+        }
+        if (from == IR_F16 || from == IR_BF16) x = LLVMBuildFPExt(b, x, f32t, "");
+        LLVMTypeRef ov[2] = {it, LLVMTypeOf(x)};
+        unsigned id = LLVMLookupIntrinsicID("llvm.fptosi.sat", 15);
+        LLVMValueRef f = LLVMGetIntrinsicDeclaration(k->m, id, ov, 2);
+        LLVMValueRef v = LLVMBuildCall2(b, LLVMIntrinsicGetType(k->c, id, ov, 2), f, &x, 1, "");
+        return LLVMTypeOf(v) == tt ? v : LLVMBuildTrunc(b, v, tt, "");
+    }
     bool fs = ir_dtype_is_signed(from);
     if (tf) return fs ? LLVMBuildSIToFP(b, x, tt, "") : LLVMBuildUIToFP(b, x, tt, "");
     return LLVMBuildIntCast2(b, x, tt, fs, "");

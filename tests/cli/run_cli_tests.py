@@ -1108,6 +1108,44 @@ def dynamic_cases(r, tmp):
         rc, _, err = run([prog] + files + ["-o", os.path.join(d, "mem_x"), "--max-memory", "lots"], d, 60)
         if rc != 2 or "--max-memory" not in err:
             raise Fail(f"--max-memory lots: exit {rc}, stderr {err.strip()[:200]!r}")
+    def cast_out_of_range():
+        # float -> integer outside the target's range is undefined in ONNX; onnxc's rule
+        # (docs/architecture.md): truncate, saturate at int64, NaN -> 0, keep the low bits.
+        # The kernel (input at run time) and the constant folder (same values as an
+        # initializer) must both follow it, with no poison from a plain fptosi.
+        vals = np.array([np.nan, np.inf, -np.inf, 1e20, -1e20, 300.7, -1.5, 2.5e9, -2.5e9, 65535.9],
+                        np.float32)
+
+        def rule(t):
+            def one(x):
+                x = float(x)
+                if x != x:
+                    return 0
+                if x >= 2.0**63:
+                    return 2**63 - 1
+                if x <= -2.0**63:
+                    return -2**63
+                return int(x)
+            return np.array([one(x) for x in vals], np.int64).astype(t)
+        types = [(TensorProto.INT8, np.int8), (TensorProto.UINT8, np.uint8), (TensorProto.INT32, np.int32),
+                 (TensorProto.UINT16, np.uint16), (TensorProto.INT64, np.int64)]
+        nodes = [helper.make_node("Cast", ["x"], [f"y{j}"], to=tp) for j, (tp, _) in enumerate(types)]
+        nodes += [helper.make_node("Cast", ["c"], [f"z{j}"], to=tp) for j, (tp, _) in enumerate(types)]
+        outs = [vi(f"y{j}", [10], tp) for j, (tp, _) in enumerate(types)] + \
+               [vi(f"z{j}", [10], tp) for j, (tp, _) in enumerate(types)]
+        m = mk18(nodes, [vi("x", [10])], outs, [numpy_helper.from_array(vals, "c")])
+        prog = build(m, "cast_range")
+        rc, err, out = run_prog(prog, [vals], "0")
+        if rc != 0:
+            raise Fail(f"exit {rc}: {err.strip()[:300]!r}")
+        for j, (tp, t) in enumerate(types * 2):
+            got = read_pb(os.path.join(out, f"output_{j}.pb"))
+            want = rule(t)
+            if not np.array_equal(got, want):
+                raise Fail(f"{'folded' if j >= len(types) else 'kernel'} Cast to {t.__name__}: got {got}, want {want}")
+    r.case("Cast float -> int8/uint8/int32/uint16/int64 of NaN, infinities and out-of-range values: kernel and "
+           "constant folder follow one rule (truncate, saturate at int64, NaN 0, low bits)", cast_out_of_range)
+
     r.case("--max-memory: a run-time shape whose outputs + workspace pass the limit (flag, ONNXC_MAX_MEMORY, "
            "physical memory) is refused before allocating; within it the program runs", max_memory)
 
