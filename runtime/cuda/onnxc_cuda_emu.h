@@ -31,6 +31,9 @@
 #ifndef __cplusplus
 #error "onnxc_cuda_emu.h is C++17"
 #endif
+#ifndef ONNXC_CUDA_EMU /* what the library and generated code test for */
+#define ONNXC_CUDA_EMU 1
+#endif
 
 #include <algorithm>
 #include <atomic>
