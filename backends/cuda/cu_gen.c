@@ -565,20 +565,22 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
     for (int i = 0; i < g->n_outputs; i++) out_sb_printf(b, "    if (!out[%d]) return ONNXC_ERR_ARGUMENT;\n", i);
     out_sb_printf(b, "%s    return ONNXC_OK;\n}\n\n", c->run.p ? c->run.p : "");
 
-    /* run_host: device buffers for everything, copies both ways */
+    /* run_host: device buffers for everything, copies both ways; the bytes of each input
+     * and output first */
+    int ni = g->n_inputs, no = g->n_outputs;
+    out_sb_printf(b, "static const size_t %s_isz[%d] = {", N, ni ? ni : 1);
+    for (int i = 0; i < ni; i++)
+        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->inputs[i]) * (int64_t)ir_dtype_size(g->inputs[i]->dtype)));
+    out_sb_printf(b, "%s};\nstatic const size_t %s_osz[%d] = {", ni ? "" : "0", N, no ? no : 1);
+    for (int i = 0; i < no; i++)
+        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->outputs[i]) * (int64_t)ir_dtype_size(g->outputs[i]->dtype)));
+    out_sb_printf(b, "%s};\n\n", no ? "" : "0");
     out_sb_printf(b, "extern \"C\" int %s_cuda_run_host(const void *const *inputs, void *const *outputs) {\n", N);
     if (g->n_inputs) out_sb_printf(b, "    if (!inputs) return ONNXC_ERR_ARGUMENT;\n");
     if (g->n_outputs) out_sb_printf(b, "    if (!outputs) return ONNXC_ERR_ARGUMENT;\n");
     out_sb_printf(b, "    int st = %s_cuda_init();\n    if (st != ONNXC_OK) return st;\n", N);
-    int ni = g->n_inputs, no = g->n_outputs;
-    out_sb_printf(b, "    static const size_t isz[%d] = {", ni ? ni : 1);
-    for (int i = 0; i < ni; i++)
-        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->inputs[i]) * (int64_t)ir_dtype_size(g->inputs[i]->dtype)));
-    out_sb_printf(b, "%s};\n    static const size_t osz[%d] = {", ni ? "" : "0", no ? no : 1);
-    for (int i = 0; i < no; i++)
-        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->outputs[i]) * (int64_t)ir_dtype_size(g->outputs[i]->dtype)));
+    out_sb_printf(b, "    const size_t *isz = %s_isz, *osz = %s_osz;\n", N, N);
     out_sb_printf(b,
-                  "%s};\n"
                   "    void *din[%d] = {0}, *dout[%d] = {0}, *ws = NULL;\n"
                   "    cudaError_t e = cudaSuccess;\n"
                   "    st = ONNXC_OK;\n"
@@ -590,6 +592,9 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
                   "    for (int i = 0; i < %d && e == cudaSuccess && st == ONNXC_OK; i++) {\n"
                   "        if (!outputs[i]) { st = ONNXC_ERR_ARGUMENT; break; }\n"
                   "        e = cudaMalloc(&dout[i], osz[i] ? osz[i] : 1);\n"
+                  "        /* poisoned: an element no kernel writes reads back as NaN (0xff bytes), not as\n"
+                  "         * whatever the allocation held */\n"
+                  "        if (e == cudaSuccess) e = cudaMemset(dout[i], 0xff, osz[i]);\n"
                   "    }\n"
                   "    if (e == cudaSuccess && st == ONNXC_OK) e = cudaMalloc(&ws, %s_cuda_workspace_size());\n"
                   "    if (e == cudaSuccess && st == ONNXC_OK) st = %s_cuda_run(din, dout, ws, NULL);\n"
@@ -601,7 +606,42 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
                   "    if (ws) cudaFree(ws);\n"
                   "    if (e != cudaSuccess) return ONNXC_ERR_CUDA | ((int)e << 8);\n"
                   "    return st;\n}\n\n",
-                  no ? "" : "0", ni ? ni : 1, no ? no : 1, ni, no, N, N, no, ni, no);
+                  ni ? ni : 1, no ? no : 1, ni, no, N, N, no, ni, no);
+
+    /* --bench of the standalone program: device-resident inputs, device time by events */
+    out_sb_printf(b,
+                  "extern \"C\" int %s_cuda_bench(const void *const *inputs, int64_t runs, double *times) {\n"
+                  "    int st = %s_cuda_init();\n    if (st != ONNXC_OK) return st;\n"
+                  "    void *din[%d] = {0}, *dout[%d] = {0}, *ws = NULL;\n"
+                  "    cudaEvent_t ev[2] = {NULL, NULL};\n"
+                  "    cudaStream_t s = NULL;\n"
+                  "    cudaError_t e = cudaStreamCreate(&s);\n"
+                  "    if (e == cudaSuccess) e = cudaEventCreate(&ev[0]);\n"
+                  "    if (e == cudaSuccess) e = cudaEventCreate(&ev[1]);\n"
+                  "    for (int i = 0; i < %d && e == cudaSuccess; i++) {\n"
+                  "        e = cudaMalloc(&din[i], %s_isz[i] ? %s_isz[i] : 1);\n"
+                  "        if (e == cudaSuccess) e = cudaMemcpy(din[i], inputs[i], %s_isz[i], cudaMemcpyHostToDevice);\n"
+                  "    }\n"
+                  "    for (int i = 0; i < %d && e == cudaSuccess; i++) e = cudaMalloc(&dout[i], %s_osz[i] ? %s_osz[i] : 1);\n"
+                  "    if (e == cudaSuccess) e = cudaMalloc(&ws, %s_cuda_workspace_size());\n"
+                  "    for (int64_t r = 0; r < runs && e == cudaSuccess && st == ONNXC_OK; r++) {\n"
+                  "        for (int i = 0; i < %d && e == cudaSuccess; i++) e = cudaMemsetAsync(dout[i], 0xff, %s_osz[i], s);\n"
+                  "        if (e == cudaSuccess) e = cudaEventRecord(ev[0], s);\n"
+                  "        if (e == cudaSuccess) st = %s_cuda_run(din, dout, ws, s);\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventRecord(ev[1], s);\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventSynchronize(ev[1]);\n"
+                  "        float ms = 0;\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventElapsedTime(&ms, ev[0], ev[1]);\n"
+                  "        if (times) times[r] = ms;\n"
+                  "    }\n"
+                  "    for (int i = 0; i < %d; i++) if (din[i]) cudaFree(din[i]);\n"
+                  "    for (int i = 0; i < %d; i++) if (dout[i]) cudaFree(dout[i]);\n"
+                  "    if (ws) cudaFree(ws);\n"
+                  "    if (ev[0]) cudaEventDestroy(ev[0]);\n    if (ev[1]) cudaEventDestroy(ev[1]);\n"
+                  "    if (s) cudaStreamDestroy(s);\n"
+                  "    if (e != cudaSuccess) return ONNXC_ERR_CUDA | ((int)e << 8);\n"
+                  "    return st;\n}\n\n",
+                  N, N, ni ? ni : 1, no ? no : 1, ni, N, N, N, no, N, N, N, no, N, N, ni, no);
 
     /* The CPU ABI (runtime/onnxc_abi.h) on host buffers, for generic drivers */
     out_sb_printf(b,
@@ -665,11 +705,15 @@ static void header_decls(cu_t *c, out_sbuf_t *b) {
                   "int %s_cuda_run(void *const *inputs_dev, void *const *outputs_dev, void *workspace_dev, void *stream);\n"
                   "/* The same on host buffers: allocates device memory, copies, runs, copies back, frees. */\n"
                   "int %s_cuda_run_host(const void *const *inputs, void *const *outputs);\n"
+                  "/* Runs the model `runs` times on device copies of the inputs (made once), outputs\n"
+                  " * poisoned with NaN before each run, and writes each run's device time in ms\n"
+                  " * (CUDA events) to times[runs] (may be NULL). For benchmarks. */\n"
+                  "int %s_cuda_bench(const void *const *inputs, int64_t runs, double *times);\n"
                   "/* Frees the device weights. */\n"
                   "void %s_cuda_release(void);\n"
                   "const char *%s_cuda_status_message(int status);\n"
                   "extern const char *const %s_data_checks[];\n",
-                  N, N, N, N, N, N, N);
+                  N, N, N, N, N, N, N, N);
 }
 
 static const char cuda_link_doc[] =
@@ -685,6 +729,7 @@ static void free_epi(cu_t *c) {
 
 int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
     char err[1024];
+    out_file_t wf = {0};
     cu_t c;
     memset(&c, 0, sizeof c);
     c.g = g;
@@ -716,6 +761,12 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
     size_t bsize = 0;
     if (out_weights_blob(g, &blob, &bsize, err, sizeof err)) goto fail;
     uint64_t whash = onnxc_weights_hash(blob, bsize);
+    /* --weights=file: NAME.weights (backends/common), committed with the output */
+    if (o->weights_file && out_weights_file(&wf, o->output, c.N, blob, bsize, &whash, err, sizeof err)) {
+        free(blob);
+        out_file_discard(&wf, false);
+        goto fail;
+    }
 
     /* NAME.h */
     char link[1024];
@@ -770,8 +821,9 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
                       "extern \"C\" const onnxc_model_desc_t *const onnxc_exe_model = &%s_desc;\n"
                       "extern \"C\" const onnxc_build_info_t *const onnxc_exe_build = &%s_build;\n"
                       "extern \"C\" const onnxc_shape_info_t *const onnxc_exe_shapes = &%s_shape_info;\n"
-                      "extern \"C\" const char *const *const onnxc_exe_checks = %s_data_checks;\n",
-                      c.N, c.N, c.N, c.N);
+                      "extern \"C\" const char *const *const onnxc_exe_checks = %s_data_checks;\n"
+                      "extern \"C\" int (*const onnxc_exe_device_bench)(const void *const *, int64_t, double *) = %s_cuda_bench;\n",
+                      c.N, c.N, c.N, c.N, c.N);
         if (o->weights_file)
             out_sb_printf(&cu, "extern \"C\" const onnxc_weights_info_t *const onnxc_exe_weights = &%s_weights_info;\n", c.N);
     }
@@ -782,33 +834,9 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
         free(htext);
         goto oom;
     }
-    /* the weights file */
     rc = cu_build(o, cu.p, cu.len, htext, err, sizeof err);
-    if (rc == 0 && o->weights_file) {
-        unsigned char *b2 = NULL;
-        size_t s2 = 0;
-        rc = out_weights_blob(g, &b2, &s2, err, sizeof err);
-        if (rc == 0) {
-            size_t isz = ONNXC_WEIGHTS_HEADER + s2;
-            unsigned char *img = calloc(1, isz);
-            if (!img) rc = out_err(err, sizeof err, "out of memory writing the weights");
-            else {
-                memcpy(img, "ONNXCWT", 8);
-                uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)s2, whash};
-                for (int k = 0; k < 3; k++)
-                    for (int q = 0; q < 8; q++) img[8 + 8 * k + q] = (unsigned char)(f[k] >> (8 * q));
-                if (s2) memcpy(img + ONNXC_WEIGHTS_HEADER, b2, s2);
-                char wpath[PATH_MAX];
-                const char *slash = strrchr(o->output, '/');
-                int k = slash ? snprintf(wpath, sizeof wpath, "%.*s/%s.weights", (int)(slash - o->output), o->output, c.N)
-                              : snprintf(wpath, sizeof wpath, "%s.weights", c.N);
-                if (k < 0 || (size_t)k >= sizeof wpath) rc = out_err(err, sizeof err, "weights path too long");
-                else rc = out_write_file(wpath, img, isz, false, err, sizeof err);
-                free(img);
-            }
-            free(b2);
-        }
-    }
+    if (rc == 0 && o->weights_file) rc = out_file_commit(&wf, false, err, sizeof err);
+    out_file_discard(&wf, false);
     free(cu.p);
     free(htext);
     if (rc) return ir_error(g, NULL, "%s", err);
@@ -816,6 +844,7 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
 oom:
     snprintf(err, sizeof err, "out of memory writing %s.cu", c.N);
 fail:
+    out_file_discard(&wf, false);
     free(c.kern.p), free(c.run.p), free(c.body.p);
     return ir_error(g, NULL, "%s", err);
 }

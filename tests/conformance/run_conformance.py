@@ -322,8 +322,8 @@ def main():
     ap.add_argument("--onnxc", default=os.environ.get("ONNXC", os.path.join(REPO, "build", "onnxc")))
     ap.add_argument("--onnxc-arg", action="append", default=[],
                     help="extra compiler argument (repeatable), e.g. --onnxc-arg=-O1")
-    ap.add_argument("--target", choices=["cpu", "cuda-emu"], default="cpu",
-                    help="cuda-emu: compile each case with --target=cuda-emu (runs on the CPU)")
+    ap.add_argument("--target", choices=["cpu", "cuda-emu", "cuda"], default="cpu",
+                    help="cuda-emu: compile each case with --target=cuda-emu (runs on the CPU); cuda: with nvcc, for a GPU")
     ap.add_argument("--sample", type=int, default=None,
                     help="run only N of the selected cases, evenly spread (after --filter/--only-listed)")
     ap.add_argument("--cases-dir", default=os.path.join(HERE, "cases"),
