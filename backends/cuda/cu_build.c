@@ -114,7 +114,7 @@ int cu_build(const cuda_backend_opts_t *o, const char *cu_text, size_t cu_len, c
     if (!rc) {
         const char *argv[48];
         int a = 0;
-        char opt[8], arch[64];
+        char opt[16], arch[64];
         snprintf(opt, sizeof opt, "-O%d", o->opt_level < 0 ? 0 : o->opt_level > 3 ? 3 : o->opt_level);
         argv[a++] = tool;
         if (o->emu) {
