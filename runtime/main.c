@@ -29,6 +29,9 @@ extern const onnxc_weights_info_t *const onnxc_exe_weights __attribute__((weak))
  * run's device time in ms, measured with CUDA events, to times[] (NULL: not timed). So
  * --bench reports GPU time rather than host round trips. 0 or a status. */
 extern int (*const onnxc_exe_device_bench)(const void *const *inputs, int64_t runs, double *times) __attribute__((weak));
+/* Only in a CUDA program: the text of any status, CUDA errors (ONNXC_ERR_CUDA | code << 8)
+ * included. */
+extern const char *(*const onnxc_exe_status_message)(int status) __attribute__((weak));
 /* NAME_data_checks: the text of each run-time data check (ONNXC_ERR_DATA). */
 extern const char *const *const onnxc_exe_checks __attribute__((weak));
 
@@ -798,7 +801,10 @@ int main(int argc, char **argv) {
             if (what)
                 errorf("run failed: %s", what);
             else
-                errorf("run failed: %s (status %d)", onnxc_status_message(st), st);
+                errorf("run failed: %s (status %d)",
+                       &onnxc_exe_status_message && onnxc_exe_status_message ? onnxc_exe_status_message(st)
+                                                                             : onnxc_status_message(st),
+                       st);
             goto cleanup;
         }
         if (o.bench && !dev_bench && it >= WARMUP_RUNS) times[it - WARMUP_RUNS] = t1 - t0;
@@ -807,7 +813,8 @@ int main(int argc, char **argv) {
         int st = onnxc_exe_device_bench((const void *const *)in_ptrs, WARMUP_RUNS, NULL);
         if (st == ONNXC_OK) st = onnxc_exe_device_bench((const void *const *)in_ptrs, timed, times);
         if (st != ONNXC_OK) {
-            errorf("device run failed: %s (status %d)", onnxc_status_message(st & 0xff), st);
+            errorf("device run failed: %s (status %d)",
+                   onnxc_exe_status_message ? onnxc_exe_status_message(st) : onnxc_status_message(st), st);
             goto cleanup;
         }
     }

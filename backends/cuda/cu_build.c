@@ -127,9 +127,9 @@ int cu_build(const cuda_backend_opts_t *o, const char *cu_text, size_t cu_len, c
             argv[a++] = "-fPIC";
             argv[a++] = "-w";
         } else {
+            /* no "-x cu": it would apply to the runtime archive after the source too; nvcc
+             * takes model.cu as CUDA by its extension */
             snprintf(arch, sizeof arch, "-arch=%s", o->arch ? o->arch : "sm_90");
-            argv[a++] = "-x";
-            argv[a++] = "cu";
             argv[a++] = arch;
             argv[a++] = "-std=c++17";
             argv[a++] = "-Xcompiler";

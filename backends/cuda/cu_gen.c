@@ -822,8 +822,9 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
                       "extern \"C\" const onnxc_build_info_t *const onnxc_exe_build = &%s_build;\n"
                       "extern \"C\" const onnxc_shape_info_t *const onnxc_exe_shapes = &%s_shape_info;\n"
                       "extern \"C\" const char *const *const onnxc_exe_checks = %s_data_checks;\n"
-                      "extern \"C\" int (*const onnxc_exe_device_bench)(const void *const *, int64_t, double *) = %s_cuda_bench;\n",
-                      c.N, c.N, c.N, c.N, c.N);
+                      "extern \"C\" int (*const onnxc_exe_device_bench)(const void *const *, int64_t, double *) = %s_cuda_bench;\n"
+                      "extern \"C\" const char *(*const onnxc_exe_status_message)(int) = %s_cuda_status_message;\n",
+                      c.N, c.N, c.N, c.N, c.N, c.N);
         if (o->weights_file)
             out_sb_printf(&cu, "extern \"C\" const onnxc_weights_info_t *const onnxc_exe_weights = &%s_weights_info;\n", c.N);
     }
