@@ -126,6 +126,9 @@ int cu_build(const cuda_backend_opts_t *o, const char *cu_text, size_t cu_len, c
             argv[a++] = emu_path;
             argv[a++] = "-fPIC";
             argv[a++] = "-w";
+#ifdef ONNXC_LINK_SANITIZE
+            argv[a++] = "-fsanitize=address,undefined";
+#endif
         } else {
             /* no "-x cu": it would apply to the runtime archive after the source too; nvcc
              * takes model.cu as CUDA by its extension */
