@@ -24,6 +24,14 @@ extern const onnxc_build_info_t *const onnxc_exe_build __attribute__((weak));
 extern const onnxc_shape_info_t *const onnxc_exe_shapes __attribute__((weak));
 /* Only in a program compiled with --weights=file: what its weights file must hold. */
 extern const onnxc_weights_info_t *const onnxc_exe_weights __attribute__((weak));
+/* Only in a CUDA program (--target=cuda|cuda-emu): runs the model `runs` times on device
+ * copies of the inputs made once, outputs poisoned (NaN) before each run, and writes each
+ * run's device time in ms, measured with CUDA events, to times[] (NULL: not timed). So
+ * --bench reports GPU time rather than host round trips. 0 or a status. */
+extern int (*const onnxc_exe_device_bench)(const void *const *inputs, int64_t runs, double *times) __attribute__((weak));
+/* Only in a CUDA program: the text of any status, CUDA errors (ONNXC_ERR_CUDA | code << 8)
+ * included. */
+extern const char *(*const onnxc_exe_status_message)(int status) __attribute__((weak));
 /* NAME_data_checks: the text of each run-time data check (ONNXC_ERR_DATA). */
 extern const char *const *const onnxc_exe_checks __attribute__((weak));
 
@@ -775,6 +783,10 @@ int main(int argc, char **argv) {
         errorf("out of memory");
         goto cleanup;
     }
+    /* a CUDA program's --bench: one run on the host buffers first (it loads the weights
+     * and writes the outputs), then the device runs timed with CUDA events */
+    int dev_bench = o.bench && &onnxc_exe_device_bench && onnxc_exe_device_bench;
+    if (dev_bench) total = 1;
     for (int64_t it = 0; it < total; it++) {
         double t0 = now_ms();
         int st = d->run(ctx, syms, in_ptrs, out_ptrs, ws);
@@ -789,17 +801,34 @@ int main(int argc, char **argv) {
             if (what)
                 errorf("run failed: %s", what);
             else
-                errorf("run failed: %s (status %d)", onnxc_status_message(st), st);
+                errorf("run failed: %s (status %d)",
+                       &onnxc_exe_status_message && onnxc_exe_status_message ? onnxc_exe_status_message(st)
+                                                                             : onnxc_status_message(st),
+                       st);
             goto cleanup;
         }
-        if (o.bench && it >= WARMUP_RUNS) times[it - WARMUP_RUNS] = t1 - t0;
+        if (o.bench && !dev_bench && it >= WARMUP_RUNS) times[it - WARMUP_RUNS] = t1 - t0;
+    }
+    if (dev_bench) {
+        int st = onnxc_exe_device_bench((const void *const *)in_ptrs, WARMUP_RUNS, NULL);
+        if (st == ONNXC_OK) st = onnxc_exe_device_bench((const void *const *)in_ptrs, timed, times);
+        if (st != ONNXC_OK) {
+            errorf("device run failed: %s (status %d)",
+                   onnxc_exe_status_message ? onnxc_exe_status_message(st) : onnxc_status_message(st), st);
+            goto cleanup;
+        }
     }
     if (o.bench) {
         qsort(times, (size_t)timed, sizeof *times, cmp_double);
         size_t p90 = (size_t)((timed * 9 + 9) / 10) - 1;
-        printf("min %.3f ms  median %.3f ms  p90 %.3f ms  (%lld runs, %d threads)\n", times[0],
-               timed % 2 ? times[timed / 2] : (times[timed / 2 - 1] + times[timed / 2]) / 2,
-               times[p90], (long long)timed, ctx->n_threads);
+        if (dev_bench)
+            printf("min %.3f ms  median %.3f ms  p90 %.3f ms  (%lld runs, device time by CUDA events)\n", times[0],
+                   timed % 2 ? times[timed / 2] : (times[timed / 2 - 1] + times[timed / 2]) / 2, times[p90],
+                   (long long)timed);
+        else
+            printf("min %.3f ms  median %.3f ms  p90 %.3f ms  (%lld runs, %d threads)\n", times[0],
+                   timed % 2 ? times[timed / 2] : (times[timed / 2 - 1] + times[timed / 2]) / 2,
+                   times[p90], (long long)timed, ctx->n_threads);
     }
 
     if (o.outdir && si && si->output_dims) {

@@ -12,6 +12,7 @@
 #   ONNXC_JOBS         parallel jobs (default 2)
 #   ONNXC_FUZZ_SECONDS seconds per fuzz target (default 60; 5 targets)
 #   ONNXC_BUILD, ONNXC_BUILD_ASAN   build folders (default build, build-asan)
+#   ONNXC_CUDA_FULL    1: the cuda steps check every model, arch and listed case (slow)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -165,8 +166,17 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   step models runner "$py" tests/models/run_models.py --onnxc "$bdir/onnxc"
   # CUDA backend: nvcc compile checks (sm_90, sm_80, no spills; table in test-logs/cuda_ptxas.md),
   # the models run under --target=cuda-emu against their references, CLI errors. Parts
-  # without nvcc or a C++ compiler are reported as skipped, not passed.
+  # without nvcc or a C++ compiler are reported as skipped, not passed. The default plan
+  # takes ~4 minutes and says what it leaves to ONNXC_CUDA_FULL=1 (resnet50, other archs).
   step cuda runner "$py" tests/cuda/run_cuda_models.py --onnxc "$bdir/onnxc" --log-dir "$logs"
+  # The conformance cases listed in tests/conformance/passing_cuda.txt through
+  # --target=cuda-emu: an evenly spread sample of 60 within ~3 minutes (all of them with
+  # ONNXC_CUDA_FULL=1).
+  cuda_sample=(--sample 60 --budget 180 --budget-listed)
+  [ "${ONNXC_CUDA_FULL:-0}" = 1 ] && cuda_sample=()
+  step conformance-cuda conformance "$py" tests/conformance/run_conformance.py --onnxc "$bdir/onnxc" \
+    --target cuda-emu --onnxc-arg=-O0 -j "$jobs" -q --expect tests/conformance/passing_cuda.txt --only-listed \
+    ${cuda_sample[@]+"${cuda_sample[@]}"}
   # Unlisted cases stop when the budget is spent, keeping ~6 min for the ASan pass below.
   left=$((budget - ($(date +%s) - start) - 360))
   [ $left -lt 120 ] && left=120

@@ -128,6 +128,15 @@ int out_file_commit(out_file_t *t, bool exec, char *err, size_t n);
  * (a later output of the same compile failed). Safe on a zeroed or finished t. */
 void out_file_discard(out_file_t *t, bool rollback);
 
+/* --weights=file: <output's folder>/NAME.weights. -1 when the path is too long. */
+int out_weights_path(const char *output, const char *name, char *buf, size_t n);
+/* Creates wf at out_weights_path(output, name) holding the 64-byte header of
+ * runtime/onnxc_abi.h (magic, version, payload size, hash) and the payload; the caller
+ * commits or discards wf with its other outputs. *hash = onnxc_weights_hash(bytes, size).
+ * Both backends write their weights files through this. */
+int out_weights_file(out_file_t *wf, const char *output, const char *name, const unsigned char *bytes, size_t size,
+                     uint64_t *hash, char *err, size_t n);
+
 /* Writes data to path atomically: a failure leaves whatever was there before. */
 int out_write_file(const char *path, const void *data, size_t size, bool exec, char *err, size_t n);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backends/common/outcode.h"
+#include "runtime/onnxc_abi.h"
 
 extern char **environ;
 
@@ -177,4 +178,31 @@ int out_spawn(char *const argv[], const char *what, char *err, size_t n) {
                       line[0] ? ": " : "", line);
     return out_err(err, n, "%s: '%s' was killed by signal %d", what, argv[0],
                   WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+}
+
+int out_weights_path(const char *output, const char *name, char *buf, size_t n) {
+    const char *slash = strrchr(output, '/');
+    int k = slash ? snprintf(buf, n, "%.*s/%s.weights", (int)(slash - output), output, name)
+                  : snprintf(buf, n, "%s.weights", name);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+int out_weights_file(out_file_t *wf, const char *output, const char *name, const unsigned char *bytes, size_t size,
+                     uint64_t *hash, char *err, size_t n) {
+    char path[PATH_MAX];
+    if (out_weights_path(output, name, path, sizeof path))
+        return out_err(err, n, "cannot write the weights beside '%s': path too long", output);
+    if (strcmp(path, output) == 0) return out_err(err, n, "the weights file '%s' would overwrite the output", path);
+    *hash = onnxc_weights_hash(bytes, size);
+    unsigned char *img = calloc(1, ONNXC_WEIGHTS_HEADER + size);
+    if (!img) return out_err(err, n, "out of memory writing the weights (%zu bytes)", size);
+    memcpy(img, "ONNXCWT", 8);
+    uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)size, *hash};
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 8; b++) img[8 + 8 * k + b] = (unsigned char)(f[k] >> (8 * b));
+    if (size) memcpy(img + ONNXC_WEIGHTS_HEADER, bytes, size);
+    int rc = out_file_create(wf, path, "", err, n);
+    if (rc == 0) rc = out_file_write(wf, img, ONNXC_WEIGHTS_HEADER + size, err, n);
+    free(img);
+    return rc ? -1 : 0;
 }

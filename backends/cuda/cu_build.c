@@ -114,7 +114,7 @@ int cu_build(const cuda_backend_opts_t *o, const char *cu_text, size_t cu_len, c
     if (!rc) {
         const char *argv[48];
         int a = 0;
-        char opt[8], arch[64];
+        char opt[16], arch[64];
         snprintf(opt, sizeof opt, "-O%d", o->opt_level < 0 ? 0 : o->opt_level > 3 ? 3 : o->opt_level);
         argv[a++] = tool;
         if (o->emu) {
@@ -126,10 +126,13 @@ int cu_build(const cuda_backend_opts_t *o, const char *cu_text, size_t cu_len, c
             argv[a++] = emu_path;
             argv[a++] = "-fPIC";
             argv[a++] = "-w";
+#ifdef ONNXC_LINK_SANITIZE
+            argv[a++] = "-fsanitize=address,undefined";
+#endif
         } else {
+            /* no "-x cu": it would apply to the runtime archive after the source too; nvcc
+             * takes model.cu as CUDA by its extension */
             snprintf(arch, sizeof arch, "-arch=%s", o->arch ? o->arch : "sm_90");
-            argv[a++] = "-x";
-            argv[a++] = "cu";
             argv[a++] = arch;
             argv[a++] = "-std=c++17";
             argv[a++] = "-Xcompiler";

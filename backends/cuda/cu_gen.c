@@ -169,17 +169,66 @@ void cu_bcast_off(cu_t *c, out_sbuf_t *b, const ir_value_t *v, int r, const ir_s
     out_sb_printf(b, "%s)", any ? "" : "0");
 }
 
-/* The address of parameter k's tensor at launch time. */
-static void launch_arg(cu_t *c, out_sbuf_t *b, int k) {
-    const ir_value_t *v = c->pv[k];
+void cu_addr(out_sbuf_t *b, const ir_value_t *v, bool w) {
     const char *ct = cu_ctype(v->dtype);
-    const char *cq = c->pw[k] ? "" : "const ";
+    const char *cq = w ? "" : "const ";
     switch (v->storage) {
     case IR_ST_INPUT: out_sb_printf(b, "(%s%s *)in[%d]", cq, ct, v->index); break;
     case IR_ST_OUTPUT: out_sb_printf(b, "(%s%s *)out[%d]", cq, ct, v->index); break;
     case IR_ST_CONST: out_sb_printf(b, "(%s%s *)(W + %lld)", cq, ct, (long long)v->offset); break;
     default: out_sb_printf(b, "(%s%s *)(WS + %lld)", cq, ct, (long long)v->offset); break;
     }
+}
+
+/* The address of parameter k's tensor at launch time. */
+static void launch_arg(cu_t *c, out_sbuf_t *b, int k) { cu_addr(b, c->pv[k], c->pw[k]); }
+
+int cu_kend_epi(cu_t *c, const char *var, out_sbuf_t *ctor) {
+    if (c->body.oom) return cu_error(c, "out of memory");
+    prune_coords(&c->body);
+    /* the struct after its name: identical epilogues (same shapes, post-ops and member
+     * types: a model's repeated blocks) share one type, so the library's kernel templates
+     * are instantiated once for them */
+    out_sbuf_t t = {0};
+    out_sb_printf(&t, " {\n");
+    for (int i = 0; i < c->npv; i++)
+        out_sb_printf(&t, "    %s%s *__restrict__ p%d;\n", c->pw[i] ? "" : "const ", cu_ctype(c->pv[i]->dtype), i);
+    out_sb_printf(&t, "    __device__ __forceinline__ float operator()(int64_t i, float acc) const {\n        (void)i;\n%s"
+                      "        return (float)%s;\n    }\n};\n\n", c->body.p ? c->body.p : "", var);
+    if (t.oom) {
+        free(t.p);
+        return cu_error(c, "out of memory");
+    }
+    int k = -1;
+    for (int j = 0; j < c->n_epi && k < 0; j++)
+        if (!strcmp(c->epi_text[j], t.p)) k = c->epi_k[j];
+    if (k < 0) {
+        char **nt = realloc(c->epi_text, sizeof *nt * (size_t)(c->n_epi + 1));
+        if (nt) c->epi_text = nt;
+        int *nk = realloc(c->epi_k, sizeof *nk * (size_t)(c->n_epi + 1));
+        if (nk) c->epi_k = nk;
+        if (!nt || !nk) {
+            free(t.p);
+            return cu_error(c, "out of memory");
+        }
+        k = c->nk++;
+        const ir_node_t *nd = c->node;
+        out_sb_printf(&c->kern, "/* ");
+        out_sb_comment_text(&c->kern, nd->name);
+        out_sb_printf(&c->kern, " (%s): the library kernel's epilogue%s */\nstruct k%d_epi%s", ir_op_name(nd->op),
+                      nd->n_post ? " with the fused post-ops" : "", k, t.p);
+        c->epi_text[c->n_epi] = t.p;
+        c->epi_k[c->n_epi++] = k;
+    } else {
+        free(t.p);
+    }
+    out_sb_printf(ctor, "k%d_epi{", k);
+    for (int i = 0; i < c->npv; i++) {
+        out_sb_printf(ctor, "%s", i ? ", " : "");
+        launch_arg(c, ctor, i);
+    }
+    out_sb_printf(ctor, "}");
+    return 0;
 }
 
 static int kend(cu_t *c, int64_t n, int64_t grid, int block) {
@@ -231,10 +280,27 @@ void cuda_launch_dims(int64_t n, int block, int64_t max_blocks, int64_t *grid, i
     }
     int64_t bl = block;
     if (n < bl) bl = (n + 31) / 32 * 32;
-    int64_t g = (n + bl - 1) / bl;
+    int64_t g = n / bl + (n % bl != 0);   /* no n + bl - 1: n may be near INT64_MAX */
     if (max_blocks > 0 && g > max_blocks) g = max_blocks;
+    if (g > CUDA_GRID_X_MAX) g = CUDA_GRID_X_MAX;
     *grid = g;
     *blockdim = (int)bl;
+}
+
+int cuda_gemm_launch(int64_t batch, int64_t M, int64_t N, int64_t K, cuda_launch_t *l) {
+    memset(l, 0, sizeof *l);
+    if (batch < 0 || M < 0 || N < 0 || K < 0) return -1;
+    l->cfg = cu_gemm_cfg(M, N, K);
+    int64_t t = l->cfg == 0 ? 128 : l->cfg == 1 ? 64 : 32;
+    l->block[0] = 256, l->block[1] = 1, l->block[2] = 1;
+    if (batch == 0 || M == 0 || N == 0) return 0;   /* nothing to launch */
+    int64_t gx = M / t + (M % t != 0), gy = N / t + (N % t != 0);
+    if (gx > CUDA_GRID_X_MAX) return -1;
+    /* the tile kernel loops over N tiles and batches beyond grid.y/z */
+    l->grid[0] = gx;
+    l->grid[1] = gy < CUDA_GRID_YZ_MAX ? gy : CUDA_GRID_YZ_MAX;
+    l->grid[2] = batch < CUDA_GRID_YZ_MAX ? batch : CUDA_GRID_YZ_MAX;
+    return 0;
 }
 
 int64_t cuda_workspace_bytes(int64_t ws_static) {
@@ -285,26 +351,26 @@ static const cu_lower_fn table[IR_OP_COUNT] = {
     [IR_OP_EXPAND] = cu_lower_expand,
     [IR_OP_TILE] = cu_lower_tile,
     [IR_OP_PAD] = cu_lower_pad,
-    [IR_OP_MATMUL] = cu_lower_matmul,
-    [IR_OP_GEMM] = cu_lower_gemm,
-    [IR_OP_CONV] = cu_lower_conv,
-    [IR_OP_MAX_POOL] = cu_lower_pool,
-    [IR_OP_AVERAGE_POOL] = cu_lower_pool,
-    [IR_OP_GLOBAL_AVERAGE_POOL] = cu_lower_pool,
-    [IR_OP_GLOBAL_MAX_POOL] = cu_lower_pool,
-    [IR_OP_REDUCE_MEAN] = cu_lower_reduce,
-    [IR_OP_REDUCE_SUM] = cu_lower_reduce,
-    [IR_OP_REDUCE_MAX] = cu_lower_reduce,
-    [IR_OP_REDUCE_MIN] = cu_lower_reduce,
-    [IR_OP_REDUCE_PROD] = cu_lower_reduce,
-    [IR_OP_REDUCE_L1] = cu_lower_reduce,
-    [IR_OP_REDUCE_L2] = cu_lower_reduce,
-    [IR_OP_REDUCE_LOG_SUM] = cu_lower_reduce,
-    [IR_OP_REDUCE_LOG_SUM_EXP] = cu_lower_reduce,
-    [IR_OP_REDUCE_SUM_SQUARE] = cu_lower_reduce,
-    [IR_OP_SOFTMAX] = cu_lower_softmax,
-    [IR_OP_LOG_SOFTMAX] = cu_lower_softmax,
-    [IR_OP_LAYER_NORM] = cu_lower_layer_norm,
+    [IR_OP_MATMUL] = cu_lib_matmul,
+    [IR_OP_GEMM] = cu_lib_gemm,
+    [IR_OP_CONV] = cu_lib_conv,
+    [IR_OP_MAX_POOL] = cu_lib_pool,
+    [IR_OP_AVERAGE_POOL] = cu_lib_pool,
+    [IR_OP_GLOBAL_AVERAGE_POOL] = cu_lib_pool,
+    [IR_OP_GLOBAL_MAX_POOL] = cu_lib_pool,
+    [IR_OP_REDUCE_MEAN] = cu_lib_reduce,
+    [IR_OP_REDUCE_SUM] = cu_lib_reduce,
+    [IR_OP_REDUCE_MAX] = cu_lib_reduce,
+    [IR_OP_REDUCE_MIN] = cu_lib_reduce,
+    [IR_OP_REDUCE_PROD] = cu_lib_reduce,
+    [IR_OP_REDUCE_L1] = cu_lib_reduce,
+    [IR_OP_REDUCE_L2] = cu_lib_reduce,
+    [IR_OP_REDUCE_LOG_SUM] = cu_lib_reduce,
+    [IR_OP_REDUCE_LOG_SUM_EXP] = cu_lib_reduce,
+    [IR_OP_REDUCE_SUM_SQUARE] = cu_lib_reduce,
+    [IR_OP_SOFTMAX] = cu_lib_softmax,
+    [IR_OP_LOG_SOFTMAX] = cu_lib_softmax,
+    [IR_OP_LAYER_NORM] = cu_lib_layer_norm,
 };
 
 cu_lower_fn cu_lowering(ir_op_t op) {
@@ -384,6 +450,46 @@ static const char launch_fallback[] =
     "#define OC_CHECK(call) do { cudaError_t oc_e_ = (call); \\\n"
     "    if (oc_e_ != cudaSuccess) return ONNXC_ERR_CUDA | ((int)oc_e_ << 8); } while (0)\n\n";
 
+/* The library's GEMM and convolution launches with the tile configuration fixed by the
+ * generator, which knows every shape (cu_gemm_cfg): one kernel is instantiated per call
+ * site instead of the three onnxc_cu_tile_gemm_launch chooses from at run time (ptxas
+ * time). CFG 0: 128x128 tiles, 1: 64x64, 2: 32x32 (the library's configurations, same
+ * choice rule), 3: the depthwise kernel. */
+static const char lib_cfg[] =
+    "#if defined(ONNXC_CU_GEMM_CUH) && defined(ONNXC_CU_CONV_CUH)\n"
+    "template <int CFG, class Prob, class Epi> static inline cudaError_t oc_tile_gemm(cudaStream_t s, const Prob &p, Epi epi) {\n"
+    "    constexpr int BM = CFG == 0 ? 128 : CFG == 1 ? 64 : 32, BK = CFG == 0 ? 8 : 16, TM = CFG == 0 ? 8 : CFG == 1 ? 4 : 2;\n"
+    "    auto k = onnxc_cu_tile_gemm_kernel<BM, BM, BK, TM, TM, Prob, Epi>;\n"
+    "    dim3 grid((unsigned)onnxc_cu_ceil_div(p.M, BM), onnxc_cu_grid_yz(onnxc_cu_ceil_div(p.N, BM)), onnxc_cu_grid_yz(p.batch));\n"
+    "    ONNXC_LAUNCH(k, grid, dim3(256), s, p, epi);\n"
+    "    return ONNXC_CHECK_LAUNCH();\n}\n"
+    "template <int CFG, class Epi> static inline cudaError_t oc_gemm(cudaStream_t s, int64_t batch, int64_t M, int64_t N, int64_t K,\n"
+    "        const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,\n"
+    "        float *C, int64_t c_bs, int64_t c_rs, Epi epi) {\n"
+    "    onnxc_cu_gemm_prob p = {batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, C, c_bs, c_rs};\n"
+    "    return oc_tile_gemm<CFG>(s, p, epi);\n}\n"
+    "template <int CFG, class Epi> static inline cudaError_t oc_conv(cudaStream_t s, const onnxc_cu_conv2d_desc *d, const float *X,\n"
+    "        const float *W, float *Y, Epi epi) {\n"
+    "    if constexpr (CFG == 3) {\n"
+    "        auto k = onnxc_cu_depthwise_kernel<Epi>;\n"
+    "        ONNXC_LAUNCH(k, dim3(onnxc_cu_grid_1d(d->n * d->m * d->oh * d->ow, 256)), dim3(256), s, *d, X, W, Y, epi);\n"
+    "        return ONNXC_CHECK_LAUNCH();\n"
+    "    } else {\n"
+    "        onnxc_cu_conv_prob p;\n"
+    "        p.batch = d->group, p.M = d->m / d->group, p.N = d->n * d->oh * d->ow, p.cg = d->c / d->group;\n"
+    "        p.K = p.cg * d->kh * d->kw, p.X = X, p.W = W, p.C = Y;\n"
+    "        p.c = d->c, p.h = d->h, p.w = d->w, p.m = d->m, p.oh = d->oh, p.ow = d->ow;\n"
+    "        p.kh = d->kh, p.kw = d->kw, p.sh = d->sh, p.sw = d->sw, p.ph = d->ph, p.pw = d->pw, p.dh = d->dh, p.dw = d->dw;\n"
+    "        return oc_tile_gemm<CFG>(s, p, epi);\n"
+    "    }\n}\n"
+    "#endif\n\n";
+
+int cu_gemm_cfg(int64_t M, int64_t N, int64_t K) {
+    if (M >= 128 && N >= 128 && K >= 32) return 0;
+    if (M <= 32 || N <= 32) return 2;
+    return 1;
+}
+
 static void weights_text(cu_t *c, out_sbuf_t *b, const unsigned char *w, size_t size) {
     const char *N = c->N;
     if (c->o->weights_file || size == 0) return;
@@ -459,20 +565,22 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
     for (int i = 0; i < g->n_outputs; i++) out_sb_printf(b, "    if (!out[%d]) return ONNXC_ERR_ARGUMENT;\n", i);
     out_sb_printf(b, "%s    return ONNXC_OK;\n}\n\n", c->run.p ? c->run.p : "");
 
-    /* run_host: device buffers for everything, copies both ways */
+    /* run_host: device buffers for everything, copies both ways; the bytes of each input
+     * and output first */
+    int ni = g->n_inputs, no = g->n_outputs;
+    out_sb_printf(b, "static const size_t %s_isz[%d] = {", N, ni ? ni : 1);
+    for (int i = 0; i < ni; i++)
+        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->inputs[i]) * (int64_t)ir_dtype_size(g->inputs[i]->dtype)));
+    out_sb_printf(b, "%s};\nstatic const size_t %s_osz[%d] = {", ni ? "" : "0", N, no ? no : 1);
+    for (int i = 0; i < no; i++)
+        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->outputs[i]) * (int64_t)ir_dtype_size(g->outputs[i]->dtype)));
+    out_sb_printf(b, "%s};\n\n", no ? "" : "0");
     out_sb_printf(b, "extern \"C\" int %s_cuda_run_host(const void *const *inputs, void *const *outputs) {\n", N);
     if (g->n_inputs) out_sb_printf(b, "    if (!inputs) return ONNXC_ERR_ARGUMENT;\n");
     if (g->n_outputs) out_sb_printf(b, "    if (!outputs) return ONNXC_ERR_ARGUMENT;\n");
     out_sb_printf(b, "    int st = %s_cuda_init();\n    if (st != ONNXC_OK) return st;\n", N);
-    int ni = g->n_inputs, no = g->n_outputs;
-    out_sb_printf(b, "    static const size_t isz[%d] = {", ni ? ni : 1);
-    for (int i = 0; i < ni; i++)
-        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->inputs[i]) * (int64_t)ir_dtype_size(g->inputs[i]->dtype)));
-    out_sb_printf(b, "%s};\n    static const size_t osz[%d] = {", ni ? "" : "0", no ? no : 1);
-    for (int i = 0; i < no; i++)
-        out_sb_printf(b, "%s%lldu", i ? ", " : "", (long long)(cu_numel(g->outputs[i]) * (int64_t)ir_dtype_size(g->outputs[i]->dtype)));
+    out_sb_printf(b, "    const size_t *isz = %s_isz, *osz = %s_osz;\n", N, N);
     out_sb_printf(b,
-                  "%s};\n"
                   "    void *din[%d] = {0}, *dout[%d] = {0}, *ws = NULL;\n"
                   "    cudaError_t e = cudaSuccess;\n"
                   "    st = ONNXC_OK;\n"
@@ -484,6 +592,9 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
                   "    for (int i = 0; i < %d && e == cudaSuccess && st == ONNXC_OK; i++) {\n"
                   "        if (!outputs[i]) { st = ONNXC_ERR_ARGUMENT; break; }\n"
                   "        e = cudaMalloc(&dout[i], osz[i] ? osz[i] : 1);\n"
+                  "        /* poisoned: an element no kernel writes reads back as NaN (0xff bytes), not as\n"
+                  "         * whatever the allocation held */\n"
+                  "        if (e == cudaSuccess) e = cudaMemset(dout[i], 0xff, osz[i]);\n"
                   "    }\n"
                   "    if (e == cudaSuccess && st == ONNXC_OK) e = cudaMalloc(&ws, %s_cuda_workspace_size());\n"
                   "    if (e == cudaSuccess && st == ONNXC_OK) st = %s_cuda_run(din, dout, ws, NULL);\n"
@@ -495,7 +606,42 @@ static void host_entry(cu_t *c, out_sbuf_t *b, size_t wsize, uint64_t whash) {
                   "    if (ws) cudaFree(ws);\n"
                   "    if (e != cudaSuccess) return ONNXC_ERR_CUDA | ((int)e << 8);\n"
                   "    return st;\n}\n\n",
-                  no ? "" : "0", ni ? ni : 1, no ? no : 1, ni, no, N, N, no, ni, no);
+                  ni ? ni : 1, no ? no : 1, ni, no, N, N, no, ni, no);
+
+    /* --bench of the standalone program: device-resident inputs, device time by events */
+    out_sb_printf(b,
+                  "extern \"C\" int %s_cuda_bench(const void *const *inputs, int64_t runs, double *times) {\n"
+                  "    int st = %s_cuda_init();\n    if (st != ONNXC_OK) return st;\n"
+                  "    void *din[%d] = {0}, *dout[%d] = {0}, *ws = NULL;\n"
+                  "    cudaEvent_t ev[2] = {NULL, NULL};\n"
+                  "    cudaStream_t s = NULL;\n"
+                  "    cudaError_t e = cudaStreamCreate(&s);\n"
+                  "    if (e == cudaSuccess) e = cudaEventCreate(&ev[0]);\n"
+                  "    if (e == cudaSuccess) e = cudaEventCreate(&ev[1]);\n"
+                  "    for (int i = 0; i < %d && e == cudaSuccess; i++) {\n"
+                  "        e = cudaMalloc(&din[i], %s_isz[i] ? %s_isz[i] : 1);\n"
+                  "        if (e == cudaSuccess) e = cudaMemcpy(din[i], inputs[i], %s_isz[i], cudaMemcpyHostToDevice);\n"
+                  "    }\n"
+                  "    for (int i = 0; i < %d && e == cudaSuccess; i++) e = cudaMalloc(&dout[i], %s_osz[i] ? %s_osz[i] : 1);\n"
+                  "    if (e == cudaSuccess) e = cudaMalloc(&ws, %s_cuda_workspace_size());\n"
+                  "    for (int64_t r = 0; r < runs && e == cudaSuccess && st == ONNXC_OK; r++) {\n"
+                  "        for (int i = 0; i < %d && e == cudaSuccess; i++) e = cudaMemsetAsync(dout[i], 0xff, %s_osz[i], s);\n"
+                  "        if (e == cudaSuccess) e = cudaEventRecord(ev[0], s);\n"
+                  "        if (e == cudaSuccess) st = %s_cuda_run(din, dout, ws, s);\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventRecord(ev[1], s);\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventSynchronize(ev[1]);\n"
+                  "        float ms = 0;\n"
+                  "        if (e == cudaSuccess && st == ONNXC_OK) e = cudaEventElapsedTime(&ms, ev[0], ev[1]);\n"
+                  "        if (times) times[r] = ms;\n"
+                  "    }\n"
+                  "    for (int i = 0; i < %d; i++) if (din[i]) cudaFree(din[i]);\n"
+                  "    for (int i = 0; i < %d; i++) if (dout[i]) cudaFree(dout[i]);\n"
+                  "    if (ws) cudaFree(ws);\n"
+                  "    if (ev[0]) cudaEventDestroy(ev[0]);\n    if (ev[1]) cudaEventDestroy(ev[1]);\n"
+                  "    if (s) cudaStreamDestroy(s);\n"
+                  "    if (e != cudaSuccess) return ONNXC_ERR_CUDA | ((int)e << 8);\n"
+                  "    return st;\n}\n\n",
+                  N, N, ni ? ni : 1, no ? no : 1, ni, N, N, N, no, N, N, N, no, N, N, ni, no);
 
     /* The CPU ABI (runtime/onnxc_abi.h) on host buffers, for generic drivers */
     out_sb_printf(b,
@@ -559,19 +705,31 @@ static void header_decls(cu_t *c, out_sbuf_t *b) {
                   "int %s_cuda_run(void *const *inputs_dev, void *const *outputs_dev, void *workspace_dev, void *stream);\n"
                   "/* The same on host buffers: allocates device memory, copies, runs, copies back, frees. */\n"
                   "int %s_cuda_run_host(const void *const *inputs, void *const *outputs);\n"
+                  "/* Runs the model `runs` times on device copies of the inputs (made once), outputs\n"
+                  " * poisoned with NaN before each run, and writes each run's device time in ms\n"
+                  " * (CUDA events) to times[runs] (may be NULL). For benchmarks. */\n"
+                  "int %s_cuda_bench(const void *const *inputs, int64_t runs, double *times);\n"
                   "/* Frees the device weights. */\n"
                   "void %s_cuda_release(void);\n"
                   "const char *%s_cuda_status_message(int status);\n"
                   "extern const char *const %s_data_checks[];\n",
-                  N, N, N, N, N, N, N);
+                  N, N, N, N, N, N, N, N);
 }
 
 static const char cuda_link_doc[] =
     " * Here %s_run runs on the GPU through %s_cuda_run_host (host buffers, copies both ways);\n"
     " * the workspace it takes is a host one (0 bytes, or 64 with --weights=file).\n";
 
+static void free_epi(cu_t *c) {
+    for (int j = 0; j < c->n_epi; j++) free(c->epi_text[j]);
+    free(c->epi_text);
+    free(c->epi_k);
+    c->epi_text = NULL, c->epi_k = NULL, c->n_epi = 0;
+}
+
 int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
     char err[1024];
+    out_file_t wf = {0};
     cu_t c;
     memset(&c, 0, sizeof c);
     c.g = g;
@@ -593,6 +751,7 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i]->dead && lower_node(&c, g->nodes[i]) != 0) rc = -1;
     c.node = NULL;
+    free_epi(&c);
     if (rc || ir_diags_has_errors(&g->diags)) {
         free(c.kern.p), free(c.run.p), free(c.body.p);
         return -1;
@@ -602,6 +761,12 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
     size_t bsize = 0;
     if (out_weights_blob(g, &blob, &bsize, err, sizeof err)) goto fail;
     uint64_t whash = onnxc_weights_hash(blob, bsize);
+    /* --weights=file: NAME.weights (backends/common), committed with the output */
+    if (o->weights_file && out_weights_file(&wf, o->output, c.N, blob, bsize, &whash, err, sizeof err)) {
+        free(blob);
+        out_file_discard(&wf, false);
+        goto fail;
+    }
 
     /* NAME.h */
     char link[1024];
@@ -626,8 +791,10 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
      * inline helpers go unused here */
     out_sb_printf(&cu, "%s\n#ifdef __NVCC__\n#pragma nv_diag_suppress 550\n#pragma nv_diag_suppress 177\n#endif\n%s\n"
                        "#ifdef __NVCC__\n#pragma nv_diag_default 550\n#pragma nv_diag_default 177\n#endif\n", prelude, htext);
-    out_sb_printf(&cu, "/* ---- kernel library (backends/cuda/lib) ---- */\n%s\n", cu_lib_text);
-    out_sb_printf(&cu, "%s", launch_fallback);
+    /* a model uses some of the library's static inline launchers, not all */
+    out_sb_printf(&cu, "/* ---- kernel library (backends/cuda/lib) ---- */\n#ifdef __NVCC__\n#pragma nv_diag_suppress 177\n#endif\n"
+                       "%s\n#ifdef __NVCC__\n#pragma nv_diag_default 177\n#endif\n", cu_lib_text);
+    out_sb_printf(&cu, "%s%s", launch_fallback, lib_cfg);
     out_sb_printf(&cu, "/* ---- kernels (%d) ---- */\n%s", c.nk, c.kern.p ? c.kern.p : "");
     weights_text(&c, &cu, blob, bsize);
     host_entry(&c, &cu, bsize, whash);
@@ -654,8 +821,10 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
                       "extern \"C\" const onnxc_model_desc_t *const onnxc_exe_model = &%s_desc;\n"
                       "extern \"C\" const onnxc_build_info_t *const onnxc_exe_build = &%s_build;\n"
                       "extern \"C\" const onnxc_shape_info_t *const onnxc_exe_shapes = &%s_shape_info;\n"
-                      "extern \"C\" const char *const *const onnxc_exe_checks = %s_data_checks;\n",
-                      c.N, c.N, c.N, c.N);
+                      "extern \"C\" const char *const *const onnxc_exe_checks = %s_data_checks;\n"
+                      "extern \"C\" int (*const onnxc_exe_device_bench)(const void *const *, int64_t, double *) = %s_cuda_bench;\n"
+                      "extern \"C\" const char *(*const onnxc_exe_status_message)(int) = %s_cuda_status_message;\n",
+                      c.N, c.N, c.N, c.N, c.N, c.N);
         if (o->weights_file)
             out_sb_printf(&cu, "extern \"C\" const onnxc_weights_info_t *const onnxc_exe_weights = &%s_weights_info;\n", c.N);
     }
@@ -666,33 +835,9 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
         free(htext);
         goto oom;
     }
-    /* the weights file */
     rc = cu_build(o, cu.p, cu.len, htext, err, sizeof err);
-    if (rc == 0 && o->weights_file) {
-        unsigned char *b2 = NULL;
-        size_t s2 = 0;
-        rc = out_weights_blob(g, &b2, &s2, err, sizeof err);
-        if (rc == 0) {
-            size_t isz = ONNXC_WEIGHTS_HEADER + s2;
-            unsigned char *img = calloc(1, isz);
-            if (!img) rc = out_err(err, sizeof err, "out of memory writing the weights");
-            else {
-                memcpy(img, "ONNXCWT", 8);
-                uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)s2, whash};
-                for (int k = 0; k < 3; k++)
-                    for (int q = 0; q < 8; q++) img[8 + 8 * k + q] = (unsigned char)(f[k] >> (8 * q));
-                if (s2) memcpy(img + ONNXC_WEIGHTS_HEADER, b2, s2);
-                char wpath[PATH_MAX];
-                const char *slash = strrchr(o->output, '/');
-                int k = slash ? snprintf(wpath, sizeof wpath, "%.*s/%s.weights", (int)(slash - o->output), o->output, c.N)
-                              : snprintf(wpath, sizeof wpath, "%s.weights", c.N);
-                if (k < 0 || (size_t)k >= sizeof wpath) rc = out_err(err, sizeof err, "weights path too long");
-                else rc = out_write_file(wpath, img, isz, false, err, sizeof err);
-                free(img);
-            }
-            free(b2);
-        }
-    }
+    if (rc == 0 && o->weights_file) rc = out_file_commit(&wf, false, err, sizeof err);
+    out_file_discard(&wf, false);
     free(cu.p);
     free(htext);
     if (rc) return ir_error(g, NULL, "%s", err);
@@ -700,6 +845,7 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o) {
 oom:
     snprintf(err, sizeof err, "out of memory writing %s.cu", c.N);
 fail:
+    out_file_discard(&wf, false);
     free(c.kern.p), free(c.run.p), free(c.body.p);
     return ir_error(g, NULL, "%s", err);
 }

@@ -32,6 +32,10 @@ typedef struct cu {
     const ir_value_t *pv[CU_MAX_PARAMS];
     bool pw[CU_MAX_PARAMS];   /* written by the kernel */
     int npv;
+    int nlib;                 /* library launches written */
+    char **epi_text;          /* epilogue structs written (their text after the name), */
+    int *epi_k;               /* and their numbers: an identical one is reused */
+    int n_epi;
 } cu_t;
 
 typedef int (*cu_lower_fn)(cu_t *c, const ir_node_t *n);
@@ -47,6 +51,11 @@ void cu_kbegin(cu_t *c);
 int cu_kend_elems(cu_t *c, int64_t n);
 /* The body as it is, launched on grid x block threads (one block per row and so on). */
 int cu_kend_grid(cu_t *c, int64_t grid, int block);
+/* The body (an epilogue computing `var` from `acc` at output index i, coordinates c*) as a
+ * functor struct kK_epi for a library launcher; appends "kK_epi{addresses...}" to ctor. */
+int cu_kend_epi(cu_t *c, const char *var, out_sbuf_t *ctor);
+/* The launch-time address of v ((const) T *), as the launches write them. */
+void cu_addr(out_sbuf_t *b, const ir_value_t *v, bool w);
 /* "int64_t c0 = ..., c1 = ...;" : the coordinates of flat index `i` in shape s. */
 void cu_coords(cu_t *c, const ir_shape_t *s, const char *i, const char *cn);
 /* Appends the offset of v read broadcast against a rank-r index space with coordinates
@@ -85,8 +94,23 @@ int cu_lower_gemm(cu_t *c, const ir_node_t *n);
 int cu_lower_conv(cu_t *c, const ir_node_t *n);
 int cu_lower_pool(cu_t *c, const ir_node_t *n);
 int cu_lower_reduce(cu_t *c, const ir_node_t *n);
+/* red[d] for the axes a reduction node reduces (attribute or constant input); -1 on error */
+int cu_reduce_axes(cu_t *c, const ir_node_t *n, bool *red);
 int cu_lower_softmax(cu_t *c, const ir_node_t *n);
 int cu_lower_layer_norm(cu_t *c, const ir_node_t *n);
+
+/* cu_lib.c: the same ops through the kernel library (backends/cuda/lib) where it takes
+ * the shape and dtype; otherwise the one-thread-per-output kernels above */
+int cu_lib_matmul(cu_t *c, const ir_node_t *n);
+int cu_lib_gemm(cu_t *c, const ir_node_t *n);
+int cu_lib_conv(cu_t *c, const ir_node_t *n);
+int cu_lib_pool(cu_t *c, const ir_node_t *n);
+int cu_lib_reduce(cu_t *c, const ir_node_t *n);
+int cu_lib_softmax(cu_t *c, const ir_node_t *n);
+int cu_lib_layer_norm(cu_t *c, const ir_node_t *n);
+
+/* The library's tile configuration for an M x N x K GEMM (0 large, 1 medium, 2 small) */
+int cu_gemm_cfg(int64_t M, int64_t N, int64_t K);
 
 cu_lower_fn cu_lowering(ir_op_t op);
 

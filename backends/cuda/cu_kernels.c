@@ -416,11 +416,9 @@ int cu_lower_pool(cu_t *c, const ir_node_t *n) {
 }
 
 /* ---------------------------------------------------------------- reductions */
-int cu_lower_reduce(cu_t *c, const ir_node_t *n) {
-    const ir_value_t *X = n->in[0], *Y = n->out[0];
-    int r = X->shape.rank;
-    if (n->n_params) return cu_error(c, "%s with run-time axes is not supported by the CUDA backend yet", ir_op_name(n->op));
-    bool red[IR_MAX_RANK] = {false};
+int cu_reduce_axes(cu_t *c, const ir_node_t *n, bool *red) {
+    int r = n->in[0]->shape.rank;
+    for (int d = 0; d < r; d++) red[d] = false;
     int na = 0;
     const ir_value_t *ax = n->n_in > 1 ? n->in[1] : NULL;
     if (ax) {
@@ -444,6 +442,15 @@ int cu_lower_reduce(cu_t *c, const ir_node_t *n) {
     }
     if (na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0))
         for (int d = 0; d < r; d++) red[d] = true;
+    return 0;
+}
+
+int cu_lower_reduce(cu_t *c, const ir_node_t *n) {
+    const ir_value_t *X = n->in[0], *Y = n->out[0];
+    int r = X->shape.rank;
+    if (n->n_params) return cu_error(c, "%s with run-time axes is not supported by the CUDA backend yet", ir_op_name(n->op));
+    bool red[IR_MAX_RANK] = {false};
+    if (cu_reduce_axes(c, n, red)) return -1;
     bool keep = ir_attr_int(n, "keepdims", 1) != 0;
     ir_dtype_t t = X->dtype;
     const char *ct = cu_comptype(t);

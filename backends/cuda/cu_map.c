@@ -192,7 +192,12 @@ static void load_expr(cu_t *c, out_sbuf_t *b, const ir_value_t *v, ir_dtype_t t,
     int k = cu_p(c, v);
     if (v->dtype == IR_BOOL) out_sb_printf(b, "(p%d[", k);
     else out_sb_printf(b, "(%s)(p%d[", cu_comptype(t), k);
-    cu_bcast_off(c, b, v, space->rank, space, cn);
+    /* the same shape as the index space (a residual): the flat index itself, which every
+     * caller names i; no coordinates to keep live in a library epilogue's registers */
+    bool same = v->shape.rank == space->rank;
+    for (int d = 0; same && d < space->rank; d++) same = v->shape.dims[d].v == space->dims[d].v;
+    if (same) out_sb_printf(b, "i");
+    else cu_bcast_off(c, b, v, space->rank, space, cn);
     out_sb_printf(b, v->dtype == IR_BOOL ? "] != 0)" : "])");
 }
 

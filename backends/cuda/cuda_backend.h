@@ -58,6 +58,21 @@ int cuda_backend_compile(ir_graph_t *g, const cuda_backend_opts_t *o);
  * (*grid = *blockdim = 0). n may exceed 2^31: indices are int64 in the kernels. */
 void cuda_launch_dims(int64_t n, int block, int64_t max_blocks, int64_t *grid, int *blockdim);
 
+#define CUDA_GRID_X_MAX 2147483647LL   /* gridDim.x limit (sm_30 and later) */
+#define CUDA_GRID_YZ_MAX 65535LL       /* gridDim.y and .z */
+
+/* A library GEMM launch (backends/cuda/lib/onnxc_cu_gemm.cuh, configuration fixed at
+ * generation time): cfg 0 = 128x128 tiles, 1 = 64x64, 2 = 32x32; grid[] 0 where nothing
+ * is launched (an empty product). Returns -1 where the library cannot take the problem
+ * (M tiles beyond grid.x, negative sizes): the caller uses the one-thread-per-output
+ * kernel instead. */
+typedef struct cuda_launch {
+    int cfg;
+    int64_t grid[3];
+    int block[3];
+} cuda_launch_t;
+int cuda_gemm_launch(int64_t batch, int64_t M, int64_t N, int64_t K, cuda_launch_t *l);
+
 /* The device workspace: the plan's static region, 256-byte aligned (cudaMalloc's
  * alignment, which every offset of the plan (64-aligned) keeps for float4 loads).
  * Returns the bytes to allocate for ws_static, at least 256 so the pointer is never NULL. */

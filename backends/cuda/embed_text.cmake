@@ -6,7 +6,11 @@ set(text "")
 foreach(f IN LISTS IN)
   if(EXISTS "${f}")
     file(READ "${f}" part)
-    string(APPEND text "/* ---- ${f} ---- */\n${part}\n")
+    # The files are concatenated in dependency order, so their includes of each other
+    # (#include "onnxc_cu_gemm.cuh") are already satisfied: comment them out.
+    string(REGEX REPLACE "\n#include \"(onnxc_[a-z0-9_]+\\.cuh)\"" "\n/* #include \"\\1\" (above) */" part "${part}")
+    get_filename_component(base "${f}" NAME)
+    string(APPEND text "/* ---- ${base} ---- */\n${part}\n")
   endif()
 endforeach()
 string(REPLACE "\\" "\\\\" text "${text}")

@@ -314,33 +314,15 @@ static LLVMValueRef cstring(emitter_t *e, const char *s) {
 /* The blob's bytes (backends/common) as one private byte-array constant; out_weights_blob
  * says why one. */
 int llvm_backend_weights_path(const char *output, const char *name, char *buf, size_t n) {
-    const char *slash = strrchr(output, '/');
-    int k = slash ? snprintf(buf, n, "%.*s/%s.weights", (int)(slash - output), output, name)
-                  : snprintf(buf, n, "%s.weights", name);
-    return k < 0 || (size_t)k >= n ? -1 : 0;
+    return out_weights_path(output, name, buf, n);
 }
 
 /* --weights=file: the blob goes to a temporary beside NAME.weights (committed with the
- * output) after the 64-byte header of runtime/onnxc_abi.h, and the code gets
- * const onnxc_weights_info_t NAME_weights_info with its size and hash. */
+ * output; backends/common writes it), and the code gets const onnxc_weights_info_t
+ * NAME_weights_info with its size and hash. */
 static int write_weights(emitter_t *e, const unsigned char *bytes, size_t size, out_file_t *wf, uint64_t *hash,
                          char *err, size_t n) {
-    char path[PATH_MAX];
-    if (llvm_backend_weights_path(e->o->output, e->o->name, path, sizeof path))
-        return out_err(err, n, "cannot write the weights beside '%s': path too long", e->o->output);
-    if (strcmp(path, e->o->output) == 0) return out_err(err, n, "the weights file '%s' would overwrite the output", path);
-    *hash = onnxc_weights_hash(bytes, size);
-    unsigned char *img = calloc(1, ONNXC_WEIGHTS_HEADER + size);
-    if (!img) return out_err(err, n, "out of memory writing the weights (%zu bytes)", size);
-    memcpy(img, "ONNXCWT", 8);
-    uint64_t f[3] = {(uint64_t)ONNXC_WEIGHTS_VERSION | ((uint64_t)ONNXC_WEIGHTS_HEADER << 32), (uint64_t)size, *hash};
-    for (int k = 0; k < 3; k++)
-        for (int b = 0; b < 8; b++) img[8 + 8 * k + b] = (unsigned char)(f[k] >> (8 * b));
-    if (size) memcpy(img + ONNXC_WEIGHTS_HEADER, bytes, size);
-    int rc = out_file_create(wf, path, "", err, n);
-    if (rc == 0) rc = out_file_write(wf, img, ONNXC_WEIGHTS_HEADER + size, err, n);
-    free(img);
-    if (rc) return -1;
+    if (out_weights_file(wf, e->o->output, e->o->name, bytes, size, hash, err, n)) return -1;
 
     LLVMTypeRef wt[3] = {e->i64, e->i64, e->i32};
     LLVMTypeRef info_t = LLVMStructCreateNamed(e->ctx, "onnxc_weights_info_t");

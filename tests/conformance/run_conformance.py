@@ -10,6 +10,11 @@ For each case: compile to a standalone program, run it on every test_data_set_K,
 compare every output with |got - want| <= atol + rtol*|want| (NaN passes only where NaN is
 expected, as in onnx's assert_similar_outputs). One line per case, then "N passed, N failed".
 
+With --target cuda-emu, each case is compiled with --target=cuda-emu (the CUDA backend's
+.cu built with the host C++ compiler against the emulation header, so it runs on the CPU)
+and compared the same way; its list of passing cases is tests/conformance/passing_cuda.txt.
+--sample N runs N of the selected cases spread evenly over them (a cheap, fixed subset).
+
 With --expect FILE, the run fails when a case listed there does not pass (the list only
 grows); other failures are reported but do not fail the run.
 """
@@ -241,6 +246,8 @@ def graph_input_names(model_path):
 
 def compile_prog(args, model, prog):
     cmd = [args.onnxc, model, "--emit=exe", "-o", prog] + args.onnxc_arg
+    if args.target != "cpu":
+        cmd.append("--target=" + args.target)
     run_proc(cmd, args.compile_timeout, "compile")
     if not os.path.isfile(prog):
         raise CaseError("compile: exit 0 but no program written")
@@ -315,6 +322,10 @@ def main():
     ap.add_argument("--onnxc", default=os.environ.get("ONNXC", os.path.join(REPO, "build", "onnxc")))
     ap.add_argument("--onnxc-arg", action="append", default=[],
                     help="extra compiler argument (repeatable), e.g. --onnxc-arg=-O1")
+    ap.add_argument("--target", choices=["cpu", "cuda-emu", "cuda"], default="cpu",
+                    help="cuda-emu: compile each case with --target=cuda-emu (runs on the CPU); cuda: with nvcc, for a GPU")
+    ap.add_argument("--sample", type=int, default=None,
+                    help="run only N of the selected cases, evenly spread (after --filter/--only-listed)")
     ap.add_argument("--cases-dir", default=os.path.join(HERE, "cases"),
                     help="where node/ and light/ cases are generated (default: %(default)s)")
     ap.add_argument("--kinds", default=",".join(ALL_KINDS),
@@ -366,6 +377,12 @@ def main():
     known = {n for n, _ in cases}
     if args.only_listed:
         cases = [c for c in cases if c[0] in expected_set]
+    if args.sample is not None and 0 < args.sample < len(cases):
+        step = len(cases) / args.sample
+        cases = [cases[int(i * step)] for i in range(args.sample)]
+        # a sampled run checks only the sampled listed cases
+        expected = [n for n in expected if n in {c[0] for c in cases}]
+        expected_set = set(expected)
 
     start = time.monotonic()
     results = {}
@@ -417,7 +434,8 @@ def main():
             names = set(passed) | (set(read_list(args.expect)) if same else set())
             with open(args.list_out, "w") as f:
                 f.writelines(n + "\n" for n in sorted(names))
-    print(f"conformance: {time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs "
+    print(f"conformance{'' if args.target == 'cpu' else ' (' + args.target + ')'}: "
+          f"{time.monotonic() - start:.0f} s, {len(cases)} cases, {args.jobs} jobs "
           f"(each compiled as written, no --bind)")
     summary = f"{len(passed)} passed, {n_fail} failed"
     if n_skip:
