@@ -242,6 +242,33 @@ static void test_pool() {
 
 void test_reduce(); // below, with the reduce kernels
 
+// Emulator speed (printed, not asserted), in CPU seconds per GFLOP: shared machines make
+// wall time meaningless. Divide by ONNXC_EMU_THREADS for the ideal wall time.
+static double cpu_s() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static void report_speed() {
+    int64_t n = 512;
+    std::vector<float> A = rnd((size_t)(n * n)), B = rnd((size_t)(n * n)), C((size_t)(n * n));
+    double t0 = cpu_s();
+    onnxc_cu_gemm_f32(0, 1, n, n, n, A.data(), 0, n, 1, B.data(), 0, n, 1, C.data(), 0, n, onnxc_epi_identity());
+    double g = cpu_s() - t0, gf = 2.0 * n * n * n / 1e9;
+    onnxc_cu_conv2d_desc d = mkdesc(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1); // a resnet50 3x3 layer
+    std::vector<float> X = rnd((size_t)(64 * 56 * 56)), W = rnd((size_t)(64 * 64 * 9)), Y((size_t)(64 * 56 * 56));
+    t0 = cpu_s();
+    onnxc_cu_conv2d_f32(0, &d, X.data(), W.data(), Y.data(), onnxc_epi_identity());
+    double c = cpu_s() - t0, cf = 2.0 * 64 * 64 * 9 * 56 * 56 / 1e9;
+    onnxc_cu_conv2d_desc dw = mkdesc(1, 144, 56, 56, 144, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 144); // mobilenet depthwise
+    std::vector<float> Xd = rnd((size_t)(144 * 56 * 56)), Wd = rnd((size_t)(144 * 9)), Yd((size_t)(144 * 56 * 56));
+    t0 = cpu_s();
+    onnxc_cu_conv2d_f32(0, &dw, Xd.data(), Wd.data(), Yd.data(), onnxc_epi_identity());
+    double w = cpu_s() - t0, wf = 2.0 * 144 * 9 * 56 * 56 / 1e9;
+    std::printf("emu speed (CPU s/GFLOP): gemm 512^3 %.2f; conv 64->64 3x3 56x56 %.2f; depthwise 144 3x3 56x56 %.2f\n",
+                g / gf, c / cf, w / wf);
+}
+
 int main() {
     struct { const char *name; void (*fn)(); } parts[] = {
         {"gemm", test_gemm}, {"conv", test_conv}, {"pool", test_pool}, {"reduce", test_reduce}};
@@ -251,6 +278,7 @@ int main() {
         std::printf("%-7s %.2f s\n", p.name,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
+    report_speed();
     if (g_fail) {
         std::fprintf(stderr, "test_cuda_lib: %d failure(s) in %d cases\n", g_fail, g_cases);
         return 1;
