@@ -170,9 +170,9 @@ if [ $built = 1 ] && [ -x "$bdir/onnxc" ]; then
   # takes ~4 minutes and says what it leaves to ONNXC_CUDA_FULL=1 (resnet50, other archs).
   step cuda runner "$py" tests/cuda/run_cuda_models.py --onnxc "$bdir/onnxc" --log-dir "$logs"
   # The conformance cases listed in tests/conformance/passing_cuda.txt through
-  # --target=cuda-emu: an evenly spread sample of 60 within ~3 minutes (all of them with
+  # --target=cuda-emu: an evenly spread sample of 120 within ~3 minutes (about 1 minute on idle cores) (all of them with
   # ONNXC_CUDA_FULL=1).
-  cuda_sample=(--sample 60 --budget 180 --budget-listed)
+  cuda_sample=(--sample 120 --budget 180 --budget-listed)
   [ "${ONNXC_CUDA_FULL:-0}" = 1 ] && cuda_sample=()
   step conformance-cuda conformance "$py" tests/conformance/run_conformance.py --onnxc "$bdir/onnxc" \
     --target cuda-emu --onnxc-arg=-O0 -j "$jobs" -q --expect tests/conformance/passing_cuda.txt --only-listed \
