@@ -209,8 +209,9 @@ int ir_infer_scan(ir_graph_t *g, ir_node_t *n) {
     if (g->opset < 9)
         return ir_error(g, n, "Scan-8 (batched, with sequence_lens) is not supported; opset 9 and later are");
     int64_t m = ir_attr_int(n, "num_scan_inputs", 0);
-    int nf = b->imp_first, ns_in = (int)m, nst = nf - ns_in;
+    int nf = b->imp_first;
     if (m < 1 || m > nf) return ir_error(g, n, "num_scan_inputs %lld does not fit the %d inputs", (long long)m, nf);
+    int ns_in = (int)m, nst = nf - ns_in;   /* after the range check: no overflow */
     if (b->n_formal != nf) return ir_error(g, n, "the body takes %d inputs, the node feeds %d", b->n_formal, nf);
     const int64_t *ax = NULL, *dirs = NULL;
     int nax = ir_attr_ints(n, "scan_input_axes", &ax), nd = ir_attr_ints(n, "scan_input_directions", &dirs);
