@@ -3,13 +3,12 @@ programs and objects, cross targets' ABI and byte-identical output. The runner's
 come in as `h` (run, save, Fail, ...), as robust_cases.py's do.
 """
 import os
-import random  # noqa: F401  (used by the cases below)
+import random
 import shutil
-import subprocess  # noqa: F401
 
 import numpy as np
-import onnx  # noqa: F401
-from onnx import TensorProto, helper, numpy_helper  # noqa: F401
+import onnx
+from onnx import numpy_helper
 
 
 def _helpers(h):
