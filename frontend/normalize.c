@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend/frontend_internal.h"
+#include "ir/lowp.h"
 
 static const Onnx__AttributeProto *find_attr(const fe_node_t *fn, const char *name)
 {
@@ -89,27 +90,6 @@ static int ints_to_input(fe_ctx_t *c, fe_node_t *fn, const char *attr, int slot,
     return set_input(c, fn, slot, v) || drop_attr(c, fn, attr) ? -1 : 0;
 }
 
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
-    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
-    int32_t ne = (int32_t)e - 127 + 15;
-    if (ne >= 31) return (uint16_t)(sign | 0x7c00);
-    if (ne <= 0) {
-        if (ne < -10) return (uint16_t)sign;
-        m |= 0x800000;
-        uint32_t shift = (uint32_t)(14 - ne);
-        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = sign | ((uint32_t)ne << 10) | (m >> 13), rem = m & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-    return (uint16_t)h;
-}
-
 /* A float attribute becomes a scalar input of x's dtype (Clip/Pad bounds must match the
  * data they apply to); float32 when x's dtype is not known yet. */
 static int float_to_input(fe_ctx_t *c, fe_node_t *fn, const char *attr, const char *what,
@@ -117,21 +97,7 @@ static int float_to_input(fe_ctx_t *c, fe_node_t *fn, const char *attr, const ch
 {
     ir_dtype_t dt = fn->n_in > 0 && fn->in[0] ? fn->in[0]->dtype : IR_UNDEFINED;
     unsigned char buf[8];
-    size_t n;
-    float f = (float)val;
-    switch (dt) {
-    case IR_F64: memcpy(buf, &val, n = 8); break;
-    case IR_F16: { uint16_t h = f32_to_f16(f); memcpy(buf, &h, n = 2); break; }
-    case IR_BF16: {
-        uint32_t x;
-        memcpy(&x, &f, 4);
-        uint16_t h = (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
-        if (isnan(f)) h = 0x7fc0;
-        memcpy(buf, &h, n = 2);
-        break;
-    }
-    default: dt = IR_F32; memcpy(buf, &f, n = 4); break;
-    }
+    size_t n = ir_float_scalar_bytes(&dt, val, buf);
     ir_value_t *v = new_const(c, fn, what, dt, 0, 0, buf, n);
     if (!v) return -1;
     return set_input(c, fn, slot, v) || (attr && drop_attr(c, fn, attr)) ? -1 : 0;

@@ -140,3 +140,39 @@ uint8_t ir_lowp_from_f32(ir_dtype_t t, float x, bool saturate, ir_round_t mode) 
     if (mag == 0 && f.fnuz) return 0;
     return (uint8_t)(sign | (uint8_t)mag);
 }
+
+static uint16_t f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
+    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
+    int32_t ne = (int32_t)e - 127 + 15;
+    if (ne >= 31) return (uint16_t)(sign | 0x7c00);
+    if (ne <= 0) {
+        if (ne < -10) return (uint16_t)sign;
+        m |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - ne);
+        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = sign | ((uint32_t)ne << 10) | (m >> 13), rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)h;
+}
+
+size_t ir_float_scalar_bytes(ir_dtype_t *t, double x, unsigned char buf[8]) {
+    float f = (float)x;
+    switch (*t) {
+    case IR_F64: memcpy(buf, &x, 8); return 8;
+    case IR_F16: { uint16_t h = f32_to_f16(f); memcpy(buf, &h, 2); return 2; }
+    case IR_BF16: {
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        uint16_t h = isnan(f) ? 0x7fc0 : (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+        memcpy(buf, &h, 2);
+        return 2;
+    }
+    default: *t = IR_F32; memcpy(buf, &f, 4); return 4;
+    }
+}

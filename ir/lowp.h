@@ -26,6 +26,9 @@ typedef struct ir_lowp_fmt {
 } ir_lowp_fmt_t;
 /* false for the kinds that are not such a format (integers, e8m0, non-lowp) */
 bool ir_lowp_fmt(ir_dtype_t t, ir_lowp_fmt_t *f);
+/* x as a scalar of float dtype *t (float64, float16, bfloat16; anything else becomes
+ * float32, written back to *t), rounded to nearest even, into buf; returns its size. */
+size_t ir_float_scalar_bytes(ir_dtype_t *t, double x, unsigned char buf[8]);
 
 /* Bits an element takes in TensorProto data and tensor files: 4 for int4/uint4/float4e2m1,
  * 2 for int2/uint2, 8 * ir_dtype_size otherwise (0 if unknown). */

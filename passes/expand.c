@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/lowp.h"
 #include "passes/eval_int.h"
 
 /* The expanded nodes fold instead. */
@@ -102,42 +103,11 @@ static ir_value_t *xb_i64(xb_t *b, int rank, int cnt, const int64_t *x) {
 #define VEC(...) xb_i64(b, 1, NI64(__VA_ARGS__), I64S(__VA_ARGS__))
 #define SCAL(x) xb_i64(b, 0, 1, I64S(x))
 
-static uint16_t to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
-    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
-    int32_t ne = (int32_t)e - 127 + 15;
-    if (ne >= 31) return (uint16_t)(sign | 0x7c00);
-    if (ne <= 0) {
-        if (ne < -10) return (uint16_t)sign;
-        m |= 0x800000;
-        uint32_t shift = (uint32_t)(14 - ne), h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = sign | ((uint32_t)ne << 10) | (m >> 13), rem = m & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-    return (uint16_t)h;
-}
-
 /* A scalar constant of a float dtype (what the reference computes in that dtype). */
 static ir_value_t *xb_scalar(xb_t *b, ir_dtype_t dt, double x) {
     if (b->fail) return NULL;
     unsigned char buf[8];
-    float f = (float)x;
-    switch (dt) {
-    case IR_F64: memcpy(buf, &x, 8); break;
-    case IR_F16: { uint16_t h = to_f16(f); memcpy(buf, &h, 2); break; }
-    case IR_BF16: {
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        uint16_t h = isnan(f) ? 0x7fc0 : (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-        memcpy(buf, &h, 2);
-        break;
-    }
-    default: dt = IR_F32; memcpy(buf, &f, 4); break;
-    }
+    ir_float_scalar_bytes(&dt, x, buf);
     char name[512];
     snprintf(name, sizeof name, "%.400s/c%d", b->n->name, b->count++);
     ir_shape_t s = {.rank = 0};
